@@ -1,0 +1,2 @@
+import TMSCore
+print("tms-bench")

@@ -1,0 +1,71 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "cvm-orchestrator",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cvmctl", targets: ["cvmctl"]),
+        .executable(name: "cvm-agent", targets: ["cvm-agent"]),
+        .library(name: "Orchestrator", targets: ["Orchestrator"]),
+        .library(name: "TMSCore", targets: ["TMSCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.2.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
+    ],
+    targets: [
+        // C modules: only headers and tiny static inline helpers.
+        .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt",
+                       providers: [.apt(["libvirt-dev"])]),
+        .systemLibrary(name: "CLibssh2", pkgConfig: "libssh2",
+                       providers: [.apt(["libssh2-1-dev"])]),
+
+        // The wire protocol shared by the guest agent and the orchestrator.
+        // Glibc only (no Foundation): it is linked into the static guest agent.
+        .target(name: "CVMProtocol", swiftSettings: strict),
+
+        // The static guest agent that runs as /init inside every CVM.
+        .executableTarget(name: "cvm-agent", dependencies: ["CVMProtocol"], swiftSettings: strict),
+
+        // The traffic manager core: quota pools, spillover. No libvirt.
+        .target(name: "TMSCore", dependencies: [
+            .product(name: "Atomics", package: "swift-atomics"),
+        ], swiftSettings: strict),
+
+        // All orchestration logic.
+        .target(name: "Orchestrator", dependencies: [
+            "CLibvirt", "CLibssh2", "CVMProtocol", "TMSCore",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
+
+        // The operator's CLI: parse, call the library, print.
+        .executableTarget(name: "cvmctl", dependencies: [
+            "Orchestrator", "TMSCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+
+        // Benchmarks (whole-program, print ratios against a reference measured in the same run).
+        .executableTarget(name: "tms-bench", dependencies: ["TMSCore"], path: "Benchmarks/tms-bench"),
+
+        .testTarget(name: "CVMProtocolTests", dependencies: ["CVMProtocol"]),
+        .testTarget(name: "TMSCoreTests", dependencies: [
+            "TMSCore",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
+        .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Orchestrator"]),
+    ]
+)

@@ -1,0 +1,3 @@
+#include <stddef.h>
+#include <libssh2.h>
+#include <libssh2_sftp.h>

@@ -1,0 +1,3 @@
+#include <stddef.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>

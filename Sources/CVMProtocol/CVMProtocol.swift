@@ -1,0 +1,1 @@
+// Wire protocol shared by the guest agent and the orchestrator.

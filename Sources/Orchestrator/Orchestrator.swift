@@ -1,0 +1,2 @@
+import CLibvirt
+import CVMProtocol
