@@ -1,0 +1,49 @@
+/// The orchestrator's own `<metadata>` element, present in every domain it defines, so a
+/// domain can be matched to its CVM record (reconciliation) without trusting names.
+public struct CVMMetadata: Sendable, Equatable {
+    /// XML namespace of the element; libvirt keys custom metadata by it.
+    public static let namespace = "urn:cvm-orchestrator:cvm:1"
+    public static let prefix = "cvm"
+
+    public var id: String
+    public var name: String
+    public var image: String
+    public var task: String
+    public var role: String
+
+    public init(id: String, name: String, image: String, task: String, role: String) {
+        self.id = id
+        self.name = name
+        self.image = image
+        self.task = task
+        self.role = role
+    }
+
+    /// The element as libvirt stores it (`<cvm:instance xmlns:cvm=…>`).
+    var tree: XMLTree {
+        XMLTree("\(Self.prefix):instance", [("xmlns:\(Self.prefix)", Self.namespace)], children: [
+            .element(XMLTree("\(Self.prefix):id", text: id)),
+            .element(XMLTree("\(Self.prefix):name", text: name)),
+            .element(XMLTree("\(Self.prefix):image", text: image)),
+            .element(XMLTree("\(Self.prefix):task", text: task)),
+            .element(XMLTree("\(Self.prefix):role", text: role)),
+        ])
+    }
+
+    /// Reads the element back, whatever prefix libvirt gave it. Nil when it is not ours.
+    init?(tree: XMLTree) {
+        guard tree.attributes.contains(where: { $0.0.hasPrefix("xmlns") && $0.1 == Self.namespace }) else { return nil }
+        func field(_ local: String) -> String? {
+            tree.elements.first { $0.name == local || $0.name.hasSuffix(":" + local) }?.text
+        }
+        guard let id = field("id"), !id.isEmpty else { return nil }
+        self.init(id: id, name: field("name") ?? "", image: field("image") ?? "",
+                  task: field("task") ?? "", role: field("role") ?? "")
+    }
+
+    /// Parses the string `virDomainGetMetadata` returns for our namespace.
+    public init?(metadataXML: String) {
+        guard let tree = try? XMLTree.parse(metadataXML) else { return nil }
+        self.init(tree: tree)
+    }
+}

@@ -1,0 +1,62 @@
+import CLibvirt
+
+/// An error reported by libvirt, copied from libvirt's thread-local error slot inside the
+/// same synchronous call that failed (never after a suspension point, where the slot may
+/// belong to another call).
+public struct LibvirtError: Error, Sendable, CustomStringConvertible {
+    /// libvirt's error number (`virErrorNumber`), matchable through the static members.
+    public struct Code: RawRepresentable, Hashable, Sendable {
+        public var rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+
+        public static let unknown = Code(rawValue: -1)
+        public static let internalError = Code(rawValue: Int32(VIR_ERR_INTERNAL_ERROR.rawValue))
+        public static let noConnect = Code(rawValue: Int32(VIR_ERR_NO_CONNECT.rawValue))
+        public static let systemError = Code(rawValue: Int32(VIR_ERR_SYSTEM_ERROR.rawValue))
+        public static let operationFailed = Code(rawValue: Int32(VIR_ERR_OPERATION_FAILED.rawValue))
+        public static let operationInvalid = Code(rawValue: Int32(VIR_ERR_OPERATION_INVALID.rawValue))
+        public static let noDomain = Code(rawValue: Int32(VIR_ERR_NO_DOMAIN.rawValue))
+        public static let noStoragePool = Code(rawValue: Int32(VIR_ERR_NO_STORAGE_POOL.rawValue))
+        public static let noStorageVolume = Code(rawValue: Int32(VIR_ERR_NO_STORAGE_VOL.rawValue))
+        public static let domainExists = Code(rawValue: Int32(VIR_ERR_DOM_EXIST.rawValue))
+        public static let xmlError = Code(rawValue: Int32(VIR_ERR_XML_ERROR.rawValue))
+        public static let authFailed = Code(rawValue: Int32(VIR_ERR_AUTH_FAILED.rawValue))
+        public static let noDomainMetadata = Code(rawValue: Int32(VIR_ERR_NO_DOMAIN_METADATA.rawValue))
+        public static let operationAborted = Code(rawValue: Int32(VIR_ERR_OPERATION_ABORTED.rawValue))
+        public static let migrateUnsafe = Code(rawValue: Int32(VIR_ERR_MIGRATE_UNSAFE.rawValue))
+        public static let agentUnresponsive = Code(rawValue: Int32(VIR_ERR_AGENT_UNRESPONSIVE.rawValue))
+    }
+
+    public var code: Code
+    /// libvirt's error domain (`virErrorDomain`): which subsystem raised it.
+    public var domain: Int32
+    /// libvirt's own message.
+    public var message: String
+    /// What we asked libvirt to do, e.g. `virDomainCreate(cvm-web1)`.
+    public var operation: String
+
+    public init(code: Code, domain: Int32 = 0, message: String, operation: String) {
+        self.code = code
+        self.domain = domain
+        self.message = message
+        self.operation = operation
+    }
+
+    public var description: String { "\(operation): \(message)" }
+
+    /// Copies and clears the calling thread's last libvirt error. Call it right after the
+    /// failing libvirt function, in the same synchronous stretch of code.
+    static func last(_ operation: String) -> LibvirtError {
+        var raw = virError()
+        let copied = virCopyLastError(&raw)
+        defer { virResetError(&raw) }
+        virResetLastError()
+        guard copied >= 0, raw.code != 0 else {
+            return LibvirtError(code: .unknown, message: "libvirt reported a failure without details",
+                                operation: operation)
+        }
+        let message = raw.message.map { String(cString: $0) } ?? "no message"
+        return LibvirtError(code: Code(rawValue: raw.code), domain: raw.domain,
+                            message: message, operation: operation)
+    }
+}
