@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+
+/// One CVM as the orchestrator knows it.
+public struct CVMRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "cvm"
+
+    /// Where a CVM is in its life. Transitional states (`deploying`, `stopping`,
+    /// `migrating`) are written before the work starts, so a crash leaves a trace.
+    public enum State: String, Codable, Sendable, CaseIterable {
+        case deploying, running, failed, stopping, migrating
+    }
+
+    public var id: String
+    public var name: String
+    public var image: String
+    public var imageVersion: String
+    public var task: String
+    public var role: String
+    public var cluster: String?
+    public var host: String
+    public var domainName: String
+    public var state: State
+    /// 32 random bytes, hex. Authenticates heartbeats; never logged or printed.
+    public var secret: String
+    public var vcpus: Int
+    public var memoryMiB: Int
+    public var diskMiB: Int
+    public var intervalMs: Int
+    public var virtType: String
+    /// The process carrying out a transitional state (to tell a live operation from a crashed one).
+    public var ownerPid: Int32?
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var deployMs: Int?
+    public var lastHeartbeatAt: Date?
+    public var bootNonce: String?
+    public var lastSeq: Int64?
+    public var agentStatus: String?
+    public var cpuPercent: Double?
+    public var memUsedKiB: Int64?
+    public var memTotalKiB: Int64?
+    public var diskReadBytes: Int64?
+    public var diskWriteBytes: Int64?
+    public var netRxBytes: Int64?
+    public var netTxBytes: Int64?
+    public var connections: Int64?
+    public var failure: String?
+    public var policyCommit: String?
+    public var lastMigrationPauseMs: Int?
+    public var lastMigrationTotalMs: Int?
+}
+
+/// A hypervisor host: the local one or a remote one reached over SSH.
+public struct HostRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "host"
+
+    public enum Trust: String, Codable, Sendable, CaseIterable { case local, `private`, `public` }
+
+    public var name: String
+    public var uri: String
+    public var address: String?
+    public var user: String?
+    public var identity: String?
+    /// Pinned host key, `TYPE BASE64`.
+    public var hostKey: String?
+    public var zone: String
+    public var latitude: Double
+    public var longitude: Double
+    public var trust: Trust
+    public var cpus: Int
+    public var memoryMiB: Int
+    public var costPerHour: Double
+    public var latencyMs: Double?
+    /// Where images and volumes live on that host.
+    public var dataDir: String
+    public var addedAt: Date
+
+    public var isLocal: Bool { address == nil }
+}
+
+/// One line of the orchestrator's journal: every decision and action with its reason.
+public struct EventRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "event"
+    public var id: Int64?
+    public var at: Date
+    public var kind: String
+    public var cvm: String?
+    public var host: String?
+    public var message: String
+    public var policyCommit: String?
+
+    public init(at: Date = Date(), kind: String, cvm: String? = nil, host: String? = nil,
+                message: String, policyCommit: String? = nil) {
+        self.at = at
+        self.kind = kind
+        self.cvm = cvm
+        self.host = host
+        self.message = message
+        self.policyCommit = policyCommit
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// The heartbeat monitor's own liveness, so `status` can say whether anyone is watching.
+public struct MonitorRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "monitor"
+    public var id: Int = 1
+    public var pid: Int32
+    public var startedAt: Date
+    public var tickAt: Date
+}

@@ -1,0 +1,96 @@
+import Foundation
+import GRDB
+
+extension Store {
+    // MARK: CVMs
+
+    public func cvms() throws -> [CVMRecord] {
+        try db.read { try CVMRecord.order(Column("name")).fetchAll($0) }
+    }
+
+    public func cvm(named name: String) throws -> CVMRecord? {
+        try db.read { try CVMRecord.filter(Column("name") == name).fetchOne($0) }
+    }
+
+    public func cvm(id: String) throws -> CVMRecord? {
+        try db.read { try CVMRecord.fetchOne($0, key: id) }
+    }
+
+    /// Inserts a new CVM; fails with `nameTaken` when the name exists (the UNIQUE
+    /// constraint makes this atomic across concurrent `cvmctl` processes).
+    public func insert(_ cvm: CVMRecord) throws {
+        do {
+            try db.write { try cvm.insert($0) }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            throw OrchestratorError.nameTaken(cvm.name)
+        }
+    }
+
+    public func save(_ cvm: CVMRecord) throws {
+        try db.write { try cvm.save($0) }
+    }
+
+    /// Applies `change` to the CVM's current row inside one write transaction.
+    @discardableResult
+    public func update(cvmID: String, _ change: @Sendable (inout CVMRecord) -> Void) throws -> CVMRecord? {
+        try db.write { db in
+            guard var record = try CVMRecord.fetchOne(db, key: cvmID) else { return nil }
+            change(&record)
+            try record.update(db)
+            return record
+        }
+    }
+
+    public func deleteCVM(id: String) throws {
+        _ = try db.write { try CVMRecord.deleteOne($0, key: id) }
+    }
+
+    // MARK: Hosts
+
+    public func hosts() throws -> [HostRecord] {
+        try db.read { try HostRecord.order(Column("name")).fetchAll($0) }
+    }
+
+    public func host(named name: String) throws -> HostRecord? {
+        try db.read { try HostRecord.fetchOne($0, key: name) }
+    }
+
+    public func save(_ host: HostRecord) throws {
+        try db.write { try host.save($0) }
+    }
+
+    public func deleteHost(named name: String) throws {
+        _ = try db.write { try HostRecord.deleteOne($0, key: name) }
+    }
+
+    // MARK: Events
+
+    @discardableResult
+    public func record(_ event: EventRecord) throws -> EventRecord {
+        try db.write { db in
+            var e = event
+            try e.insert(db)
+            return e
+        }
+    }
+
+    public func events(after id: Int64 = 0, limit: Int = 1000) throws -> [EventRecord] {
+        try db.read {
+            try EventRecord.filter(Column("id") > id).order(Column("id")).limit(limit).fetchAll($0)
+        }
+    }
+
+    // MARK: Monitor liveness
+
+    public func monitorTick(pid: Int32, startedAt: Date, now: Date = Date()) throws {
+        try db.write { try MonitorRecord(pid: pid, startedAt: startedAt, tickAt: now).save($0) }
+    }
+
+    public func monitor() throws -> MonitorRecord? {
+        try db.read { try MonitorRecord.fetchOne($0, key: 1) }
+    }
+
+    public func clearMonitor(pid: Int32) throws {
+        _ = try db.write { try MonitorRecord.filter(Column("pid") == pid).deleteAll($0) }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import GRDB
+
+/// The orchestrator's embedded state: one SQLite file (WAL) under the state directory,
+/// shared safely by `cvmctl` invocations and the long-running monitor.
+///
+/// Every multi-step operation writes its intent first (a row in a transitional state such
+/// as `deploying`) so that a crash leaves a record to reconcile instead of an orphan.
+public final class Store: Sendable {
+    public let directory: String
+    let db: DatabasePool
+
+    /// Opens (creating if needed) `directory/state.sqlite`; the directory is made 0700
+    /// because the file holds per-CVM secrets.
+    public init(directory: String) throws {
+        self.directory = directory
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.label = "cvm.state"
+        let path = (directory as NSString).appendingPathComponent("state.sqlite")
+        do {
+            db = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw StoreError.cannotOpen(path: path, reason: "\(error)")
+        }
+        chmod(path, 0o600)
+        try Self.migrator.migrate(db)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.create(table: "host") { t in
+                t.column("name", .text).primaryKey()
+                t.column("uri", .text).notNull()
+                t.column("address", .text)
+                t.column("user", .text)
+                t.column("identity", .text)
+                t.column("hostKey", .text)
+                t.column("zone", .text).notNull().defaults(to: "local")
+                t.column("latitude", .double).notNull().defaults(to: 0)
+                t.column("longitude", .double).notNull().defaults(to: 0)
+                t.column("trust", .text).notNull().defaults(to: "local")
+                t.column("cpus", .integer).notNull().defaults(to: 0)
+                t.column("memoryMiB", .integer).notNull().defaults(to: 0)
+                t.column("costPerHour", .double).notNull().defaults(to: 0)
+                t.column("latencyMs", .double)
+                t.column("dataDir", .text).notNull()
+                t.column("addedAt", .datetime).notNull()
+            }
+            try db.create(table: "cvm") { t in
+                t.column("id", .text).primaryKey()
+                t.column("name", .text).notNull().unique()
+                t.column("image", .text).notNull()
+                t.column("imageVersion", .text).notNull()
+                t.column("task", .text).notNull()
+                t.column("role", .text).notNull()
+                t.column("cluster", .text)
+                t.column("host", .text).notNull()
+                t.column("domainName", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("secret", .text).notNull()
+                t.column("vcpus", .integer).notNull()
+                t.column("memoryMiB", .integer).notNull()
+                t.column("diskMiB", .integer).notNull()
+                t.column("intervalMs", .integer).notNull()
+                t.column("virtType", .text).notNull()
+                t.column("ownerPid", .integer)
+                t.column("createdAt", .datetime).notNull()
+                t.column("startedAt", .datetime)
+                t.column("deployMs", .integer)
+                t.column("lastHeartbeatAt", .datetime)
+                t.column("bootNonce", .text)
+                t.column("lastSeq", .integer)
+                t.column("agentStatus", .text)
+                t.column("cpuPercent", .double)
+                t.column("memUsedKiB", .integer)
+                t.column("memTotalKiB", .integer)
+                t.column("diskReadBytes", .integer)
+                t.column("diskWriteBytes", .integer)
+                t.column("netRxBytes", .integer)
+                t.column("netTxBytes", .integer)
+                t.column("connections", .integer)
+                t.column("failure", .text)
+                t.column("policyCommit", .text)
+                t.column("lastMigrationPauseMs", .integer)
+                t.column("lastMigrationTotalMs", .integer)
+            }
+            try db.create(table: "event") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("at", .datetime).notNull()
+                t.column("kind", .text).notNull()
+                t.column("cvm", .text)
+                t.column("host", .text)
+                t.column("message", .text).notNull()
+                t.column("policyCommit", .text)
+            }
+            try db.create(table: "monitor") { t in
+                t.column("id", .integer).primaryKey()
+                t.column("pid", .integer).notNull()
+                t.column("startedAt", .datetime).notNull()
+                t.column("tickAt", .datetime).notNull()
+            }
+        }
+        return m
+    }
+}
+
+/// Errors of the state store, worded for operators.
+public enum StoreError: Error, CustomStringConvertible, Sendable {
+    case cannotOpen(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let reason): return "cannot open the state database \(path): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,58 @@
+/// Failures an operator can act on. Each `description` is one line that says what went
+/// wrong and what to do about it; it never contains a secret.
+public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatable {
+    case unknownImage(String, available: [String])
+    case imageNotBuilt(String)
+    case artifactCorrupted(image: String, artifact: String, file: String, expected: String, actual: String)
+    case artifactMissing(image: String, artifact: String, file: String)
+    case libvirtUnreachable(uri: String, reason: String)
+    case nameTaken(String)
+    case invalidName(String)
+    case deployTimeout(name: String, seconds: Double, hint: String)
+    case deployInProgress(name: String, pid: Int32)
+    case unknownCVM(String)
+    case unknownHost(String)
+    case imageBuildFailed(String, status: Int32)
+    case agentRejected(name: String, reason: String)
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case .unknownImage(let name, let available):
+            let list = available.isEmpty ? "none" : available.joined(separator: ", ")
+            return "unknown image '\(name)' (available: \(list)); see `cvmctl image list`"
+        case .imageNotBuilt(let name):
+            return "image '\(name)' has not been built; run `cvmctl image build \(name)`"
+        case .artifactCorrupted(let image, let artifact, let file, let expected, let actual):
+            return "image '\(image)': artifact \(artifact) (\(file)) has sha256 \(actual.prefix(16))…, expected \(expected.prefix(16))…; refusing to use it — rebuild with `cvmctl image build \(image)`"
+        case .artifactMissing(let image, let artifact, let file):
+            return "image '\(image)': artifact \(artifact) is missing (\(file)); rebuild with `cvmctl image build \(image)`"
+        case .libvirtUnreachable(let uri, let reason):
+            return "cannot reach libvirt at \(uri): \(reason); is libvirtd running? (scripts/setup-host.sh starts one)"
+        case .nameTaken(let name):
+            return "a CVM named '\(name)' already exists with a different definition; choose another --name or decommission it first"
+        case .invalidName(let name):
+            return "invalid CVM name '\(name)': use 1-40 characters a-z, 0-9 and '-', starting with a letter"
+        case .deployTimeout(let name, let seconds, let hint):
+            return "CVM '\(name)' sent no valid heartbeat within \(Self.format(seconds)) s; deploy rolled back\(hint.isEmpty ? "" : " (\(hint))")"
+        case .deployInProgress(let name, let pid):
+            return "CVM '\(name)' is being changed by another cvmctl (pid \(pid)); wait for it or stop that process"
+        case .unknownCVM(let name):
+            return "no CVM named '\(name)'; see `cvmctl status`"
+        case .unknownHost(let name):
+            return "unknown host '\(name)'; see `cvmctl host list`"
+        case .imageBuildFailed(let name, let status):
+            return "building image '\(name)' failed (recipe exit status \(status)); see the recipe output above"
+        case .agentRejected(let name, let reason):
+            return "CVM '\(name)': \(reason)"
+        case .invalidArgument(let message):
+            return message
+        }
+    }
+
+    static func format(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? String(Int(seconds)) : String(format: "%.1f", seconds)
+    }
+}
+
+import Foundation
