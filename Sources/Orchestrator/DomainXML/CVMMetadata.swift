@@ -10,13 +10,17 @@ public struct CVMMetadata: Sendable, Equatable {
     public var image: String
     public var task: String
     public var role: String
+    /// The id of the state store that owns the CVM, so several orchestrators (or test
+    /// runs) can share one libvirtd without claiming each other's domains.
+    public var owner: String
 
-    public init(id: String, name: String, image: String, task: String, role: String) {
+    public init(id: String, name: String, image: String, task: String, role: String, owner: String) {
         self.id = id
         self.name = name
         self.image = image
         self.task = task
         self.role = role
+        self.owner = owner
     }
 
     /// The element as libvirt stores it (`<cvm:instance xmlns:cvm=…>`).
@@ -27,6 +31,7 @@ public struct CVMMetadata: Sendable, Equatable {
             .element(XMLTree("\(Self.prefix):image", text: image)),
             .element(XMLTree("\(Self.prefix):task", text: task)),
             .element(XMLTree("\(Self.prefix):role", text: role)),
+            .element(XMLTree("\(Self.prefix):owner", text: owner)),
         ])
     }
 
@@ -38,7 +43,7 @@ public struct CVMMetadata: Sendable, Equatable {
         }
         guard let id = field("id"), !id.isEmpty else { return nil }
         self.init(id: id, name: field("name") ?? "", image: field("image") ?? "",
-                  task: field("task") ?? "", role: field("role") ?? "")
+                  task: field("task") ?? "", role: field("role") ?? "", owner: field("owner") ?? "")
     }
 
     /// Parses the string `virDomainGetMetadata` returns for our namespace.

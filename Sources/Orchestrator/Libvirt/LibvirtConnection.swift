@@ -111,6 +111,15 @@ public final class LibvirtConnection: @unchecked Sendable {
         return LibvirtStoragePool(raw: p, connection: self)
     }
 
+    /// Creates (and builds: makes the directory) a transient pool: it disappears from
+    /// libvirt when destroyed or when libvirtd restarts, leaving no definition behind.
+    public func createTransientStoragePool(xml: String) throws -> LibvirtStoragePool {
+        guard let p = virStoragePoolCreateXML(raw, xml, UInt32(VIR_STORAGE_POOL_CREATE_WITH_BUILD.rawValue)) else {
+            throw LibvirtError.last("virStoragePoolCreateXML")
+        }
+        return LibvirtStoragePool(raw: p, connection: self)
+    }
+
     /// Defines, builds and starts a persistent pool; autostart on.
     public func createStoragePool(xml: String) throws -> LibvirtStoragePool {
         guard let p = virStoragePoolDefineXML(raw, xml, 0) else { throw LibvirtError.last("virStoragePoolDefineXML") }

@@ -19,6 +19,11 @@ public final class LibvirtStoragePool: @unchecked Sendable {
         guard virStoragePoolCreate(raw, 0) == 0 else { throw LibvirtError.last("virStoragePoolCreate") }
     }
 
+    /// Stops a pool (a transient one disappears from libvirt; its directory stays).
+    public func destroy() throws {
+        guard virStoragePoolDestroy(raw) == 0 else { throw LibvirtError.last("virStoragePoolDestroy") }
+    }
+
     public func refresh() throws {
         guard virStoragePoolRefresh(raw, 0) == 0 else { throw LibvirtError.last("virStoragePoolRefresh") }
     }

@@ -27,7 +27,11 @@ public final class Store: Sendable {
         }
         chmod(path, 0o600)
         try Self.migrator.migrate(db)
+        storeID = try db.read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'storeID'") } ?? "unknown"
     }
+
+    /// A random id made when the store was created; written into every domain's metadata.
+    public let storeID: String
 
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
@@ -97,6 +101,12 @@ public final class Store: Sendable {
                 t.column("message", .text).notNull()
                 t.column("policyCommit", .text)
             }
+            try db.create(table: "meta") { t in
+                t.column("key", .text).primaryKey()
+                t.column("value", .text).notNull()
+            }
+            try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('storeID', ?)",
+                           arguments: [UUID().uuidString.lowercased()])
             try db.create(table: "monitor") { t in
                 t.column("id", .integer).primaryKey()
                 t.column("pid", .integer).notNull()

@@ -1,0 +1,53 @@
+import CVMProtocol
+import Foundation
+
+/// Where a CVM's files live on a host: a libvirt dir pool for its volumes and a
+/// content-addressed cache for image artifacts shared by all CVMs of that host.
+struct HostStorage {
+    let host: HostRecord
+    let connection: LibvirtConnection
+
+    var poolName: String {
+        // One pool per data directory, so state directories sharing a libvirtd stay apart.
+        "cvm-" + Hex.encode(SHA256.hash(Array(host.dataDir.utf8))).prefix(12)
+    }
+    var volumesPath: String { (host.dataDir as NSString).appendingPathComponent("volumes") }
+    var cachePath: String { (host.dataDir as NSString).appendingPathComponent("images") }
+
+    /// The host's volume pool, created (transient) when it is missing.
+    func pool() throws -> LibvirtStoragePool {
+        if let pool = try connection.lookupStoragePool(name: poolName) {
+            if !pool.isActive { try pool.start() }
+            return pool
+        }
+        do {
+            return try connection.createTransientStoragePool(
+                xml: StoragePoolDefinition(name: poolName, path: volumesPath).xml)
+        } catch let error as LibvirtError where error.message.contains("already exists") {
+            // Another cvmctl created it between our lookup and create.
+            guard let pool = try connection.lookupStoragePool(name: poolName) else { throw error }
+            return pool
+        }
+    }
+
+    static func initrdVolume(_ cvm: String) -> String { "\(cvm)-initrd.img" }
+    static func diskVolume(_ cvm: String) -> String { "\(cvm)-disk.qcow2" }
+
+    /// Copies an artifact into the local cache under its sha256 unless it is there already,
+    /// and checks the copy. Returns the cached path.
+    func stageLocally(artifact path: String, sha256: String) throws -> String {
+        let target = (cachePath as NSString).appendingPathComponent(sha256)
+        let fm = FileManager.default
+        if fm.fileExists(atPath: target) { return target }
+        try fm.createDirectory(atPath: cachePath, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let partial = target + ".part.\(getpid())"
+        try? fm.removeItem(atPath: partial)
+        try fm.copyItem(atPath: path, toPath: partial)
+        guard try FileDigest.sha256(path: partial).hex == sha256 else {
+            try? fm.removeItem(atPath: partial)
+            throw OrchestratorError.invalidArgument("copy of \(path) into the image cache does not match its sha256; check the disk")
+        }
+        if rename(partial, target) != 0 { try? fm.removeItem(atPath: partial) }
+        return target
+    }
+}

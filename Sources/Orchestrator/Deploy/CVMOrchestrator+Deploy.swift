@@ -1,0 +1,212 @@
+import CVMProtocol
+import Foundation
+import Logging
+
+extension CVMOrchestrator {
+    /// Deploys a CVM and returns once its agent's first authenticated heartbeat arrived.
+    ///
+    /// Idempotent: asking again for a running CVM with the same image and host returns it
+    /// unchanged; a deploy interrupted by a crash is cleaned up and redone. On any failure
+    /// (including timeout and cancellation) everything created is removed again.
+    public func deploy(_ request: DeployRequest, progress: @Sendable (String) -> Void = { _ in }) async throws -> DeployResult {
+        let clock = ContinuousClock()
+        let began = clock.now
+        let name = request.name ?? "\(request.image.lowercased().filter { $0.isLetter || $0.isNumber || $0 == "-" })-\(Self.shortID())"
+        guard Self.isValidName(name) else { throw OrchestratorError.invalidName(name) }
+
+        // Checks that need no state: the image and its checksums, the host, libvirt.
+        let image = try catalog.verified(request.image)
+        let manifest = image.manifest
+        let task = request.task ?? manifest.tasks.first ?? "idle"
+        guard manifest.tasks.contains(task) else {
+            throw OrchestratorError.invalidArgument("image '\(manifest.name)' cannot run task '\(task)' (it runs: \(manifest.tasks.joined(separator: ", ")))")
+        }
+        guard AgentConfig.Role(rawValue: request.role) != nil else {
+            throw OrchestratorError.invalidArgument("invalid role '\(request.role)' (expected single, master or servant)")
+        }
+        let host = try host(named: request.host)
+        let connection = try await LibvirtExecutor.run { try self.connection(to: host) }
+        let virt = host.isLocal
+            ? VirtTypeChooser.choose(requested: configuration.virtType, cacheDirectory: configuration.stateDirectory)
+            : (type: configuration.virtType == "kvm" ? "kvm" : "qemu", reason: "remote host")
+        guard manifest.hypervisors.contains(virt.type) else {
+            throw OrchestratorError.invalidArgument("image '\(manifest.name)' does not support hypervisor kind '\(virt.type)' on host '\(host.name)' (it supports: \(manifest.hypervisors.joined(separator: ", ")))")
+        }
+
+        // Idempotency and crash recovery.
+        if let existing = try store.cvm(named: name) {
+            switch existing.state {
+            case .running where existing.image == manifest.name && existing.host == host.name:
+                return DeployResult(cvm: existing, created: false, bootToHeartbeatMs: existing.deployMs ?? 0,
+                                    totalMs: Self.ms(clock.now - began), virtTypeReason: virt.reason)
+            case .deploying, .stopping:
+                if let pid = existing.ownerPid, pid != getpid(), kill(pid, 0) == 0 {
+                    throw OrchestratorError.deployInProgress(name: name, pid: pid)
+                }
+                progress("cleaning up an interrupted operation on \(name)")
+                try await teardown(existing, reason: "cleanup of an interrupted operation")
+            default:
+                throw OrchestratorError.nameTaken(name)
+            }
+        }
+        let domainName = Self.domainName(for: name)
+        if try await LibvirtExecutor.run({ try connection.lookupDomain(name: domainName) }) != nil {
+            throw OrchestratorError.nameTaken(name)
+        }
+
+        // Intent first: from here on a crash leaves a row that the next run cleans up.
+        var secret = [UInt8](repeating: 0, count: 32)
+        var rng = SystemRandomNumberGenerator()
+        for i in secret.indices { secret[i] = rng.next() }
+        var record = CVMRecord(
+            id: UUID().uuidString.lowercased(), name: name, image: manifest.name, imageVersion: manifest.version,
+            task: task, role: request.role, cluster: request.cluster, host: host.name, domainName: domainName,
+            state: .deploying, secret: Hex.encode(secret),
+            vcpus: request.vcpus ?? manifest.defaults.vcpus, memoryMiB: request.memoryMiB ?? manifest.defaults.memoryMiB,
+            diskMiB: request.diskMiB ?? manifest.defaults.diskMiB, intervalMs: configuration.heartbeatIntervalMs,
+            virtType: virt.type, ownerPid: getpid(), createdAt: Date(), policyCommit: request.policyCommit)
+        try store.insert(record)
+        journal("deploy.start", cvm: name, host: host.name, "deploying image \(manifest.name) \(manifest.version) (\(virt.type): \(virt.reason))", policyCommit: request.policyCommit)
+
+        do {
+            let config = try AgentConfig(id: record.id, name: name, task: task, role: AgentConfig.Role(rawValue: request.role)!,
+                                         peers: request.peers, secret: secret, intervalMs: record.intervalMs)
+            progress("staging image \(manifest.name) on \(host.name)")
+            let pending = record
+            let domain = try await LibvirtExecutor.run {
+                try self.createDomain(record: pending, config: config, image: image, host: host, connection: connection)
+            }
+            progress("booting \(name) (\(virt.type))")
+            let bootStart = clock.now
+            try await LibvirtExecutor.run { try domain.start() }
+            let heartbeat = try await waitForFirstHeartbeat(domain: domain, record: pending, secret: secret,
+                                                            timeout: request.timeoutSeconds ?? configuration.deployTimeoutSeconds)
+            let bootMs = Self.ms(clock.now - bootStart)
+            let now = Date()
+            record = try store.update(cvmID: record.id) { r in
+                r.state = .running
+                r.ownerPid = nil
+                r.startedAt = now
+                r.deployMs = bootMs
+                r.apply(heartbeat, at: now)
+            } ?? record
+            journal("deploy.done", cvm: name, host: host.name, "first heartbeat \(bootMs) ms after start", policyCommit: request.policyCommit)
+            return DeployResult(cvm: record, created: true, bootToHeartbeatMs: bootMs,
+                                totalMs: Self.ms(clock.now - began), virtTypeReason: virt.reason)
+        } catch {
+            let reason = (error is CancellationError) ? "interrupted" : "\(error)"
+            logger.debug("deploy failed, rolling back", metadata: ["cvm.name": "\(name)", "cvm.error": "\(reason)"])
+            do {
+                try await teardown(record, reason: "rollback: \(reason)")
+            } catch {
+                logger.error("rollback failed", metadata: ["cvm.name": "\(name)", "cvm.error": "\(error)"])
+            }
+            throw error
+        }
+    }
+
+    /// Stages the kernel, writes the per-CVM initrd and the disk, defines the domain.
+    func createDomain(record: CVMRecord, config: AgentConfig, image: ImageCatalog.VerifiedImage,
+                      host: HostRecord, connection: LibvirtConnection) throws -> LibvirtDomain {
+        let storage = HostStorage(host: host, connection: connection)
+        guard let kernelPath = image.path(of: "kernel"), let kernelSHA = image.sha256(of: "kernel"),
+              let initrdPath = image.path(of: "initrd") else { throw OrchestratorError.imageNotBuilt(image.manifest.name) }
+        let kernel = try stageArtifact(storage: storage, path: kernelPath, sha256: kernelSHA)
+
+        // The per-CVM initrd: the image's initramfs followed by a small archive holding
+        // /etc/cvm/config (identity, role, peers, secret). The kernel unpacks both.
+        var initrd = try [UInt8](Data(contentsOf: URL(fileURLWithPath: initrdPath)))
+        initrd += [UInt8](repeating: 0, count: CPIOWriter.paddingBeforeAppend(toLength: initrd.count))
+        var overlay = CPIOWriter()
+        try overlay.addDirectory("etc")
+        try overlay.addDirectory("etc/cvm", mode: 0o700)
+        try overlay.addFile("etc/cvm/config", mode: 0o600, contents: Array(config.render().utf8))
+        initrd += overlay.finish()
+
+        let pool = try storage.pool()
+        let initrdVolume = try pool.createVolume(xml: StorageVolumeDefinition(
+            name: HostStorage.initrdVolume(record.name), capacityBytes: UInt64(initrd.count), format: "raw").xml)
+        try initrdVolume.upload(initrd)
+        let disk = try pool.createVolume(xml: StorageVolumeDefinition(
+            name: HostStorage.diskVolume(record.name), capacityBytes: UInt64(record.diskMiB) << 20, format: "qcow2").xml)
+
+        let definition = DomainDefinition(
+            type: record.virtType, name: record.domainName, uuid: record.id,
+            metadata: .init(cvm: CVMMetadata(id: record.id, name: record.name, image: record.image,
+                                             task: record.task, role: record.role, owner: store.storeID)),
+            memoryKiB: UInt64(record.memoryMiB) * 1024, vcpus: record.vcpus,
+            os: .init(kernel: kernel, initrd: try initrdVolume.path, cmdline: image.manifest.boot.cmdline),
+            devices: .init(disks: [.init(sourceFile: try disk.path)],
+                           channels: [.init(targetName: AgentChannel.portName, alias: AgentChannel.alias)],
+                           serials: [.init()], consoles: [.init()]))
+        return try connection.defineDomain(xml: definition.xml)
+    }
+
+    func stageArtifact(storage: HostStorage, path: String, sha256: String) throws -> String {
+        guard storage.host.isLocal else {
+            throw OrchestratorError.invalidArgument("host '\(storage.host.name)': remote image staging is not available yet")
+        }
+        return try storage.stageLocally(artifact: path, sha256: sha256)
+    }
+
+    /// Opens the agent channel and waits for the first heartbeat that authenticates.
+    func waitForFirstHeartbeat(domain: LibvirtDomain, record: CVMRecord, secret: [UInt8], timeout: Double) async throws -> Heartbeat {
+        let channel = try await LibvirtExecutor.run { try AgentChannel(domain: domain, cvmID: record.id, secret: secret) }
+        defer { channel.close() }
+        let name = record.name
+        return try await withThrowingTaskGroup(of: Heartbeat?.self) { group in
+            group.addTask {
+                var lastProblem = ""
+                for await event in channel.events {
+                    switch event {
+                    case .heartbeat(let hb, _): return hb
+                    case .rejected(let why): lastProblem = why
+                    case .closed(let why): lastProblem = why
+                    default: continue
+                    }
+                }
+                if Task.isCancelled { return nil }
+                throw OrchestratorError.agentRejected(name: name, reason: "agent channel ended before a valid heartbeat (\(lastProblem))")
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(timeout))
+                return nil
+            }
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let hb = result { return hb }
+                try Task.checkCancellation()
+                let state = (try? domain.state().description) ?? "unknown"
+                throw OrchestratorError.deployTimeout(name: name, seconds: timeout, hint: "domain state: \(state)")
+            }
+            throw CancellationError()
+        }
+    }
+
+    static func ms(_ d: Duration) -> Int {
+        Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    static func shortID() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return String(format: "%04x", UInt16.random(in: 0...UInt16.max, using: &rng))
+    }
+}
+
+extension CVMRecord {
+    /// Copies a heartbeat's usage into the record.
+    mutating func apply(_ hb: Heartbeat, at now: Date) {
+        lastHeartbeatAt = now
+        bootNonce = String(hb.boot, radix: 16)
+        lastSeq = Int64(clamping: hb.seq)
+        agentStatus = hb.status.rawValue
+        cpuPercent = hb.cpuPercent
+        memUsedKiB = Int64(clamping: hb.memUsedKiB)
+        memTotalKiB = Int64(clamping: hb.memTotalKiB)
+        diskReadBytes = Int64(clamping: hb.diskReadBytes)
+        diskWriteBytes = Int64(clamping: hb.diskWriteBytes)
+        netRxBytes = Int64(clamping: hb.netRxBytes)
+        netTxBytes = Int64(clamping: hb.netTxBytes)
+        connections = Int64(clamping: hb.connections)
+    }
+}

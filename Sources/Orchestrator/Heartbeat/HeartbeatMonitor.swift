@@ -1,0 +1,164 @@
+import CVMProtocol
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Watches every running CVM: holds each agent's channel open, records authenticated
+/// heartbeats and usage in the store, and marks a CVM `failed` when its heartbeats stop
+/// for three intervals, its channel dies, or libvirt reports its domain stopped or crashed.
+///
+/// A `Service`: `run()` owns the loop; graceful shutdown closes the channels (the agents
+/// keep running) and stops.
+public final class HeartbeatMonitor: Service, Sendable {
+    let orchestrator: CVMOrchestrator
+    let logger: Logger
+    let tick: Duration
+    private let watched = Mutex<[String: Watch]>([:])          // cvm id -> open channel
+    private let registrations = Mutex<[String: EventRegistration]>([:]) // host -> lifecycle events
+
+    struct Watch: Sendable {
+        let channel: AgentChannel
+        let host: String
+    }
+
+    public init(orchestrator: CVMOrchestrator, tick: Duration = .milliseconds(250), logger: Logger) {
+        self.orchestrator = orchestrator
+        self.tick = tick
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let store = orchestrator.store
+        let pid = getpid()
+        let started = Date()
+        try store.monitorTick(pid: pid, startedAt: started)
+        logger.info("heartbeat monitor started", metadata: ["cvm.state": "\(orchestrator.configuration.stateDirectory)"])
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                do {
+                    try store.monitorTick(pid: pid, startedAt: started)
+                    try await sweep(group: &group)
+                } catch {
+                    logger.warning("monitor sweep failed", metadata: ["cvm.error": "\(error)"])
+                }
+                try? await Task.sleep(for: tick)
+            }
+            for (_, watch) in watched.withLock({ $0 }) { watch.channel.close() }
+            group.cancelAll()
+        }
+        try? store.clearMonitor(pid: pid)
+        logger.info("heartbeat monitor stopped")
+    }
+
+    /// One pass: open channels for running CVMs, drop those no longer watched, expire
+    /// silent ones.
+    private func sweep(group: inout DiscardingTaskGroup) async throws {
+        let store = orchestrator.store
+        let now = Date()
+        let records = try store.cvms()
+        let watchable = records.filter { $0.state == .running || $0.state == .failed }
+        let ids = Set(watchable.map(\.id))
+
+        // Forget channels of CVMs that left the running set (decommission, migration).
+        let stale = watched.withLock { w in w.filter { !ids.contains($0.key) } }
+        for (id, watch) in stale {
+            watch.channel.close()
+            _ = watched.withLock { $0.removeValue(forKey: id) }
+        }
+
+        for record in watchable {
+            // Silence: three intervals without a heartbeat.
+            if record.state == .running, let last = record.lastHeartbeatAt ?? record.startedAt,
+               now.timeIntervalSince(last) > 3 * Double(record.intervalMs) / 1000 {
+                markFailed(record, reason: "no heartbeat for \(String(format: "%.1f", now.timeIntervalSince(last))) s")
+            }
+            guard watched.withLock({ $0[record.id] }) == nil, let secret = Hex.decode(record.secret) else { continue }
+            guard let host = try store.host(named: record.host) else { continue }
+            do {
+                let opened = try await LibvirtExecutor.run { () -> AgentChannel? in
+                    let connection = try self.orchestrator.connection(to: host)
+                    try self.watchLifecycle(host: host.name, connection: connection)
+                    guard let domain = try connection.lookupDomain(name: record.domainName), domain.isActive else { return nil }
+                    return try AgentChannel(domain: domain, cvmID: record.id, secret: secret)
+                }
+                guard let channel = opened else {
+                    if record.state == .running { markFailed(record, reason: "domain is not running") }
+                    continue
+                }
+                watched.withLock { $0[record.id] = Watch(channel: channel, host: host.name) }
+                let id = record.id
+                group.addTask { await self.consume(channel, cvmID: id) }
+            } catch {
+                // Typically: deploy still holds the channel, or the host is unreachable. Retry next tick.
+                logger.trace("cannot open agent channel yet", metadata: ["cvm.name": "\(record.name)", "cvm.error": "\(error)"])
+            }
+        }
+    }
+
+    /// Reads one channel until it closes.
+    private func consume(_ channel: AgentChannel, cvmID: String) async {
+        let store = orchestrator.store
+        for await event in channel.events {
+            switch event {
+            case .heartbeat(let hb, let newBoot):
+                let now = Date()
+                let updated = try? store.update(cvmID: cvmID) { r in
+                    r.apply(hb, at: now)
+                    if r.state == .failed {
+                        r.state = .running
+                        r.failure = nil
+                    }
+                }
+                if newBoot, let updated { logger.debug("agent boot", metadata: ["cvm.name": "\(updated.name)"]) }
+            case .goodbye:
+                logger.debug("agent said goodbye", metadata: ["cvm.id": "\(cvmID)"])
+            case .rejected(let why):
+                logger.warning("rejected message on agent channel", metadata: ["cvm.id": "\(cvmID)", "cvm.reason": "\(why)"])
+            case .acknowledged:
+                break
+            case .closed(let why):
+                if let record = try? store.cvm(id: cvmID), record.state == .running {
+                    // A stopping or migrating CVM closes its channel on purpose.
+                    if let domainGone = try? await domainNotRunning(record), domainGone {
+                        markFailed(record, reason: "agent channel closed and the domain stopped (\(why))")
+                    }
+                }
+            }
+        }
+        _ = watched.withLock { $0.removeValue(forKey: cvmID) }
+    }
+
+    private func domainNotRunning(_ record: CVMRecord) async throws -> Bool {
+        guard let host = try orchestrator.store.host(named: record.host) else { return true }
+        return try await LibvirtExecutor.run {
+            guard let d = try self.orchestrator.connection(to: host).lookupDomain(name: record.domainName) else { return true }
+            return !(try d.state().isRunning)
+        }
+    }
+
+    /// Lifecycle events: a stopped or crashed domain under a running CVM fails it at once.
+    private func watchLifecycle(host: String, connection: LibvirtConnection) throws {
+        if registrations.withLock({ $0[host] }) != nil { return }
+        let store = orchestrator.store
+        let registration = try connection.onLifecycleEvents { [weak self] event in
+            guard let self, event.kind == .stopped || event.kind == .crashed else { return }
+            guard let record = try? store.cvms().first(where: { $0.domainName == event.domainName && $0.host == host }),
+                  record.state == .running, !event.isMigratedAway else { return }
+            self.markFailed(record, reason: "libvirt: domain \(event.kind.rawValue) (detail \(event.detail))")
+        }
+        registrations.withLock { $0[host] = registration }
+    }
+
+    private func markFailed(_ record: CVMRecord, reason: String) {
+        let changed = (try? orchestrator.store.update(cvmID: record.id) { r in
+            guard r.state == .running else { return }
+            r.state = .failed
+            r.failure = reason
+        })?.map { $0.state == .failed && $0.failure == reason } ?? false
+        if changed {
+            orchestrator.journal("cvm.failed", cvm: record.name, host: record.host, reason)
+            logger.warning("CVM failed", metadata: ["cvm.name": "\(record.name)", "cvm.reason": "\(reason)"])
+        }
+    }
+}

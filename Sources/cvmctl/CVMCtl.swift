@@ -1,0 +1,16 @@
+import ArgumentParser
+
+@main
+struct CVMCtl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cvmctl",
+        abstract: "Deploy, watch, migrate and retire component VMs (CVMs) beside the traffic manager.",
+        discussion: """
+        Settings come from flags, then environment variables (CVM_STATE, CVM_IMAGES, \
+        CVM_CONNECT, CVM_VIRT_TYPE), then defaults.
+        """,
+        subcommands: [
+            DeployCommand.self, DecommissionCommand.self, StatusCommand.self, ImageCommand.self,
+            MonitorCommand.self, EventsCommand.self,
+        ])
+}

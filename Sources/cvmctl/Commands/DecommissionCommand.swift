@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import Orchestrator
+
+struct DecommissionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decommission",
+        abstract: "Stop a CVM's agent gracefully, then destroy and undefine it and delete its volumes.",
+        discussion: "Safe to repeat: a CVM that is already gone is reported as such.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The CVM's name.")
+    var name: String
+
+    @Option(help: "Seconds the agent gets to power off before the domain is destroyed.")
+    var grace: Double = 10
+
+    func run() async throws {
+        try await reportingErrors {
+            let orchestrator = try global.orchestrator()
+            let (name, grace) = (self.name, self.grace)
+            let result = try await orchestrator.decommission(name: name, graceSeconds: grace)
+            if global.json {
+                try JSONOutput.print(["name": result.name, "outcome": result.outcome.rawValue, "totalMs": "\(result.totalMs)"])
+                return
+            }
+            switch result.outcome {
+            case .stoppedGracefully: print("decommissioned \(name): agent stopped, domain and volumes removed (\(result.totalMs) ms)")
+            case .destroyed: print("decommissioned \(name): domain destroyed, volumes removed (\(result.totalMs) ms)")
+            case .alreadyGone: print("\(name) was already decommissioned; nothing to do")
+            }
+        }
+    }
+}

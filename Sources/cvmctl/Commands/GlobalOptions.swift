@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Orchestrator
+
+/// Options every command shares. Precedence: flag > environment variable > default.
+struct GlobalOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print machine-readable JSON instead of tables.")
+    var json = false
+
+    @Flag(name: .shortAndLong, help: "Log more (repeat for trace).")
+    var verbose: Int
+
+    @Flag(name: .shortAndLong, help: "Print only errors.")
+    var quiet = false
+
+    @Option(name: .long, help: ArgumentHelp("State directory (SQLite store, local volumes).", valueName: "dir"))
+    var state: String?
+
+    @Option(name: .long, help: ArgumentHelp("libvirt URI of the local hypervisor.", valueName: "uri"))
+    var connect: String?
+
+    @Option(name: .long, help: ArgumentHelp("Image catalog directory.", valueName: "dir"))
+    var images: String?
+
+    @Option(name: .long, help: ArgumentHelp("Domain type: auto (probe KVM, else TCG), kvm or qemu.", valueName: "type"))
+    var virtType: String?
+
+    func validate() throws {
+        if let virtType, !["auto", "kvm", "qemu"].contains(virtType) {
+            throw ValidationError("--virt-type must be auto, kvm or qemu")
+        }
+    }
+
+    var configuration: OrchestratorConfiguration {
+        let env = ProcessInfo.processInfo.environment
+        var c = OrchestratorConfiguration()
+        c.stateDirectory = state ?? env["CVM_STATE"] ?? c.stateDirectory
+        c.imagesDirectory = images ?? env["CVM_IMAGES"] ?? c.imagesDirectory
+        c.localURI = connect ?? env["CVM_CONNECT"] ?? c.localURI
+        c.virtType = virtType ?? env["CVM_VIRT_TYPE"] ?? c.virtType
+        return c
+    }
+
+    var logger: Logger {
+        var logger = Logger(label: "cvmctl") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = quiet ? .error : verbose >= 2 ? .trace : verbose == 1 ? .debug : .warning
+        return logger
+    }
+
+    func orchestrator() throws -> CVMOrchestrator {
+        try CVMOrchestrator(configuration: configuration, logger: logger)
+    }
+
+    /// Progress lines go to stderr so stdout stays clean for `--json`.
+    func progress(_ line: String) {
+        guard !quiet else { return }
+        FileHandle.standardError.write(Data("\(line)\n".utf8))
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import Orchestrator
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "List CVMs with state, host, uptime, heartbeat age and reported usage.",
+        discussion: """
+        The store is checked against what libvirt really runs; any disagreement is listed \
+        under MISMATCHES. A CVM whose heartbeat is older than three intervals shows as failed.
+        """)
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let report = try await global.orchestrator().status()
+            if global.json {
+                try JSONOutput.print(report)
+                return
+            }
+            if report.cvms.isEmpty {
+                print("no CVMs")
+            } else {
+                var table = Table("NAME", "STATE", "HOST", "DOMAIN", "UPTIME", "HEARTBEAT", "CPU", "MEM", "DISK R/W", "TASK")
+                for c in report.cvms {
+                    let mem = c.memUsedKiB.map { used in
+                        "\(Format.bytes(used * 1024))/\(Format.bytes((c.memTotalKiB ?? 0) * 1024))"
+                    } ?? "-"
+                    let io = c.diskReadBytes.map { "\(Format.bytes($0))/\(Format.bytes(c.diskWriteBytes ?? 0))" } ?? "-"
+                    table.add([c.name, c.state, c.host, c.domainState, Format.duration(c.uptimeSeconds),
+                               c.lastHeartbeatAgeSeconds.map { Format.duration($0) + " ago" } ?? "never",
+                               c.cpuPercent.map { String(format: "%.1f%%", $0) } ?? "-", mem, io, c.task])
+                }
+                print(table.rendered)
+                for c in report.cvms where c.failure != nil && c.state == "failed" {
+                    print("  \(c.name): \(c.failure!)")
+                }
+            }
+            if !report.mismatches.isEmpty {
+                print("\nMISMATCHES (store vs libvirt):")
+                for m in report.mismatches {
+                    print("  \(m.host): \(m.cvm ?? m.domain ?? "?"): \(m.problem)")
+                }
+            }
+            if !report.unreachableHosts.isEmpty {
+                print("\nunreachable hosts: \(report.unreachableHosts.joined(separator: ", "))")
+            }
+            if !report.monitorAlive && !report.cvms.isEmpty {
+                print("\nnote: no heartbeat monitor is running for this state directory; start one with `cvmctl monitor`")
+            }
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import Orchestrator
-print("cvmctl")
