@@ -26,9 +26,7 @@ extension CVMOrchestrator {
         }
         let host = try host(named: request.host)
         let connection = try await LibvirtExecutor.run { try self.connection(to: host) }
-        let virt = host.isLocal
-            ? VirtTypeChooser.choose(requested: configuration.virtType, cacheDirectory: configuration.stateDirectory)
-            : (type: configuration.virtType == "kvm" ? "kvm" : "qemu", reason: "remote host")
+        let virt = try await chooseVirtType(host: host, connection: connection, image: image)
         guard manifest.hypervisors.contains(virt.type) else {
             throw OrchestratorError.invalidArgument("image '\(manifest.name)' does not support hypervisor kind '\(virt.type)' on host '\(host.name)' (it supports: \(manifest.hypervisors.joined(separator: ", ")))")
         }
@@ -102,6 +100,23 @@ extension CVMOrchestrator {
                 logger.error("rollback failed", metadata: ["cvm.name": "\(name)", "cvm.error": "\(error)"])
             }
             throw error
+        }
+    }
+
+    /// `kvm` or `qemu` for this host. Locally KVM is probed (see ``VirtTypeChooser``);
+    /// remote hosts use what the configuration asks for, TCG by default.
+    func chooseVirtType(host: HostRecord, connection: LibvirtConnection,
+                        image: ImageCatalog.VerifiedImage) async throws -> (type: String, reason: String) {
+        guard host.isLocal else {
+            return (configuration.virtType == "kvm" ? "kvm" : "qemu", "remote host")
+        }
+        let stateDirectory = configuration.stateDirectory
+        let requested = configuration.virtType
+        return try await LibvirtExecutor.run {
+            VirtTypeChooser.choose(requested: requested, cacheDirectory: stateDirectory) {
+                guard let kernel = image.path(of: "kernel") else { return false }
+                return KVMBootProbe.run(connection: connection, kernel: kernel, workDirectory: stateDirectory)
+            }
         }
     }
 

@@ -109,22 +109,29 @@ public enum KVMProbe {
     }
 }
 
-/// The libvirt domain type to use on the local host: `kvm` when the probe shows hardware
-/// virtualization works, otherwise `qemu` (TCG). The probe result is cached per boot.
+/// The libvirt domain type to use on the local host: `kvm` when hardware virtualization
+/// demonstrably runs our guests, otherwise `qemu` (TCG). Two stages: the cheap `/dev/kvm`
+/// probe above, then — only if it passes — booting the image's kernel under KVM and
+/// waiting for its banner (a host can pass the first and still hang real kernels). The
+/// verdict is cached for the current boot of the machine.
 public enum VirtTypeChooser {
-    public static func choose(requested: String, cacheDirectory: String) -> (type: String, reason: String) {
+    public static func choose(requested: String, cacheDirectory: String,
+                              bootProbe: () -> Bool) -> (type: String, reason: String) {
         if requested == "kvm" || requested == "qemu" { return (requested, "requested") }
         let bootID = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
         let cache = (cacheDirectory as NSString).appendingPathComponent("kvm-probe")
         if let cached = try? String(contentsOfFile: cache, encoding: .utf8) {
-            let parts = cached.split(separator: " ").map(String.init)
-            if parts.count == 2, parts[0] == bootID, let r = KVMProbe.Result(rawValue: parts[1]) {
-                return (r == .usable ? "kvm" : "qemu", "KVM probe (cached): \(r.rawValue)")
+            let parts = cached.split(separator: " ", maxSplits: 1).map(String.init)
+            if parts.count == 2, parts[0] == bootID {
+                return (parts[1] == "usable" ? "kvm" : "qemu", "KVM probe (cached): \(parts[1])")
             }
         }
-        let result = KVMProbe.run()
-        try? "\(bootID) \(result.rawValue)".write(toFile: cache, atomically: true, encoding: .utf8)
-        return (result == .usable ? "kvm" : "qemu", "KVM probe: \(result.rawValue)")
+        var verdict = KVMProbe.run().rawValue
+        if verdict == KVMProbe.Result.usable.rawValue, !bootProbe() {
+            verdict = "kernel hangs under KVM"
+        }
+        try? "\(bootID) \(verdict)".write(toFile: cache, atomically: true, encoding: .utf8)
+        return (verdict == "usable" ? "kvm" : "qemu", "KVM probe: \(verdict)")
     }
 }

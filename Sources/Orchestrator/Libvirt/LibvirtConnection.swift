@@ -91,6 +91,15 @@ public final class LibvirtConnection: @unchecked Sendable {
         return LibvirtDomain(raw: d, connection: self)
     }
 
+    /// Starts a transient domain that libvirt destroys when this connection closes
+    /// (`VIR_DOMAIN_START_AUTODESTROY`): for probes that must never outlive the process.
+    public func createAutodestroyDomain(xml: String) throws -> LibvirtDomain {
+        guard let d = virDomainCreateXML(raw, xml, UInt32(VIR_DOMAIN_START_AUTODESTROY.rawValue)) else {
+            throw LibvirtError.last("virDomainCreateXML")
+        }
+        return LibvirtDomain(raw: d, connection: self)
+    }
+
     /// Every domain, running or defined.
     public func allDomains() throws -> [LibvirtDomain] {
         var list: UnsafeMutablePointer<virDomainPtr?>?

@@ -45,12 +45,15 @@ public struct LibvirtError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(operation): \(message)" }
 
     /// Copies and clears the calling thread's last libvirt error. Call it right after the
-    /// failing libvirt function, in the same synchronous stretch of code.
-    static func last(_ operation: String) -> LibvirtError {
+    /// failing libvirt function, in the same synchronous stretch of code. `operation` is
+    /// evaluated only after the copy: building it may call libvirt (a domain's name), and
+    /// every libvirt call clears the thread's error on entry.
+    static func last(_ operation: @autoclosure () -> String) -> LibvirtError {
         var raw = virError()
         let copied = virCopyLastError(&raw)
         defer { virResetError(&raw) }
         virResetLastError()
+        let operation = operation()
         guard copied >= 0, raw.code != 0 else {
             return LibvirtError(code: .unknown, message: "libvirt reported a failure without details",
                                 operation: operation)
