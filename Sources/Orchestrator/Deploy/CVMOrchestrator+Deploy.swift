@@ -145,15 +145,8 @@ extension CVMOrchestrator {
         let disk = try pool.createVolume(xml: StorageVolumeDefinition(
             name: HostStorage.diskVolume(record.name), capacityBytes: UInt64(record.diskMiB) << 20, format: "qcow2").xml)
 
-        let definition = DomainDefinition(
-            type: record.virtType, name: record.domainName, uuid: record.id,
-            metadata: .init(cvm: CVMMetadata(id: record.id, name: record.name, image: record.image,
-                                             task: record.task, role: record.role, owner: store.storeID)),
-            memoryKiB: UInt64(record.memoryMiB) * 1024, vcpus: record.vcpus,
-            os: .init(kernel: kernel, initrd: try initrdVolume.path, cmdline: image.manifest.boot.cmdline),
-            devices: .init(disks: [.init(sourceFile: try disk.path)],
-                           channels: [.init(targetName: AgentChannel.portName, alias: AgentChannel.alias)],
-                           serials: [.init()], consoles: [.init()]))
+        let definition = DomainDefinition.cvm(record, owner: store.storeID, kernel: kernel, initrd: try initrdVolume.path,
+                                              disk: try disk.path, cmdline: image.manifest.boot.cmdline)
         return try connection.defineDomain(xml: definition.xml)
     }
 

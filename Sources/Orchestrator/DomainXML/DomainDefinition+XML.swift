@@ -9,10 +9,10 @@ extension DomainDefinition {
         if let cvm = metadata.cvm { meta.insert(cvm.tree, at: 0) }
         if !meta.isEmpty { children.append(XMLTree("metadata", children: meta.map { .element($0) })) }
         children.append(XMLTree("memory", [("unit", "KiB")], text: String(memoryKiB)))
-        children.append(XMLTree("vcpu", text: String(vcpus)))
+        children.append(XMLTree("vcpu", vcpuPlacement.map { [("placement", $0)] } ?? [], text: String(vcpus)))
         children.append(os.tree)
         if !features.isEmpty {
-            children.append(XMLTree("features", children: features.map { .element(XMLTree($0)) }))
+            children.append(XMLTree("features", children: features.map { .element($0) }))
         }
         children.append(XMLTree("on_poweroff", text: onPoweroff))
         children.append(XMLTree("on_reboot", text: onReboot))
@@ -43,8 +43,9 @@ extension DomainDefinition {
             metadata: metadata,
             memoryKiB: Self.kibibytes(tree.first("memory")),
             vcpus: Int(tree.first("vcpu")?.text ?? "") ?? 1,
+            vcpuPlacement: tree.first("vcpu")?[attribute: "placement"],
             os: OS(tree: tree.first("os") ?? XMLTree("os")),
-            features: tree.first("features")?.elements.map(\.name) ?? [],
+            features: tree.first("features")?.elements ?? [],
             onPoweroff: tree.first("on_poweroff")?.text ?? "destroy",
             onReboot: tree.first("on_reboot")?.text ?? "restart",
             onCrash: tree.first("on_crash")?.text ?? "destroy",
@@ -71,6 +72,7 @@ extension DomainDefinition.OS {
         if let kernel { children.append(XMLTree("kernel", text: kernel)) }
         if let initrd { children.append(XMLTree("initrd", text: initrd)) }
         if let cmdline { children.append(XMLTree("cmdline", text: cmdline)) }
+        children.append(contentsOf: unmodeled)
         return XMLTree("os", children: children.map { .element($0) })
     }
 
@@ -78,7 +80,8 @@ extension DomainDefinition.OS {
         let type = tree.first("type")
         self.init(arch: type?[attribute: "arch"] ?? "x86_64", machine: type?[attribute: "machine"],
                   kernel: tree.first("kernel")?.text, initrd: tree.first("initrd")?.text,
-                  cmdline: tree.first("cmdline")?.text)
+                  cmdline: tree.first("cmdline")?.text,
+                  unmodeled: tree.elements.filter { !["type", "kernel", "initrd", "cmdline"].contains($0.name) })
     }
 }
 

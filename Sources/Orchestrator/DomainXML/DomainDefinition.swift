@@ -10,8 +10,11 @@ public struct DomainDefinition: Sendable, Equatable {
     /// `<memory unit='KiB'>`
     public var memoryKiB: UInt64
     public var vcpus: Int
+    /// `<vcpu placement=…>` as libvirt reports it (kept for a faithful write-back).
+    public var vcpuPlacement: String?
     public var os: OS
-    public var features: [String]
+    /// `<features>` children (`acpi`, …), kept whole since some carry attributes.
+    public var features: [XMLTree]
     public var onPoweroff: String
     public var onReboot: String
     public var onCrash: String
@@ -19,7 +22,8 @@ public struct DomainDefinition: Sendable, Equatable {
     public var unmodeled: [XMLTree]
 
     public init(type: String, name: String, uuid: String? = nil, metadata: Metadata = Metadata(),
-                memoryKiB: UInt64, vcpus: Int, os: OS, features: [String] = ["acpi"],
+                memoryKiB: UInt64, vcpus: Int, vcpuPlacement: String? = nil, os: OS,
+                features: [XMLTree] = [XMLTree("acpi")],
                 onPoweroff: String = "destroy", onReboot: String = "destroy", onCrash: String = "destroy",
                 devices: Devices, unmodeled: [XMLTree] = []) {
         self.type = type
@@ -28,6 +32,7 @@ public struct DomainDefinition: Sendable, Equatable {
         self.metadata = metadata
         self.memoryKiB = memoryKiB
         self.vcpus = vcpus
+        self.vcpuPlacement = vcpuPlacement
         self.os = os
         self.features = features
         self.onPoweroff = onPoweroff
@@ -44,8 +49,11 @@ public struct DomainDefinition: Sendable, Equatable {
         public var kernel: String?
         public var initrd: String?
         public var cmdline: String?
+        /// Other `<os>` children (`<boot dev=…>`, loaders, …), kept as found.
+        public var unmodeled: [XMLTree] = []
         public init(arch: String = "x86_64", machine: String? = nil, kernel: String? = nil,
-                    initrd: String? = nil, cmdline: String? = nil) {
+                    initrd: String? = nil, cmdline: String? = nil, unmodeled: [XMLTree] = []) {
+            self.unmodeled = unmodeled
             self.arch = arch
             self.machine = machine
             self.kernel = kernel

@@ -1,0 +1,18 @@
+extension DomainDefinition {
+    /// The definition of a CVM's domain: direct kernel boot of the image with the per-CVM
+    /// initrd, one virtio disk, the agent's virtio-serial channel (socket path chosen by
+    /// libvirt on whichever host runs it), a serial console, no balloon, and our metadata.
+    /// Power-off, reboot and crash all end the domain: the orchestrator decides what next.
+    public static func cvm(_ record: CVMRecord, owner: String, kernel: String, initrd: String,
+                           disk: String, cmdline: String) -> DomainDefinition {
+        DomainDefinition(
+            type: record.virtType, name: record.domainName, uuid: record.id,
+            metadata: .init(cvm: CVMMetadata(id: record.id, name: record.name, image: record.image,
+                                             task: record.task, role: record.role, owner: owner)),
+            memoryKiB: UInt64(record.memoryMiB) * 1024, vcpus: record.vcpus,
+            os: .init(kernel: kernel, initrd: initrd, cmdline: cmdline),
+            devices: .init(disks: [.init(sourceFile: disk)],
+                           channels: [.init(targetName: AgentChannel.portName, alias: AgentChannel.alias)],
+                           serials: [.init()], consoles: [.init()]))
+    }
+}
