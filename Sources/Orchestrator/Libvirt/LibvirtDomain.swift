@@ -67,7 +67,11 @@ public final class LibvirtDomain: @unchecked Sendable {
         let flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE.rawValue | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA.rawValue
             | VIR_DOMAIN_UNDEFINE_NVRAM.rawValue | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA.rawValue
         guard virDomainUndefineFlags(raw, UInt32(flags)) == 0 else {
-            throw LibvirtError.last("virDomainUndefine(\(name))")
+            let error = LibvirtError.last("virDomainUndefine(\(name))")
+            // Drivers without snapshots/NVRAM (the test driver) reject the flags.
+            guard error.code == .invalidArgument || error.code == .noSupport else { throw error }
+            guard virDomainUndefine(raw) == 0 else { throw LibvirtError.last("virDomainUndefine(\(name))") }
+            return
         }
     }
 

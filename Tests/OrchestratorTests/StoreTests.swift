@@ -1,0 +1,49 @@
+import Foundation
+@testable import Orchestrator
+import Testing
+
+@Suite struct StoreTests {
+    static func record(_ name: String) -> CVMRecord {
+        CVMRecord(id: UUID().uuidString.lowercased(), name: name, image: "cvm-base", imageVersion: "1", task: "t",
+                  role: "single", host: "local", domainName: "cvm-\(name)", state: .deploying,
+                  secret: String(repeating: "00", count: 32), vcpus: 1, memoryMiB: 128, diskMiB: 64,
+                  intervalMs: 1000, virtType: "qemu", createdAt: Date())
+    }
+
+    @Test func namesAreUniqueAcrossInserts() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try Store(directory: dir)
+        try store.insert(Self.record("a"))
+        #expect(throws: OrchestratorError.nameTaken("a")) { try store.insert(Self.record("a")) }
+        #expect(try store.cvms().map(\.name) == ["a"])
+    }
+
+    @Test func stateSurvivesReopeningAndIsPrivate() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try Store(directory: dir)
+        let r = Self.record("b")
+        try first.insert(r)
+        try first.update(cvmID: r.id) { $0.state = .running }
+        let second = try Store(directory: dir)
+        #expect(second.storeID == first.storeID)
+        #expect(try second.cvm(named: "b")?.state == .running)
+        let attributes = try FileManager.default.attributesOfItem(atPath: dir + "/state.sqlite")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+    }
+
+    @Test func eventsAreJournaledInOrder() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try Store(directory: dir)
+        let e1 = try store.record(EventRecord(kind: "a", message: "one"))
+        try store.record(EventRecord(kind: "b", message: "two", policyCommit: "abc"))
+        #expect(try store.events().map(\.message) == ["one", "two"])
+        #expect(try store.events(after: e1.id!).map(\.policyCommit) == ["abc"])
+    }
+
+    @Test func unopenableStoreIsAClearError() {
+        #expect(throws: (any Error).self) { try Store(directory: "/proc/cvm-cannot-exist") }
+    }
+}
