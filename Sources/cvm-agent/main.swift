@@ -1,1 +1,17 @@
-print("cvm-agent")
+import Glibc
+
+// The CVM guest agent: /init (PID 1) of the component VM.
+// Usage: cvm-agent [CONFIG_PATH]   (default /etc/cvm/config)
+// As PID 1 it mounts the kernel file systems and loads the virtio modules first; run by
+// hand (not PID 1) it skips those steps and exits instead of powering off.
+
+let isInit = getpid() == 1
+var bootDegraded = false
+if isInit {
+    bootDegraded = SystemSetup.mountKernelFileSystems() > 0
+    bootDegraded = ModuleLoader.loadAll() > 0 || bootDegraded
+}
+let arguments = CommandLine.arguments
+let config = Boot.loadConfig(path: arguments.count > 1 ? arguments[1] : Boot.configPath)
+Console.log("\(config.name): task \(config.task), role \(config.role.rawValue), interval \(config.intervalMs) ms")
+Agent(config: config, isInit: isInit, bootDegraded: bootDegraded).run()

@@ -1,1 +1,0 @@
-// Wire protocol shared by the guest agent and the orchestrator.

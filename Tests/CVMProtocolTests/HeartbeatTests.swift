@@ -1,0 +1,56 @@
+import CVMProtocol
+import Testing
+
+@Suite struct HeartbeatTests {
+    @Test func roundTripsThroughTheWire() throws {
+        let heartbeat = Fixture.heartbeat(seq: 42)
+        let parsed = try WireMessage.parse(heartbeat.render(signedWith: Fixture.secret))
+        #expect(parsed.verify(secret: Fixture.secret))
+        #expect(try Heartbeat(parsed) == heartbeat)
+    }
+
+    @Test func rendersFieldsInTheDocumentedOrder() {
+        let keys = Fixture.heartbeat(seq: 1).message.fields.map(\.key)
+        #expect(keys == ["id", "boot", "seq", "uptimeMs", "status", "task", "cpuPercent", "memUsedKiB",
+                         "memTotalKiB", "diskReadBytes", "diskWriteBytes", "netRxBytes", "netTxBytes",
+                         "connections", "badCommands"])
+        #expect(Fixture.heartbeat(seq: 1).message["boot"] == "00000000deadbeef")
+    }
+
+    @Test(arguments: [(12.34, "12.3"), (12.35, "12.4"), (0, "0.0"), (100, "100.0"), (-3, "0.0"), (.nan, "0.0")])
+    func cpuPercentHasOneDecimal(value: Double, text: String) {
+        var heartbeat = Fixture.heartbeat(seq: 1)
+        heartbeat = Heartbeat(id: heartbeat.id, boot: 1, seq: 1, uptimeMs: 1, status: .ok, task: "t",
+                              cpuPercent: value, memUsedKiB: 0, memTotalKiB: 0, diskReadBytes: 0,
+                              diskWriteBytes: 0, netRxBytes: 0, netTxBytes: 0, connections: 0)
+        #expect(heartbeat.message["cpuPercent"] == text)
+    }
+
+    @Test func namesTheMissingOrInvalidField() throws {
+        var fields = Fixture.heartbeat(seq: 1).message.fields
+        fields.removeAll { $0.key == "memTotalKiB" }
+        #expect(throws: WireError(.missingField, key: "memTotalKiB", "HB needs memTotalKiB")) {
+            try Heartbeat(WireMessage(kind: .heartbeat, fields: fields))
+        }
+
+        let replaced = Fixture.heartbeat(seq: 1).message.fields.map {
+            $0.key == "status" ? WireMessage.Field("status", "sleepy") : $0
+        }
+        do {
+            _ = try Heartbeat(WireMessage(kind: .heartbeat, fields: replaced))
+            Issue.record("accepted an invalid status")
+        } catch let error as WireError {
+            #expect(error.code == .invalidField && error.key == "status")
+        }
+
+        let badBoot = Fixture.heartbeat(seq: 1).message.fields.map {
+            $0.key == "boot" ? WireMessage.Field("boot", "123") : $0
+        }
+        #expect(throws: WireError.self) { try Heartbeat(WireMessage(kind: .heartbeat, fields: badBoot)) }
+    }
+
+    @Test func refusesOtherKinds() throws {
+        let message = Command(id: Fixture.id, seq: 1, op: .ping).message
+        #expect(throws: WireError.self) { try Heartbeat(message) }
+    }
+}
