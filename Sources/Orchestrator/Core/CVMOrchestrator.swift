@@ -73,3 +73,11 @@ public final class CVMOrchestrator: Sendable {
         return name.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" }
     }
 }
+
+extension CVMOrchestrator {
+    /// The libvirt pool holding this state directory's local volumes.
+    public var localPoolName: String? {
+        guard let host = try? store.host(named: Self.localHostName) else { return nil }
+        return HostStorage.poolName(dataDir: host.dataDir)
+    }
+}

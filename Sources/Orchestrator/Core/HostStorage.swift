@@ -7,9 +7,11 @@ struct HostStorage {
     let host: HostRecord
     let connection: LibvirtConnection
 
-    var poolName: String {
-        // One pool per data directory, so state directories sharing a libvirtd stay apart.
-        "cvm-" + Hex.encode(SHA256.hash(Array(host.dataDir.utf8))).prefix(12)
+    var poolName: String { Self.poolName(dataDir: host.dataDir) }
+
+    /// One pool per data directory, so state directories sharing a libvirtd stay apart.
+    static func poolName(dataDir: String) -> String {
+        "cvm-" + Hex.encode(SHA256.hash(Array(dataDir.utf8))).prefix(12)
     }
     var volumesPath: String { (host.dataDir as NSString).appendingPathComponent("volumes") }
     var cachePath: String { (host.dataDir as NSString).appendingPathComponent("images") }

@@ -19,12 +19,10 @@ extension CVMOrchestrator {
             }
             let seen: [(name: String, uuid: String, state: String, owner: String?, cvmID: String?)]
             do {
-                let storeID = store.storeID
                 seen = try await LibvirtExecutor.run {
                     let connection = try self.connection(to: host)
                     return try connection.allDomains().map { d in
                         let meta = (try? d.metadata(namespace: CVMMetadata.namespace))?.flatMap { CVMMetadata(metadataXML: $0) }
-                        _ = storeID
                         return (d.name, d.uuid, (try? d.state().description) ?? "unknown", meta?.owner, meta?.id)
                     }
                 }
@@ -60,7 +58,8 @@ extension CVMOrchestrator {
             let age = r.lastHeartbeatAt.map { now.timeIntervalSince($0) }
             var state = r.state.rawValue
             var failure = r.failure
-            if r.state == .running, let age, age > 3 * Double(r.intervalMs) / 1000 {
+            // Heartbeat ages only mean something while a monitor is reading the channels.
+            if monitorAlive, r.state == .running, let age, age > 3 * Double(r.intervalMs) / 1000 {
                 state = CVMRecord.State.failed.rawValue
                 failure = failure ?? "no heartbeat for \(Int(age)) s"
             }

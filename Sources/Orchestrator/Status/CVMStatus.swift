@@ -4,7 +4,8 @@ import Foundation
 public struct CVMStatus: Sendable, Codable, Equatable {
     public var name: String
     public var id: String
-    /// The orchestrator's state, or `failed` when the heartbeat is older than three intervals.
+    /// The orchestrator's state, or `failed` when the domain is not running or (while a
+    /// monitor runs) the heartbeat is older than three intervals.
     public var state: String
     public var host: String
     public var image: String

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh Debian 12 machine: installs and starts what it
+# needs (libvirtd, QEMU, ...), builds everything and the CVM image, then runs the unit
+# tests, the integration tests against real libvirt + QEMU, and the ThreadSanitizer run
+# of the concurrent core.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+step() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
+
+step "host setup"
+bash scripts/setup-host.sh
+
+step "build"
+swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || { echo "build failed"; exit 1; }
+
+step "CVM image"
+.build/debug/cvmctl image build cvm-base
+
+step "unit tests"
+swift test --skip-build --skip IntegrationTests
+
+step "integration tests (real libvirtd + QEMU guests, one at a time)"
+swift test --skip-build --filter IntegrationTests --no-parallel
+
+if [ -d Tests/TMSCoreTests ] && grep -rqs "Thread" Tests/TMSCoreTests; then
+    step "ThreadSanitizer: TMSCore"
+    swift test --sanitize=thread --scratch-path .build-tsan --filter TMSCoreTests 2>&1 \
+        | grep -vE '^\[[0-9]+/[0-9]+\]'
+fi
+
+step "done"
