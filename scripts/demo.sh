@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 export CVM_STATE="${CVM_STATE:-/var/lib/cvmctl}"
 
 bash scripts/setup-host.sh
-swift build -c release --product cvmctl 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]'
+swift build -c release --product cvmctl 2>&1 | { grep -vE '^\[[0-9]+/[0-9]+\]' || true; }
 cvmctl=.build/release/cvmctl
 
 $cvmctl image build cvm-base

@@ -12,7 +12,7 @@ step "host setup"
 bash scripts/setup-host.sh
 
 step "build"
-swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || { echo "build failed"; exit 1; }
+swift build --build-tests 2>&1 | { grep -vE '^\[[0-9]+/[0-9]+\]' || true; }
 
 step "CVM image"
 .build/debug/cvmctl image build cvm-base
@@ -26,7 +26,7 @@ swift test --skip-build --filter IntegrationTests --no-parallel
 if [ -d Tests/TMSCoreTests ] && grep -rqs "Thread" Tests/TMSCoreTests; then
     step "ThreadSanitizer: TMSCore"
     swift test --sanitize=thread --scratch-path .build-tsan --filter TMSCoreTests 2>&1 \
-        | grep -vE '^\[[0-9]+/[0-9]+\]'
+        | { grep -vE '^\[[0-9]+/[0-9]+\]' || true; }
 fi
 
 step "done"
