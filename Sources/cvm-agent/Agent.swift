@@ -130,7 +130,12 @@ final class Agent {
     // MARK: - Commands
 
     private func receive(on port: VirtioPort) {
-        guard let bytes = port.readAvailable() else { return }
+        guard let bytes = port.readAvailable() else {
+            // End of file: the host went away between poll and read. Poll reports
+            // POLLHUP next time; sleep briefly so this path cannot spin either.
+            Clock.sleep(ms: 100)
+            return
+        }
         for event in framer.feed(bytes) {
             switch event {
             case .line(let line):

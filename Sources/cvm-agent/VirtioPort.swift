@@ -47,8 +47,9 @@ final class VirtioPort {
         case idle
         /// Bytes from the host are waiting.
         case readable
-        /// No host is connected to the other end (POLLHUP): reads return EOF and writes
-        /// would block, and poll keeps returning at once, so callers must sleep instead.
+        /// No host is connected to the other end (POLLHUP, usually with POLLIN): reads
+        /// return EOF, writes would block, and poll keeps returning at once, so callers
+        /// must sleep instead of polling again.
         case hostDisconnected
         /// The descriptor is broken (POLLERR/POLLNVAL): reopen.
         case failed
@@ -59,9 +60,11 @@ final class VirtioPort {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let result = poll(&pfd, 1, Int32(clamping: max(0, timeoutMs)))
         if result <= 0 { return .idle }
-        if pfd.revents & Int16(POLLIN) != 0 { return .readable }
-        if pfd.revents & Int16(POLLHUP) != 0 { return .hostDisconnected }
         if pfd.revents & Int16(POLLERR | POLLNVAL) != 0 { return .failed }
+        // Checked before POLLIN: without a host the driver reports POLLIN|POLLHUP (a read
+        // would return EOF at once), so treating that as "readable" would spin.
+        if pfd.revents & Int16(POLLHUP) != 0 { return .hostDisconnected }
+        if pfd.revents & Int16(POLLIN) != 0 { return .readable }
         return .idle
     }
 
