@@ -42,6 +42,8 @@ die() { echo "recipe: error: $*" >&2; exit 1; }
 SWIFT=${SWIFT:-$(command -v swift || echo /opt/swift/usr/bin/swift)}
 [[ -x $SWIFT ]] || die "swift not found (set SWIFT=/path/to/swift)"
 [[ -f $REPO_ROOT/Package.swift ]] || die "$REPO_ROOT is not the repository root"
+# Root is needed for the dev/console device node (and to apt-get install what is missing).
+[[ $(id -u) -eq 0 ]] || die "run as root (the initramfs needs a dev/console device node)"
 
 missing=()
 for pair in apt-get:apt dpkg:dpkg cpio:cpio gzip:gzip strip:binutils sha256sum:coreutils \
