@@ -17,7 +17,8 @@ import Testing
         #expect(Fixture.heartbeat(seq: 1).message["boot"] == "00000000deadbeef")
     }
 
-    @Test(arguments: [(12.34, "12.3"), (12.35, "12.4"), (0, "0.0"), (100, "100.0"), (-3, "0.0"), (.nan, "0.0")])
+    @Test(arguments: [(12.34, "12.3"), (12.35, "12.4"), (0, "0.0"), (100, "100.0"), (-3, "0.0"), (.nan, "0.0"),
+                      (1e300, "1000000.0")])
     func cpuPercentHasOneDecimal(value: Double, text: String) {
         var heartbeat = Fixture.heartbeat(seq: 1)
         heartbeat = Heartbeat(id: heartbeat.id, boot: 1, seq: 1, uptimeMs: 1, status: .ok, task: "t",
@@ -47,6 +48,20 @@ import Testing
             $0.key == "boot" ? WireMessage.Field("boot", "123") : $0
         }
         #expect(throws: WireError.self) { try Heartbeat(WireMessage(kind: .heartbeat, fields: badBoot)) }
+    }
+
+    @Test(arguments: [("seq", "+5"), ("seq", "5 "), ("seq", ""), ("boot", "+00000000000000f"), ("boot", "000000000000000g"),
+                      ("cpuPercent", "-1"), ("cpuPercent", "inf")])
+    func rejectsSloppyNumbers(key: String, value: String) {
+        let fields = Fixture.heartbeat(seq: 1).message.fields.map { $0.key == key ? WireMessage.Field(key, value) : $0 }
+        do {
+            _ = try Heartbeat(WireMessage(kind: .heartbeat, fields: fields))
+            Issue.record("accepted \(key)=\(value)")
+        } catch let error as WireError {
+            #expect(error.code == .invalidField && error.key == key)
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
     }
 
     @Test func refusesOtherKinds() throws {

@@ -118,12 +118,16 @@ public struct Heartbeat: Sendable, Equatable {
         message.render(signedWith: secret)
     }
 
+    /// Largest CPU share kept; bigger (bogus) values are clamped so rendering cannot overflow.
+    static let maxCPUPercent = 1_000_000.0
+
     static func roundedToTenth(_ value: Double) -> Double {
         guard value.isFinite, value > 0 else { return 0 }
-        return (value * 10).rounded() / 10
+        return (min(value, maxCPUPercent) * 10).rounded() / 10
     }
 
-    /// `12.34` -> `"12.3"`, `7` -> `"7.0"`; negative or non-finite values render as `"0.0"`.
+    /// `12.34` -> `"12.3"`, `7` -> `"7.0"`; negative or non-finite values render as `"0.0"`,
+    /// values above `maxCPUPercent` as that maximum.
     static func formatTenths(_ value: Double) -> String {
         let tenths = UInt64(roundedToTenth(value) * 10 + 0.5)
         return "\(tenths / 10).\(tenths % 10)"

@@ -8,7 +8,10 @@ extension WireMessage {
     }
 
     func requireUInt64(_ key: String) throws -> UInt64 {
-        guard let value = UInt64(try require(key)) else {
+        let text = try require(key)
+        // Digits only: UInt64(_:) alone would also take a leading "+".
+        guard text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              let value = UInt64(text) else {
             throw WireError(.invalidField, key: key, "expected an unsigned decimal integer")
         }
         return value
@@ -16,7 +19,8 @@ extension WireMessage {
 
     func requireHex64(_ key: String) throws -> UInt64 {
         let text = try require(key)
-        guard text.utf8.count == 16, let value = UInt64(text, radix: 16) else {
+        guard text.utf8.count == 16, text.utf8.allSatisfy({ Hex.value(of: $0) != nil }),
+              let value = UInt64(text, radix: 16) else {
             throw WireError(.invalidField, key: key, "expected 16 hex digits")
         }
         return value
