@@ -58,6 +58,7 @@ let package = Package(
 
         // Benchmarks (whole-program, print ratios against a reference measured in the same run).
         .executableTarget(name: "tms-bench", dependencies: ["TMSCore"], path: "Benchmarks/tms-bench"),
+        .executableTarget(name: "deploy-bench", dependencies: ["Orchestrator", "CVMProtocol"], path: "Benchmarks/deploy-bench"),
 
         .testTarget(name: "CVMProtocolTests", dependencies: ["CVMProtocol"]),
         .testTarget(name: "TMSCoreTests", dependencies: [

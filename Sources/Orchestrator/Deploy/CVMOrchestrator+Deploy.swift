@@ -124,6 +124,15 @@ extension CVMOrchestrator {
     func createDomain(record: CVMRecord, config: AgentConfig, image: ImageCatalog.VerifiedImage,
                       host: HostRecord, connection: LibvirtConnection) throws -> LibvirtDomain {
         let storage = HostStorage(host: host, connection: connection)
+        let volumes = try createVolumes(record: record, config: config, image: image, storage: storage)
+        let definition = DomainDefinition.cvm(record, owner: store.storeID, kernel: volumes.kernel, initrd: volumes.initrd,
+                                              disk: volumes.disk, cmdline: image.manifest.boot.cmdline)
+        return try connection.defineDomain(xml: definition.xml)
+    }
+
+    /// The kernel (staged in the host's cache), the per-CVM initrd and the disk, as paths.
+    func createVolumes(record: CVMRecord, config: AgentConfig, image: ImageCatalog.VerifiedImage,
+                       storage: HostStorage) throws -> (kernel: String, initrd: String, disk: String) {
         guard let kernelPath = image.path(of: "kernel"), let kernelSHA = image.sha256(of: "kernel"),
               let initrdPath = image.path(of: "initrd") else { throw OrchestratorError.imageNotBuilt(image.manifest.name) }
         let kernel = try stageArtifact(storage: storage, path: kernelPath, sha256: kernelSHA)
@@ -144,10 +153,7 @@ extension CVMOrchestrator {
         try initrdVolume.upload(initrd)
         let disk = try pool.createVolume(xml: StorageVolumeDefinition(
             name: HostStorage.diskVolume(record.name), capacityBytes: UInt64(record.diskMiB) << 20, format: "qcow2").xml)
-
-        let definition = DomainDefinition.cvm(record, owner: store.storeID, kernel: kernel, initrd: try initrdVolume.path,
-                                              disk: try disk.path, cmdline: image.manifest.boot.cmdline)
-        return try connection.defineDomain(xml: definition.xml)
+        return (kernel, try initrdVolume.path, try disk.path)
     }
 
     func stageArtifact(storage: HostStorage, path: String, sha256: String) throws -> String {
