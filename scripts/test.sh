@@ -20,7 +20,11 @@ step "CVM image"
 step "unit tests"
 swift test --skip-build --skip IntegrationTests
 
-step "integration tests (real libvirtd + QEMU guests, one at a time)"
+step "test bed: 2 cloud hosts in network namespaces (libvirtd + sshd each)"
+trap 'bash scripts/testbed.sh down >/dev/null 2>&1 || true' EXIT
+bash scripts/testbed.sh up 2
+
+step "integration tests (real libvirtd + QEMU guests, real sshd; one at a time)"
 swift test --skip-build --filter IntegrationTests --no-parallel
 
 if [ -d Tests/TMSCoreTests ] && grep -rqs "Thread" Tests/TMSCoreTests; then

@@ -1,0 +1,105 @@
+import Foundation
+
+extension CVMOrchestrator {
+    /// The folder holding a remote host's pinned known_hosts file.
+    func hostDirectory(_ name: String) -> String {
+        (configuration.stateDirectory as NSString).appendingPathComponent("hosts/\(name)")
+    }
+
+    func knownHostsPath(_ name: String) -> String {
+        (hostDirectory(name) as NSString).appendingPathComponent("known_hosts")
+    }
+
+    /// libvirt over SSH with libssh2: key auth only, the host key checked against the
+    /// pinned known_hosts (libvirt refuses a mismatch and, non-interactive, an unknown key).
+    static func libvirtURI(user: String, address: String, identity: String, knownHosts: String) -> String {
+        let host = address.contains(":") ? "[\(address)]" : address
+        return "qemu+libssh2://\(user)@\(host)/system?keyfile=\(identity)&known_hosts=\(knownHosts)&sshauth=privkey&known_hosts_verify=normal"
+    }
+
+    /// Registers a remote host. Nothing is contacted yet: `probeHost` does that.
+    @discardableResult
+    public func addHost(_ spec: HostSpec) throws -> HostRecord {
+        try spec.validate()
+        guard spec.name != Self.localHostName else {
+            throw OrchestratorError.invalidArgument("'local' is the local hypervisor and cannot be added")
+        }
+        if try store.host(named: spec.name) != nil {
+            throw OrchestratorError.invalidArgument("a host named '\(spec.name)' already exists; remove it first")
+        }
+        let identity = (spec.identity as NSString).standardizingPath.hasPrefix("/")
+            ? spec.identity : FileManager.default.currentDirectoryPath + "/" + spec.identity
+        try FileManager.default.createDirectory(atPath: hostDirectory(spec.name), withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let keyParts = spec.hostKey.split(separator: " ").prefix(2).joined(separator: " ")
+        try "\(spec.address) \(keyParts)\n".write(toFile: knownHostsPath(spec.name), atomically: true, encoding: .utf8)
+        let record = HostRecord(
+            name: spec.name,
+            uri: Self.libvirtURI(user: spec.user, address: spec.address, identity: identity, knownHosts: knownHostsPath(spec.name)),
+            address: spec.address, user: spec.user, identity: identity, hostKey: keyParts, zone: spec.zone,
+            latitude: spec.latitude, longitude: spec.longitude, trust: spec.trust, cpus: spec.cpus,
+            memoryMiB: spec.memoryMiB, costPerHour: spec.costPerHour, latencyMs: nil, dataDir: spec.dataDir,
+            addedAt: Date())
+        try store.save(record)
+        journal("host.added", host: spec.name, "\(spec.user)@\(spec.address) trust \(spec.trust.rawValue) zone \(spec.zone)")
+        return record
+    }
+
+    /// Forgets a host. Refused while CVMs run there.
+    public func removeHost(named name: String) throws {
+        guard name != Self.localHostName else {
+            throw OrchestratorError.invalidArgument("the local host cannot be removed")
+        }
+        _ = try host(named: name)
+        let here = try store.cvms().filter { $0.host == name }
+        guard here.isEmpty else {
+            throw OrchestratorError.invalidArgument("host '\(name)' still runs \(here.count) CVM(s) (\(here.map(\.name).joined(separator: ", "))); migrate or decommission them first")
+        }
+        try store.deleteHost(named: name)
+        try? FileManager.default.removeItem(atPath: hostDirectory(name))
+        journal("host.removed", host: name, "removed")
+    }
+
+    /// What a probe found.
+    public struct HostProbe: Sendable, Codable {
+        public var name: String
+        public var reachable: Bool
+        public var hostname: String?
+        public var libvirtVersion: String?
+        public var cpus: Int?
+        public var memoryMiB: Int?
+        public var freeMemoryMiB: Int?
+        public var roundTripMs: Double?
+        public var error: String?
+    }
+
+    /// Connects to the host's libvirtd (through SSH for remote hosts), reads its version
+    /// and capacity and measures the round-trip time of a libvirt call (median of 5).
+    public func probeHost(named name: String) async throws -> HostProbe {
+        let host = try host(named: name)
+        do {
+            let result = try await LibvirtExecutor.run { () -> HostProbe in
+                let c = try self.connection(to: host)
+                var rtts: [Double] = []
+                for _ in 0..<5 {
+                    let t0 = ContinuousClock.now
+                    _ = try c.daemonVersion
+                    let d = ContinuousClock.now - t0
+                    rtts.append(Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000)
+                }
+                let node = try c.nodeInfo()
+                return HostProbe(name: host.name, reachable: true, hostname: try c.hostname, libvirtVersion: try c.daemonVersion,
+                                 cpus: node.cpus, memoryMiB: Int(node.memoryKiB / 1024),
+                                 freeMemoryMiB: Int(c.freeMemory() / (1 << 20)), roundTripMs: rtts.sorted()[2])
+            }
+            var updated = host
+            updated.latencyMs = result.roundTripMs
+            if updated.cpus == 0, let cpus = result.cpus { updated.cpus = cpus }
+            if updated.memoryMiB == 0, let memory = result.memoryMiB { updated.memoryMiB = memory }
+            try store.save(updated)
+            return result
+        } catch let error as OrchestratorError {
+            return HostProbe(name: name, reachable: false, error: error.description)
+        }
+    }
+}
