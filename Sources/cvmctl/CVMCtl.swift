@@ -11,6 +11,6 @@ struct CVMCtl: AsyncParsableCommand {
         """,
         subcommands: [
             DeployCommand.self, DecommissionCommand.self, StatusCommand.self, ImageCommand.self,
-            MonitorCommand.self, EventsCommand.self,
+            MonitorCommand.self, EventsCommand.self, HostCommand.self,
         ])
 }

@@ -35,7 +35,7 @@ public final class CVMOrchestrator: Sendable {
         try store.save(HostRecord(name: Self.localHostName, uri: configuration.localURI, address: nil, user: nil,
                                   identity: nil, hostKey: nil, zone: "local", latitude: 0, longitude: 0,
                                   trust: .local, cpus: 0, memoryMiB: 0, costPerHour: 0, latencyMs: 0,
-                                  dataDir: dataDir, addedAt: Date()))
+                                  dataDir: dataDir, hypervisors: "qemu,kvm", addedAt: Date()))
     }
 
     public func host(named name: String) throws -> HostRecord {
@@ -47,10 +47,16 @@ public final class CVMOrchestrator: Sendable {
     public func connection(to host: HostRecord) throws -> LibvirtConnection {
         let uri = host.uri
         if let cached = connections.withLock({ $0[host.name] }), cached.uri == uri, cached.isAlive { return cached }
+        if !host.isLocal {
+            // Our own SSH check first: it tells a wrong or unknown host key, a refused login
+            // and an unreachable address apart, where libvirt's transport reports one failure.
+            try RemoteAccess(host: host, knownHosts: knownHostsPath(host.name)).session(timeout: .seconds(5)).disconnect()
+        }
         let connection: LibvirtConnection
         do {
             connection = try LibvirtConnection(uri: uri)
         } catch let error as LibvirtError {
+            if !host.isLocal { throw OrchestratorError.hostUnreachable(host: host.name, reason: "libvirt: \(error.message)") }
             throw OrchestratorError.libvirtUnreachable(uri: uri, reason: error.message)
         }
         connection.setKeepAlive()

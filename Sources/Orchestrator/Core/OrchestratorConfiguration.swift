@@ -13,10 +13,15 @@ public struct OrchestratorConfiguration: Sendable {
     public var heartbeatIntervalMs: Int
     /// How long deploy waits for the first heartbeat before rolling back.
     public var deployTimeoutSeconds: Double
+    /// The address remote hosts reach this machine's QEMU at, for migrations towards the
+    /// local host (`CVM_MIGRATION_ADDRESS`). A literal IP.
+    public var localMigrationAddress: String?
 
     public init(stateDirectory: String = "/var/lib/cvmctl", imagesDirectory: String = "images",
                 localURI: String = "qemu:///system", virtType: String = "auto",
-                heartbeatIntervalMs: Int = 1000, deployTimeoutSeconds: Double = 90) {
+                heartbeatIntervalMs: Int = 1000, deployTimeoutSeconds: Double = 90,
+                localMigrationAddress: String? = nil) {
+        self.localMigrationAddress = localMigrationAddress
         self.stateDirectory = stateDirectory
         self.imagesDirectory = imagesDirectory
         self.localURI = localURI

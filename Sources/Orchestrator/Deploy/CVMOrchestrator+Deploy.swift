@@ -27,6 +27,9 @@ extension CVMOrchestrator {
         let host = try host(named: request.host)
         let connection = try await LibvirtExecutor.run { try self.connection(to: host) }
         let virt = try await chooseVirtType(host: host, connection: connection, image: image)
+        guard host.hypervisorKinds.contains(virt.type) else {
+            throw OrchestratorError.noCapacity(host: host.name, reason: "it does not offer hypervisor kind '\(virt.type)' (it offers: \(host.hypervisors))")
+        }
         guard manifest.hypervisors.contains(virt.type) else {
             throw OrchestratorError.invalidArgument("image '\(manifest.name)' does not support hypervisor kind '\(virt.type)' on host '\(host.name)' (it supports: \(manifest.hypervisors.joined(separator: ", ")))")
         }
@@ -156,9 +159,13 @@ extension CVMOrchestrator {
         return (kernel, try initrdVolume.path, try disk.path)
     }
 
-    func stageArtifact(storage: HostStorage, path: String, sha256: String) throws -> String {
+    /// Puts an artifact into the host's content-addressed cache: a local copy, or an SFTP
+    /// upload when the remote host lacks a file with that sha256.
+    func stageArtifact(storage: HostStorage, path: String, sha256: String,
+                       progress: @Sendable (Int64, Int64) -> Void = { _, _ in }) throws -> String {
         guard storage.host.isLocal else {
-            throw OrchestratorError.invalidArgument("host '\(storage.host.name)': remote image staging is not available yet")
+            return try RemoteAccess(host: storage.host, knownHosts: knownHostsPath(storage.host.name))
+                .stage(artifact: path, sha256: sha256, progress: progress)
         }
         return try storage.stageLocally(artifact: path, sha256: sha256)
     }

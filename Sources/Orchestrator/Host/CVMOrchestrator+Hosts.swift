@@ -17,7 +17,9 @@ extension CVMOrchestrator {
         return "qemu+libssh2://\(user)@\(host)/system?keyfile=\(identity)&known_hosts=\(knownHosts)&sshauth=privkey&known_hosts_verify=normal"
     }
 
-    /// Registers a remote host. Nothing is contacted yet: `probeHost` does that.
+    /// Registers a remote host after checking that SSH reaches it with the pinned host key
+    /// (or, with `acceptNewHostKey`, pinning the key it presents) and the identity. Nothing
+    /// is saved when that fails.
     @discardableResult
     public func addHost(_ spec: HostSpec) throws -> HostRecord {
         try spec.validate()
@@ -27,21 +29,34 @@ extension CVMOrchestrator {
         if try store.host(named: spec.name) != nil {
             throw OrchestratorError.invalidArgument("a host named '\(spec.name)' already exists; remove it first")
         }
-        let identity = (spec.identity as NSString).standardizingPath.hasPrefix("/")
-            ? spec.identity : FileManager.default.currentDirectoryPath + "/" + spec.identity
-        try FileManager.default.createDirectory(atPath: hostDirectory(spec.name), withIntermediateDirectories: true,
+        let identity = spec.identity.hasPrefix("/") ? spec.identity : FileManager.default.currentDirectoryPath + "/" + spec.identity
+        let directory = hostDirectory(spec.name)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        let keyParts = spec.hostKey.split(separator: " ").prefix(2).joined(separator: " ")
-        try "\(spec.address) \(keyParts)\n".write(toFile: knownHostsPath(spec.name), atomically: true, encoding: .utf8)
-        let record = HostRecord(
+        let knownHosts = knownHostsPath(spec.name)
+        let pinned = spec.hostKey.map { $0.split(separator: " ").prefix(2).joined(separator: " ") }
+        try (pinned.map { "\(spec.address) \($0)\n" } ?? "").write(toFile: knownHosts, atomically: true, encoding: .utf8)
+        var record = HostRecord(
             name: spec.name,
-            uri: Self.libvirtURI(user: spec.user, address: spec.address, identity: identity, knownHosts: knownHostsPath(spec.name)),
-            address: spec.address, user: spec.user, identity: identity, hostKey: keyParts, zone: spec.zone,
+            uri: Self.libvirtURI(user: spec.user, address: spec.address, identity: identity, knownHosts: knownHosts),
+            address: spec.address, user: spec.user, identity: identity, hostKey: pinned, zone: spec.zone,
             latitude: spec.latitude, longitude: spec.longitude, trust: spec.trust, cpus: spec.cpus,
             memoryMiB: spec.memoryMiB, costPerHour: spec.costPerHour, latencyMs: nil, dataDir: spec.dataDir,
-            addedAt: Date())
+            hypervisors: spec.hypervisors.joined(separator: ","), addedAt: Date())
+        do {
+            let ssh = try RemoteAccess(host: record, knownHosts: knownHosts)
+                .session(acceptNewHostKey: pinned == nil && spec.acceptNewHostKey)
+            defer { ssh.disconnect() }
+            if pinned == nil {
+                let line = try String(contentsOfFile: knownHosts, encoding: .utf8).split(separator: "\n").first
+                record.hostKey = line.map { $0.split(separator: " ").dropFirst().prefix(2).joined(separator: " ") }
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
         try store.save(record)
-        journal("host.added", host: spec.name, "\(spec.user)@\(spec.address) trust \(spec.trust.rawValue) zone \(spec.zone)")
+        journal("host.added", host: spec.name, "\(spec.user)@\(spec.address) trust \(spec.trust.rawValue) zone \(spec.zone) key \(record.hostKey?.split(separator: " ").first ?? "?")")
         return record
     }
 
@@ -75,10 +90,10 @@ extension CVMOrchestrator {
 
     /// Connects to the host's libvirtd (through SSH for remote hosts), reads its version
     /// and capacity and measures the round-trip time of a libvirt call (median of 5).
+    /// Throws the operator error that says why when the host cannot be reached.
     public func probeHost(named name: String) async throws -> HostProbe {
         let host = try host(named: name)
-        do {
-            let result = try await LibvirtExecutor.run { () -> HostProbe in
+        let result = try await LibvirtExecutor.run { () -> HostProbe in
                 let c = try self.connection(to: host)
                 var rtts: [Double] = []
                 for _ in 0..<5 {
@@ -92,14 +107,11 @@ extension CVMOrchestrator {
                                  cpus: node.cpus, memoryMiB: Int(node.memoryKiB / 1024),
                                  freeMemoryMiB: Int(c.freeMemory() / (1 << 20)), roundTripMs: rtts.sorted()[2])
             }
-            var updated = host
-            updated.latencyMs = result.roundTripMs
-            if updated.cpus == 0, let cpus = result.cpus { updated.cpus = cpus }
-            if updated.memoryMiB == 0, let memory = result.memoryMiB { updated.memoryMiB = memory }
-            try store.save(updated)
-            return result
-        } catch let error as OrchestratorError {
-            return HostProbe(name: name, reachable: false, error: error.description)
-        }
+        var updated = host
+        updated.latencyMs = result.roundTripMs
+        if updated.cpus == 0, let cpus = result.cpus { updated.cpus = cpus }
+        if updated.memoryMiB == 0, let memory = result.memoryMiB { updated.memoryMiB = memory }
+        try store.save(updated)
+        return result
     }
 }

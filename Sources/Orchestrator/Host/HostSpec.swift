@@ -10,7 +10,7 @@ public struct HostSpec: Sendable, Equatable {
     /// Private key file (ed25519; libssh2 1.10 cannot sign with RSA for OpenSSH 9).
     public var identity: String
     /// The host's public key, `TYPE BASE64` (as in `ssh-keyscan` output without the address).
-    public var hostKey: String
+    public var hostKey: String?
     public var zone: String
     public var latitude: Double
     public var longitude: Double
@@ -20,10 +20,17 @@ public struct HostSpec: Sendable, Equatable {
     public var costPerHour: Double
     /// Where images and volumes live on that host.
     public var dataDir: String
+    /// Domain types allowed there.
+    public var hypervisors: [String]
+    /// The pinned key may be absent only when this is set: trust on first use, explicitly.
+    public var acceptNewHostKey: Bool
 
-    public init(name: String, address: String, user: String = "root", identity: String, hostKey: String,
+    public init(name: String, address: String, user: String = "root", identity: String, hostKey: String?,
                 zone: String = "default", latitude: Double = 0, longitude: Double = 0, trust: HostRecord.Trust = .private,
-                cpus: Int = 0, memoryMiB: Int = 0, costPerHour: Double = 0, dataDir: String = "/var/lib/cvm") {
+                cpus: Int = 0, memoryMiB: Int = 0, costPerHour: Double = 0, dataDir: String = "/var/lib/cvm",
+                hypervisors: [String] = ["qemu", "kvm"], acceptNewHostKey: Bool = false) {
+        self.hypervisors = hypervisors
+        self.acceptNewHostKey = acceptNewHostKey
         self.name = name
         self.address = address
         self.user = user
@@ -55,9 +62,16 @@ public struct HostSpec: Sendable, Equatable {
         guard FileManager.default.isReadableFile(atPath: identity) else {
             throw OrchestratorError.invalidArgument("identity file \(identity) does not exist or is not readable")
         }
-        let parts = hostKey.split(separator: " ").map(String.init)
-        guard parts.count >= 2, Self.keyTypes.contains(parts[0]), Data(base64Encoded: parts[1]) != nil else {
-            throw OrchestratorError.invalidArgument("--host-key must be 'TYPE BASE64' with TYPE one of \(Self.keyTypes.sorted().joined(separator: ", "))")
+        if let hostKey {
+            let parts = hostKey.split(separator: " ").map(String.init)
+            guard parts.count >= 2, Self.keyTypes.contains(parts[0]), Data(base64Encoded: parts[1]) != nil else {
+                throw OrchestratorError.invalidArgument("--host-key must be 'TYPE BASE64' with TYPE one of \(Self.keyTypes.sorted().joined(separator: ", "))")
+            }
+        } else if !acceptNewHostKey {
+            throw OrchestratorError.invalidArgument("no host key given: pass --host-key 'TYPE BASE64' (from the host's /etc/ssh/ssh_host_ed25519_key.pub), or --accept-new-host-key to trust the key it presents now")
+        }
+        guard !hypervisors.isEmpty, hypervisors.allSatisfy({ ImageManifest.knownHypervisors.contains($0) }) else {
+            throw OrchestratorError.invalidArgument("--hypervisors must list kvm and/or qemu")
         }
         guard dataDir.hasPrefix("/"), !dataDir.contains("..") else {
             throw OrchestratorError.invalidArgument("--data-dir must be an absolute path")

@@ -74,9 +74,12 @@ public struct HostRecord: Codable, Sendable, Equatable, FetchableRecord, Persist
     public var latencyMs: Double?
     /// Where images and volumes live on that host.
     public var dataDir: String
+    /// Domain types the operator allows on this host, comma-separated (`qemu,kvm`).
+    public var hypervisors: String
     public var addedAt: Date
 
     public var isLocal: Bool { address == nil }
+    public var hypervisorKinds: [String] { hypervisors.split(separator: ",").map { String($0) } }
 }
 
 /// One line of the orchestrator's journal: every decision and action with its reason.

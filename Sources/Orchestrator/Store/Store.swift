@@ -52,6 +52,7 @@ public final class Store: Sendable {
                 t.column("costPerHour", .double).notNull().defaults(to: 0)
                 t.column("latencyMs", .double)
                 t.column("dataDir", .text).notNull()
+                t.column("hypervisors", .text).notNull().defaults(to: "qemu,kvm")
                 t.column("addedAt", .datetime).notNull()
             }
             try db.create(table: "cvm") { t in

@@ -15,6 +15,10 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
     case imageBuildFailed(String, status: Int32)
     case agentRejected(name: String, reason: String)
     case invalidArgument(String)
+    case hostUnreachable(host: String, reason: String)
+    case hostRefused(host: String, reason: String)
+    case noCapacity(host: String, reason: String)
+    case migrationFailed(name: String, reason: String)
 
     public var description: String {
         switch self {
@@ -47,6 +51,14 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
             return "CVM '\(name)': \(reason)"
         case .invalidArgument(let message):
             return message
+        case .hostUnreachable(let host, let reason):
+            return "host '\(host)' is unreachable: \(reason)"
+        case .hostRefused(let host, let reason):
+            return "host '\(host)' refused: \(reason)"
+        case .noCapacity(let host, let reason):
+            return "host '\(host)' cannot take it: \(reason)"
+        case .migrationFailed(let name, let reason):
+            return "migration of '\(name)' failed, it still runs where it was: \(reason)"
         }
     }
 
