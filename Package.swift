@@ -58,6 +58,7 @@ let package = Package(
 
         // Benchmarks (whole-program, print ratios against a reference measured in the same run).
         .executableTarget(name: "tms-bench", dependencies: ["TMSCore"], path: "Benchmarks/tms-bench"),
+        .executableTarget(name: "placement-bench", dependencies: ["Orchestrator"], path: "Benchmarks/placement-bench"),
         .executableTarget(name: "deploy-bench", dependencies: ["Orchestrator", "CVMProtocol"], path: "Benchmarks/deploy-bench"),
 
         .testTarget(name: "CVMProtocolTests", dependencies: ["CVMProtocol"]),
@@ -65,8 +66,10 @@ let package = Package(
             "TMSCore",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
-        .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "OrchestratorTests", dependencies: [
+            "Orchestrator",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ], resources: [.copy("Fixtures")]),
         .testTarget(name: "IntegrationTests", dependencies: ["Orchestrator"]),
     ]
 )

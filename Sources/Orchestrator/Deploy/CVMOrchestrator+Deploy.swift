@@ -135,10 +135,11 @@ extension CVMOrchestrator {
 
     /// The kernel (staged in the host's cache), the per-CVM initrd and the disk, as paths.
     func createVolumes(record: CVMRecord, config: AgentConfig, image: ImageCatalog.VerifiedImage,
-                       storage: HostStorage) throws -> (kernel: String, initrd: String, disk: String) {
+                       storage: HostStorage, progress: @Sendable (Int64, Int64) -> Void = { _, _ in })
+        throws -> (kernel: String, initrd: String, disk: String) {
         guard let kernelPath = image.path(of: "kernel"), let kernelSHA = image.sha256(of: "kernel"),
               let initrdPath = image.path(of: "initrd") else { throw OrchestratorError.imageNotBuilt(image.manifest.name) }
-        let kernel = try stageArtifact(storage: storage, path: kernelPath, sha256: kernelSHA)
+        let kernel = try stageArtifact(storage: storage, path: kernelPath, sha256: kernelSHA, progress: progress)
 
         // The per-CVM initrd: the image's initramfs followed by a small archive holding
         // /etc/cvm/config (identity, role, peers, secret). The kernel unpacks both.

@@ -41,9 +41,12 @@ public final class LibvirtDomain: @unchecked Sendable {
         return (UInt64(info.cpuTime), UInt64(info.memory), Int(info.nrVirtCpu))
     }
 
-    /// The domain XML; `inactive` gives the persistent definition instead of the live one.
-    public func xml(inactive: Bool = false) throws -> String {
-        let flags = inactive ? UInt32(VIR_DOMAIN_XML_INACTIVE.rawValue) : 0
+    /// The domain XML; `inactive` gives the persistent definition instead of the live one,
+    /// `migratable` the form another host accepts (no host-specific defaults).
+    public func xml(inactive: Bool = false, migratable: Bool = false) throws -> String {
+        var flags: UInt32 = 0
+        if inactive { flags |= UInt32(VIR_DOMAIN_XML_INACTIVE.rawValue) }
+        if migratable { flags |= UInt32(VIR_DOMAIN_XML_MIGRATABLE.rawValue) }
         guard let p = virDomainGetXMLDesc(raw, flags) else { throw LibvirtError.last("virDomainGetXMLDesc(\(name))") }
         defer { free(p) }
         return String(cString: p)

@@ -19,6 +19,8 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
     case hostRefused(host: String, reason: String)
     case noCapacity(host: String, reason: String)
     case migrationFailed(name: String, reason: String)
+    /// The operator interrupted a long operation, which was undone.
+    case interrupted(String)
 
     public var description: String {
         switch self {
@@ -57,6 +59,8 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
             return "host '\(host)' refused: \(reason)"
         case .noCapacity(let host, let reason):
             return "host '\(host)' cannot take it: \(reason)"
+        case .interrupted(let what):
+            return what
         case .migrationFailed(let name, let reason):
             return "migration of '\(name)' failed, it still runs where it was: \(reason)"
         }

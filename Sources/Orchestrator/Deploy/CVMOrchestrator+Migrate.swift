@@ -1,0 +1,204 @@
+import CVMProtocol
+import Foundation
+import Synchronization
+
+/// `cvmctl migrate` in one value.
+public struct MigrateRequest: Sendable {
+    public var name: String
+    public var destination: String
+    public var bandwidthMiBs: UInt64?
+    /// The longest switch-over pause allowed. 50 ms keeps the pause well under 100 ms for
+    /// CVM-sized guests; QEMU's own default is 300 ms.
+    public var maxDowntimeMs: UInt64
+
+    public static let defaultMaxDowntimeMs: UInt64 = 50
+
+    public init(name: String, destination: String, bandwidthMiBs: UInt64? = nil,
+                maxDowntimeMs: UInt64 = MigrateRequest.defaultMaxDowntimeMs) {
+        self.name = name
+        self.destination = destination
+        self.bandwidthMiBs = bandwidthMiBs
+        self.maxDowntimeMs = maxDowntimeMs
+    }
+}
+
+public struct MigrationResult: Sendable, Codable {
+    public var name: String
+    public var from: String
+    public var to: String
+    /// The guest's pause at switch-over, from libvirt's job-completed event.
+    public var pauseMs: UInt64?
+    public var totalMs: Int
+    public var dataTotalBytes: UInt64?
+}
+
+public enum MigrationProgress: Sendable {
+    case phase(String)
+    case transfer(done: Int64, total: Int64, what: String)
+    case copying(remaining: UInt64, total: UInt64)
+}
+
+extension CVMOrchestrator {
+    /// Live-migrates a running CVM to another host. It keeps running, keeps its id and
+    /// secret, its disk is copied, and its heartbeats continue from the new host. On
+    /// failure or cancellation the job is aborted, whatever was prepared on the
+    /// destination is removed, and the CVM keeps running where it was.
+    public func migrate(_ request: MigrateRequest, progress: @escaping @Sendable (MigrationProgress) -> Void = { _ in }) async throws -> MigrationResult {
+        let clock = ContinuousClock()
+        let began = clock.now
+        guard let record = try store.cvm(named: request.name) else { throw OrchestratorError.unknownCVM(request.name) }
+        guard record.state == .running else {
+            throw OrchestratorError.invalidArgument("CVM '\(record.name)' is \(record.state.rawValue); only a running CVM can be migrated")
+        }
+        let source = try host(named: record.host)
+        let destination = try host(named: request.destination)
+        guard source.name != destination.name else {
+            throw OrchestratorError.invalidArgument("CVM '\(record.name)' already runs on '\(destination.name)'")
+        }
+        try checkCapacity(of: destination, for: record)
+        guard let targetAddress = destination.address ?? configuration.localMigrationAddress else {
+            throw OrchestratorError.invalidArgument("migrating to the local host needs the address remote hosts reach it at: set CVM_MIGRATION_ADDRESS")
+        }
+        let image = try catalog.verified(record.image)
+        let sourceConnection = try await LibvirtExecutor.run { try self.connection(to: source) }
+        let destinationConnection = try await LibvirtExecutor.run { try self.connection(to: destination) }
+        let free = destinationConnection.freeMemory() / (1 << 20)
+        if free > 0 && free < UInt64(record.memoryMiB) {
+            throw OrchestratorError.noCapacity(host: destination.name, reason: "\(free) MiB free, the CVM needs \(record.memoryMiB) MiB")
+        }
+        guard let domain = try await LibvirtExecutor.run({ try sourceConnection.lookupDomain(name: record.domainName) }),
+              domain.isActive else {
+            throw OrchestratorError.invalidArgument("CVM '\(record.name)' has no running domain on '\(source.name)'; see `cvmctl status`")
+        }
+        guard let secret = Hex.decode(record.secret) else { throw OrchestratorError.invalidArgument("corrupt secret for '\(record.name)'") }
+
+        try store.update(cvmID: record.id) { r in
+            r.state = .migrating
+            r.ownerPid = getpid()
+        }
+        journal("migrate.start", cvm: record.name, host: source.name, "to \(destination.name) (max downtime \(request.maxDowntimeMs) ms\(request.bandwidthMiBs.map { ", \($0) MiB/s" } ?? ""))")
+        let destinationStorage = HostStorage(host: destination, connection: destinationConnection)
+        var preparedOnDestination = false
+        do {
+            progress(.phase("preparing \(destination.name)"))
+            let config = try AgentConfig(id: record.id, name: record.name, task: record.task,
+                                         role: AgentConfig.Role(rawValue: record.role) ?? .single,
+                                         secret: secret, intervalMs: record.intervalMs)
+            let sourceXML = try await LibvirtExecutor.run { try domain.xml(migratable: true) }
+            preparedOnDestination = true
+            let volumes = try await LibvirtExecutor.run { () -> (kernel: String, initrd: String, disk: String) in
+                try self.createVolumes(record: record, config: config, image: image, storage: destinationStorage) { done, total in
+                    progress(.transfer(done: done, total: total, what: "kernel to \(destination.name)"))
+                }
+            }
+            var definition = try DomainDefinition(xml: sourceXML)
+            definition.relocate(kernel: volumes.kernel, initrd: volumes.initrd, disks: ["vda": volumes.disk])
+            let options = MigrationOptions(destinationXML: definition.xml, migrateURI: "tcp://\(targetAddress)",
+                                           listenAddress: targetAddress, bandwidthMiBs: request.bandwidthMiBs,
+                                           copyDisks: ["vda"])
+            try await LibvirtExecutor.run { try domain.setMaxDowntime(milliseconds: request.maxDowntimeMs) }
+
+            let completed = Mutex<JobCompleted?>(nil)
+            let registration = try sourceConnection.onJobCompleted { event in
+                if event.domainName == record.domainName { completed.withLock { $0 = event } }
+            }
+            defer { _ = registration }
+            progress(.phase("migrating \(record.name) to \(destination.name)"))
+            try await runMigration(domain: domain, to: destinationConnection, options: options, progress: progress)
+            // The event follows the end of the job closely; give it a moment.
+            for _ in 0..<40 where completed.withLock({ $0 == nil }) { try? await Task.sleep(for: .milliseconds(50)) }
+            let stats = completed.withLock { $0 }
+
+            // The source keeps no trace: its per-CVM volumes go (the domain was undefined there).
+            let sourceStorage = HostStorage(host: source, connection: sourceConnection)
+            try? await LibvirtExecutor.run {
+                let pool = try sourceStorage.pool()
+                for v in [HostStorage.initrdVolume(record.name), HostStorage.diskVolume(record.name)] {
+                    try pool.lookupVolume(name: v)?.delete()
+                }
+            }
+            let total = Self.ms(clock.now - began)
+            try store.update(cvmID: record.id) { r in
+                r.host = destination.name
+                r.state = .running
+                r.ownerPid = nil
+                r.lastMigrationPauseMs = stats?.downtimeMs.map { Int($0) }
+                r.lastMigrationTotalMs = total
+            }
+            journal("migrate.done", cvm: record.name, host: destination.name,
+                    "from \(source.name) in \(total) ms, pause \(stats?.downtimeMs.map { "\($0) ms" } ?? "unknown")")
+            return MigrationResult(name: record.name, from: source.name, to: destination.name, pauseMs: stats?.downtimeMs,
+                                   totalMs: total, dataTotalBytes: stats?.dataTotal)
+        } catch {
+            // The CVM stays on the source: undo what was prepared on the destination.
+            let interrupted = error is CancellationError || (error as? LibvirtError)?.code == .operationAborted
+            if preparedOnDestination {
+                try? await LibvirtExecutor.run {
+                    if let leftover = try destinationConnection.lookupDomain(name: record.domainName) {
+                        try? leftover.destroy()
+                        try? leftover.undefine()
+                    }
+                    let pool = try destinationStorage.pool()
+                    for v in [HostStorage.initrdVolume(record.name), HostStorage.diskVolume(record.name)] {
+                        try pool.lookupVolume(name: v)?.delete()
+                    }
+                }
+            }
+            let stillRunning = (try? await LibvirtExecutor.run { try domain.state().isRunning }) ?? false
+            try? store.update(cvmID: record.id) { r in
+                r.state = stillRunning ? .running : .failed
+                r.ownerPid = nil
+                if !stillRunning { r.failure = "lost during migration: \(error)" }
+            }
+            journal("migrate.failed", cvm: record.name, host: source.name, interrupted ? "aborted by the operator" : "\(error)")
+            if interrupted {
+                throw OrchestratorError.interrupted("migration of '\(record.name)' aborted; it still runs on '\(source.name)'")
+            }
+            if let e = error as? OrchestratorError, case .hostUnreachable = e { throw e }
+            if let e = error as? OrchestratorError, case .hostRefused = e { throw e }
+            throw OrchestratorError.migrationFailed(name: record.name, reason: "\(error)")
+        }
+    }
+
+    /// Runs the blocking migration on the libvirt queue while this task polls progress;
+    /// cancelling this task aborts the migration job.
+    private func runMigration(domain: LibvirtDomain, to destination: LibvirtConnection, options: MigrationOptions,
+                              progress: @escaping @Sendable (MigrationProgress) -> Void) async throws {
+        let job = Task { try await LibvirtExecutor.run { _ = try domain.migrate(to: destination, options: options) } }
+        let poller = Task {
+            while !Task.isCancelled {
+                if let p = try? await LibvirtExecutor.run({ try domain.jobProgress() }), p.active, p.dataTotal > 0 {
+                    progress(.copying(remaining: p.dataRemaining, total: p.dataTotal))
+                }
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        defer { poller.cancel() }
+        try await withTaskCancellationHandler {
+            try await job.value
+        } onCancel: {
+            try? domain.abortJob()
+        }
+        try Task.checkCancellation()
+    }
+
+    /// Refuses a host that would exceed its declared vCPU or memory capacity.
+    func checkCapacity(of host: HostRecord, for cvm: CVMRecord) throws {
+        guard host.hypervisorKinds.contains(cvm.virtType) else {
+            throw OrchestratorError.noCapacity(host: host.name, reason: "it does not offer hypervisor kind '\(cvm.virtType)' (it offers: \(host.hypervisors))")
+        }
+        let there = try store.cvms().filter { $0.host == host.name && $0.id != cvm.id }
+        if host.cpus > 0 {
+            let used = there.reduce(0) { $0 + $1.vcpus }
+            if used + cvm.vcpus > host.cpus {
+                throw OrchestratorError.noCapacity(host: host.name, reason: "\(used) of \(host.cpus) vCPUs in use, the CVM needs \(cvm.vcpus)")
+            }
+        }
+        if host.memoryMiB > 0 {
+            let used = there.reduce(0) { $0 + $1.memoryMiB }
+            if used + cvm.memoryMiB > host.memoryMiB {
+                throw OrchestratorError.noCapacity(host: host.name, reason: "\(used) of \(host.memoryMiB) MiB in use, the CVM needs \(cvm.memoryMiB) MiB")
+            }
+        }
+    }
+}
