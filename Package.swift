@@ -59,6 +59,7 @@ let package = Package(
         // Benchmarks (whole-program, print ratios against a reference measured in the same run).
         .executableTarget(name: "tms-bench", dependencies: ["TMSCore"], path: "Benchmarks/tms-bench"),
         .executableTarget(name: "placement-bench", dependencies: ["Orchestrator"], path: "Benchmarks/placement-bench"),
+        .executableTarget(name: "migrate-bench", dependencies: ["Orchestrator"], path: "Benchmarks/migrate-bench"),
         .executableTarget(name: "deploy-bench", dependencies: ["Orchestrator", "CVMProtocol"], path: "Benchmarks/deploy-bench"),
 
         .testTarget(name: "CVMProtocolTests", dependencies: ["CVMProtocol"]),

@@ -11,6 +11,22 @@ struct CVMCtl: AsyncParsableCommand {
         """,
         subcommands: [
             DeployCommand.self, DecommissionCommand.self, StatusCommand.self, ImageCommand.self,
-            MonitorCommand.self, EventsCommand.self, HostCommand.self,
+            MigrateCommand.self, MonitorCommand.self, EventsCommand.self, HostCommand.self,
         ])
+
+    /// ArgumentParser's own entry, plus closing libvirt connections before exit.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            OpenOrchestrators.closeAll()
+        } catch {
+            OpenOrchestrators.closeAll()
+            exit(withError: error)
+        }
+    }
 }

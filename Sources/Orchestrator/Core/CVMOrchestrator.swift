@@ -47,21 +47,26 @@ public final class CVMOrchestrator: Sendable {
     public func connection(to host: HostRecord) throws -> LibvirtConnection {
         let uri = host.uri
         if let cached = connections.withLock({ $0[host.name] }), cached.uri == uri, cached.isAlive { return cached }
-        if !host.isLocal {
-            // Our own SSH check first: it tells a wrong or unknown host key, a refused login
-            // and an unreachable address apart, where libvirt's transport reports one failure.
-            try RemoteAccess(host: host, knownHosts: knownHostsPath(host.name)).session(timeout: .seconds(5)).disconnect()
-        }
         let connection: LibvirtConnection
         do {
             connection = try LibvirtConnection(uri: uri)
         } catch let error as LibvirtError {
-            if !host.isLocal { throw OrchestratorError.hostUnreachable(host: host.name, reason: "libvirt: \(error.message)") }
-            throw OrchestratorError.libvirtUnreachable(uri: uri, reason: error.message)
+            guard !host.isLocal else { throw OrchestratorError.libvirtUnreachable(uri: uri, reason: error.message) }
+            // libvirt's transport reports every SSH fault alike; our own SSH check tells a
+            // wrong or unknown host key, a refused login and an unreachable address apart.
+            try RemoteAccess(host: host, knownHosts: knownHostsPath(host.name)).session(timeout: .seconds(5)).disconnect()
+            throw OrchestratorError.hostUnreachable(host: host.name, reason: "libvirt: \(error.message)")
         }
         connection.setKeepAlive()
         connections.withLock { $0[host.name] = connection }
         return connection
+    }
+
+    /// Closes every libvirt connection this instance opened. Call it before the process
+    /// exits: a remote connection's SSH transport is driven by libvirt's event thread, and
+    /// tearing down OpenSSL at exit under it can crash the process.
+    public func close() {
+        connections.withLock { $0.removeAll() }
     }
 
     func journal(_ kind: String, cvm: String? = nil, host: String? = nil, _ message: String, policyCommit: String? = nil) {

@@ -32,8 +32,38 @@ struct HostStorage {
         }
     }
 
-    static func initrdVolume(_ cvm: String) -> String { "\(cvm)-initrd.img" }
-    static func diskVolume(_ cvm: String) -> String { "\(cvm)-disk.qcow2" }
+    var imagesPoolName: String { Self.poolName(dataDir: host.dataDir) + "-img" }
+
+    /// The host's image cache as a libvirt pool: lets us see over the libvirt connection
+    /// whether an artifact (named by its sha256) is there, without an SSH round trip.
+    func imagesPool() throws -> LibvirtStoragePool {
+        if let pool = try connection.lookupStoragePool(name: imagesPoolName) {
+            if !pool.isActive { try pool.start() }
+            return pool
+        }
+        do {
+            return try connection.createTransientStoragePool(
+                xml: StoragePoolDefinition(name: imagesPoolName, path: cachePath, mode: "0755").xml)
+        } catch let error as LibvirtError where error.message.contains("already exists") {
+            guard let pool = try connection.lookupStoragePool(name: imagesPoolName) else { throw error }
+            return pool
+        }
+    }
+
+    /// True when the cache holds a file named `sha256` of `bytes` bytes. Files are only
+    /// put there under their checksum after the upload was verified on the host.
+    func cached(sha256: String, bytes: Int64) -> Bool {
+        guard let pool = try? imagesPool() else { return false }
+        try? pool.refresh()
+        guard let volume = try? pool.lookupVolume(name: sha256), let size = try? volume.capacityBytes else { return false }
+        return size == UInt64(bytes)
+    }
+
+    /// Volume names carry the CVM's id, not only its name: several state directories may
+    /// share a host's data directory (and so its pool), and names repeat across them.
+    static func initrdVolume(_ cvm: CVMRecord) -> String { "\(cvm.name)-\(cvm.id.prefix(8))-initrd.img" }
+    static func diskVolume(_ cvm: CVMRecord) -> String { "\(cvm.name)-\(cvm.id.prefix(8))-disk.qcow2" }
+    static func volumes(_ cvm: CVMRecord) -> [String] { [initrdVolume(cvm), diskVolume(cvm)] }
 
     /// Copies an artifact into the local cache under its sha256 unless it is there already,
     /// and checks the copy. Returns the cached path.

@@ -29,7 +29,44 @@ extension CVMOrchestrator {
                                               cmdline: image.manifest.boot.cmdline)
         let pool = try storage.pool()
         return PreparedDomain(xml: definition.xml) {
-            for v in [HostStorage.initrdVolume(name), HostStorage.diskVolume(name)] { try pool.lookupVolume(name: v)?.delete() }
+            for v in HostStorage.volumes(record) { try pool.lookupVolume(name: v)?.delete() }
+        }
+    }
+}
+
+extension CVMOrchestrator {
+    /// Everything a plain libvirt migration of a CVM needs, prepared the way an operator
+    /// would by hand (destination disk and files in place): the reference for the migration
+    /// benchmark. The CVM's record is not changed.
+    public struct PlainMigrationPlan: Sendable {
+        public var sourceURI: String
+        public var destinationURI: String
+        public var domainName: String
+        public var options: MigrationOptions
+        /// Removes the CVM's volumes from the host it left.
+        public let removeSourceVolumes: @Sendable () throws -> Void
+    }
+
+    public func preparePlainMigration(cvm name: String, from sourceName: String, to destinationName: String) async throws -> PlainMigrationPlan {
+        guard let record = try store.cvm(named: name), let secret = Hex.decode(record.secret) else { throw OrchestratorError.unknownCVM(name) }
+        let source = try host(named: sourceName)
+        let destination = try host(named: destinationName)
+        let image = try catalog.verified(record.image)
+        let sourceConnection = try await LibvirtExecutor.run { try self.connection(to: source) }
+        let destinationConnection = try await LibvirtExecutor.run { try self.connection(to: destination) }
+        guard let domain = try sourceConnection.lookupDomain(name: record.domainName) else { throw OrchestratorError.unknownCVM(name) }
+        guard let address = destination.address ?? configuration.localMigrationAddress else {
+            throw OrchestratorError.invalidArgument("set CVM_MIGRATION_ADDRESS")
+        }
+        let options = try await prepareDestination(record: record, secret: secret, image: image, domain: domain,
+                                                   destination: destination,
+                                                   storage: HostStorage(host: destination, connection: destinationConnection),
+                                                   targetAddress: address, bandwidthMiBs: nil) { _, _ in }
+        let sourceStorage = HostStorage(host: source, connection: sourceConnection)
+        return PlainMigrationPlan(sourceURI: source.uri, destinationURI: destination.uri, domainName: record.domainName,
+                                  options: options) {
+            let pool = try sourceStorage.pool()
+            for v in HostStorage.volumes(record) { try pool.lookupVolume(name: v)?.delete() }
         }
     }
 }

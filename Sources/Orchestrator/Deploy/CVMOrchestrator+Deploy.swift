@@ -153,10 +153,10 @@ extension CVMOrchestrator {
 
         let pool = try storage.pool()
         let initrdVolume = try pool.createVolume(xml: StorageVolumeDefinition(
-            name: HostStorage.initrdVolume(record.name), capacityBytes: UInt64(initrd.count), format: "raw").xml)
+            name: HostStorage.initrdVolume(record), capacityBytes: UInt64(initrd.count), format: "raw").xml)
         try initrdVolume.upload(initrd)
         let disk = try pool.createVolume(xml: StorageVolumeDefinition(
-            name: HostStorage.diskVolume(record.name), capacityBytes: UInt64(record.diskMiB) << 20, format: "qcow2").xml)
+            name: HostStorage.diskVolume(record), capacityBytes: UInt64(record.diskMiB) << 20, format: "qcow2").xml)
         return (kernel, try initrdVolume.path, try disk.path)
     }
 
@@ -165,8 +165,13 @@ extension CVMOrchestrator {
     func stageArtifact(storage: HostStorage, path: String, sha256: String,
                        progress: @Sendable (Int64, Int64) -> Void = { _, _ in }) throws -> String {
         guard storage.host.isLocal else {
-            return try RemoteAccess(host: storage.host, knownHosts: knownHostsPath(storage.host.name))
+            let target = (storage.cachePath as NSString).appendingPathComponent(sha256)
+            let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? -1
+            if storage.cached(sha256: sha256, bytes: bytes) { return target }
+            let staged = try RemoteAccess(host: storage.host, knownHosts: knownHostsPath(storage.host.name))
                 .stage(artifact: path, sha256: sha256, progress: progress)
+            _ = try? storage.imagesPool() // make the new file visible to the next check
+            return staged
         }
         return try storage.stageLocally(artifact: path, sha256: sha256)
     }

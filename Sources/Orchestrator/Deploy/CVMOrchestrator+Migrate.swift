@@ -78,24 +78,13 @@ extension CVMOrchestrator {
         }
         journal("migrate.start", cvm: record.name, host: source.name, "to \(destination.name) (max downtime \(request.maxDowntimeMs) ms\(request.bandwidthMiBs.map { ", \($0) MiB/s" } ?? ""))")
         let destinationStorage = HostStorage(host: destination, connection: destinationConnection)
-        var preparedOnDestination = false
         do {
             progress(.phase("preparing \(destination.name)"))
-            let config = try AgentConfig(id: record.id, name: record.name, task: record.task,
-                                         role: AgentConfig.Role(rawValue: record.role) ?? .single,
-                                         secret: secret, intervalMs: record.intervalMs)
-            let sourceXML = try await LibvirtExecutor.run { try domain.xml(migratable: true) }
-            preparedOnDestination = true
-            let volumes = try await LibvirtExecutor.run { () -> (kernel: String, initrd: String, disk: String) in
-                try self.createVolumes(record: record, config: config, image: image, storage: destinationStorage) { done, total in
-                    progress(.transfer(done: done, total: total, what: "kernel to \(destination.name)"))
-                }
+            let options = try await prepareDestination(record: record, secret: secret, image: image, domain: domain,
+                                                       destination: destination, storage: destinationStorage,
+                                                       targetAddress: targetAddress, bandwidthMiBs: request.bandwidthMiBs) { done, total in
+                progress(.transfer(done: done, total: total, what: "kernel to \(destination.name)"))
             }
-            var definition = try DomainDefinition(xml: sourceXML)
-            definition.relocate(kernel: volumes.kernel, initrd: volumes.initrd, disks: ["vda": volumes.disk])
-            let options = MigrationOptions(destinationXML: definition.xml, migrateURI: "tcp://\(targetAddress)",
-                                           listenAddress: targetAddress, bandwidthMiBs: request.bandwidthMiBs,
-                                           copyDisks: ["vda"])
             try await LibvirtExecutor.run { try domain.setMaxDowntime(milliseconds: request.maxDowntimeMs) }
 
             let completed = Mutex<JobCompleted?>(nil)
@@ -113,7 +102,7 @@ extension CVMOrchestrator {
             let sourceStorage = HostStorage(host: source, connection: sourceConnection)
             try? await LibvirtExecutor.run {
                 let pool = try sourceStorage.pool()
-                for v in [HostStorage.initrdVolume(record.name), HostStorage.diskVolume(record.name)] {
+                for v in HostStorage.volumes(record) {
                     try pool.lookupVolume(name: v)?.delete()
                 }
             }
@@ -132,17 +121,20 @@ extension CVMOrchestrator {
         } catch {
             // The CVM stays on the source: undo what was prepared on the destination.
             let interrupted = error is CancellationError || (error as? LibvirtError)?.code == .operationAborted
-            if preparedOnDestination {
-                try? await LibvirtExecutor.run {
+            do {
+                try await LibvirtExecutor.run {
                     if let leftover = try destinationConnection.lookupDomain(name: record.domainName) {
                         try? leftover.destroy()
                         try? leftover.undefine()
                     }
                     let pool = try destinationStorage.pool()
-                    for v in [HostStorage.initrdVolume(record.name), HostStorage.diskVolume(record.name)] {
+                    for v in HostStorage.volumes(record) {
                         try pool.lookupVolume(name: v)?.delete()
                     }
                 }
+            } catch {
+                logger.warning("could not clean the destination after a failed migration",
+                               metadata: ["cvm.name": "\(record.name)", "cvm.error": "\(error)"])
             }
             let stillRunning = (try? await LibvirtExecutor.run { try domain.state().isRunning }) ?? false
             try? store.update(cvmID: record.id) { r in
@@ -158,6 +150,25 @@ extension CVMOrchestrator {
             if let e = error as? OrchestratorError, case .hostRefused = e { throw e }
             throw OrchestratorError.migrationFailed(name: record.name, reason: "\(error)")
         }
+    }
+
+    /// Puts the CVM's files on the destination (kernel in the content-addressed cache, the
+    /// same per-CVM initrd, an empty disk of the same size for the storage copy) and builds
+    /// the migration settings with the destination's paths and literal addresses.
+    func prepareDestination(record: CVMRecord, secret: [UInt8], image: ImageCatalog.VerifiedImage, domain: LibvirtDomain,
+                            destination: HostRecord, storage: HostStorage, targetAddress: String, bandwidthMiBs: UInt64?,
+                            progress: @escaping @Sendable (Int64, Int64) -> Void) async throws -> MigrationOptions {
+        let config = try AgentConfig(id: record.id, name: record.name, task: record.task,
+                                     role: AgentConfig.Role(rawValue: record.role) ?? .single,
+                                     secret: secret, intervalMs: record.intervalMs)
+        let sourceXML = try await LibvirtExecutor.run { try domain.xml(migratable: true) }
+        let volumes = try await LibvirtExecutor.run {
+            try self.createVolumes(record: record, config: config, image: image, storage: storage, progress: progress)
+        }
+        var definition = try DomainDefinition(xml: sourceXML)
+        definition.relocate(kernel: volumes.kernel, initrd: volumes.initrd, disks: ["vda": volumes.disk])
+        return MigrationOptions(destinationXML: definition.xml, migrateURI: "tcp://\(targetAddress)",
+                                listenAddress: targetAddress, bandwidthMiBs: bandwidthMiBs, copyDisks: ["vda"])
     }
 
     /// Runs the blocking migration on the libvirt queue while this task polls progress;

@@ -16,7 +16,7 @@ extension CVMOrchestrator {
                 let storage = HostStorage(host: host, connection: connection)
                 if let pool = try connection.lookupStoragePool(name: storage.poolName) {
                     try? pool.refresh()
-                    for volume in [HostStorage.initrdVolume(record.name), HostStorage.diskVolume(record.name)] {
+                    for volume in HostStorage.volumes(record) {
                         try pool.lookupVolume(name: volume)?.delete()
                     }
                 }

@@ -75,6 +75,15 @@ public final class LibvirtStorageVolume: @unchecked Sendable {
         }
     }
 
+    /// The volume's size as libvirt reports it.
+    public var capacityBytes: UInt64 {
+        get throws {
+            var info = virStorageVolInfo()
+            guard virStorageVolGetInfo(raw, &info) == 0 else { throw LibvirtError.last("virStorageVolGetInfo") }
+            return UInt64(info.capacity)
+        }
+    }
+
     public func delete() throws {
         guard virStorageVolDelete(raw, 0) == 0 else { throw LibvirtError.last("virStorageVolDelete") }
     }

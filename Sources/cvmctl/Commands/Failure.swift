@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Orchestrator
 
 /// Runs a command body and turns any error into one line on stderr and a non-zero exit.
 func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
@@ -7,6 +8,9 @@ func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
         return try await body()
     } catch let error as ExitCode {
         throw error
+    } catch let error as OrchestratorError where { if case .interrupted = error { return true } else { return false } }() {
+        FileHandle.standardError.write(Data("cvmctl: \(error)\n".utf8))
+        throw ExitCode(130)
     } catch is CancellationError {
         FileHandle.standardError.write(Data("cvmctl: interrupted; nothing was left behind\n".utf8))
         throw ExitCode(130)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Orchestrator
+import Synchronization
 
 /// Options every command shares. Precedence: flag > environment variable > default.
 struct GlobalOptions: ParsableArguments {
@@ -39,6 +40,7 @@ struct GlobalOptions: ParsableArguments {
         c.imagesDirectory = images ?? env["CVM_IMAGES"] ?? c.imagesDirectory
         c.localURI = connect ?? env["CVM_CONNECT"] ?? c.localURI
         c.virtType = virtType ?? env["CVM_VIRT_TYPE"] ?? c.virtType
+        c.localMigrationAddress = env["CVM_MIGRATION_ADDRESS"]
         return c
     }
 
@@ -49,12 +51,24 @@ struct GlobalOptions: ParsableArguments {
     }
 
     func orchestrator() throws -> CVMOrchestrator {
-        try CVMOrchestrator(configuration: configuration, logger: logger)
+        let orchestrator = try CVMOrchestrator(configuration: configuration, logger: logger)
+        OpenOrchestrators.shared.withLock { $0.append(orchestrator) }
+        return orchestrator
     }
 
     /// Progress lines go to stderr so stdout stays clean for `--json`.
     func progress(_ line: String) {
         guard !quiet else { return }
         FileHandle.standardError.write(Data("\(line)\n".utf8))
+    }
+}
+
+/// Orchestrators this process opened, closed before it exits (see `CVMOrchestrator.close()`).
+enum OpenOrchestrators {
+    static let shared = Mutex<[CVMOrchestrator]>([])
+
+    static func closeAll() {
+        let all = shared.withLock { list in defer { list.removeAll() }; return list }
+        all.forEach { $0.close() }
     }
 }
