@@ -4,21 +4,38 @@ import Glibc
 /// The steps before the main loop, each of which must succeed eventually or wait.
 enum Boot {
     static let configPath = "/etc/cvm/config"
+    /// The CVM's disk, whose first block holds the configuration (see `ConfigBlock`).
+    static let configDisk = "/dev/vda"
 
-    /// Reads and parses the configuration, retrying every 5 s until it is valid: PID 1 has
-    /// nothing better to do without it, and must not exit.
+    /// The configuration text: the file when it exists (an initrd overlay, or a path given
+    /// by hand), else the first block of the CVM's disk.
+    static func readConfigText(path: String) -> String? {
+        if let text = FileIO.readText(path) { return text }
+        guard path == configPath, let block = FileIO.read(configDisk, limit: ConfigBlock.size) else { return nil }
+        return ConfigBlock.text(from: block.prefix(ConfigBlock.size))
+    }
+
+    /// Reads and parses the configuration, retrying until it is valid (every 100 ms for the
+    /// first seconds while the disk driver settles, then every 5 s): PID 1 has nothing
+    /// better to do without it, and must not exit.
     static func loadConfig(path: String = configPath) -> AgentConfig {
         var lastProblem = ""
+        var attempts = 0
         while true {
+            attempts += 1
             let problem: String
-            if let text = FileIO.readText(path) {
+            if let text = readConfigText(path: path) {
                 do {
                     return try AgentConfig.parse(text)
                 } catch {
                     problem = "\(path): \(error)"  // AgentConfigError never contains the secret
                 }
             } else {
-                problem = "cannot read \(path): \(Console.errnoText())"
+                problem = "no configuration in \(path) or on \(configDisk)"
+            }
+            if attempts <= 50 {
+                Clock.sleep(ms: 100)
+                continue
             }
             if problem != lastProblem {
                 Console.log("\(problem); retrying every 5 s")

@@ -26,6 +26,8 @@ public struct AgentConfig: Sendable, Equatable, CustomStringConvertible {
     }
 
     public static let defaultIntervalMs = 1000
+    /// The first line of every rendered configuration.
+    public static let renderedHeader = "# CVM agent configuration, written by the orchestrator. Contains a secret: mode 0600."
     public static let defaultChannel = "org.cvm.agent.0"
     public static let intervalRange = 50...3_600_000
 
@@ -76,7 +78,7 @@ public struct AgentConfig: Sendable, Equatable, CustomStringConvertible {
     /// mode 0600 only.
     public func render() -> String {
         """
-        # CVM agent configuration, written by the orchestrator. Contains a secret: mode 0600.
+        \(AgentConfig.renderedHeader)
         id=\(id)
         name=\(name)
         task=\(task)

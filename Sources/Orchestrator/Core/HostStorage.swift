@@ -50,9 +50,22 @@ struct HostStorage {
         }
     }
 
+    /// Size of a cached artifact on this host: from the images pool when the host is remote,
+    /// from the file system when it is local. Nil when absent.
+    func imagesPoolVolumeSize(_ sha256: String) throws -> UInt64? {
+        if host.isLocal {
+            let path = (cachePath as NSString).appendingPathComponent(sha256)
+            return (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value
+        }
+        let pool = try imagesPool()
+        try? pool.refresh()
+        return try pool.lookupVolume(name: sha256)?.capacityBytes
+    }
+
     /// True when the cache holds a file named `sha256` of `bytes` bytes. Files are only
     /// put there under their checksum after the upload was verified on the host.
     func cached(sha256: String, bytes: Int64) -> Bool {
+        if host.isLocal { return (try? imagesPoolVolumeSize(sha256)) == UInt64(bytes) }
         guard let pool = try? imagesPool() else { return false }
         try? pool.refresh()
         guard let volume = try? pool.lookupVolume(name: sha256), let size = try? volume.capacityBytes else { return false }
@@ -61,9 +74,8 @@ struct HostStorage {
 
     /// Volume names carry the CVM's id, not only its name: several state directories may
     /// share a host's data directory (and so its pool), and names repeat across them.
-    static func initrdVolume(_ cvm: CVMRecord) -> String { "\(cvm.name)-\(cvm.id.prefix(8))-initrd.img" }
-    static func diskVolume(_ cvm: CVMRecord) -> String { "\(cvm.name)-\(cvm.id.prefix(8))-disk.qcow2" }
-    static func volumes(_ cvm: CVMRecord) -> [String] { [initrdVolume(cvm), diskVolume(cvm)] }
+    static func diskVolume(_ cvm: CVMRecord) -> String { "\(cvm.name)-\(cvm.id.prefix(8))-disk.img" }
+    static func volumes(_ cvm: CVMRecord) -> [String] { [diskVolume(cvm)] }
 
     /// Copies an artifact into the local cache under its sha256 unless it is there already,
     /// and checks the copy. Returns the cached path.

@@ -48,21 +48,20 @@ extension CVMOrchestrator {
     }
 
     public func preparePlainMigration(cvm name: String, from sourceName: String, to destinationName: String) async throws -> PlainMigrationPlan {
-        guard let record = try store.cvm(named: name), let secret = Hex.decode(record.secret) else { throw OrchestratorError.unknownCVM(name) }
+        guard let record = try store.cvm(named: name) else { throw OrchestratorError.unknownCVM(name) }
         let source = try host(named: sourceName)
         let destination = try host(named: destinationName)
-        let image = try catalog.verified(record.image)
         let sourceConnection = try await LibvirtExecutor.run { try self.connection(to: source) }
         let destinationConnection = try await LibvirtExecutor.run { try self.connection(to: destination) }
         guard let domain = try sourceConnection.lookupDomain(name: record.domainName) else { throw OrchestratorError.unknownCVM(name) }
         guard let address = destination.address ?? configuration.localMigrationAddress else {
             throw OrchestratorError.invalidArgument("set CVM_MIGRATION_ADDRESS")
         }
-        let options = try await prepareDestination(record: record, secret: secret, image: image, domain: domain,
+        let sourceStorage = HostStorage(host: source, connection: sourceConnection)
+        let options = try await prepareDestination(record: record, domain: domain, source: sourceStorage,
                                                    destination: destination,
                                                    storage: HostStorage(host: destination, connection: destinationConnection),
                                                    targetAddress: address, bandwidthMiBs: nil) { _, _ in }
-        let sourceStorage = HostStorage(host: source, connection: sourceConnection)
         return PlainMigrationPlan(sourceURI: source.uri, destinationURI: destination.uri, domainName: record.domainName,
                                   options: options) {
             let pool = try sourceStorage.pool()

@@ -133,31 +133,22 @@ extension CVMOrchestrator {
         return try connection.defineDomain(xml: definition.xml)
     }
 
-    /// The kernel (staged in the host's cache), the per-CVM initrd and the disk, as paths.
+    /// The kernel and initrd (staged in the host's content-addressed cache, shared by all
+    /// CVMs of the image) and the CVM's own raw disk, whose first block carries its
+    /// configuration (identity, role, peers, secret; see `ConfigBlock`), as paths.
     func createVolumes(record: CVMRecord, config: AgentConfig, image: ImageCatalog.VerifiedImage,
                        storage: HostStorage, progress: @Sendable (Int64, Int64) -> Void = { _, _ in })
         throws -> (kernel: String, initrd: String, disk: String) {
         guard let kernelPath = image.path(of: "kernel"), let kernelSHA = image.sha256(of: "kernel"),
-              let initrdPath = image.path(of: "initrd") else { throw OrchestratorError.imageNotBuilt(image.manifest.name) }
+              let initrdPath = image.path(of: "initrd"), let initrdSHA = image.sha256(of: "initrd") else {
+            throw OrchestratorError.imageNotBuilt(image.manifest.name)
+        }
         let kernel = try stageArtifact(storage: storage, path: kernelPath, sha256: kernelSHA, progress: progress)
-
-        // The per-CVM initrd: the image's initramfs followed by a small archive holding
-        // /etc/cvm/config (identity, role, peers, secret). The kernel unpacks both.
-        var initrd = try [UInt8](Data(contentsOf: URL(fileURLWithPath: initrdPath)))
-        initrd += [UInt8](repeating: 0, count: CPIOWriter.paddingBeforeAppend(toLength: initrd.count))
-        var overlay = CPIOWriter()
-        try overlay.addDirectory("etc")
-        try overlay.addDirectory("etc/cvm", mode: 0o700)
-        try overlay.addFile("etc/cvm/config", mode: 0o600, contents: Array(config.render().utf8))
-        initrd += overlay.finish()
-
-        let pool = try storage.pool()
-        let initrdVolume = try pool.createVolume(xml: StorageVolumeDefinition(
-            name: HostStorage.initrdVolume(record), capacityBytes: UInt64(initrd.count), format: "raw").xml)
-        try initrdVolume.upload(initrd)
-        let disk = try pool.createVolume(xml: StorageVolumeDefinition(
-            name: HostStorage.diskVolume(record), capacityBytes: UInt64(record.diskMiB) << 20, format: "qcow2").xml)
-        return (kernel, try initrdVolume.path, try disk.path)
+        let initrd = try stageArtifact(storage: storage, path: initrdPath, sha256: initrdSHA, progress: progress)
+        let disk = try storage.pool().createVolume(xml: StorageVolumeDefinition(
+            name: HostStorage.diskVolume(record), capacityBytes: UInt64(record.diskMiB) << 20, format: "raw").xml)
+        try disk.upload(ConfigBlock.encode(config))
+        return (kernel, initrd, try disk.path)
     }
 
     /// Puts an artifact into the host's content-addressed cache: a local copy, or an SFTP

@@ -59,9 +59,9 @@ extension CVMOrchestrator {
         guard let targetAddress = destination.address ?? configuration.localMigrationAddress else {
             throw OrchestratorError.invalidArgument("migrating to the local host needs the address remote hosts reach it at: set CVM_MIGRATION_ADDRESS")
         }
-        let image = try catalog.verified(record.image)
         let sourceConnection = try await LibvirtExecutor.run { try self.connection(to: source) }
         let destinationConnection = try await LibvirtExecutor.run { try self.connection(to: destination) }
+        logger.debug("migrate: connected", metadata: ["cvm.ms": "\(Self.ms(clock.now - began))"])
         let free = destinationConnection.freeMemory() / (1 << 20)
         if free > 0 && free < UInt64(record.memoryMiB) {
             throw OrchestratorError.noCapacity(host: destination.name, reason: "\(free) MiB free, the CVM needs \(record.memoryMiB) MiB")
@@ -70,7 +70,6 @@ extension CVMOrchestrator {
               domain.isActive else {
             throw OrchestratorError.invalidArgument("CVM '\(record.name)' has no running domain on '\(source.name)'; see `cvmctl status`")
         }
-        guard let secret = Hex.decode(record.secret) else { throw OrchestratorError.invalidArgument("corrupt secret for '\(record.name)'") }
 
         try store.update(cvmID: record.id) { r in
             r.state = .migrating
@@ -79,8 +78,10 @@ extension CVMOrchestrator {
         journal("migrate.start", cvm: record.name, host: source.name, "to \(destination.name) (max downtime \(request.maxDowntimeMs) ms\(request.bandwidthMiBs.map { ", \($0) MiB/s" } ?? ""))")
         let destinationStorage = HostStorage(host: destination, connection: destinationConnection)
         do {
+            logger.debug("migrate: checks done", metadata: ["cvm.ms": "\(Self.ms(clock.now - began))"])
             progress(.phase("preparing \(destination.name)"))
-            let options = try await prepareDestination(record: record, secret: secret, image: image, domain: domain,
+            let sourceStorage = HostStorage(host: source, connection: sourceConnection)
+            let options = try await prepareDestination(record: record, domain: domain, source: sourceStorage,
                                                        destination: destination, storage: destinationStorage,
                                                        targetAddress: targetAddress, bandwidthMiBs: request.bandwidthMiBs) { done, total in
                 progress(.transfer(done: done, total: total, what: "kernel to \(destination.name)"))
@@ -92,14 +93,15 @@ extension CVMOrchestrator {
                 if event.domainName == record.domainName { completed.withLock { $0 = event } }
             }
             defer { _ = registration }
+            logger.debug("migrate: destination prepared", metadata: ["cvm.ms": "\(Self.ms(clock.now - began))"])
             progress(.phase("migrating \(record.name) to \(destination.name)"))
             try await runMigration(domain: domain, to: destinationConnection, options: options, progress: progress)
             // The event follows the end of the job closely; give it a moment.
             for _ in 0..<40 where completed.withLock({ $0 == nil }) { try? await Task.sleep(for: .milliseconds(50)) }
             let stats = completed.withLock { $0 }
+            logger.debug("migrate: job done", metadata: ["cvm.ms": "\(Self.ms(clock.now - began))"])
 
             // The source keeps no trace: its per-CVM volumes go (the domain was undefined there).
-            let sourceStorage = HostStorage(host: source, connection: sourceConnection)
             try? await LibvirtExecutor.run {
                 let pool = try sourceStorage.pool()
                 for v in HostStorage.volumes(record) {
@@ -152,21 +154,41 @@ extension CVMOrchestrator {
         }
     }
 
-    /// Puts the CVM's files on the destination (kernel in the content-addressed cache, the
-    /// same per-CVM initrd, an empty disk of the same size for the storage copy) and builds
-    /// the migration settings with the destination's paths and literal addresses.
-    func prepareDestination(record: CVMRecord, secret: [UInt8], image: ImageCatalog.VerifiedImage, domain: LibvirtDomain,
+    /// Puts the CVM's files on the destination and builds the migration settings with the
+    /// destination's paths and literal addresses: the kernel and initrd into the
+    /// content-addressed cache (uploaded only when missing there — a cache file's name is its
+    /// sha256, so the CVM keeps the very build it booted), and an empty raw disk of the same
+    /// size, which the migration fills (configuration block included).
+    func prepareDestination(record: CVMRecord, domain: LibvirtDomain, source: HostStorage,
                             destination: HostRecord, storage: HostStorage, targetAddress: String, bandwidthMiBs: UInt64?,
                             progress: @escaping @Sendable (Int64, Int64) -> Void) async throws -> MigrationOptions {
-        let config = try AgentConfig(id: record.id, name: record.name, task: record.task,
-                                     role: AgentConfig.Role(rawValue: record.role) ?? .single,
-                                     secret: secret, intervalMs: record.intervalMs)
         let sourceXML = try await LibvirtExecutor.run { try domain.xml(migratable: true) }
-        let volumes = try await LibvirtExecutor.run {
-            try self.createVolumes(record: record, config: config, image: image, storage: storage, progress: progress)
-        }
         var definition = try DomainDefinition(xml: sourceXML)
-        definition.relocate(kernel: volumes.kernel, initrd: volumes.initrd, disks: ["vda": volumes.disk])
+        let catalog = self.catalog
+        let booted = [("kernel", definition.os.kernel), ("initrd", definition.os.initrd)]
+        let paths = try await LibvirtExecutor.run { () -> (kernel: String, initrd: String, disk: String) in
+            var staged: [String] = []
+            for (artifact, current) in booted {
+                let sha = ((current ?? "") as NSString).lastPathComponent
+                guard sha.count == 64, Hex.decode(sha) != nil else {
+                    throw OrchestratorError.invalidArgument("CVM '\(record.name)' boots a \(artifact) outside the image cache (\(current ?? "none")); cannot move it")
+                }
+                if let size = try source.imagesPoolVolumeSize(sha), storage.cached(sha256: sha, bytes: Int64(size)) {
+                    staged.append((storage.cachePath as NSString).appendingPathComponent(sha))
+                    continue
+                }
+                // The destination lacks it: upload the catalog's copy, which must be that very build.
+                let image = try catalog.verified(record.image)
+                guard let path = image.path(of: artifact), image.sha256(of: artifact) == sha else {
+                    throw OrchestratorError.noCapacity(host: destination.name, reason: "it lacks the CVM's \(artifact) \(sha.prefix(12))… and the catalog's '\(record.image)' is a different build now; redeploy the CVM instead")
+                }
+                staged.append(try self.stageArtifact(storage: storage, path: path, sha256: sha, progress: progress))
+            }
+            let disk = try storage.pool().createVolume(xml: StorageVolumeDefinition(
+                name: HostStorage.diskVolume(record), capacityBytes: UInt64(record.diskMiB) << 20, format: "raw").xml)
+            return (staged[0], staged[1], try disk.path)
+        }
+        definition.relocate(kernel: paths.kernel, initrd: paths.initrd, disks: ["vda": paths.disk])
         return MigrationOptions(destinationXML: definition.xml, migrateURI: "tcp://\(targetAddress)",
                                 listenAddress: targetAddress, bandwidthMiBs: bandwidthMiBs, copyDisks: ["vda"])
     }

@@ -1,6 +1,6 @@
 extension DomainDefinition {
-    /// The definition of a CVM's domain: direct kernel boot of the image with the per-CVM
-    /// initrd, one virtio disk, the agent's virtio-serial channel (socket path chosen by
+    /// The definition of a CVM's domain: direct kernel boot of the image's kernel and initrd,
+    /// one raw virtio disk (its first block holds the CVM's configuration), the agent's virtio-serial channel (socket path chosen by
     /// libvirt on whichever host runs it), a serial console, no balloon, and our metadata.
     /// Power-off, reboot and crash all end the domain: the orchestrator decides what next.
     public static func cvm(_ record: CVMRecord, owner: String, kernel: String, initrd: String,
@@ -11,7 +11,7 @@ extension DomainDefinition {
                                              task: record.task, role: record.role, owner: owner)),
             memoryKiB: UInt64(record.memoryMiB) * 1024, vcpus: record.vcpus,
             os: .init(kernel: kernel, initrd: initrd, cmdline: cmdline),
-            devices: .init(disks: [.init(sourceFile: disk)],
+            devices: .init(disks: [.init(driverType: "raw", sourceFile: disk)],
                            channels: [.init(targetName: AgentChannel.portName, alias: AgentChannel.alias)],
                            serials: [.init()], consoles: [.init()]))
     }

@@ -88,11 +88,23 @@ public final class LibvirtStorageVolume: @unchecked Sendable {
         guard virStorageVolDelete(raw, 0) == 0 else { throw LibvirtError.last("virStorageVolDelete") }
     }
 
-    /// Replaces the volume's content with `bytes` through libvirt's stream API, so it works
-    /// the same for a local or a remote daemon.
-    public func upload(_ bytes: [UInt8]) throws {
+    /// The volume's whole content, read through libvirt's stream API (works remotely).
+    public func download() throws -> [UInt8] {
         let stream = try LibvirtStream(connection: connection, nonBlocking: false)
-        guard virStorageVolUpload(raw, stream.raw, 0, UInt64(bytes.count), 0) == 0 else {
+        guard virStorageVolDownload(raw, stream.raw, 0, 0, 0) == 0 else {
+            throw LibvirtError.last("virStorageVolDownload")
+        }
+        var bytes: [UInt8] = []
+        while case .bytes(let chunk) = try stream.receive(maxBytes: 1 << 20) { bytes += chunk }
+        try stream.finish()
+        return bytes
+    }
+
+    /// Writes `bytes` at `offset` of the volume through libvirt's stream API, so it works
+    /// the same for a local or a remote daemon.
+    public func upload(_ bytes: [UInt8], offset: UInt64 = 0) throws {
+        let stream = try LibvirtStream(connection: connection, nonBlocking: false)
+        guard virStorageVolUpload(raw, stream.raw, offset, UInt64(bytes.count), 0) == 0 else {
             throw LibvirtError.last("virStorageVolUpload")
         }
         try stream.sendAll(bytes)
