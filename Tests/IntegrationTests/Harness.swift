@@ -83,6 +83,9 @@ struct CLIHarness {
         if let report = try? status() {
             for c in report.cvms { _ = try? run("decommission", c.name, "--grace", "0") }
         }
+        if let hosts = try? Store(directory: state).hosts() {
+            for h in hosts where h.name != "local" { _ = try? run("host", "remove", h.name) }
+        }
         if let connection = try? LibvirtConnection(uri: "qemu:///system") {
             let orchestrator = try? CVMOrchestrator(configuration: .init(stateDirectory: state, imagesDirectory: images))
             if let pool = try? connection.lookupStoragePool(name: orchestrator?.localPoolName ?? "") { try? pool.destroy() }
