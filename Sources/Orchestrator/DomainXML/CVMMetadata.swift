@@ -36,8 +36,16 @@ public struct CVMMetadata: Sendable, Equatable {
     }
 
     /// Reads the element back, whatever prefix libvirt gave it. Nil when it is not ours.
-    init?(tree: XMLTree) {
-        guard tree.attributes.contains(where: { $0.0.hasPrefix("xmlns") && $0.1 == Self.namespace }) else { return nil }
+    /// `namespaceKnown`: the caller asked libvirt for our namespace, and libvirt returns the
+    /// element without any namespace declaration then.
+    init?(tree: XMLTree, namespaceKnown: Bool = false) {
+        let declared = tree.attributes.filter { $0.0.hasPrefix("xmlns") }.map(\.1)
+        if namespaceKnown {
+            guard declared.isEmpty || declared.contains(Self.namespace) else { return nil }
+        } else {
+            guard declared.contains(Self.namespace) else { return nil }
+        }
+        guard tree.name == "instance" || tree.name.hasSuffix(":instance") else { return nil }
         func field(_ local: String) -> String? {
             tree.elements.first { $0.name == local || $0.name.hasSuffix(":" + local) }?.text
         }
@@ -46,9 +54,10 @@ public struct CVMMetadata: Sendable, Equatable {
                   task: field("task") ?? "", role: field("role") ?? "", owner: field("owner") ?? "")
     }
 
-    /// Parses the string `virDomainGetMetadata` returns for our namespace.
+    /// Parses the string `virDomainGetMetadata` returns for our namespace (libvirt strips
+    /// the namespace from it).
     public init?(metadataXML: String) {
         guard let tree = try? XMLTree.parse(metadataXML) else { return nil }
-        self.init(tree: tree)
+        self.init(tree: tree, namespaceKnown: true)
     }
 }
