@@ -61,6 +61,7 @@ let package = Package(
         .executableTarget(name: "placement-bench", dependencies: ["Orchestrator"], path: "Benchmarks/placement-bench"),
         .executableTarget(name: "migrate-bench", dependencies: ["Orchestrator"], path: "Benchmarks/migrate-bench"),
         .executableTarget(name: "deploy-bench", dependencies: ["Orchestrator", "CVMProtocol"], path: "Benchmarks/deploy-bench"),
+        .executableTarget(name: "elastic-bench", dependencies: ["Orchestrator"], path: "Benchmarks/elastic-bench"),
 
         .testTarget(name: "CVMProtocolTests", dependencies: ["CVMProtocol"]),
         .testTarget(name: "TMSCoreTests", dependencies: [

@@ -115,6 +115,22 @@ public final class Store: Sendable {
                 t.column("tickAt", .datetime).notNull()
             }
         }
+        // Placement explanations, recorded when policy apply or elastic mode places a CVM
+        // (`cvmctl explain`).
+        m.registerMigration("v2") { db in
+            try db.create(table: "placement") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("at", .datetime).notNull()
+                t.column("cvm", .text).notNull().indexed()
+                t.column("task", .text).notNull()
+                t.column("action", .text).notNull()
+                t.column("host", .text).notNull()
+                t.column("policyCommit", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("explanation", .text).notNull()
+                t.column("origin", .text).notNull()
+            }
+        }
         return m
     }
 }

@@ -17,7 +17,7 @@ struct PolicyLoaderTests {
         let policy = try PolicyLoader.load(try PolicyFixtures.examplePolicies(), context: PolicyFixtures.catalog)
         #expect(policy.taskNames == ["health-monitor", "log-collector", "session-store"])
         #expect(Set(policy.tiers.keys) == ["confidential", "standard", "elastic"])
-        #expect(policy.tiers["elastic"]?.resolvedHosts == ["tms-local", "fra-a", "fra-b", "par-2"])
+        #expect(policy.tiers["elastic"]?.resolvedHosts == ["local", "fra-a", "fra-b", "par-2"])
         #expect(policy.tiers["confidential"]?.security == .localOnly)
         #expect(policy.tiers["standard"]?.latencyLimitMs == 5)
         #expect(policy.tiers["standard"]?.capacity == TierCapacity(maxVCPUs: 16, maxCVMs: 12))
@@ -45,14 +45,14 @@ struct PolicyLoaderTests {
 
     @Test("a tier none of whose hosts the registry knows allows no host that exists")
     func unknownToRegistry() throws {
-        let context = PolicyContext(images: PolicyFixtures.catalog.images.map { Array($0.values) }, knownHosts: ["tms-local", "par-1"])
+        let context = PolicyContext(images: PolicyFixtures.catalog.images.map { Array($0.values) }, knownHosts: ["local", "par-1"])
         let d = PolicyLoader.validate(try PolicyFixtures.examplePolicies(), context: context)
-        #expect(d.isEmpty)  // every tier allows tms-local, which the registry knows
+        #expect(d.isEmpty)  // every tier allows local, which the registry knows
         let strict = PolicyContext(images: PolicyFixtures.catalog.images.map { Array($0.values) }, knownHosts: ["par-1"])
         let e = PolicyLoader.validate(try PolicyFixtures.examplePolicies(), context: strict)
         #expect(e.map(\.key) == ["tiers.confidential", "tiers.elastic"])
         #expect(e.allSatisfy { $0.kind == .impossibleCombination })
-        #expect(e[0].message.contains("none of its hosts (tms-local) is known to the host registry"))
+        #expect(e[0].message.contains("none of its hosts (local) is known to the host registry"))
     }
 
     @Test("everything in one file loads the same way")

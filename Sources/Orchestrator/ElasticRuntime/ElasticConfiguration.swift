@@ -1,0 +1,23 @@
+/// How `cvmctl elastic run` runs. Pacing (interval, cooldown, hysteresis, concurrency) is not
+/// here: it comes from the policy's `elastic:` section, commit by commit.
+public struct ElasticConfiguration: Sendable {
+    /// Where the TMS task usage comes from (CVM heartbeats are always read from the store).
+    public var usageSources: [any UsageSource]
+    /// Journal what would be done and do nothing.
+    public var recommendOnly: Bool
+    /// One evaluation, carry its actions out, stop.
+    public var once: Bool
+    /// How long a decommission waits for the agent to power the CVM off.
+    public var decommissionGraceSeconds: Double
+
+    public init(usageSources: [any UsageSource] = [], recommendOnly: Bool = false, once: Bool = false,
+                decommissionGraceSeconds: Double = 10) {
+        self.usageSources = usageSources
+        self.recommendOnly = recommendOnly
+        self.once = once
+        self.decommissionGraceSeconds = decommissionGraceSeconds
+    }
+
+    /// `act` or `recommend-only`, for the journal.
+    public var mode: String { recommendOnly ? "recommend-only" : "act" }
+}

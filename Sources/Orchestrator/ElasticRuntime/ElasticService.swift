@@ -1,0 +1,177 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Elastic mode: a `Service` that loops measure → anticipate → evaluate → plan → act.
+///
+/// Every `elastic.intervalSeconds` of the policy in force it follows the policy ref (new valid
+/// commits are adopted, invalid ones journaled and ignored), reads TMS task usage from its
+/// ``UsageSource``s and CVM usage from the heartbeats in the store, builds the inventory,
+/// lets ``ElasticPlanner`` decide (forecasts, hysteresis, min/max, cooldowns, the limit on
+/// concurrent actions), and starts the actions it returns — each in its own child task, so
+/// the loop keeps measuring while a CVM boots. Actions still running are overlaid on the
+/// next inventory (``PendingAction``), so they are neither repeated nor over-counted.
+///
+/// Recommend-only: the same evaluation, each action journaled as `elastic.recommend`, none
+/// carried out. Graceful shutdown (SIGTERM/SIGINT through the service group): no new
+/// evaluation starts, the actions under way finish, then `run()` returns. Cancellation
+/// cancels them too (a deploy then rolls back).
+///
+/// Journal kinds: `elastic.started`, `elastic.decision` (a task's verdict or count changed),
+/// `elastic.recommend`, `elastic.action` / `elastic.done` / `elastic.failed`,
+/// `elastic.measure` (a usage source failed), `elastic.stopped`, and the follower's `policy.*`.
+public final class ElasticService: Service, Sendable {
+    let orchestrator: CVMOrchestrator
+    let configuration: ElasticConfiguration
+    let logger: Logger
+    private let initialFollower: PolicyFollower
+    private let pending = Mutex<[String: PendingAction]>([:])
+
+    /// `follower` comes from ``PolicyFollower/start(orchestrator:repository:ref:recordsApplied:origin:)``,
+    /// so a repository without a valid policy is refused before the service runs.
+    public init(orchestrator: CVMOrchestrator, follower: PolicyFollower, configuration: ElasticConfiguration, logger: Logger) {
+        self.orchestrator = orchestrator
+        self.initialFollower = follower
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var loop = ElasticLoop(follower: initialFollower)
+        let runner = PolicyActionRunner(orchestrator: orchestrator, origin: "elastic",
+                                        decommissionGraceSeconds: configuration.decommissionGraceSeconds)
+        let sources = configuration.usageSources.map(\.description).joined(separator: ", ")
+        orchestrator.journal(
+            "elastic.started",
+            "mode \(configuration.mode), following \(initialFollower.ref) in \(initialFollower.repository.directory), TMS usage from \(sources.isEmpty ? "nothing (heartbeats only)" : sources)",
+            policyCommit: loop.follower.inForce.commit)
+        logger.info("elastic mode started", metadata: ["cvm.policy": "\(loop.follower.inForce.shortCommit)", "cvm.mode": "\(configuration.mode)"])
+
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let prepared = await evaluate(&loop, runner: runner)
+                for action in prepared {
+                    pending.withLock { $0[action.cvm] = action.pending }
+                    group.addTask {
+                        let outcome = await runner.perform(action)
+                        self.pending.withLock { _ = $0.removeValue(forKey: action.cvm) }
+                        self.logger.info("elastic action ended", metadata: ["cvm.summary": "\(outcome.summary)"])
+                    }
+                }
+                if configuration.once { break }
+                let interval = loop.follower.inForce.policy.elastic.intervalSeconds
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) }
+            }
+        }
+        let how = Task.isCancelled ? "cancelled; actions under way were undone"
+            : configuration.once ? "one evaluation done" : "stopped gracefully; actions under way finished"
+        orchestrator.journal("elastic.stopped", how,
+                             policyCommit: loop.follower.inForce.commit)
+        logger.info("elastic mode stopped")
+    }
+
+    /// One evaluation: the actions to start now, named (none in recommend-only mode).
+    func evaluate(_ loop: inout ElasticLoop, runner: PolicyActionRunner) async -> [PreparedAction] {
+        await loop.follower.refresh()
+        let revision = loop.follower.inForce
+        let now = Date()
+
+        // Measure.
+        var readings: [TaskUsageReading] = []
+        for source in configuration.usageSources {
+            do {
+                readings += try await source.read()
+                loop.clearProblem(of: source.description)
+            } catch {
+                if loop.noteProblem("\(error)", of: source.description) {
+                    orchestrator.journal("elastic.measure", "\(source.description): \(error); evaluating without it", policyCommit: revision.commit)
+                }
+            }
+        }
+        let records: [CVMRecord], hosts: [HostRecord]
+        do {
+            records = try orchestrator.store.cvms()
+            hosts = try orchestrator.store.hosts()
+        } catch {
+            logger.warning("cannot read the store; skipping this evaluation", metadata: ["cvm.error": "\(error)"])
+            return []
+        }
+        let heartbeats = loop.heartbeats.observe(records, now: now)
+        let observations = ElasticMeasurement.observations(tms: readings, heartbeats: heartbeats, tasks: revision.policy.tasks.keys)
+
+        // Anticipate, evaluate, plan.
+        let inventory = ElasticInventory.build(
+            hosts: hosts, cvms: records, machine: LocalMachine.current(), pending: Array(pending.withLock { $0.values }),
+            isAlive: LocalMachine.isAlive)
+        let actions = loop.planner.evaluate(
+            now: now.timeIntervalSince1970, observations: observations, inventory: inventory, policy: revision.policy,
+            policyCommit: revision.commit)
+        if let evaluation = loop.planner.lastEvaluation {
+            for task in loop.decisions.changes(in: evaluation) {
+                orchestrator.journal("elastic.decision", DecisionLog.line(for: task), policyCommit: revision.commit)
+            }
+        }
+
+        // Act (or only say what would be done).
+        if configuration.recommendOnly {
+            for action in actions {
+                orchestrator.journal("elastic.recommend", cvm: action.cvmName, host: action.hostName,
+                                     "would \(action.summary) [\(action.cause.rawValue)] — \(action.reason)", policyCommit: action.policyCommit)
+            }
+            return []
+        }
+        var prepared: [PreparedAction] = []
+        for action in actions {
+            do {
+                let taken = Set(prepared.map(\.cvm)).union(pending.withLock { $0.keys })
+                prepared.append(try runner.prepare(action, taken: taken))
+            } catch {
+                orchestrator.journal("elastic.failed", "\(action.summary) not started: \(error)", policyCommit: action.policyCommit)
+            }
+        }
+        return prepared
+    }
+}
+
+/// What the loop remembers between evaluations; owned by `run()`.
+struct ElasticLoop {
+    var follower: PolicyFollower
+    var planner = ElasticPlanner()
+    var heartbeats = HeartbeatUsage()
+    var decisions = DecisionLog()
+    private var problems: [String: String] = [:]
+
+    init(follower: PolicyFollower) {
+        self.follower = follower
+    }
+
+    /// Records a source's problem; true when it is new (worth a journal line).
+    mutating func noteProblem(_ problem: String, of source: String) -> Bool {
+        defer { problems[source] = problem }
+        return problems[source] != problem
+    }
+
+    mutating func clearProblem(of source: String) {
+        problems[source] = nil
+    }
+}
+
+extension PlannedAction {
+    /// The CVM the action concerns, when it exists already.
+    var cvmName: String? {
+        switch kind {
+        case .deploy: nil
+        case let .migrate(cvm, _, _), let .decommission(cvm, _): cvm
+        }
+    }
+
+    /// The host the action starts on (the target of a deploy, the source of a migration).
+    var hostName: String {
+        switch kind {
+        case let .deploy(_, _, host, _, _): host
+        case let .migrate(_, from, _): from
+        case let .decommission(_, host): host
+        }
+    }
+}

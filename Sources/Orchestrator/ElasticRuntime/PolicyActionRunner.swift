@@ -1,0 +1,156 @@
+import Foundation
+
+/// A planned action with the CVM it concerns named: for a deploy, the new CVM's name is
+/// chosen before anything starts, so the explanation, the journal and the pending overlay
+/// all refer to it.
+public struct PreparedAction: Sendable, Hashable {
+    public var action: PlannedAction
+    public var cvm: String
+
+    /// How the action shows in the inventory until the store reflects it.
+    public var pending: PendingAction {
+        switch action.kind {
+        case let .deploy(task, _, host, vcpus, memoryMiB):
+            .deploy(cvm: cvm, task: task, host: host, vcpus: vcpus, memoryMiB: memoryMiB)
+        case let .migrate(_, _, to):
+            .migrate(cvm: cvm, to: to)
+        case .decommission:
+            .decommission(cvm: cvm)
+        }
+    }
+}
+
+/// What carrying out one action came to.
+public struct ActionOutcome: Sendable, Hashable {
+    public var prepared: PreparedAction
+    /// nil when it succeeded, else the error in one line.
+    public var failure: String?
+    /// What happened, in words (`deployed health-monitor-1a2b on local: first heartbeat 4870 ms after start`).
+    public var summary: String
+
+    public var succeeded: Bool { failure == nil }
+}
+
+/// Carries planned actions out through deploy, migrate and decommission, recording each in
+/// the journal with its reason and policy commit, and the placement explanation of every
+/// deploy and migration (for `cvmctl explain`).
+///
+/// Journal kinds are prefixed with `origin` (`elastic` or `apply`): `<origin>.action` when an
+/// action starts, `<origin>.done` or `<origin>.failed` when it ends.
+public struct PolicyActionRunner: Sendable {
+    public let orchestrator: CVMOrchestrator
+    public let origin: String
+    /// How long a decommission waits for the agent to power the CVM off before destroying it.
+    public var decommissionGraceSeconds: Double
+
+    public init(orchestrator: CVMOrchestrator, origin: String, decommissionGraceSeconds: Double = 10) {
+        self.orchestrator = orchestrator
+        self.origin = origin
+        self.decommissionGraceSeconds = decommissionGraceSeconds
+    }
+
+    /// Names the CVM of `action`: the one it concerns, or for a deploy a new name
+    /// `<task>-<4 hex digits>` that no CVM has and none of `taken` has either.
+    public func prepare(_ action: PlannedAction, taken: Set<String> = []) throws -> PreparedAction {
+        switch action.kind {
+        case let .deploy(task, _, _, _, _):
+            let existing = Set(try orchestrator.store.cvms().map(\.name)).union(taken)
+            var name = Self.newName(task: task)
+            while existing.contains(name) { name = Self.newName(task: task) }
+            return PreparedAction(action: action, cvm: name)
+        case let .migrate(cvm, _, _), let .decommission(cvm, _):
+            return PreparedAction(action: action, cvm: cvm)
+        }
+    }
+
+    /// A valid CVM name for a new CVM of `task`: the task name cut down to the allowed
+    /// characters, then a random suffix.
+    static func newName(task: String) -> String {
+        var base = String(task.lowercased().map { ($0.isASCII && ($0.isLetter || $0.isNumber)) ? $0 : "-" })
+        while base.contains("--") { base = base.replacingOccurrences(of: "--", with: "-") }
+        base = String(base.prefix(30)).trimmingCharacters(in: CharacterSet(charactersIn: "-"))
+        if base.first.map({ !$0.isLetter }) ?? true { base = "cvm" + (base.isEmpty ? "" : "-" + base) }
+        return "\(base)-\(String(UInt16.random(in: 0...UInt16.max), radix: 16).leftPadded(to: 4))"
+    }
+
+    /// Carries `prepared` out. Never throws: a failure is journaled and returned.
+    public func perform(_ prepared: PreparedAction) async -> ActionOutcome {
+        let action = prepared.action
+        let commit = action.policyCommit
+        let host: String
+        switch action.kind {
+        case let .deploy(_, _, h, _, _): host = h
+        case let .migrate(_, from, _): host = from
+        case let .decommission(_, h): host = h
+        }
+        orchestrator.journal("\(origin).action", cvm: prepared.cvm, host: host,
+                             "\(Self.summary(of: prepared)) [\(action.cause.rawValue)] — \(action.reason)", policyCommit: commit)
+        var placement: PlacementRecord?
+        do {
+            placement = try recordPlacement(prepared)
+            let summary = try await carryOut(prepared)
+            orchestrator.journal("\(origin).done", cvm: prepared.cvm, host: host, summary, policyCommit: commit)
+            return ActionOutcome(prepared: prepared, failure: nil, summary: summary)
+        } catch {
+            if let id = placement?.id { try? orchestrator.store.deletePlacement(id: id) }
+            let line = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+            let why = error is CancellationError ? "interrupted; undone" : line
+            orchestrator.journal("\(origin).failed", cvm: prepared.cvm, host: host, "\(Self.summary(of: prepared)) failed: \(why)", policyCommit: commit)
+            return ActionOutcome(prepared: prepared, failure: why, summary: "\(Self.summary(of: prepared)) failed: \(why)")
+        }
+    }
+
+    private func carryOut(_ prepared: PreparedAction) async throws -> String {
+        let action = prepared.action
+        switch action.kind {
+        case let .deploy(task, image, host, vcpus, memoryMiB):
+            let result = try await orchestrator.deploy(DeployRequest(
+                image: image, name: prepared.cvm, host: host, task: task, vcpus: vcpus, memoryMiB: memoryMiB,
+                policyCommit: action.policyCommit))
+            return "deployed \(prepared.cvm) (\(task)) on \(host): first heartbeat \(result.bootToHeartbeatMs) ms after start, \(result.totalMs) ms in all"
+        case let .migrate(_, from, to):
+            let result = try await orchestrator.migrate(MigrateRequest(name: prepared.cvm, destination: to))
+            let commit = action.policyCommit
+            if let id = try orchestrator.store.cvm(named: prepared.cvm)?.id {
+                try orchestrator.store.update(cvmID: id) { $0.policyCommit = commit }
+            }
+            let pause = result.pauseMs.map { ", paused \($0) ms" } ?? ""
+            return "migrated \(prepared.cvm) from \(from) to \(to) in \(result.totalMs) ms\(pause)"
+        case .decommission:
+            let result = try await orchestrator.decommission(name: prepared.cvm, graceSeconds: decommissionGraceSeconds)
+            return "decommissioned \(prepared.cvm) (\(result.outcome.rawValue)) in \(result.totalMs) ms"
+        }
+    }
+
+    /// Deploys and migrations keep how their host was chosen.
+    private func recordPlacement(_ prepared: PreparedAction) throws -> PlacementRecord? {
+        let action = prepared.action
+        let kind: String, host: String
+        switch action.kind {
+        case let .deploy(_, _, h, _, _): (kind, host) = ("deploy", h)
+        case let .migrate(_, _, to): (kind, host) = ("migrate", to)
+        case .decommission: return nil
+        }
+        let text = action.explanation?.render() ?? "no placement explanation (host \(host) given by the plan)"
+        return try orchestrator.store.record(PlacementRecord(
+            cvm: prepared.cvm, task: action.task, action: kind, host: host, policyCommit: action.policyCommit,
+            reason: action.reason, explanation: text, origin: origin))
+    }
+
+    /// The action with the CVM's name: `deploy health-monitor-1a2b (image cvm-base, 1 vCPU, 128 MiB) on local`.
+    public static func summary(of prepared: PreparedAction) -> String {
+        let action = prepared.action
+        switch action.kind {
+        case let .deploy(_, image, host, vcpus, memoryMiB):
+            return "deploy \(prepared.cvm) (task \(action.task), image \(image), \(vcpus) vCPU, \(memoryMiB) MiB) on \(host)"
+        case .migrate, .decommission:
+            return action.summary
+        }
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to length: Int) -> String {
+        count >= length ? self : String(repeating: "0", count: length - count) + self
+    }
+}

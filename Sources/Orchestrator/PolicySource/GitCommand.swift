@@ -1,0 +1,85 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Runs the real `git` binary (found on `PATH`) in one repository directory.
+///
+/// Only read-only plumbing is used (`rev-parse`, `ls-tree`, `show`), with optional locks off,
+/// so reading policies never competes with an operator committing in the same repository.
+/// Calls block; ``offPool(_:)`` moves them off Swift's cooperative pool.
+struct GitCommand: Sendable {
+    /// Where git runs (`git -C`); any directory inside the working tree, or a bare repository.
+    let directory: String
+
+    private static let queue = DispatchQueue(label: "cvm.git.blocking", attributes: .concurrent)
+
+    /// What one git invocation produced.
+    struct Output: Sendable {
+        var status: Int32
+        var stdout: Data
+        var stderr: String
+
+        var text: String { String(decoding: stdout, as: UTF8.self) }
+        /// The first line git wrote to stderr, without its `fatal: ` / `error: ` prefix.
+        var problem: String {
+            let line = stderr.split(separator: "\n").first.map(String.init) ?? "exit status \(status)"
+            for prefix in ["fatal: ", "error: "] where line.hasPrefix(prefix) { return String(line.dropFirst(prefix.count)) }
+            return line
+        }
+    }
+
+    /// Runs `git -C directory arguments...` and returns what it printed, whatever its status.
+    /// Throws only when git cannot be started at all.
+    func output(_ arguments: [String]) throws(PolicySourceError) -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git", "-C", directory] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["GIT_TERMINAL_PROMPT"] = "0"
+        environment["GIT_OPTIONAL_LOCKS"] = "0"
+        environment["LC_ALL"] = "C"
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw .gitUnavailable(reason: "\(error)")
+        }
+        // Drain stderr on another thread while this one drains stdout, so neither pipe can
+        // fill up and block git.
+        let errorText = Mutex<Data>(Data())
+        let drained = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            let data = err.fileHandleForReading.readDataToEndOfFile()
+            errorText.withLock { $0 = data }
+            drained.signal()
+        }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        drained.wait()
+        process.waitUntilExit()
+        if process.terminationStatus == 127 {
+            throw .gitUnavailable(reason: "`git` is not on PATH")
+        }
+        return Output(status: process.terminationStatus, stdout: data,
+                      stderr: String(decoding: errorText.withLock { $0 }, as: UTF8.self))
+    }
+
+    /// Runs git and returns its stdout; a non-zero exit is an error naming the command.
+    func run(_ arguments: [String]) throws(PolicySourceError) -> Data {
+        let result = try output(arguments)
+        guard result.status == 0 else {
+            throw .gitFailed(command: "git " + arguments.joined(separator: " "), repository: directory, problem: result.problem)
+        }
+        return result.stdout
+    }
+
+    /// ``run(_:)`` off the cooperative pool.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Orchestrator
+import ServiceLifecycle
+
+struct ElasticCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "elastic",
+        abstract: "Scale, push, bring back and retire CVMs automatically from usage and policy.",
+        subcommands: [Run.self])
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run elastic mode in the foreground: measure, anticipate, evaluate, plan, act.",
+            discussion: """
+            Every elastic.intervalSeconds (from the policy in force) it reads the policy ref and \
+            adopts a new commit when it validates (an invalid one is journaled and ignored), \
+            measures TMS task usage (--usage-file) and CVM heartbeats, forecasts, and lets the \
+            planner decide with the policy's cooldown, hysteresis, min/max and \
+            maxConcurrentActions. Every decision and action is journaled with its reason and \
+            policy commit: see `cvmctl events --follow`. A heartbeat monitor runs alongside \
+            unless one is already running.
+
+            --usage-file FILE is the synthetic stand-in for the traffic manager's usage \
+            monitors: JSON lines re-read at every evaluation, the last line of each task \
+            being its current usage, e.g.
+              {"time": 1718000000, "task": "health-monitor", "cpuPercent": 85, "connections": 1200}
+            Resources: cpuPercent, memoryMiB, connections, bytesPerSecond, diskBytesPerSecond.
+
+            SIGTERM or SIGINT: no new evaluation starts, actions under way finish, then it exits.
+            """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: ArgumentHelp("Git repository holding policies/ (default: the current directory's).", valueName: "dir"))
+        var repo: String?
+
+        @Option(help: ArgumentHelp("Ref to follow (default HEAD).", valueName: "ref"))
+        var ref: String?
+
+        @Option(help: ArgumentHelp("Branch to follow (the same as --ref refs/heads/NAME).", valueName: "name"))
+        var branch: String?
+
+        @Option(help: ArgumentHelp("TMS task usage as JSON lines, re-read at every evaluation.", valueName: "file"))
+        var usageFile: String?
+
+        @Flag(help: "Journal what would be done; deploy, migrate and decommission nothing.")
+        var recommendOnly = false
+
+        @Flag(help: "Evaluate once, carry the actions out, and exit.")
+        var once = false
+
+        @Option(help: ArgumentHelp("Seconds a decommission waits for the CVM to power off before destroying it.", valueName: "s"))
+        var grace: Double = 10
+
+        func validate() throws {
+            if ref != nil && branch != nil { throw ValidationError("give --ref or --branch, not both") }
+            if let name = ref ?? branch, name.isEmpty || name.hasPrefix("-") {
+                throw ValidationError("--ref/--branch must name a commit, branch or tag")
+            }
+            if !(grace >= 0) { throw ValidationError("--grace must be >= 0") }
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                let orchestrator = try global.orchestrator()
+                var logger = global.logger
+                if global.verbose == 0 && !global.quiet { logger.logLevel = .info }
+                let repository = PolicyRepository(directory: repo ?? FileManager.default.currentDirectoryPath)
+                let followed = branch.map { "refs/heads/\($0)" } ?? ref ?? "HEAD"
+                let follower = try await PolicyFollower.start(
+                    orchestrator: orchestrator, repository: repository, ref: followed, recordsApplied: !recommendOnly,
+                    origin: "elastic")
+                let configuration = ElasticConfiguration(
+                    usageSources: usageFile.map { [UsageFileSource(path: $0)] } ?? [], recommendOnly: recommendOnly,
+                    once: once, decommissionGraceSeconds: grace)
+                let elastic = ElasticService(orchestrator: orchestrator, follower: follower, configuration: configuration, logger: logger)
+                var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+                if try !monitorRunning(orchestrator.store) {
+                    services.append(.init(service: HeartbeatMonitor(orchestrator: orchestrator, logger: logger)))
+                }
+                services.append(.init(service: elastic, successTerminationBehavior: .gracefullyShutdownGroup))
+                let group = ServiceGroup(configuration: .init(
+                    services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                try await group.run()
+            }
+        }
+
+        /// Another process's heartbeat monitor ticked in the last few seconds.
+        func monitorRunning(_ store: Store) throws -> Bool {
+            guard let monitor = try store.monitor(), monitor.pid != getpid() else { return false }
+            return Date().timeIntervalSince(monitor.tickAt) < 5 && kill(monitor.pid, 0) == 0
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Orchestrator
+import Testing
+
+/// `cvmctl elastic run` against the real libvirtd: synthetic TMS usage (a usage file) drives
+/// real CVMs up and down under a policy committed to a real git repository.
+@Suite(.serialized) struct ElasticModeTests {
+    @Test func risingLoadDeploysARealCVMAndFallingLoadRetiresIt() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let repo = try PolicyRepoFixture(in: cli.state + "/policy-repo")
+        let commit = try repo.commit(PolicyRepoFixture.policy(rule: "thresholds: {cpuPercent: 50}\nmaxCVMs: 1"), message: "offload health monitoring above 50 %")
+        let usage = UsageFile(path: cli.state + "/usage.jsonl")
+        try usage.write(cpuPercent: 5)
+
+        let elastic = cli.process(["elastic", "run", "--repo", repo.path, "--branch", "main", "--usage-file", usage.path, "--grace", "5", "-q"])
+        let log = cli.state + "/elastic.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        elastic.standardError = FileHandle(forWritingAtPath: log)
+        elastic.standardOutput = FileHandle.nullDevice
+        try elastic.run()
+        defer { if elastic.isRunning { elastic.terminate(); elastic.waitUntilExit() } }
+
+        // Low usage: the TMS carries the task, no CVM.
+        #expect(try eventually(timeout: 10) { try cli.events().contains { $0.kind == "elastic.decision" && $0.message.contains("run locally") } })
+        #expect(try cli.status().cvms.isEmpty)
+
+        // Rising usage: a real CVM is deployed on the local host and heartbeats.
+        try usage.write(cpuPercent: 150)
+        let up = try eventually(timeout: 45) {
+            try cli.status().cvms.contains { $0.state == "running" && ($0.lastHeartbeatAgeSeconds ?? 99) < 3 }
+        }
+        let log1 = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(up, "no heartbeating CVM after the usage rose; elastic said: \(log1)")
+        let cvm = try #require(try cli.status().cvms.first)
+        #expect(cvm.host == "local" && cvm.task == "health-monitor")
+        #expect(try Store(directory: cli.state).cvm(named: cvm.name)?.policyCommit == commit)
+
+        // Its placement can be explained, with the commit.
+        let explained = try cli.run("explain", cvm.name)
+        #expect(explained.status == 0)
+        #expect(explained.stdout.contains("chosen: local"))
+        #expect(explained.stdout.contains("policy commit \(commit)"))
+        #expect(explained.stdout.contains("cpuPercent anticipated"))
+
+        // A broken commit on the followed branch is refused; the valid one stays in force.
+        let broken = try repo.commit(PolicyRepoFixture.policy(rule: "thresholds: {cpuPercent: 50}\nmaxCVMs: 1\nminCVMs: 3"), message: "broken")
+        #expect(try eventually(timeout: 10) {
+            try cli.events().contains { $0.kind == "policy.refused" && $0.message.contains(String(broken.prefix(12))) }
+        })
+        #expect(try Store(directory: cli.state).appliedPolicy()?.commit == commit)
+
+        // Falling usage: the CVM is retired, leaving nothing behind.
+        try usage.write(cpuPercent: 0)
+        let down = try eventually(timeout: 45) { try cli.status().cvms.isEmpty }
+        #expect(down, "the CVM was not retired after the usage fell")
+        #expect(try cli.traces(of: cvm.name) == [])
+        let volumes = (try? FileManager.default.contentsOfDirectory(atPath: cli.state + "/local/volumes")) ?? []
+        #expect(!volumes.contains { $0.contains(cvm.id) || $0.hasPrefix(cvm.name) })
+
+        // Graceful stop on SIGTERM.
+        elastic.terminate()
+        let stopped = eventually(timeout: 15) { !elastic.isRunning }
+        #expect(stopped)
+        if stopped { #expect(elastic.terminationStatus == 0) }
+
+        // The journal has every decision and action with its reason and the commit.
+        let events = try cli.events()
+        let actions = events.filter { $0.kind == "elastic.action" && $0.cvm == cvm.name }
+        #expect(actions.count == 2)
+        #expect(actions.first?.message.contains("deploy \(cvm.name)") == true)
+        #expect(actions.first?.message.contains("[scale out]") == true)
+        #expect(actions.last?.message.contains("decommission \(cvm.name)") == true)
+        #expect(actions.last?.message.contains("[scale in]") == true)
+        #expect(actions.allSatisfy { $0.policyCommit == commit })
+        #expect(events.filter { $0.kind == "elastic.done" && $0.cvm == cvm.name }.count == 2)
+        #expect(events.contains { $0.kind == "elastic.stopped" })
+        let shown = try cli.run("events", "--last", "500")
+        #expect(shown.stdout.contains("elastic.action"))
+        #expect(shown.stdout.contains("[policy \(commit.prefix(12))]"))
+    }
+
+    @Test func recommendOnlyJournalsWhatItWouldDoAndActsOnNothing() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let repo = try PolicyRepoFixture(in: cli.state + "/policy-repo")
+        let commit = try repo.commit(PolicyRepoFixture.policy(rule: "thresholds: {cpuPercent: 50}\nmaxCVMs: 2"), message: "p")
+        let usage = UsageFile(path: cli.state + "/usage.jsonl")
+        try usage.write(cpuPercent: 400)
+
+        let out = try cli.run("elastic", "run", "--once", "--recommend-only", "--repo", repo.path, "--usage-file", usage.path, "-q")
+        #expect(out.status == 0, "\(out.stderr)")
+        let recommended = try cli.events().filter { $0.kind == "elastic.recommend" }
+        #expect(recommended.count == 1)  // maxConcurrentActions 1
+        #expect(recommended.first?.message.hasPrefix("would deploy health-monitor") == true)
+        #expect(recommended.first?.policyCommit == commit)
+        #expect(try cli.status().cvms.isEmpty)
+        #expect(try Store(directory: cli.state).appliedPolicy() == nil)  // recommending puts nothing in force
+    }
+}
