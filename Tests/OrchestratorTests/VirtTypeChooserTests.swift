@@ -6,7 +6,7 @@ import Testing
     @Test func explicitRequestWinsWithoutProbing() {
         let chosen = VirtTypeChooser.choose(requested: "qemu", cacheDirectory: "/nonexistent") {
             Issue.record("probed although the type was given")
-            return true
+            return nil
         }
         #expect(chosen.type == "qemu")
     }
@@ -14,11 +14,11 @@ import Testing
     @Test func verdictIsCachedPerBoot() throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let first = VirtTypeChooser.choose(requested: "auto", cacheDirectory: dir) { false }
+        let first = VirtTypeChooser.choose(requested: "auto", cacheDirectory: dir) { "test says no" }
         #expect(first.type == "qemu") // either /dev/kvm is unusable or the boot probe says no
         let second = VirtTypeChooser.choose(requested: "auto", cacheDirectory: dir) {
             Issue.record("probed again within the same boot")
-            return true
+            return nil
         }
         #expect(second.type == "qemu")
         #expect(second.reason.contains("cached"))

@@ -18,16 +18,23 @@ struct HostStorage {
 
     /// The host's volume pool, created (transient) when it is missing.
     func pool() throws -> LibvirtStoragePool {
-        if let pool = try connection.lookupStoragePool(name: poolName) {
-            if !pool.isActive { try pool.start() }
-            return pool
+        try Self.transientPool(named: poolName, path: volumesPath, mode: "0700", on: connection)
+    }
+
+    /// Looks a transient dir pool up, or creates it (with its directory). A pool whose
+    /// directory was removed behind libvirt's back fails to refresh: it is dropped and made anew.
+    static func transientPool(named name: String, path: String, mode: String,
+                              on connection: LibvirtConnection) throws -> LibvirtStoragePool {
+        if let pool = try connection.lookupStoragePool(name: name) {
+            if !pool.isActive { try? pool.start() }
+            if pool.isActive, (try? pool.refresh()) != nil { return pool }
+            try? pool.destroy()
         }
         do {
-            return try connection.createTransientStoragePool(
-                xml: StoragePoolDefinition(name: poolName, path: volumesPath).xml)
+            return try connection.createTransientStoragePool(xml: StoragePoolDefinition(name: name, path: path, mode: mode).xml)
         } catch let error as LibvirtError where error.message.contains("already exists") {
             // Another cvmctl created it between our lookup and create.
-            guard let pool = try connection.lookupStoragePool(name: poolName) else { throw error }
+            guard let pool = try connection.lookupStoragePool(name: name) else { throw error }
             return pool
         }
     }
@@ -37,17 +44,7 @@ struct HostStorage {
     /// The host's image cache as a libvirt pool: lets us see over the libvirt connection
     /// whether an artifact (named by its sha256) is there, without an SSH round trip.
     func imagesPool() throws -> LibvirtStoragePool {
-        if let pool = try connection.lookupStoragePool(name: imagesPoolName) {
-            if !pool.isActive { try pool.start() }
-            return pool
-        }
-        do {
-            return try connection.createTransientStoragePool(
-                xml: StoragePoolDefinition(name: imagesPoolName, path: cachePath, mode: "0755").xml)
-        } catch let error as LibvirtError where error.message.contains("already exists") {
-            guard let pool = try connection.lookupStoragePool(name: imagesPoolName) else { throw error }
-            return pool
-        }
+        try Self.transientPool(named: imagesPoolName, path: cachePath, mode: "0755", on: connection)
     }
 
     /// Size of a cached artifact on this host: from the images pool when the host is remote,
@@ -57,9 +54,7 @@ struct HostStorage {
             let path = (cachePath as NSString).appendingPathComponent(sha256)
             return (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value
         }
-        let pool = try imagesPool()
-        try? pool.refresh()
-        return try pool.lookupVolume(name: sha256)?.capacityBytes
+        return try imagesPool().lookupVolume(name: sha256)?.capacityBytes
     }
 
     /// True when the cache holds a file named `sha256` of `bytes` bytes. Files are only
@@ -67,7 +62,6 @@ struct HostStorage {
     func cached(sha256: String, bytes: Int64) -> Bool {
         if host.isLocal { return (try? imagesPoolVolumeSize(sha256)) == UInt64(bytes) }
         guard let pool = try? imagesPool() else { return false }
-        try? pool.refresh()
         guard let volume = try? pool.lookupVolume(name: sha256), let size = try? volume.capacityBytes else { return false }
         return size == UInt64(bytes)
     }

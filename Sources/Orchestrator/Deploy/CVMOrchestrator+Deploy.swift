@@ -117,7 +117,7 @@ extension CVMOrchestrator {
         let requested = configuration.virtType
         return try await LibvirtExecutor.run {
             VirtTypeChooser.choose(requested: requested, cacheDirectory: stateDirectory) {
-                guard let kernel = image.path(of: "kernel") else { return false }
+                guard let kernel = image.path(of: "kernel") else { return "image has no kernel" }
                 return KVMBootProbe.run(connection: connection, kernel: kernel, workDirectory: stateDirectory)
             }
         }

@@ -116,7 +116,7 @@ public enum KVMProbe {
 /// verdict is cached for the current boot of the machine.
 public enum VirtTypeChooser {
     public static func choose(requested: String, cacheDirectory: String,
-                              bootProbe: () -> Bool) -> (type: String, reason: String) {
+                              bootProbe: () -> String?) -> (type: String, reason: String) {
         if requested == "kvm" || requested == "qemu" { return (requested, "requested") }
         let bootID = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
@@ -128,8 +128,8 @@ public enum VirtTypeChooser {
             }
         }
         var verdict = KVMProbe.run().rawValue
-        if verdict == KVMProbe.Result.usable.rawValue, !bootProbe() {
-            verdict = "kernel hangs under KVM"
+        if verdict == KVMProbe.Result.usable.rawValue, let problem = bootProbe() {
+            verdict = problem
         }
         try? "\(bootID) \(verdict)".write(toFile: cache, atomically: true, encoding: .utf8)
         return (verdict == "usable" ? "kvm" : "qemu", "KVM probe: \(verdict)")

@@ -7,8 +7,11 @@ import Logging
 public struct ImageCatalog: Sendable {
     public let root: String
 
+    /// `root` may be relative; it is resolved against the current directory now, because
+    /// artifact paths are handed to libvirtd, which has its own working directory.
     public init(root: String) {
-        self.root = root
+        let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
+        self.root = (absolute as NSString).standardizingPath
     }
 
     /// An image ready to deploy: manifest, lock, and absolute artifact paths.
