@@ -31,11 +31,13 @@ public struct PolicyFollower: Sendable {
             tracker: PolicyTracker(), lastProblem: nil, root: root)
         let source = try orchestrator.policySource(repository)
         let candidate = try await GitCommand.offPool { try source.candidate(at: ref) }
-        follower.note(follower.tracker.consider(candidate))
+        let first = follower.tracker.consider(candidate)
+        await follower.note(first)
         if follower.tracker.inForce == nil, let applied = try orchestrator.store.appliedPolicy(),
-           repository.contains(commit: applied.commit) {
+           try await GitCommand.offPool({ repository.contains(commit: applied.commit) }) {
             let earlier = try await GitCommand.offPool { try source.candidate(commit: applied.commit, ref: applied.ref) }
-            follower.note(follower.tracker.consider(earlier))
+            let resumed = follower.tracker.consider(earlier)
+            await follower.note(resumed)
         }
         guard follower.tracker.inForce != nil else {
             throw PolicySourceError.invalid(commit: candidate.commit, ref: ref, error: candidate.validationError!, inForce: nil)
@@ -56,7 +58,8 @@ public struct PolicyFollower: Sendable {
             let source = try orchestrator.policySource(repository)
             let candidate = try await GitCommand.offPool { try source.candidate(commit: commit, ref: ref) }
             lastProblem = nil
-            note(tracker.consider(candidate))
+            let change = tracker.consider(candidate)
+            await note(change)
         } catch {
             let problem = "\(error)"
             guard problem != lastProblem else { return }
@@ -66,12 +69,13 @@ public struct PolicyFollower: Sendable {
         }
     }
 
-    private mutating func note(_ change: PolicyTracker.Change) {
+    private mutating func note(_ change: PolicyTracker.Change) async {
         switch change {
         case .unchanged:
             break
         case let .adopted(revision, previous):
-            let subject = repository.subject(of: revision.commit)
+            let repository = self.repository
+            let subject = (try? await GitCommand.offPool { repository.subject(of: revision.commit) }) ?? ""
             let policy = revision.policy
             let stored = (try? orchestrator.store.appliedPolicy())?.commit
             let was = previous.map { "replaces \($0.prefix(12))" }
