@@ -20,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
     ],
     targets: [
         // C modules: only headers and tiny static inline helpers.
@@ -40,6 +43,20 @@ let package = Package(
             .product(name: "Atomics", package: "swift-atomics"),
         ], swiftSettings: strict),
 
+        // The traffic manager's data plane: SwiftNIO proxy, health monitors, usage monitors,
+        // admin endpoint. Builds on TMSCore's pools; no libvirt.
+        .target(name: "TrafficManager", dependencies: [
+            "TMSCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
+
         // All orchestration logic.
         .target(name: "Orchestrator", dependencies: [
             "CLibvirt", "CLibssh2", "CVMProtocol", "TMSCore",
@@ -51,7 +68,7 @@ let package = Package(
 
         // The operator's CLI: parse, call the library, print.
         .executableTarget(name: "cvmctl", dependencies: [
-            "Orchestrator", "TMSCore",
+            "Orchestrator", "TMSCore", "TrafficManager",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
@@ -73,5 +90,10 @@ let package = Package(
             .product(name: "PropertyBased", package: "swift-property-based"),
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "IntegrationTests", dependencies: ["Orchestrator"]),
+        .testTarget(name: "TrafficManagerTests", dependencies: [
+            "TrafficManager", "TMSCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
     ]
 )

@@ -1,0 +1,1 @@
+// The traffic manager data plane (issue 4).
