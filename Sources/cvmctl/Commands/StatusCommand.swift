@@ -37,6 +37,10 @@ struct StatusCommand: AsyncParsableCommand {
                 for c in report.cvms where c.failure != nil && c.state == "failed" {
                     print("  \(c.name): \(c.failure!)")
                 }
+                for c in report.cvms {
+                    guard let total = c.lastMigrationTotalMs else { continue }
+                    print("  \(c.name): last migration took \(total) ms, pause \(c.lastMigrationPauseMs.map { "\($0) ms" } ?? "unknown")")
+                }
             }
             if !report.mismatches.isEmpty {
                 print("\nMISMATCHES (store vs libvirt):")
