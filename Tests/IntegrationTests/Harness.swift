@@ -29,7 +29,8 @@ struct CLIHarness {
     func process(_ arguments: [String]) -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = arguments + ["--state", state, "--images", images]
+        // Global options belong to the leaf command; `--help` runs take none.
+        p.arguments = arguments.contains("--help") ? arguments : arguments + ["--state", state, "--images", images]
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         p.environment = env

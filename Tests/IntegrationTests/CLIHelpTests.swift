@@ -1,0 +1,28 @@
+import Foundation
+import Testing
+
+/// The CLI's help text is part of its interface: subcommands, flags and the stated
+/// precedence of settings.
+@Suite struct CLIHelpTests {
+    @Test func rootListsEveryCommand() throws {
+        let out = try CLIHarness().run(["--help"])
+        for command in ["deploy", "decommission", "status", "image", "migrate", "monitor", "events", "host", "policy", "explain", "elastic"] {
+            #expect(out.stdout.contains("  \(command)"), "missing \(command) in:\n\(out.stdout)")
+        }
+        #expect(out.stdout.contains("CVM_STATE"))
+    }
+
+    @Test(arguments: [
+        (["deploy", "--help"], ["--image", "--name", "--host", "--timeout", "everything created is removed", "--json", "--state"]),
+        (["decommission", "--help"], ["--grace", "Safe to repeat"]),
+        (["migrate", "--help"], ["--to", "--bandwidth", "--max-downtime", "Ctrl-C aborts"]),
+        (["host", "add", "--help"], ["--address", "--identity", "--host-key", "--accept-new-host-key", "--trust"]),
+        (["status", "--help"], ["MISMATCHES", "three intervals"]),
+        (["image", "--help"], ["build", "list", "verify"]),
+    ])
+    func commandHelpStatesItsContract(arguments: [String], mentions: [String]) throws {
+        let out = try CLIHarness().run(arguments)
+        #expect(out.status == 0)
+        for text in mentions { #expect(out.stdout.contains(text), "\(arguments) help lacks \(text)") }
+    }
+}
