@@ -50,7 +50,8 @@ import Testing
                 #expect(try cli.remoteTraces(of: "mover").allSatisfy { !$0.contains(from == "c2" ? "cvmh2" : "cvmh3") })
             }
         }
-        #expect(try cli.run("decommission", "mover").status == 0)
+        let gone = try cli.run("decommission", "mover")
+        #expect(gone.status == 0, "\(gone.stderr)")
         #expect(try cli.remoteTraces(of: "mover") == [])
         #expect(try cli.traces(of: "mover") == [])
     }
