@@ -74,7 +74,9 @@ let package = Package(
         ], swiftSettings: strict),
 
         // Benchmarks (whole-program, print ratios against a reference measured in the same run).
-        .executableTarget(name: "tms-bench", dependencies: ["TMSCore"], path: "Benchmarks/tms-bench"),
+        .executableTarget(name: "tms-bench", dependencies: [
+            "TMSCore", .product(name: "Atomics", package: "swift-atomics"),
+        ], path: "Benchmarks/tms-bench"),
         .executableTarget(name: "placement-bench", dependencies: ["Orchestrator"], path: "Benchmarks/placement-bench"),
         .executableTarget(name: "migrate-bench", dependencies: ["Orchestrator"], path: "Benchmarks/migrate-bench"),
         .executableTarget(name: "deploy-bench", dependencies: ["Orchestrator", "CVMProtocol"], path: "Benchmarks/deploy-bench"),
@@ -83,6 +85,7 @@ let package = Package(
         .testTarget(name: "CVMProtocolTests", dependencies: ["CVMProtocol"]),
         .testTarget(name: "TMSCoreTests", dependencies: [
             "TMSCore",
+            .product(name: "Atomics", package: "swift-atomics"),
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "OrchestratorTests", dependencies: [

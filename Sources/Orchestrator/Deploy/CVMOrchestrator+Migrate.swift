@@ -206,12 +206,22 @@ extension CVMOrchestrator {
                 try? await Task.sleep(for: .milliseconds(200))
             }
         }
-        defer { poller.cancel() }
-        try await withTaskCancellationHandler {
-            try await job.value
-        } onCancel: {
-            try? domain.abortJob()
+        let outcome: Result<Void, any Error>
+        do {
+            try await withTaskCancellationHandler {
+                try await job.value
+            } onCancel: {
+                // Off the canceller's thread: abortJob blocks on libvirtd.
+                Task { try? await LibvirtExecutor.run { try domain.abortJob() } }
+            }
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
         }
+        // Let the progress poller finish its last libvirt call before anything is torn down.
+        poller.cancel()
+        await poller.value
+        try outcome.get()
         try Task.checkCancellation()
     }
 

@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs `body(index)` on `count` new OS threads at once and waits for all of them.
+/// (A test helper: real threads, not tasks, so cores truly run in parallel.)
+func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    final class Box: @unchecked Sendable {
+        // Written once before the thread starts, read by that thread only.
+        let run: () -> Void
+        init(_ run: @escaping () -> Void) { self.run = run }
+    }
+    var threads: [pthread_t] = []
+    for index in 0..<count {
+        let box = Unmanaged.passRetained(Box { body(index) })
+        var thread = pthread_t()
+        let error = pthread_create(&thread, nil, { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            box.run()
+            return nil
+        }, box.toOpaque())
+        precondition(error == 0, "pthread_create failed: \(error)")
+        threads.append(thread)
+    }
+    for thread in threads { pthread_join(thread, nil) }
+}
+
+/// Whether the process runs under ThreadSanitizer (its runtime is linked in), so that the
+/// stress tests can scale their operation counts to what TSan can run in reasonable time.
+let runningUnderThreadSanitizer: Bool = {
+    #if canImport(Darwin)
+    return dlsym(UnsafeMutableRawPointer(bitPattern: -2), "__tsan_init") != nil  // RTLD_DEFAULT
+    #else
+    return dlsym(nil, "__tsan_init") != nil  // RTLD_DEFAULT
+    #endif
+}()
+
+/// A small deterministic random generator for threads (SplitMix64).
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
