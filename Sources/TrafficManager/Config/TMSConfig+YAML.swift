@@ -1,0 +1,288 @@
+import Foundation
+import TMSCore
+
+extension TMSConfig {
+    /// Reads and validates a configuration file. Blocking file I/O: never call it on an
+    /// event loop.
+    /// - Throws: `ConfigError` naming file, line, column and key.
+    public static func load(file: String) throws(ConfigError) -> TMSConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: file, line: 0, column: 0, key: "-", problem: "cannot read the file: \(error.localizedDescription)")
+        }
+        return try parse(text, file: file)
+    }
+
+    /// Parses and validates configuration text (`file` names it in errors).
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> TMSConfig {
+        let root = try YAMLReader.parse(text, file: file)
+        try root.expectOnly(["cores", "admin", "drainTimeout", "usage", "monitors", "vServers"])
+        var config = TMSConfig()
+        config.cores = try root.optionalInt("cores", in: 1...1024)
+        if root.has("admin") { config.admin = try AdminConfig(root.submapping("admin")) }
+        config.drainTimeout = try root.optionalDuration("drainTimeout", in: .zero ... .seconds(3600)) ?? config.drainTimeout
+        if root.has("usage") { config.usage = try UsageConfig(root.submapping("usage")) }
+        config.monitors = try root.list("monitors").map { (reader) throws(ConfigError) in try MonitorConfig(reader) }
+        let vServerReaders = try root.list("vServers")
+        guard !vServerReaders.isEmpty else { throw root.error("vServers", "at least one vServer is required") }
+        config.vServers = try vServerReaders.map { (reader) throws(ConfigError) in try VServerConfig(reader) }
+        try config.validate(root: root, vServerReaders: vServerReaders)
+        return config
+    }
+
+    /// Checks that need the whole file: unique names, references, backup chains, binds.
+    private func validate(root: YAMLReader, vServerReaders: [YAMLReader]) throws(ConfigError) {
+        var monitorNames: Set<String> = []
+        for (index, monitor) in monitors.enumerated() where !monitorNames.insert(monitor.name).inserted {
+            throw try root.list("monitors")[index].error("name", "monitor \(monitor.name) is defined twice")
+        }
+        var names: Set<String> = []
+        var binds: [HostPort: String] = [:]
+        for (vServer, reader) in zip(vServers, vServerReaders) {
+            guard names.insert(vServer.name).inserted else { throw reader.error("name", "vServer \(vServer.name) is defined twice") }
+            if let bind = vServer.bind, bind.port != 0 {
+                if let other = binds.updateValue(vServer.name, forKey: bind) {
+                    throw reader.error("bind", "\(bind) is already the address of vServer \(other)")
+                }
+            }
+            if let monitor = vServer.monitor, !monitorNames.contains(monitor) {
+                throw reader.error("monitor", "no monitor named \(monitor) (defined: \(monitorNames.sorted().joined(separator: ", ")))")
+            }
+        }
+        for (vServer, reader) in zip(vServers, vServerReaders) {
+            guard let backup = vServer.spillover.backup else { continue }
+            let spill = try reader.submapping("spillover")
+            guard let target = self.vServer(named: backup) else {
+                throw spill.error("backup", "no vServer named \(backup)")
+            }
+            if target.mode != vServer.mode {
+                throw spill.error("backup", "backup \(backup) is a \(target.mode) vServer; \(vServer.name) is \(vServer.mode)")
+            }
+        }
+        do {
+            _ = try backupChain()
+        } catch {
+            throw root.error("vServers", error.description)
+        }
+    }
+
+    /// The backup topology of the vServers (validated: backups exist, no cycles).
+    public func backupChain() throws(BackupChainError) -> BackupChain {
+        try BackupChain(vServers.map { vServer in
+            BackupChain.Entry(VServerID(vServer.name), backup: vServer.spillover.backup.map { VServerID($0) },
+                              endAction: vServer.spillover.redirect.map { .redirect(url: $0) } ?? .refuse)
+        })
+    }
+}
+
+extension AdminConfig {
+    init(_ reader: YAMLReader) throws(ConfigError) {
+        try reader.expectOnly(["address", "enabled"])
+        self.init()
+        if reader.has("enabled"), try !reader.bool("enabled") {
+            address = nil
+            return
+        }
+        if let text = try reader.optionalString("address") {
+            guard let address = HostPort(parsing: text) else {
+                throw reader.error("address", "expected HOST:PORT with an IP address, found '\(text)'", at: reader.value("address"))
+            }
+            guard address.isLoopback else {
+                throw reader.error("address", "the admin endpoint must listen on loopback (127.0.0.0/8 or ::1)", at: reader.value("address"))
+            }
+            self.address = address
+        }
+    }
+}
+
+extension UsageConfig {
+    init(_ reader: YAMLReader) throws(ConfigError) {
+        try reader.expectOnly(["interval", "window", "horizon", "alpha", "beta"])
+        self.init()
+        interval = try reader.optionalDuration("interval", in: .milliseconds(10) ... .seconds(3600)) ?? interval
+        window = try reader.optionalInt("window", in: 2...100_000) ?? window
+        horizon = try reader.optionalDuration("horizon", in: .zero ... .seconds(86_400)) ?? horizon
+        alpha = try reader.optionalFraction("alpha") ?? alpha
+        beta = try reader.optionalFraction("beta") ?? beta
+    }
+}
+
+extension YAMLReader {
+    /// A number in (0, 1].
+    func optionalFraction(_ key: String) throws(ConfigError) -> Double? {
+        guard let node = value(key) else { return nil }
+        guard let text = node.scalar?.string, let value = Double(text), value > 0, value <= 1 else {
+            throw error(key, "expected a number in (0, 1]", at: node)
+        }
+        return value
+    }
+}
+
+extension MonitorConfig {
+    init(_ reader: YAMLReader) throws(ConfigError) {
+        try reader.expectOnly(["name", "kind", "interval", "timeout", "rise", "fall", "path", "expect",
+                               "responseTimeLimit", "deviation", "averageSpan", "task"])
+        let name = try reader.string("name")
+        self.init(name: name)
+        let kind = try reader.has("kind") ? reader.choice("kind", KindName.self) : .tcp
+        switch kind {
+        case .tcp:
+            for key in ["path", "expect"] where reader.has(key) {
+                throw reader.error(key, "only for kind: http")
+            }
+            self.kind = .tcp
+        case .http:
+            let path = try reader.optionalString("path") ?? "/"
+            guard path.hasPrefix("/"), !path.contains(where: { $0 == " " || $0 == "\r" || $0 == "\n" }) else {
+                throw reader.error("path", "expected an absolute path without spaces", at: reader.value("path"))
+            }
+            var expect = 200...399
+            if let text = try reader.optionalString("expect") {
+                guard let range = Self.statusRange(text) else {
+                    throw reader.error("expect", "expected a status (200) or a range (200-399)", at: reader.value("expect"))
+                }
+                expect = range
+            }
+            self.kind = .http(path: path, expect: expect)
+        }
+        interval = try reader.optionalDuration("interval", in: .milliseconds(10) ... .seconds(3600)) ?? interval
+        timeout = try reader.optionalDuration("timeout", in: .milliseconds(1) ... .seconds(3600)) ?? timeout
+        rise = try reader.optionalInt("rise", in: 1...100) ?? rise
+        fall = try reader.optionalInt("fall", in: 1...100) ?? fall
+        responseTimeLimit = try reader.optionalDuration("responseTimeLimit", in: .milliseconds(1) ... .seconds(3600))
+        if let node = reader.value("deviation") {
+            guard let text = node.scalar?.string, let percent = Int(text.hasSuffix("%") ? String(text.dropLast()) : text),
+                  (1...100_000).contains(percent) else {
+                throw reader.error("deviation", "expected a percentage above the running average, such as 200%", at: node)
+            }
+            deviationPercent = percent
+        }
+        averageSpan = try reader.optionalInt("averageSpan", in: 1...10_000) ?? averageSpan
+        task = try reader.optionalString("task") ?? task
+    }
+
+    enum KindName: String, CaseIterable { case tcp, http }
+
+    static func statusRange(_ text: String) -> ClosedRange<Int>? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count),
+              let low = Int(parts[0].trimmingCharacters(in: .whitespaces)),
+              let high = Int(parts[parts.count - 1].trimmingCharacters(in: .whitespaces)),
+              (100...599).contains(low), (100...599).contains(high), low <= high else { return nil }
+        return low...high
+    }
+}
+
+extension VServerConfig {
+    init(_ reader: YAMLReader) throws(ConfigError) {
+        try reader.expectOnly(["name", "bind", "mode", "method", "services", "monitor", "spillover",
+                               "idleTimeout", "connectTimeout", "task"])
+        let name = try reader.string("name")
+        guard !name.contains(where: { $0 == "/" || $0.isWhitespace || $0 == "\"" }) else {
+            throw reader.error("name", "a vServer name may not contain '/', quotes or spaces")
+        }
+        var bind: HostPort?
+        if let text = try reader.optionalString("bind") {
+            guard let address = HostPort(parsing: text) else {
+                throw reader.error("bind", "expected HOST:PORT with an IP address, found '\(text)'", at: reader.value("bind"))
+            }
+            bind = address
+        }
+        let serviceReaders = try reader.list("services")
+        guard !serviceReaders.isEmpty else { throw reader.error("services", "at least one service is required") }
+        var services: [ServiceConfig] = []
+        for serviceReader in serviceReaders {
+            let service = try ServiceConfig(serviceReader)
+            if services.contains(where: { $0.name == service.name }) {
+                throw serviceReader.error("name", "service \(service.name) is listed twice in vServer \(name)")
+            }
+            services.append(service)
+        }
+        self.init(name: name, bind: bind, services: services)
+        if reader.has("mode") { mode = try reader.choice("mode", Mode.self) }
+        if reader.has("method") { method = try reader.choice("method", Method.self) }
+        monitor = try reader.optionalString("monitor")
+        idleTimeout = try reader.optionalDuration("idleTimeout", in: .milliseconds(10) ... .seconds(86_400)) ?? idleTimeout
+        connectTimeout = try reader.optionalDuration("connectTimeout", in: .milliseconds(1) ... .seconds(600)) ?? connectTimeout
+        task = try reader.optionalString("task") ?? task
+        if reader.has("spillover") {
+            spillover = try SpilloverConfig(reader.submapping("spillover"), mode: mode)
+        }
+        if services.count > 64 {
+            throw reader.error("services", "at most 64 services per vServer")
+        }
+    }
+}
+
+extension ServiceConfig {
+    init(_ reader: YAMLReader) throws(ConfigError) {
+        try reader.expectOnly(["name", "address", "port", "capacity", "weight"])
+        let addressText = try reader.string("address")
+        var address: HostPort
+        if let port = try reader.optionalInt("port", in: 1...65_535) {
+            guard let parsed = HostPort(parsing: addressText.contains(":") && !addressText.hasPrefix("[")
+                                        ? "[\(addressText)]:\(port)" : "\(addressText):\(port)") else {
+                throw reader.error("address", "expected an IP address, found '\(addressText)'", at: reader.value("address"))
+            }
+            address = parsed
+        } else {
+            guard let parsed = HostPort(parsing: addressText), parsed.port != 0 else {
+                throw reader.error("port", "required key is missing (or give address as HOST:PORT)")
+            }
+            address = parsed
+        }
+        let name = try reader.optionalString("name") ?? address.description
+        self.init(name: name, address: address, capacity: try reader.int("capacity", in: 0...10_000_000),
+                  weight: try reader.optionalInt("weight", in: 1...1_000) ?? 1)
+    }
+}
+
+extension SpilloverConfig {
+    init(_ reader: YAMLReader, mode: VServerConfig.Mode) throws(ConfigError) {
+        try reader.expectOnly(["kind", "limit", "bytesPerSecond", "bandwidthInterval", "exclusivePercent",
+                               "batchPercent", "t1", "t2", "backup", "redirect", "persistence", "queue"])
+        self.init()
+        if reader.has("kind") { kind = try reader.choice("kind", Kind.self) }
+        switch kind {
+        case .connection:
+            limit = try reader.int("limit", in: 0...VServerQuota.maximumLimit)
+        case .dynamic, .bandwidth:
+            if reader.has("limit") {
+                throw reader.error("limit", "only for kind: connection (a \(kind) limit is the sum of the capacities of the services up)")
+            }
+        }
+        if kind == .bandwidth {
+            bytesPerSecond = try reader.int("bytesPerSecond", in: 0...(1 << 40))
+            bandwidthInterval = try reader.optionalDuration("bandwidthInterval", in: .milliseconds(1) ... .seconds(60)) ?? bandwidthInterval
+        } else {
+            for key in ["bytesPerSecond", "bandwidthInterval"] where reader.has(key) {
+                throw reader.error(key, "only for kind: bandwidth")
+            }
+        }
+        if reader.has("exclusivePercent") { exclusivePercent = try reader.percentage("exclusivePercent") }
+        if reader.has("batchPercent") { batchPercent = try reader.percentage("batchPercent") }
+        if reader.has("t1") { t1 = try reader.threshold("t1") }
+        if reader.has("t2") { t2 = try reader.threshold("t2") }
+        backup = try reader.optionalString("backup")
+        if let url = try reader.optionalString("redirect") {
+            guard mode == .http else { throw reader.error("redirect", "only HTTP vServers redirect (TCP ones refuse)") }
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("/"),
+                  !url.contains(where: { $0 == "\r" || $0 == "\n" || $0 == " " }) else {
+                throw reader.error("redirect", "expected an http(s):// URL or an absolute path without spaces", at: reader.value("redirect"))
+            }
+            redirect = url
+        }
+        persistence = try reader.optionalDuration("persistence", in: .zero ... .seconds(86_400))
+        if reader.has("queue") {
+            let queueReader = try reader.submapping("queue")
+            try queueReader.expectOnly(["size", "timeout"])
+            queue = QueueConfig(size: try queueReader.int("size", in: 1...1_000_000),
+                                timeout: try queueReader.duration("timeout", in: .milliseconds(1) ... .seconds(3600)))
+        }
+        if persistence != nil && backup == nil {
+            throw reader.error("persistence", "persistence needs a backup")
+        }
+    }
+}

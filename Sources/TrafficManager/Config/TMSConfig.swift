@@ -1,0 +1,60 @@
+/// The traffic manager's configuration: what `cvmctl tms run --config FILE` reads
+/// (documented key by key in `docs/tms.sample.yaml`). A `Sendable` value with defaults;
+/// precedence: command line > file > default.
+public struct TMSConfig: Sendable, Hashable {
+    /// Event loops (one per core); `nil`: as many as the machine has cores.
+    public var cores: Int?
+    public var admin: AdminConfig
+    /// How long shutdown (and a reload that removes a vServer) waits for live connections to
+    /// finish before closing them.
+    public var drainTimeout: Duration
+    public var usage: UsageConfig
+    public var monitors: [MonitorConfig]
+    public var vServers: [VServerConfig]
+
+    public init(cores: Int? = nil, admin: AdminConfig = AdminConfig(), drainTimeout: Duration = .seconds(30),
+                usage: UsageConfig = UsageConfig(), monitors: [MonitorConfig] = [], vServers: [VServerConfig] = []) {
+        self.cores = cores
+        self.admin = admin
+        self.drainTimeout = drainTimeout
+        self.usage = usage
+        self.monitors = monitors
+        self.vServers = vServers
+    }
+
+    public func vServer(named name: String) -> VServerConfig? { vServers.first { $0.name == name } }
+    public func monitor(named name: String) -> MonitorConfig? { monitors.first { $0.name == name } }
+}
+
+/// The admin endpoint (`/usage`, `/metrics`, `/reload`, `/status`). Loopback only.
+public struct AdminConfig: Sendable, Hashable {
+    public static let defaultAddress = HostPort(host: "127.0.0.1", port: 9901)
+    /// `nil`: no admin endpoint.
+    public var address: HostPort?
+
+    public init(address: HostPort? = AdminConfig.defaultAddress) {
+        self.address = address
+    }
+}
+
+/// How task usage is sampled and forecast (SPEC §1.3).
+public struct UsageConfig: Sendable, Hashable {
+    /// Time between two samples of every task's counters.
+    public var interval: Duration
+    /// Samples kept per task and resource (the window of the patterns).
+    public var window: Int
+    /// How far ahead the anticipated usage looks.
+    public var horizon: Duration
+    /// Holt smoothing factors for the forecast (level, trend), in (0, 1].
+    public var alpha: Double
+    public var beta: Double
+
+    public init(interval: Duration = .seconds(1), window: Int = 60, horizon: Duration = .seconds(30),
+                alpha: Double = 0.5, beta: Double = 0.3) {
+        self.interval = interval
+        self.window = window
+        self.horizon = horizon
+        self.alpha = alpha
+        self.beta = beta
+    }
+}

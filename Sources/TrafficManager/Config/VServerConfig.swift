@@ -1,0 +1,67 @@
+/// One virtual server: a listening address (or none, for a vServer that only receives spilled
+/// connections), its mode, how it balances, its services and its spillover.
+public struct VServerConfig: Sendable, Hashable {
+    public enum Mode: String, Sendable, Hashable, CaseIterable {
+        /// Bytes relayed as they are; the end of a full backup chain refuses (closes).
+        case tcp
+        /// Bytes relayed as they are; the end of a full backup chain answers `302 Found` with
+        /// the redirect URL (`503` when there is none or every service refuses).
+        case http
+    }
+
+    public enum Method: String, Sendable, Hashable, CaseIterable {
+        /// Smooth weighted round robin.
+        case roundrobin
+        /// Fewest connections per weight (counted per core).
+        case leastconn
+    }
+
+    public var name: String
+    /// `nil`: the vServer listens nowhere and is only reached as a backup.
+    public var bind: HostPort?
+    public var mode: Mode
+    public var method: Method
+    public var services: [ServiceConfig]
+    /// The monitor (by name) that checks every service; `nil`: services are always up.
+    public var monitor: String?
+    public var spillover: SpilloverConfig
+    /// A connection with no bytes either way for this long is closed.
+    public var idleTimeout: Duration
+    /// How long connecting to one service may take before the next one is tried.
+    public var connectTimeout: Duration
+    /// The task name under which the usage monitors report this vServer's balancing
+    /// (the name the orchestrator's policies use). Default `vserver/NAME`.
+    public var task: String
+
+    public init(name: String, bind: HostPort?, mode: Mode = .tcp, method: Method = .roundrobin,
+                services: [ServiceConfig], monitor: String? = nil, spillover: SpilloverConfig = SpilloverConfig(),
+                idleTimeout: Duration = .seconds(300), connectTimeout: Duration = .seconds(2), task: String? = nil) {
+        self.name = name
+        self.bind = bind
+        self.mode = mode
+        self.method = method
+        self.services = services
+        self.monitor = monitor
+        self.spillover = spillover
+        self.idleTimeout = idleTimeout
+        self.connectTimeout = connectTimeout
+        self.task = task ?? "vserver/\(name)"
+    }
+}
+
+/// A backend a vServer balances over.
+public struct ServiceConfig: Sendable, Hashable {
+    public var name: String
+    public var address: HostPort
+    /// Concurrent connections the service takes: its share of a dynamic limit.
+    public var capacity: Int
+    /// Relative share of new connections (1...1000).
+    public var weight: Int
+
+    public init(name: String, address: HostPort, capacity: Int, weight: Int = 1) {
+        self.name = name
+        self.address = address
+        self.capacity = capacity
+        self.weight = weight
+    }
+}

@@ -1,0 +1,80 @@
+import NIOCore
+import TMSCore
+
+/// Everything one core's event loop owns: the routing table it routes with, its live
+/// connections, the connections waiting for quota, and its periodic sweep (idle timeouts,
+/// draining, queue timeouts). Loop-bound: created and used on its loop only.
+final class CoreRuntime {
+    let index: Int
+    let loop: any EventLoop
+    unowned let dataPlane: DataPlane
+    var table: RoutingTable?
+    var connections = ConnectionRegistry()
+    /// Connections waiting in a vServer's queue, by ticket.
+    var waiting: [UInt64: ProxyConnection] = [:]
+    /// When set (monotonic ns), every connection still open then is closed (shutdown).
+    var closeAllDeadline: UInt64?
+    private var sweep: RepeatedTask?
+
+    static let sweepInterval = TimeAmount.milliseconds(100)
+
+    init(index: Int, loop: any EventLoop, dataPlane: DataPlane) {
+        self.index = index
+        self.loop = loop
+        self.dataPlane = dataPlane
+    }
+
+    func startSweeping() {
+        let core = NIOLoopBound(self, eventLoop: loop)
+        sweep = loop.scheduleRepeatedTask(initialDelay: Self.sweepInterval, delay: Self.sweepInterval) { _ in
+            core.value.sweepOnce(now: MonotonicTime.nanos())
+        }
+    }
+
+    func stopSweeping() {
+        sweep?.cancel()
+        sweep = nil
+    }
+
+    /// Closes idle connections, those of removed vServers past their drain deadline, and all
+    /// of them past the shutdown deadline; expires queued requests whose time ran out.
+    func sweepOnce(now: UInt64) {
+        for connection in connections.all {
+            if connection.shouldClose(now: now, closeAllDeadline: closeAllDeadline) { connection.close() }
+        }
+        if index == 0, let table {
+            let duration = Duration.nanoseconds(Int64(now))
+            for vServer in table.vServers.values {
+                if case .wait = vServer.quota.queuePolicy {
+                    let update = vServer.quota.serveWaiters(now: duration)
+                    if !update.isEmpty { dataPlane.deliver(update, of: vServer) }
+                }
+                if let persistence = vServer.persistence {
+                    persistence.withLock { _ = $0.removeExpired(now: duration) }
+                }
+            }
+        }
+    }
+
+    /// Releases `lease` (once) and hands any waiters it serves to their cores.
+    func release(_ lease: QuotaLease, of vServer: VServerRuntime) {
+        let now: Duration? = if case .wait = vServer.quota.queuePolicy { MonotonicTime.now() } else { nil }
+        guard let release = lease.release(now: now), !release.waiters.isEmpty else { return }
+        dataPlane.deliver(release.waiters, of: vServer)
+    }
+
+    /// A waiter of this core was admitted by another thread: hand the use to its connection,
+    /// or give it back if the connection is gone.
+    func served(ticket: UInt64, vServer: VServerRuntime) {
+        let lease = QuotaLease(admittedBy: vServer.quota, core: index)
+        if let connection = waiting.removeValue(forKey: ticket) {
+            connection.queueServed(lease, vServer: vServer)
+        } else {
+            release(lease, of: vServer)
+        }
+    }
+
+    func expired(ticket: UInt64) {
+        waiting.removeValue(forKey: ticket)?.queueExpired()
+    }
+}

@@ -1,0 +1,85 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+import TMSCore
+
+/// The data plane's event loops, one per core, and each core's runtime. The only way across
+/// cores: `deliver` (waiters served by one core's release, admitted on another) and `publish`
+/// (a new routing table).
+final class DataPlane: Sendable {
+    let group: MultiThreadedEventLoopGroup
+    /// Index = core.
+    let loops: [any EventLoop]
+    let cores: [NIOLoopBoundBox<CoreRuntime?>]
+    private let tickets = Atomic<UInt64>(1)
+
+    init(cores count: Int) {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: count)
+        loops = Array(group.makeIterator())
+        cores = loops.map { NIOLoopBoundBox.makeEmptyBox(valueType: CoreRuntime.self, eventLoop: $0) }
+    }
+
+    var coreCount: Int { loops.count }
+
+    /// Creates every core's runtime on its loop and starts its sweep.
+    func start() async throws {
+        for (index, loop) in loops.enumerated() {
+            let box = cores[index]
+            try await loop.submit { [self] in
+                let core = CoreRuntime(index: index, loop: loop, dataPlane: self)
+                box.value = core
+                core.startSweeping()
+            }.get()
+        }
+    }
+
+    /// Makes `table` the one every core routes new connections with. Returns once every core
+    /// has it.
+    func publish(_ table: RoutingTable) async throws {
+        for (index, loop) in loops.enumerated() {
+            let box = cores[index]
+            try await loop.submit { box.value?.table = table }.get()
+        }
+    }
+
+    /// A ticket for a request that waits in a quota queue (unique in the process).
+    func nextTicket() -> UInt64 { tickets.wrappingAdd(1, ordering: .relaxed).oldValue }
+
+    /// Hands waiters that `vServer`'s quota served or expired to the cores they wait on.
+    func deliver(_ update: WaiterUpdate, of vServer: VServerRuntime) {
+        for served in update.served {
+            let box = cores[served.waiter.core]
+            loops[served.waiter.core].execute { box.value?.served(ticket: served.waiter.ticket, vServer: vServer) }
+        }
+        for waiter in update.expired {
+            let box = cores[waiter.core]
+            loops[waiter.core].execute { box.value?.expired(ticket: waiter.ticket) }
+        }
+    }
+
+    /// Connections open on every core (sums each core's count on its loop).
+    func openConnections() async -> Int {
+        var total = 0
+        for (index, loop) in loops.enumerated() {
+            let box = cores[index]
+            total += (try? await loop.submit { box.value?.connections.count ?? 0 }.get()) ?? 0
+        }
+        return total
+    }
+
+    /// From now on, each core closes whatever is still open at `deadline` (monotonic ns).
+    func closeAll(at deadline: UInt64) async {
+        for (index, loop) in loops.enumerated() {
+            let box = cores[index]
+            try? await loop.submit { box.value?.closeAllDeadline = deadline }.get()
+        }
+    }
+
+    func stop() async {
+        for (index, loop) in loops.enumerated() {
+            let box = cores[index]
+            try? await loop.submit { box.value?.stopSweeping() }.get()
+        }
+        try? await group.shutdownGracefully()
+    }
+}

@@ -1,0 +1,304 @@
+import NIOCore
+import Synchronization
+import TMSCore
+
+/// One client connection, from accept to close: routes it along its backup chain through the
+/// quota of its core, connects it to a service (trying the next one when one refuses), relays
+/// it, and on its end releases its quota — exactly once, through its `QuotaLease`.
+///
+/// Loop-bound: lives on the event loop of the core that accepted it. `finish()` is the single
+/// end of every path (called by the client handler's `channelInactive` and `handlerRemoved`,
+/// whichever comes first; idempotent).
+final class ProxyConnection {
+    enum Phase: Equatable {
+        case accepted
+        case waiting(ticket: UInt64)
+        case connecting
+        case relaying
+        /// Answering an HTTP client itself (redirect, unavailable).
+        case responding
+        case finished
+    }
+
+    let core: CoreRuntime
+    let frontend: any Channel
+    let chain: RouteChain
+    private(set) var phase: Phase = .accepted
+    private(set) var clientHandler: RelayHandler!
+    private var serviceHandler: RelayHandler?
+    private var backend: (any Channel)?
+    /// The vServer of the chain that admitted the connection, and the use it holds.
+    private var member: VServerRuntime?
+    private var memberState: CoreVServerState?
+    private var counters: CoreTaskCounters?
+    private var lease: QuotaLease?
+    /// Where the chain walk stands (to resume after a queue timeout) and where it started.
+    private var position = 0
+    private var walkStart = 0
+    private var tried = ServiceSet()
+    private var serviceIndex = -1
+    private var slot = -1
+    private(set) var lastActivity: UInt64
+
+    init(core: CoreRuntime, frontend: any Channel, chain: RouteChain) {
+        self.core = core
+        self.frontend = frontend
+        self.chain = chain
+        lastActivity = MonotonicTime.nanos()
+        clientHandler = RelayHandler(side: .client, connection: self)
+    }
+
+    // MARK: routing
+
+    /// The client connected: route it.
+    func start() {
+        guard phase == .accepted else { return }
+        let began = MonotonicTime.nanos()
+        slot = core.connections.insert(self)
+        walkStart = pinnedStart()
+        route(from: 0)
+        counters?.busyNanos.add(Int(truncatingIfNeeded: MonotonicTime.nanos() &- began))
+    }
+
+    /// The backup a persistent client is pinned to (its index in the chain), else 0.
+    private func pinnedStart() -> Int {
+        guard let persistence = chain.primary.persistence, let client = clientKey else { return 0 }
+        let now = MonotonicTime.now()
+        guard let pinned = persistence.withLock({ $0.target(for: client, now: now) }) else { return 0 }
+        return chain.members.firstIndex { $0.id == pinned } ?? 0
+    }
+
+    private var clientKey: String? { frontend.remoteAddress?.ipAddress }
+
+    /// Walks the chain from walk position `first` (see `RoutePlanner`).
+    private func route(from first: Int) {
+        let coreIndex = core.index
+        let members = chain.members
+        let now = MonotonicTime.now()
+        let plan = RoutePlanner.plan(
+            count: members.count, start: walkStart, from: first,
+            spills: { index in
+                let member = members[index]
+                let spills = member.quota.spilloverDecision(core: coreIndex) == .backup || !member.anyServiceUp
+                    || (member.bandwidth != nil && member.coreState(coreIndex).bandwidthExhausted(now: now))
+                if spills { member.usage.cells[coreIndex].spills.add(1) }
+                return spills
+            },
+            admit: { index in
+                switch members[index].quota.admit(core: coreIndex) {
+                case .admitted: return .admitted
+                case .wouldQueue: return .wouldQueue
+                case .refused:
+                    members[index].usage.cells[coreIndex].spills.add(1)
+                    return .refused
+                }
+            })
+        switch plan {
+        case .admitted(let index, let position):
+            self.position = position
+            admitted(members[index], lease: QuotaLease(admittedBy: members[index].quota, core: coreIndex), index: index)
+        case .queue(let index, let position):
+            self.position = position
+            wait(for: members[index], index: index)
+        case .endOfChain:
+            endOfChain()
+        }
+    }
+
+    private func wait(for member: VServerRuntime, index: Int) {
+        let ticket = core.dataPlane.nextTicket()
+        switch member.quota.admitOrWait(core: core.index, ticket: ticket, now: MonotonicTime.now()) {
+        case .admitted:
+            admitted(member, lease: QuotaLease(admittedBy: member.quota, core: core.index), index: index)
+        case .queued:
+            member.usage.cells[core.index].queued.add(1)
+            phase = .waiting(ticket: ticket)
+            waitingFor = member
+            core.waiting[ticket] = self
+        case .refused:
+            member.usage.cells[core.index].spills.add(1)
+            route(from: position + 1)
+        }
+    }
+
+    /// The vServer the connection waits for (while `.waiting`).
+    private var waitingFor: VServerRuntime?
+
+    /// `vServer`'s quota served this connection's wait: `lease` is its admitted use.
+    func queueServed(_ lease: QuotaLease, vServer: VServerRuntime) {
+        guard case .waiting = phase else {
+            core.release(lease, of: vServer)
+            return
+        }
+        waitingFor = nil
+        admitted(vServer, lease: lease, index: chain.members.firstIndex { $0 === vServer } ?? 0)
+    }
+
+    /// The wait timed out: go on down the chain.
+    func queueExpired() {
+        guard case .waiting = phase else { return }
+        waitingFor = nil
+        phase = .accepted
+        route(from: position + 1)
+    }
+
+    private func admitted(_ member: VServerRuntime, lease: QuotaLease, index: Int) {
+        self.member = member
+        self.lease = lease
+        memberState = member.coreState(core.index)
+        counters = member.usage.cells[core.index]
+        counters?.opened.add(1)
+        if index > 0, let persistence = chain.primary.persistence, let client = clientKey {
+            let now = MonotonicTime.now()
+            persistence.withLock { persistence in
+                if persistence.target(for: client, now: now) != member.id {
+                    persistence.record(client: client, target: member.id, now: now)
+                }
+            }
+        }
+        phase = .connecting
+        connectNext()
+    }
+
+    private func endOfChain() {
+        chain.primary.usage.cells[core.index].refusals.add(1)
+        switch (chain.mode, chain.endAction) {
+        case (.http, .redirect(let url)):
+            respond(.redirect(location: url))
+        case (.http, .refuse):
+            respond(.unavailable)
+        case (.tcp, _):
+            close()
+        }
+    }
+
+    // MARK: connecting
+
+    private func connectNext() {
+        guard let member, let memberState, phase == .connecting else { return }
+        let services = member.services
+        guard let index = memberState.balancer.pick(isUp: { services[$0].isUp }, excluding: tried) else {
+            // Every service that is up refused (or none is up): nothing left to try.
+            switch chain.mode {
+            case .http: respond(.unavailable)
+            case .tcp: close()
+            }
+            return
+        }
+        tried.insert(index)
+        // Counted from the pick, so a burst of connections spreads before any connect completes.
+        memberState.balancer.opened(index)
+        serviceIndex = index
+        memberState.bootstrap.connect(to: services[index].address).assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case .success(let channel):
+                connected(channel)
+            case .failure:
+                guard phase == .connecting else { return }
+                counters?.connectFailures.add(1)
+                memberState.balancer.closed(index)
+                serviceIndex = -1
+                connectNext()
+            }
+        }
+    }
+
+    private func connected(_ channel: any Channel) {
+        guard phase == .connecting else {
+            channel.close(promise: nil)
+            return
+        }
+        let handler = RelayHandler(side: .service, connection: self)
+        do {
+            try channel.pipeline.syncOperations.addHandler(handler)
+        } catch {
+            channel.close(promise: nil)
+            counters?.connectFailures.add(1)
+            memberState?.balancer.closed(serviceIndex)
+            serviceIndex = -1
+            connectNext()
+            return
+        }
+        backend = channel
+        serviceHandler = handler
+        phase = .relaying
+        RelayHandler.link(clientHandler, handler)
+    }
+
+    // MARK: answering HTTP clients
+
+    private func respond(_ response: EndOfChainResponse) {
+        phase = .responding
+        do {
+            try frontend.pipeline.syncOperations.addHandlers(
+                EndOfChainResponder.handlers(response), position: .before(clientHandler))
+            clientHandler.replayEarlyInput()
+        } catch {
+            close()
+        }
+    }
+
+    // MARK: accounting
+
+    func relayed(_ bytes: Int, from side: RelayHandler.Side) {
+        guard let counters else { return }
+        switch side {
+        case .client: counters.bytesIn.add(bytes)
+        case .service: counters.bytesOut.add(bytes)
+        }
+        if member?.bandwidth != nil { memberState?.consumeBandwidth(bytes, now: MonotonicTime.now()) }
+    }
+
+    func busy(from start: UInt64, to end: UInt64) {
+        lastActivity = end
+        counters?.busyNanos.add(Int(truncatingIfNeeded: end &- start))
+    }
+
+    // MARK: ending
+
+    var isFinished: Bool { phase == .finished }
+
+    /// Whether the core's sweep should close this connection now.
+    func shouldClose(now: UInt64, closeAllDeadline: UInt64?) -> Bool {
+        if let closeAllDeadline, now >= closeAllDeadline { return true }
+        let vServer = member ?? chain.primary
+        let drain = vServer.drainDeadline.load(ordering: .relaxed)
+        if drain != 0 && now >= drain { return true }
+        let idle = UInt64(vServer.config.idleTimeout.totalNanoseconds)
+        return now &- lastActivity >= idle && now > lastActivity
+    }
+
+    func close() {
+        frontend.close(promise: nil)
+    }
+
+    /// The end of the connection, whatever ended it. Idempotent.
+    func finish() {
+        guard phase != .finished else { return }
+        let previous = phase
+        phase = .finished
+        if case .waiting(let ticket) = previous, let member = waitingFor {
+            core.waiting[ticket] = nil
+            // If the quota served the ticket meanwhile, that use reaches the core as
+            // `served(ticket:)`, finds no connection and is released there.
+            _ = member.quota.cancelWaiter(Waiter(core: core.index, ticket: ticket))
+        }
+        if let lease, let member { core.release(lease, of: member) }
+        if serviceIndex >= 0 { memberState?.balancer.closed(serviceIndex) }
+        if serviceHandler == nil { backend?.close(promise: nil) }
+        if lease != nil { counters?.closed.add(1) }
+        if slot >= 0 { core.connections.remove(slot: slot) }
+        serviceHandler = nil
+        backend = nil
+        waitingFor = nil
+    }
+}
+
+extension Synchronization.Atomic where Value == Int {
+    /// Adds to a counter that only the calling thread writes (a load and a store, no
+    /// read-modify-write).
+    @inline(__always)
+    func add(_ amount: Int) {
+        store(load(ordering: .relaxed) &+ amount, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,293 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import TMSCore
+
+/// The traffic manager: the data plane on one event loop per core, the health monitors, the
+/// usage monitors and the admin endpoint on a control loop, and the configuration in force.
+///
+/// Lifecycle: `start()` binds everything; `reload(_:)` applies a changed configuration without
+/// dropping connections; `shutdown()` stops accepting, lets connections finish (at most the
+/// drain timeout) and stops. `TrafficManagerService` runs it as a swift-service-lifecycle
+/// service with SIGHUP reloads.
+public final class TrafficManager: Sendable {
+    public let cores: Int
+    let dataPlane: DataPlane
+    private let controlGroup: MultiThreadedEventLoopGroup
+    let controlLoop: any EventLoop
+    let monitors: MonitorSet
+    let metrics = MetricsExporter()
+    let sampler: UsageSampler
+    let logger: Logger
+    /// The file reloads read (SIGHUP, `POST /reload`), if any.
+    public let configFile: String?
+    private let initial: TMSConfig
+    private let state = Mutex(State())
+    private let gate = AsyncGate()
+
+    struct State {
+        var table: RoutingTable?
+        var listeners: [String: VServerListener] = [:]
+        /// vServers removed by a reload whose connections may still be open.
+        var draining: [VServerRuntime] = []
+        var admin: AdminServer?
+        var phase: Phase = .created
+    }
+
+    enum Phase { case created, running, stopping, stopped }
+
+    /// - Parameters:
+    ///   - cores: event loops for the data plane; default: the file's `cores`, else every core
+    ///     of the machine.
+    ///   - logger: where state changes are logged (default: nowhere).
+    public init(config: TMSConfig, configFile: String? = nil, cores: Int? = nil,
+                logger: Logger = Logger(label: "cvm.tms", factory: { _ in SwiftLogNoOpLogHandler() })) {
+        self.cores = max(1, cores ?? config.cores ?? System.coreCount)
+        initial = config
+        self.configFile = configFile
+        self.logger = logger
+        dataPlane = DataPlane(cores: self.cores)
+        controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        controlLoop = controlGroup.next()
+        monitors = MonitorSet(loop: controlLoop, logger: logger)
+        sampler = UsageSampler(config: config.usage, coreLoops: dataPlane.loops, control: controlLoop, metrics: metrics)
+    }
+
+    // MARK: lifecycle
+
+    /// Starts the event loops, listens on every vServer's address, starts the monitors and
+    /// the admin endpoint. Throws (and leaves nothing running) if any address cannot be bound.
+    public func start() async throws {
+        try await dataPlane.start()
+        do {
+            _ = try await gate.run { try await apply(initial) }
+            if let address = initial.admin.address {
+                let admin = try await AdminServer.start(address: address, manager: self, loop: controlLoop)
+                state.withLock { $0.admin = admin }
+            }
+        } catch {
+            await stopEverything()
+            throw error
+        }
+        state.withLock { $0.phase = .running }
+        await sampleUsage()
+        logger.info("traffic manager started", metadata: ["cvm.cores": "\(cores)", "cvm.vservers": "\(initial.vServers.count)"])
+    }
+
+    /// Applies `config`: new vServers start listening, changed ones take effect for new
+    /// connections (quota reconfigured in place, so nothing admitted is forgotten), removed
+    /// ones stop accepting and their live connections drain (closed after the drain timeout).
+    /// On any error nothing changes.
+    @discardableResult
+    public func reload(_ config: TMSConfig) async throws -> ReloadSummary {
+        guard state.withLock({ $0.phase == .running }) else { throw TrafficManagerError.notRunning }
+        let summary = try await gate.run { try await apply(config) }
+        logger.info("configuration reloaded", metadata: [
+            "cvm.generation": "\(summary.generation)", "cvm.added": "\(summary.added)",
+            "cvm.changed": "\(summary.changed)", "cvm.removed": "\(summary.removed)",
+        ])
+        return summary
+    }
+
+    /// Reads the configuration file again and applies it (SIGHUP, `POST /reload`).
+    @discardableResult
+    public func reloadFromFile() async throws -> ReloadSummary {
+        guard let configFile else { throw TrafficManagerError.invalid("no configuration file to reload") }
+        let config = try await Self.loadOffLoop(configFile)
+        return try await reload(config)
+    }
+
+    /// Reads a configuration file on a thread of its own (file I/O never runs on an event
+    /// loop or blocks the cooperative pool).
+    static func loadOffLoop(_ file: String) async throws -> TMSConfig {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                do throws(ConfigError) {
+                    continuation.resume(returning: try TMSConfig.load(file: file))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    /// Stops accepting, waits for live connections to end (at most the drain timeout), closes
+    /// what is left, and stops every loop. Idempotent.
+    public func shutdown() async {
+        let listeners: [VServerListener]? = state.withLock { state in
+            guard state.phase == .running || state.phase == .created else { return nil }
+            state.phase = .stopping
+            return Array(state.listeners.values)
+        }
+        guard let listeners else { return }
+        for listener in listeners { await listener.close() }
+        let drainTimeout = state.withLock { $0.table?.config.drainTimeout } ?? initial.drainTimeout
+        let deadline = MonotonicTime.nanos() &+ UInt64(drainTimeout.totalNanoseconds)
+        var open = await dataPlane.openConnections()
+        if open > 0 {
+            logger.info("draining connections", metadata: ["cvm.open": "\(open)", "cvm.timeout": "\(DurationText.format(drainTimeout))"])
+        }
+        while open > 0 && MonotonicTime.nanos() < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+            open = await dataPlane.openConnections()
+        }
+        if open > 0 {
+            logger.info("closing connections still open after the drain timeout", metadata: ["cvm.open": "\(open)"])
+            await dataPlane.closeAll(at: MonotonicTime.nanos())
+            let hardDeadline = MonotonicTime.nanos() &+ 2_000_000_000
+            while await dataPlane.openConnections() > 0 && MonotonicTime.nanos() < hardDeadline {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        await stopEverything()
+        logger.info("traffic manager stopped")
+    }
+
+    private func stopEverything() async {
+        let (listeners, admin) = state.withLock { state in
+            defer {
+                state.listeners = [:]
+                state.admin = nil
+                state.phase = .stopped
+            }
+            return (Array(state.listeners.values), state.admin)
+        }
+        for listener in listeners { await listener.close() }
+        await admin?.close()
+        await monitors.stop()
+        await dataPlane.stop()
+        try? await controlGroup.shutdownGracefully()
+    }
+
+    /// Samples usage every `usage.interval` until the task is cancelled.
+    public func runUsageSampler() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: sampler.config.interval)
+            guard state.withLock({ $0.phase == .running }) else { continue }
+            await sampleUsage()
+        }
+    }
+
+    // MARK: inspection
+
+    /// The configuration generation in force.
+    public var table: RoutingTable? { state.withLock { $0.table } }
+
+    /// Where vServer `name` listens (the kernel's port when the file said port 0).
+    public func listeningAddress(of name: String) -> HostPort? {
+        state.withLock { $0.listeners[name]?.bound }
+    }
+
+    /// Where the admin endpoint listens.
+    public var adminAddress: HostPort? { state.withLock { $0.admin?.bound } }
+
+    /// The running vServer `name` of the generation in force.
+    public func vServer(_ name: String) -> VServerRuntime? { table?.vServers[name] }
+
+    /// Takes a usage sample now (besides the periodic ones) and returns it.
+    @discardableResult
+    public func sampleUsage() async -> UsageReport {
+        let (table, draining) = state.withLock { state in
+            state.draining.removeAll { $0.usage.snapshot.active == 0 && $0.quota.totalInUse == 0 }
+            return (state.table, state.draining)
+        }
+        var tasks: [String: TaskUsage] = [:]
+        for vServer in (table.map { Array($0.vServers.values) } ?? []) + draining { tasks[vServer.usage.name] = vServer.usage }
+        for task in monitors.tasks.withLock({ Array($0.values) }) { tasks[task.name] = task }
+        let report = await sampler.sample(tasks: Array(tasks.values), generation: table?.generation ?? 0)
+        metrics.record(await status())
+        return report
+    }
+
+    /// The latest usage sample.
+    public var latestUsage: UsageReport? { sampler.latest }
+
+    /// Quota, services and monitors of the vServers in force and draining.
+    public func status() async -> StatusReport {
+        let (table, listeners, draining) = state.withLock { ($0.table, $0.listeners, $0.draining) }
+        var vServers = (table?.config.vServers ?? []).compactMap { config in
+            table?.vServers[config.name]?.status(listening: listeners[config.name]?.bound, draining: false)
+        }
+        vServers += draining.map { $0.status(listening: nil, draining: true) }
+        return StatusReport(generation: table?.generation ?? 0, cores: cores, vServers: vServers,
+                            monitors: await monitors.statuses())
+    }
+
+    /// Prometheus text for `/metrics`.
+    public var metricsText: String { metrics.text }
+
+    // MARK: applying a configuration
+
+    private func apply(_ config: TMSConfig) async throws -> ReloadSummary {
+        let (old, oldListeners) = state.withLock { ($0.table, $0.listeners) }
+        if old != nil, let requested = config.cores, requested != cores {
+            throw TrafficManagerError.coreCountChange(running: cores, requested: requested)
+        }
+        let generation = (old?.generation ?? 0) + 1
+        let summary = ReloadSummary.diff(from: old?.config, to: config, generation: generation)
+
+        // 1. Listen where needed (nothing is routed there until the table is published).
+        var listeners: [String: VServerListener] = [:]
+        var opened: [VServerListener] = []
+        do {
+            for vServer in config.vServers {
+                guard let bind = vServer.bind else { continue }
+                if let existing = oldListeners[vServer.name], existing.configured == bind {
+                    listeners[vServer.name] = existing
+                    continue
+                }
+                do {
+                    let listener = try await VServerListener.bind(name: vServer.name, address: bind, dataPlane: dataPlane)
+                    opened.append(listener)
+                    listeners[vServer.name] = listener
+                } catch {
+                    throw TrafficManagerError.bindFailed(vServer: vServer.name, address: bind, reason: "\(error)")
+                }
+            }
+        } catch {
+            for listener in opened { await listener.close() }
+            throw error
+        }
+
+        // 2. The runtimes; a vServer that exists already keeps its quota (reconfigured).
+        let table: RoutingTable
+        var restore: [(VServerQuota, PoolConfig)] = []
+        do {
+            var runtimes: [String: VServerRuntime] = [:]
+            for vServer in config.vServers {
+                let previous = old?.vServers[vServer.name]
+                let services = try vServer.services.map { service in
+                    let carried = previous?.services.first { $0.config.name == service.name && $0.config.address == service.address }
+                    return try ServiceRuntime(service, up: vServer.monitor == nil ? true : (carried?.isUp ?? true))
+                }
+                if let previous { restore.append((previous.quota, previous.quota.config)) }
+                runtimes[vServer.name] = try VServerRuntime(
+                    config: vServer, loops: dataPlane.loops, reusing: previous?.quota,
+                    usage: previous?.usage.task == vServer.task ? previous?.usage : nil, services: services)
+            }
+            table = try RoutingTable(generation: generation, config: config, vServers: runtimes)
+        } catch {
+            for (quota, config) in restore { _ = try? quota.reconfigure(config) }
+            for listener in opened { await listener.close() }
+            throw TrafficManagerError.invalid("\(error)")
+        }
+
+        // 3. Every core routes new connections with the new table; monitors follow it.
+        try await dataPlane.publish(table)
+        try await monitors.apply(table)
+
+        // 4. Removed vServers drain; sockets no longer wanted close.
+        let drainDeadline = MonotonicTime.nanos() &+ UInt64(config.drainTimeout.totalNanoseconds)
+        let removed = summary.removed.compactMap { old?.vServers[$0] }
+        for vServer in removed { vServer.drainDeadline.store(max(1, drainDeadline), ordering: .relaxed) }
+        for (name, listener) in oldListeners where listeners[name] !== listener { await listener.close() }
+        state.withLock { state in
+            state.table = table
+            state.listeners = listeners
+            state.draining += removed
+        }
+        return summary
+    }
+}

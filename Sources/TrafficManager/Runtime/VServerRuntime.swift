@@ -1,0 +1,131 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+import TMSCore
+
+/// A running vServer: its configuration, quota, services and usage counters, shared by every
+/// core. Per-core balancing state lives in `perCore` (each box touched only by its core's loop).
+public final class VServerRuntime: Sendable {
+    public let config: VServerConfig
+    public let id: VServerID
+    public let quota: VServerQuota
+    public let services: [ServiceRuntime]
+    public let usage: TaskUsage
+    /// The health verdicts and capacities behind a dynamic limit.
+    let capacities: Mutex<ServiceCapacities>
+    /// Clients this vServer (as a primary) sent to a backup, when persistence is on.
+    let persistence: PersistenceTable?
+    let bandwidth: BandwidthPool?
+    let perCore: [NIOLoopBoundBox<CoreVServerState?>]
+    /// 0 while the vServer is configured; after a reload removed it, the monotonic time (ns)
+    /// at which its remaining connections are closed.
+    let drainDeadline = Atomic<UInt64>(0)
+
+    /// - Parameters:
+    ///   - reusing: the quota of the previous generation of this vServer, kept (and
+    ///     reconfigured) so connections admitted before a reload stay counted.
+    ///   - usage: the usage counters of the previous generation, kept so the task's counts go on.
+    init(config: VServerConfig, loops: [any EventLoop], reusing previousQuota: VServerQuota?,
+         usage previousUsage: TaskUsage? = nil, services: [ServiceRuntime]) throws {
+        self.config = config
+        id = VServerID(config.name)
+        self.services = services
+        let capacities = try ServiceCapacities(services.map {
+            ServiceCapacities.Service(name: $0.config.name, capacity: $0.config.capacity, isUp: $0.isUp)
+        })
+        self.capacities = Mutex(capacities)
+        let pool = config.spillover.poolConfig(cores: loops.count, dynamicLimit: capacities.limit)
+        if let previousQuota, previousQuota.queuePolicy == config.spillover.queuePolicy, previousQuota.cores == loops.count {
+            try previousQuota.reconfigure(pool)
+            quota = previousQuota
+        } else {
+            quota = try VServerQuota(pool, queue: config.spillover.queuePolicy)
+        }
+        persistence = config.spillover.persistence.map { PersistenceTable(timeout: $0) }
+        if config.spillover.kind == .bandwidth, let bytesPerSecond = config.spillover.bytesPerSecond {
+            bandwidth = try BandwidthPool(bytesPerSecond: bytesPerSecond, interval: config.spillover.bandwidthInterval,
+                                          cores: loops.count, exclusivePercent: config.spillover.exclusivePercent,
+                                          batchPercent: config.spillover.batchPercent)
+        } else {
+            bandwidth = nil
+        }
+        usage = previousUsage ?? TaskUsage(name: "vserver/\(config.name)", task: config.task, kind: .vserver,
+                                           cellLoops: Array(loops.indices))
+        perCore = loops.map { NIOLoopBoundBox.makeEmptyBox(valueType: CoreVServerState.self, eventLoop: $0) }
+    }
+
+    /// Whether any service is up.
+    var anyServiceUp: Bool { services.contains { $0.isUp } }
+
+    /// The state of `core`, created on first use. Call on that core's loop only.
+    func coreState(_ core: Int) -> CoreVServerState {
+        if let state = perCore[core].value { return state }
+        let state = CoreVServerState(vServer: self, loop: perCore[core].eventLoop, core: core)
+        perCore[core].value = state
+        return state
+    }
+
+    /// Records a health verdict; with a dynamic limit, publishes the new limit to every core.
+    /// Returns the limit in force afterwards.
+    @discardableResult
+    func setService(_ index: Int, up: Bool) -> Int {
+        services[index].setUp(up)
+        return capacities.withLock { capacities in
+            _ = try? capacities.setUp(services[index].config.name, up)
+            if config.spillover.kind != .connection {
+                _ = try? quota.apply(capacities)
+            }
+            return quota.sizing.limit
+        }
+    }
+
+    var isRetired: Bool { drainDeadline.load(ordering: .relaxed) != 0 }
+}
+
+/// One core's view of a vServer: its balancer, a reusable client bootstrap and its bandwidth
+/// meter. Loop-bound.
+final class CoreVServerState {
+    var balancer: Balancer
+    let bootstrap: ClientBootstrap
+    var meter: BandwidthMeter?
+    /// The bandwidth interval in which the meter last denied bytes (-1: none).
+    var deniedEpoch = -1
+
+    init(vServer: VServerRuntime, loop: any EventLoop, core: Int) {
+        balancer = Balancer(method: vServer.config.method, weights: vServer.services.map(\.config.weight))
+        let connectTimeout = TimeAmount.nanoseconds(vServer.config.connectTimeout.totalNanoseconds)
+        bootstrap = ClientBootstrap(group: loop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.autoRead, value: false)
+        meter = vServer.bandwidth?.meter(core: core)
+    }
+
+    /// Counts relayed bytes against the bandwidth budget (nothing is held back: a budget used
+    /// up only sends new connections down the backup chain until the next interval).
+    func consumeBandwidth(_ bytes: Int, now: Duration) {
+        guard var meter else { return }
+        if meter.consume(bytes, now: now) < bytes { deniedEpoch = meter.pool.epoch(at: now) }
+        self.meter = meter
+    }
+
+    /// Whether the bandwidth budget of the current interval is used up.
+    func bandwidthExhausted(now: Duration) -> Bool {
+        guard let meter, deniedEpoch >= 0 else { return false }
+        return meter.pool.epoch(at: now) == deniedEpoch
+    }
+}
+
+/// The clients a primary vServer sent to a backup (TMSCore's `SpilloverPersistence`), shared
+/// by every core: a client's next connection may arrive on any core.
+final class PersistenceTable: Sendable {
+    private let pins: Mutex<SpilloverPersistence>
+
+    init(timeout: Duration) {
+        pins = Mutex(SpilloverPersistence(timeout: timeout))
+    }
+
+    func withLock<T>(_ body: (inout SpilloverPersistence) -> T) -> T {
+        pins.withLock { body(&$0) }
+    }
+}

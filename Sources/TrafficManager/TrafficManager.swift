@@ -1,1 +1,0 @@
-// The traffic manager data plane (issue 4).

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+@testable import TrafficManager
+
+extension IntegrationTests {
+    @Suite struct Reload {
+        static func yaml(_ vServers: String, drain: String = "400ms") -> String {
+            "admin: { address: 127.0.0.1:0 }\ndrainTimeout: \(drain)\nvServers:\n" + vServers
+        }
+
+        static func vServer(_ name: String, _ backend: TestBackend, limit: Int = 100, port: Int = 0) -> String {
+            """
+              - name: \(name)
+                bind: 127.0.0.1:\(port)
+                services: [{ name: s, address: 127.0.0.1, port: \(backend.port), capacity: 100 }]
+                spillover: { kind: connection, limit: \(limit) }
+
+            """
+        }
+
+        @Test("reload adds, changes and removes vServers; live connections survive, those of removed vServers drain")
+        func reloadKeepsConnections() async throws {
+            let echo = try await TestBackend.start(.echo)
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("tms-reload-\(UUID().uuidString).yaml").path
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let first = Self.yaml(Self.vServer("keep", echo, limit: 5) + Self.vServer("gone", echo))
+            try first.write(toFile: file, atomically: true, encoding: .utf8)
+            let manager = TrafficManager(config: try TMSConfig.load(file: file), configFile: file, cores: 2)
+            try await manager.start()
+            do {
+                let keepAddress = try #require(manager.listeningAddress(of: "keep"))
+                let goneAddress = try #require(manager.listeningAddress(of: "gone"))
+                let onKeep = try await IntegrationTests.Spillover.hold(keepAddress)
+                let onGone = try await IntegrationTests.Spillover.hold(goneAddress)
+                let keepQuota = try #require(manager.vServer("keep")?.quota)
+
+                // Change keep's limit (same port), remove gone, add new.
+                let second = Self.yaml(Self.vServer("keep", echo, limit: 9, port: keepAddress.port) + Self.vServer("new", echo))
+                try second.write(toFile: file, atomically: true, encoding: .utf8)
+                let summary = try await manager.reloadFromFile()
+                #expect(summary.generation == 2)
+                #expect(summary.added == ["new"])
+                #expect(summary.changed == ["keep"])
+                #expect(summary.removed == ["gone"])
+
+                // keep: same quota object, new limit, the live connection still counted and working.
+                #expect(manager.vServer("keep")?.quota === keepQuota)
+                #expect(keepQuota.sizing.limit == 9)
+                #expect(keepQuota.totalInUse == 1)
+                try await onKeep.send([7])
+                #expect(try await onKeep.receive(atLeast: 2) == [42, 7])
+                #expect(manager.listeningAddress(of: "keep") == keepAddress)
+
+                // new listens; gone no longer accepts, but its connection still relays...
+                let newAddress = try #require(manager.listeningAddress(of: "new"))
+                #expect(try await TestConnection.echo([5], via: newAddress) == [5])
+                await #expect(throws: (any Error).self) { _ = try await TestConnection.connect(to: goneAddress) }
+                try await onGone.send([8])
+                #expect(try await onGone.receive(atLeast: 2) == [42, 8])
+                #expect(await manager.status().vServer("gone")?.draining == true)
+                // ...until the drain timeout closes it.
+                _ = try await onGone.receiveUntilEnd(timeout: .seconds(3))
+
+                // The admin endpoint reloads too; a broken file is refused and changes nothing.
+                try "vServers: [ { name: broken, bogus: 1 } ]".write(toFile: file, atomically: true, encoding: .utf8)
+                let admin = try #require(manager.adminAddress)
+                let refused = try await AdminClient.request(.POST, "/reload", to: admin)
+                #expect(refused.status == 400)
+                #expect(refused.text.contains("bogus"))
+                #expect(manager.table?.generation == 2)
+                try second.write(toFile: file, atomically: true, encoding: .utf8)
+                let accepted = try await AdminClient.request(.POST, "/reload", to: admin)
+                #expect(accepted.status == 200)
+                #expect(manager.table?.generation == 3)
+                #expect(manager.vServer("keep")?.quota === keepQuota)
+
+                await onKeep.close()
+                await expectQuotaReturnsToZero(manager)
+                #expect(await eventually { await manager.status().vServer("gone") == nil || manager.vServer("gone") == nil })
+            } catch {
+                await manager.shutdown()
+                throw error
+            }
+            await manager.shutdown()
+        }
+
+        @Test("a reload that cannot bind its new address changes nothing")
+        func failedReloadChangesNothing() async throws {
+            let echo = try await TestBackend.start(.echo)
+            try await withTrafficManager(Self.yaml(Self.vServer("a", echo, limit: 5))) { manager in
+                // The admin endpoint's port is bound without SO_REUSEPORT: b cannot listen there.
+                let admin = try #require(manager.adminAddress)
+                let clash = try TMSConfig.parse(Self.yaml(Self.vServer("a", echo, limit: 9) + Self.vServer("b", echo, port: admin.port)), file: "x")
+                await #expect(throws: TrafficManagerError.self) { try await manager.reload(clash) }
+                #expect(manager.table?.generation == 1)
+                #expect(manager.vServer("a")?.quota.sizing.limit == 5)
+                #expect(manager.vServer("b") == nil)
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Testing
+import TMSCore
+import TrafficManager
+
+/// Starts a traffic manager from YAML text for one test, runs `body`, then checks that every
+/// vServer's quota returned to zero and was released exactly as often as admitted, and shuts
+/// the traffic manager down whatever happened.
+func withTrafficManager<T>(
+    _ yaml: String, cores: Int = 2, sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: (TrafficManager) async throws -> T
+) async throws -> T {
+    let config = try TMSConfig.parse(yaml, file: "test.yaml")
+    let manager = TrafficManager(config: config, cores: cores)
+    try await manager.start()
+    do {
+        let result = try await body(manager)
+        await expectQuotaReturnsToZero(manager, sourceLocation: sourceLocation)
+        await manager.shutdown()
+        return result
+    } catch {
+        await manager.shutdown()
+        throw error
+    }
+}
+
+/// Waits (up to 5 s) until no vServer holds quota, then expects: in-use 0 everywhere, the
+/// shared pools' ledgers balance, and each quota released exactly what it admitted.
+func expectQuotaReturnsToZero(_ manager: TrafficManager, sourceLocation: SourceLocation = #_sourceLocation) async {
+    let vServers = Array(manager.table?.vServers.values ?? [:].values)
+    let deadline = ContinuousClock.now + .seconds(5)
+    while ContinuousClock.now < deadline, vServers.contains(where: { $0.quota.totalInUse != 0 }) {
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    for vServer in vServers {
+        let state = vServer.quota.inspect()
+        let counters = vServer.quota.totalCounters
+        #expect(state.totalInUse == 0, "vServer \(vServer.config.name) still holds \(state.totalInUse)", sourceLocation: sourceLocation)
+        #expect(state.ledgerBalances, "vServer \(vServer.config.name): shared pool ledger off", sourceLocation: sourceLocation)
+        #expect(counters.admitted == counters.released,
+                "vServer \(vServer.config.name): admitted \(counters.admitted), released \(counters.released)",
+                sourceLocation: sourceLocation)
+    }
+}
+
+/// Polls `condition` every 5 ms until it holds or `timeout` passes; returns whether it held.
+func eventually(timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    return await condition()
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so payloads differ per connection.
+func payload(seed: UInt64, count: Int) -> [UInt8] {
+    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    return (0..<count).map { _ in
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return UInt8(truncatingIfNeeded: state)
+    }
+}
+
+/// FNV-1a, the checksum the payload tests compare.
+func checksum(_ bytes: [UInt8]) -> UInt64 {
+    bytes.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+}
