@@ -9,6 +9,10 @@ import Foundation
 /// `LibvirtConnection` calls `LibvirtRuntime.ensureStarted()` first.
 public enum LibvirtRuntime {
     private static let started: Bool = {
+        // libssh2_init sets up OpenSSL's global state (engines, algorithms) and is not
+        // thread-safe. libvirt's qemu+libssh2 transport uses libssh2 from its own threads,
+        // so our SSH code's lazy initialization must not happen later, under them.
+        _ = libssh2Initialization
         cvm_silence_libvirt_errors()
         _ = virInitialize()
         _ = virEventRegisterDefaultImpl()
