@@ -59,8 +59,10 @@ extension CVMOrchestrator {
         guard let targetAddress = destination.address ?? configuration.localMigrationAddress else {
             throw OrchestratorError.invalidArgument("migrating to the local host needs the address remote hosts reach it at: set CVM_MIGRATION_ADDRESS")
         }
-        let sourceConnection = try await LibvirtExecutor.run { try self.connection(to: source) }
-        let destinationConnection = try await LibvirtExecutor.run { try self.connection(to: destination) }
+        // Both SSH-tunnelled connections at once: each costs a handshake.
+        async let openedSource = LibvirtExecutor.run { try self.connection(to: source) }
+        async let openedDestination = LibvirtExecutor.run { try self.connection(to: destination) }
+        let (sourceConnection, destinationConnection) = try await (openedSource, openedDestination)
         logger.debug("migrate: connected", metadata: ["cvm.ms": "\(Self.ms(clock.now - began))"])
         let free = destinationConnection.freeMemory() / (1 << 20)
         if free > 0 && free < UInt64(record.memoryMiB) {
@@ -88,17 +90,16 @@ extension CVMOrchestrator {
             }
             try await LibvirtExecutor.run { try domain.setMaxDowntime(milliseconds: request.maxDowntimeMs) }
 
-            let completed = Mutex<JobCompleted?>(nil)
+            let (completions, completion) = AsyncStream.makeStream(of: JobCompleted.self)
             let registration = try sourceConnection.onJobCompleted { event in
-                if event.domainName == record.domainName { completed.withLock { $0 = event } }
+                if event.domainName == record.domainName { completion.yield(event) }
             }
             defer { _ = registration }
             logger.debug("migrate: destination prepared", metadata: ["cvm.ms": "\(Self.ms(clock.now - began))"])
             progress(.phase("migrating \(record.name) to \(destination.name)"))
             try await runMigration(domain: domain, to: destinationConnection, options: options, progress: progress)
             // The event follows the end of the job closely; give it a moment.
-            for _ in 0..<40 where completed.withLock({ $0 == nil }) { try? await Task.sleep(for: .milliseconds(50)) }
-            let stats = completed.withLock { $0 }
+            let stats = await Self.first(of: completions, within: .seconds(2))
             logger.debug("migrate: job done", metadata: ["cvm.ms": "\(Self.ms(clock.now - began))"])
 
             // The source keeps no trace: its per-CVM volumes go (the domain was undefined there).
@@ -223,6 +224,17 @@ extension CVMOrchestrator {
         await poller.value
         try outcome.get()
         try Task.checkCancellation()
+    }
+
+    /// The first element of `stream`, or nil when none comes within `limit`.
+    static func first<T: Sendable>(of stream: AsyncStream<T>, within limit: Duration) async -> T? {
+        await withTaskGroup(of: T?.self) { group in
+            group.addTask { await stream.first { _ in true } }
+            group.addTask { try? await Task.sleep(for: limit); return nil }
+            let result = await group.next() ?? nil
+            group.cancelAll()
+            return result
+        }
     }
 
     /// Refuses a host that would exceed its declared vCPU or memory capacity.
