@@ -12,7 +12,7 @@ struct CVMCtl: AsyncParsableCommand {
         subcommands: [
             DeployCommand.self, DecommissionCommand.self, StatusCommand.self, ImageCommand.self,
             MigrateCommand.self, MonitorCommand.self, EventsCommand.self, HostCommand.self,
-            PolicyCommand.self, ExplainCommand.self, ElasticCommand.self,
+            PolicyCommand.self, ExplainCommand.self, ElasticCommand.self, TmsCommand.self,
         ])
 
     /// ArgumentParser's own entry, plus closing libvirt connections before exit.

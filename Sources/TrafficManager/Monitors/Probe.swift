@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOPosix
 
@@ -68,7 +71,9 @@ enum Probe {
         case ProbeError.timedOut: return "timed out"
         case let error as ChannelError where "\(error)".contains("connectTimeout"): return "timed out: \(error)"
         case let error as NIOConnectionError:
-            return error.connectionErrors.first.map { "\($0.error)" } ?? "connection failed"
+            return error.connectionErrors.first.map { describe($0.error) } ?? "connection failed"
+        case let error as IOError:
+            return String(cString: strerror(error.errnoCode)).lowercased()
         default: return "\(error)"
         }
     }

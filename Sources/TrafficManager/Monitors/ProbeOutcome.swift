@@ -51,7 +51,12 @@ public struct ServiceHealth: Sendable, Hashable {
         let verdict = judge(outcome)
         if case .answered(let seconds, _) = outcome {
             lastResponseSeconds = seconds
-            if case .badStatus = verdict {} else { timing.add(seconds) }
+            // Normal and merely deviating times feed the average (so it follows a lasting
+            // change); wrong answers and times over the hard limit do not.
+            switch verdict {
+            case .healthy, .deviates: timing.add(seconds)
+            default: break
+            }
         }
         lastVerdict = verdict
         return (verdict, state.record(success: verdict.isHealthy))

@@ -21,7 +21,7 @@ public struct ResponseTimeAverage: Sendable, Hashable {
         guard seconds.isFinite, seconds >= 0 else { return }
         samples += 1
         // Until `span` samples exist this is the plain mean; then the usual 2 / (span + 1).
-        let weight = max(2.0 / Double(span + 1), 1.0 / Double(samples))
+        let weight = samples <= span ? 1.0 / Double(samples) : 2.0 / Double(span + 1)
         average = average.map { $0 + weight * (seconds - $0) } ?? seconds
     }
 

@@ -222,7 +222,9 @@ public final class TrafficManager: Sendable {
 
     private func apply(_ config: TMSConfig) async throws -> ReloadSummary {
         let (old, oldListeners) = state.withLock { ($0.table, $0.listeners) }
-        if old != nil, let requested = config.cores, requested != cores {
+        // The core count is fixed at start (the command line may have overridden the file's):
+        // a reloaded file may not ask for another one.
+        if old != nil, let requested = config.cores, requested != initial.cores, requested != cores {
             throw TrafficManagerError.coreCountChange(running: cores, requested: requested)
         }
         let generation = (old?.generation ?? 0) + 1

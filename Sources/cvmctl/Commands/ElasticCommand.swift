@@ -45,6 +45,9 @@ struct ElasticCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("TMS task usage as JSON lines, re-read at every evaluation.", valueName: "file"))
         var usageFile: String?
 
+        @Option(help: ArgumentHelp("Read TMS task usage from a running `cvmctl tms run` admin endpoint.", valueName: "host:port"))
+        var tmsAdmin: String?
+
         @Flag(help: "Journal what would be done; deploy, migrate and decommission nothing.")
         var recommendOnly = false
 
@@ -73,7 +76,8 @@ struct ElasticCommand: AsyncParsableCommand {
                     orchestrator: orchestrator, repository: repository, ref: followed, recordsApplied: !recommendOnly,
                     origin: "elastic")
                 let configuration = ElasticConfiguration(
-                    usageSources: usageFile.map { [UsageFileSource(path: $0)] } ?? [], recommendOnly: recommendOnly,
+                    usageSources: (usageFile.map { [UsageFileSource(path: $0)] } ?? [])
+                        + (try tmsAdmin.map { [try TMSUsageSource(address: $0)] } ?? []), recommendOnly: recommendOnly,
                     once: once, decommissionGraceSeconds: grace)
                 let elastic = ElasticService(orchestrator: orchestrator, follower: follower, configuration: configuration, logger: logger)
                 var services: [ServiceGroupConfiguration.ServiceConfiguration] = []

@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import TrafficManager
+
+struct TmsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tms",
+        abstract: "Run the traffic manager, read its task usage, and explore its quota pools.",
+        subcommands: [Run.self, Usage.self, TmsPoolsCommand.self, TmsSimulateCommand.self])
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the traffic manager in the foreground (one event loop per core).",
+            discussion: """
+            Every vServer of the configuration file listens on its address on every core \
+            (SO_REUSEPORT), admits each new connection through its core's quota, spills to its \
+            backup chain, and relays bytes to a service that is up. The file is documented key \
+            by key in docs/tms.sample.yaml; an error names file:line:column and the key.
+
+            Settings: --cores and --admin > the file's cores and admin.address > defaults \
+            (every core; 127.0.0.1:9901).
+
+            SIGHUP (or POST /reload on the admin endpoint) re-reads the file and applies it \
+            without dropping connections; a file that does not validate is refused and the one \
+            in force stays. SIGTERM or SIGINT: stop accepting, let connections finish for at most \
+            drainTimeout, close the rest, exit.
+            """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: ArgumentHelp("The configuration file (YAML).", valueName: "file"))
+        var config: String
+
+        @Option(help: ArgumentHelp("Event loops (cores) for the data plane.", valueName: "n"))
+        var cores: Int?
+
+        @Option(help: ArgumentHelp("Admin endpoint address (loopback).", valueName: "host:port"))
+        var admin: String?
+
+        func validate() throws {
+            if let cores, cores < 1 { throw ValidationError("--cores must be 1 or more") }
+            if let admin {
+                guard let address = HostPort(parsing: admin) else { throw ValidationError("--admin must be HOST:PORT with an IP address") }
+                guard address.isLoopback else { throw ValidationError("--admin must be a loopback address (127.0.0.0/8 or ::1)") }
+            }
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                var file = try TMSConfig.load(file: config)
+                if let admin { file.admin.address = HostPort(parsing: admin) }
+                var logger = global.logger
+                if global.verbose == 0 && !global.quiet { logger.logLevel = .info }
+                let manager = TrafficManager(config: file, configFile: config, cores: cores, logger: logger)
+                let group = ServiceGroup(configuration: .init(
+                    services: [.init(service: TrafficManagerService(manager: manager))],
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                try await group.run()
+            }
+        }
+    }
+
+    struct Usage: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the traffic manager's task usage: current, patterns and forecast.",
+            discussion: """
+            Reads GET /usage from the admin endpoint of a running `cvmctl tms run`. Tasks are \
+            each vServer's balancing (vserver/NAME) and each monitor (monitor/NAME); POLICY TASK \
+            is the name the orchestrator's policies use. --json prints the whole report.
+            """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: ArgumentHelp("Admin endpoint address (default: CVM_TMS_ADMIN, else 127.0.0.1:9901).", valueName: "host:port"))
+        var admin: String?
+
+        var address: HostPort? {
+            HostPort(parsing: admin ?? ProcessInfo.processInfo.environment["CVM_TMS_ADMIN"] ?? AdminConfig.defaultAddress.description)
+        }
+
+        func validate() throws {
+            guard address != nil else { throw ValidationError("--admin must be HOST:PORT with an IP address") }
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                let report = try await AdminClient.usage(from: address!)
+                if global.json {
+                    try JSONOutput.print(report)
+                    return
+                }
+                print(Self.render(report))
+            }
+        }
+
+        static func render(_ report: UsageReport) -> String {
+            var table = Table("TASK", "POLICY TASK", "CPU%", "CONNS", "CONN/S", "IN/S", "OUT/S", "SPILL/S",
+                              "CPU% AVG/PEAK", "CONNS AVG/PEAK", "ANTICIPATED CPU%", "ANTICIPATED CONNS")
+            for task in report.tasks {
+                func value(_ key: String) -> Double { task.current[key] ?? 0 }
+                func pattern(_ key: String) -> String {
+                    guard let p = task.patterns[key] else { return "-" }
+                    return "\(number(p.movingAverage))/\(number(p.peak))"
+                }
+                table.add([task.name, task.task, number(value("cpuPercent")), number(value("connections")),
+                           number(value("connectionsPerSecond")), Format.bytes(Int64(value("bytesInPerSecond"))),
+                           Format.bytes(Int64(value("bytesOutPerSecond"))), number(value("spillsPerSecond")),
+                           pattern("cpuPercent"), pattern("connections"),
+                           number(task.forecast["cpuPercent"]?.anticipated ?? 0),
+                           number(task.forecast["connections"]?.anticipated ?? 0)])
+            }
+            let header = "generation \(report.generation), \(report.cores) cores, process CPU \(number(report.process.cpuPercent))%, "
+                + "resident \(number(report.process.residentMiB)) MiB, forecast horizon \(number(report.horizonSeconds))s"
+            return header + "\n" + table.rendered
+        }
+
+        static func number(_ value: Double) -> String {
+            value >= 100 || value == value.rounded() ? String(Int(value.rounded())) : String(format: "%.1f", value)
+        }
+    }
+}

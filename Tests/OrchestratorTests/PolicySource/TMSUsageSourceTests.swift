@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+@testable import Orchestrator
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("TMSUsageSource (the traffic manager's /usage endpoint)")
+struct TMSUsageSourceTests {
+    static let report = """
+        {"time": 1718000000.5, "cores": 2, "tasks": [
+          {"name": "vserver/web", "task": "web", "kind": "vserver",
+           "current": {"cpuPercent": 12.5, "connections": 40, "bytesPerSecond": 1000, "spillsPerSecond": 3}},
+          {"name": "vserver/web-backup", "task": "web", "kind": "vserver",
+           "current": {"cpuPercent": 2.5, "connections": 2, "bytesPerSecond": 500}},
+          {"name": "monitor/check", "task": "health-monitor", "kind": "monitor",
+           "current": {"cpuPercent": 0.5, "connections": 1}}
+        ]}
+        """
+
+    @Test("tasks sharing a policy task are summed; only the orchestrator's resources are taken")
+    func parsesAndSums() throws {
+        let readings = try TMSUsageSource.parse(Data(Self.report.utf8), url: "u")
+        #expect(readings.map(\.task) == ["health-monitor", "web"])
+        let web = try #require(readings.last)
+        #expect(web.values == [.cpuPercent: 15, .connections: 42, .bytesPerSecond: 1500])
+        #expect(web.time == 1718000000.5)
+    }
+
+    @Test("a body that is not a usage report is an error naming the URL")
+    func rejectsGarbage() {
+        #expect(throws: UsageSourceError.self) { try TMSUsageSource.parse(Data("<html>".utf8), url: "http://x/usage") }
+        #expect(throws: UsageSourceError.self) { try TMSUsageSource(address: "no-port") }
+    }
+
+    @Test("reads /usage over a real loopback socket; an unreachable endpoint is an error")
+    func readsOverHTTP() async throws {
+        let server = try OneShotHTTPServer(body: Self.report)
+        let source = try TMSUsageSource(address: "127.0.0.1:\(server.port)")
+        let readings = try await source.read()
+        #expect(readings.count == 2)
+        #expect(server.request().hasPrefix("GET /usage HTTP/1.1\r\n"))
+        await #expect(throws: UsageSourceError.self) { _ = try await TMSUsageSource(address: "127.0.0.1:\(server.port)").read() }
+    }
+
+    @Test("non-200 answers are errors with the status")
+    func statusErrors() throws {
+        let response = Data("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\nbusy!".utf8)
+        #expect(throws: UsageSourceError.self) { try BlockingHTTP.body(of: response) { .unreadable(path: "u", reason: $0) } }
+        let ok = Data("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}trailing".utf8)
+        #expect(try BlockingHTTP.body(of: ok) { .unreadable(path: "u", reason: $0) } == Data("{}".utf8))
+    }
+}
+
+/// Accepts one connection on 127.0.0.1, reads the request head, answers 200 with `body`,
+/// closes, and stops listening.
+private final class OneShotHTTPServer: @unchecked Sendable {
+    // @unchecked: `received` is written by the server thread before `done` is signalled and
+    // read only after waiting on it.
+    let port: Int
+    private var received = ""
+    private let done = DispatchSemaphore(value: 0)
+
+    init(body: String) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw CocoaError(.fileWriteUnknown) }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread.detachNewThread { [self] in
+            let client = accept(fd, nil, nil)
+            close(fd)
+            var request = [UInt8]()
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while !request.ends(with: Array("\r\n\r\n".utf8)) {
+                let count = recv(client, &buffer, buffer.count, 0)
+                if count <= 0 { break }
+                request += buffer[..<count]
+            }
+            received = String(decoding: request, as: UTF8.self)
+            let response = Array("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)".utf8)
+            _ = response.withUnsafeBytes { send(client, $0.baseAddress, $0.count, 0) }
+            close(client)
+            done.signal()
+        }
+    }
+
+    func request() -> String {
+        done.wait()
+        return received
+    }
+}
+
+private extension Array where Element == UInt8 {
+    func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix }
+}
