@@ -83,6 +83,10 @@ let package = Package(
         .executableTarget(name: "elastic-bench", dependencies: ["Orchestrator"], path: "Benchmarks/elastic-bench"),
 
         .testTarget(name: "CVMProtocolTests", dependencies: ["CVMProtocol"]),
+        .testTarget(name: "cvmctlTests", dependencies: [
+            "cvmctl", "TMSCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "TMSCoreTests", dependencies: [
             "TMSCore",
             .product(name: "Atomics", package: "swift-atomics"),
