@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct CVMCtl: AsyncParsableCommand {
@@ -15,8 +16,12 @@ struct CVMCtl: AsyncParsableCommand {
             PolicyCommand.self, ExplainCommand.self, ElasticCommand.self, TmsCommand.self,
         ])
 
-    /// ArgumentParser's own entry, plus closing libvirt connections before exit.
+    /// ArgumentParser's own entry, plus an orderly end: libvirt connections are closed,
+    /// output is flushed, and the process leaves with `_exit`. Running the C library's exit
+    /// handlers would tear down OpenSSL while a worker thread may still be releasing the
+    /// last handle of an SSH-tunnelled libvirt connection, which crashes the process.
     static func main() async {
+        var code: Int32 = 0
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -24,10 +29,16 @@ struct CVMCtl: AsyncParsableCommand {
             } else {
                 try command.run()
             }
-            OpenOrchestrators.closeAll()
         } catch {
-            OpenOrchestrators.closeAll()
-            exit(withError: error)
+            code = exitCode(for: error).rawValue
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                fflush(nil) // keep the order of what was already printed
+                (code == 0 ? FileHandle.standardOutput : FileHandle.standardError).write(Data((message + "\n").utf8))
+            }
         }
+        OpenOrchestrators.closeAll()
+        fflush(nil)
+        _exit(code)
     }
 }
