@@ -10,11 +10,16 @@ public struct MigrateRequest: Sendable {
     /// The longest switch-over pause allowed. 50 ms keeps the pause well under 100 ms for
     /// CVM-sized guests; QEMU's own default is 300 ms.
     public var maxDowntimeMs: UInt64
+    /// Poll libvirt for the copy's progress (for a progress bar). Each poll is a query to
+    /// the source QEMU on the same connection that drives the switch-over, so leave it off
+    /// when nobody watches.
+    public var reportProgress: Bool
 
     public static let defaultMaxDowntimeMs: UInt64 = 50
 
     public init(name: String, destination: String, bandwidthMiBs: UInt64? = nil,
-                maxDowntimeMs: UInt64 = MigrateRequest.defaultMaxDowntimeMs) {
+                maxDowntimeMs: UInt64 = MigrateRequest.defaultMaxDowntimeMs, reportProgress: Bool = true) {
+        self.reportProgress = reportProgress
         self.name = name
         self.destination = destination
         self.bandwidthMiBs = bandwidthMiBs
@@ -97,7 +102,8 @@ extension CVMOrchestrator {
             defer { _ = registration }
             logger.debug("migrate: destination prepared", metadata: ["cvm.ms": "\(Self.ms(clock.now - began))"])
             progress(.phase("migrating \(record.name) to \(destination.name)"))
-            try await runMigration(domain: domain, to: destinationConnection, options: options, progress: progress)
+            try await runMigration(domain: domain, to: destinationConnection, options: options,
+                                   progress: request.reportProgress ? progress : nil)
             // The event follows the end of the job closely; give it a moment.
             let stats = await Self.first(of: completions, within: .seconds(2))
             logger.debug("migrate: job done", metadata: ["cvm.ms": "\(Self.ms(clock.now - began))"])
@@ -197,9 +203,10 @@ extension CVMOrchestrator {
     /// Runs the blocking migration on the libvirt queue while this task polls progress;
     /// cancelling this task aborts the migration job.
     private func runMigration(domain: LibvirtDomain, to destination: LibvirtConnection, options: MigrationOptions,
-                              progress: @escaping @Sendable (MigrationProgress) -> Void) async throws {
+                              progress: (@Sendable (MigrationProgress) -> Void)?) async throws {
         let job = Task { try await LibvirtExecutor.run { _ = try domain.migrate(to: destination, options: options) } }
         let poller = Task {
+            guard let progress else { return }
             while !Task.isCancelled {
                 if let p = try? await LibvirtExecutor.run({ try domain.jobProgress() }), p.active, p.dataTotal > 0 {
                     progress(.copying(remaining: p.dataRemaining, total: p.dataTotal))

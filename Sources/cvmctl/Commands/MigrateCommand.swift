@@ -33,8 +33,10 @@ struct MigrateCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let orchestrator = try global.orchestrator()
-            let request = MigrateRequest(name: name, destination: to, bandwidthMiBs: bandwidth, maxDowntimeMs: maxDowntime)
-            let bar = ProgressBar(enabled: !global.quiet && !global.json)
+            let watched = !global.quiet && !global.json
+            let request = MigrateRequest(name: name, destination: to, bandwidthMiBs: bandwidth, maxDowntimeMs: maxDowntime,
+                                         reportProgress: watched)
+            let bar = ProgressBar(enabled: watched)
             let result = try await cancellableOnSignal {
                 try await orchestrator.migrate(request) { event in
                     switch event {
