@@ -75,6 +75,8 @@ final class ProxyConnection {
         let coreIndex = core.index
         let members = chain.members
         let now = MonotonicTime.now()
+        // The walk's last vServer cannot spill; its refusal is the end of the chain.
+        let last = (walkStart + members.count - 1) % members.count
         let plan = RoutePlanner.plan(
             count: members.count, start: walkStart, from: first,
             spills: { index in
@@ -89,7 +91,7 @@ final class ProxyConnection {
                 case .admitted: return .admitted
                 case .wouldQueue: return .wouldQueue
                 case .refused:
-                    members[index].usage.cells[coreIndex].spills.add(1)
+                    if index != last { members[index].usage.cells[coreIndex].spills.add(1) }
                     return .refused
                 }
             })
@@ -116,7 +118,7 @@ final class ProxyConnection {
             waitingFor = member
             core.waiting[ticket] = self
         case .refused:
-            member.usage.cells[core.index].spills.add(1)
+            // The queue is full: on down the chain (or its end).
             route(from: position + 1)
         }
     }

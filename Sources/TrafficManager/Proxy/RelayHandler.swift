@@ -149,7 +149,9 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// as soon as what is queued on it has been written, so no relayed byte is dropped.
     private func closeAfterPendingWrites() {
         guard let context else { return }
-        if let outputClosing {
+        // Usually nothing is left to write: close now, without a timer per connection.
+        let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        if let outputClosing, buffered > 0 {
             let channel = context.channel
             outputClosing.assumeIsolated().whenComplete { _ in channel.close(promise: nil) }
             // A peer that never reads again must not hold the channel forever.

@@ -22,8 +22,9 @@ public enum RoutePlan: Sendable, Hashable {
 /// to the vServers before it — the order of `TMSCore.SpilloverRouter`. A vServer takes the
 /// connection when it does not spill (`spills` false) and its quota admits it; a vServer that
 /// does not spill but refuses (its core's quota used up while the shared pool still holds less
-/// than a batch) is passed over like one that spills. `wouldQueue` stops the walk: the
-/// connection waits for that vServer.
+/// than a batch) is passed over like one that spills. The last vServer of the walk has no
+/// backup to spill to: the spillover rule is not asked, its quota decides (admit, queue or
+/// refuse). `wouldQueue` stops the walk: the connection waits for that vServer.
 ///
 /// `position` counts steps of the walk: after a queue timeout, resume with
 /// `from: position + 1`.
@@ -34,7 +35,7 @@ public enum RoutePlanner {
         var position = first
         while position < count {
             let index = (start + position) % count
-            if !spills(index) {
+            if position == count - 1 || !spills(index) {
                 switch admit(index) {
                 case .admitted: return .admitted(index: index, position: position)
                 case .wouldQueue: return .queue(index: index, position: position)

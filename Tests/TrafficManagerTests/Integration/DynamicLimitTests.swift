@@ -51,7 +51,8 @@ extension IntegrationTests {
                     let data = payload(seed: UInt64(seed), count: 1000)
                     #expect(try await TestConnection.echo(data, via: #require(manager.listeningAddress(of: "web"))) == data)
                 }
-                #expect(a.acceptedCount - acceptedBefore == 6)
+                // (a also accepts the monitor's probes, hence >=.)
+                #expect(a.acceptedCount - acceptedBefore >= 6)
                 #expect(vServer.usage.snapshot.connectFailures == 0, "no connection was tried on the dead service")
 
                 let revived = ContinuousClock.now

@@ -14,8 +14,17 @@ import Testing
     func refusedPassesOver() {
         #expect(RoutePlanner.plan(count: 3, spills: { _ in false }, admit: { $0 < 2 ? .refused : .admitted })
                 == .admitted(index: 2, position: 2))
-        #expect(RoutePlanner.plan(count: 2, spills: { _ in true }, admit: { _ in .admitted }) == .endOfChain)
+        #expect(RoutePlanner.plan(count: 2, spills: { _ in true }, admit: { _ in .refused }) == .endOfChain)
         #expect(RoutePlanner.plan(count: 2, spills: { _ in false }, admit: { _ in .refused }) == .endOfChain)
+    }
+
+    @Test("the last vServer of the walk has nowhere to spill: only its quota decides")
+    func lastIsAskedToAdmit() {
+        var asked: [Int] = []
+        #expect(RoutePlanner.plan(count: 2, spills: { asked.append($0); return true }, admit: { _ in .admitted })
+                == .admitted(index: 1, position: 1))
+        #expect(asked == [0])
+        #expect(RoutePlanner.plan(count: 1, spills: { _ in true }, admit: { _ in .wouldQueue }) == .queue(index: 0, position: 0))
     }
 
     @Test("a vServer that queues stops the walk; after a timeout the walk resumes behind it")
@@ -29,8 +38,9 @@ import Testing
     @Test("a pinned client starts at its backup and wraps round to the primary when the rest is full")
     func pinnedWraps() {
         var asked: [Int] = []
-        let plan = RoutePlanner.plan(count: 3, start: 1, spills: { asked.append($0); return $0 != 0 }, admit: { _ in .admitted })
-        #expect(asked == [1, 2, 0])
+        let plan = RoutePlanner.plan(count: 3, start: 1, spills: { asked.append($0); return $0 != 0 },
+                                     admit: { $0 == 0 ? .admitted : .refused })
+        #expect(asked == [1, 2])
         #expect(plan == .admitted(index: 0, position: 2))
     }
 }

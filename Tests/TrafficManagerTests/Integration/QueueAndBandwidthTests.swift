@@ -1,0 +1,64 @@
+import Testing
+@testable import TrafficManager
+
+extension IntegrationTests {
+    @Suite struct QueueAndBandwidth {
+        @Test("with no quota a connection waits in the queue: served when a use ends, refused when full, gone after its timeout")
+        func queue() async throws {
+            let echo = try await TestBackend.start(.echo)
+            let yaml = """
+                admin: { enabled: false }
+                vServers:
+                  - name: q
+                    bind: 127.0.0.1:0
+                    services: [{ name: s, address: 127.0.0.1, port: \(echo.port), capacity: 10 }]
+                    spillover: { kind: connection, limit: 1, queue: { size: 1, timeout: 400ms } }
+                """
+            try await withTrafficManager(yaml, cores: 1) { manager in
+                let address = try #require(manager.listeningAddress(of: "q"))
+                let vServer = try #require(manager.vServer("q"))
+                let first = try await IntegrationTests.Spillover.hold(address)
+                let waiting = try await TestConnection.connect(to: address)
+                try await waiting.send([1])
+                #expect(await eventually { vServer.quota.inspect().waiting == 1 })
+                // The queue holds one: the next is refused at once.
+                let refused = try await TestConnection.connect(to: address)
+                #expect(try await refused.receiveUntilEnd(timeout: .seconds(2)).isEmpty)
+                #expect(echo.acceptedCount == 1)
+
+                await first.close()
+                #expect(try await waiting.receive(atLeast: 1) == [1], "served when the first connection ended")
+                #expect(echo.acceptedCount == 2)
+
+                let expires = try await TestConnection.connect(to: address)
+                #expect(await eventually { vServer.quota.inspect().waiting == 1 })
+                let queuedAt = ContinuousClock.now
+                _ = try await expires.receiveUntilEnd(timeout: .seconds(3))
+                let waited = ContinuousClock.now - queuedAt
+                #expect(waited >= .milliseconds(300), "waited \(waited)")
+                #expect(vServer.quota.totalCounters.expired == 1)
+                #expect(vServer.usage.snapshot.queued == 2)
+                for connection in [waiting, refused, expires] { await connection.close() }
+            }
+        }
+
+        @Test("bandwidth spillover: once the interval's byte budget is used up, new connections go to the backup")
+        func bandwidth() async throws {
+            let primary = try await TestBackend.start(.echo), backup = try await TestBackend.start(.echo)
+            // 2,000 bytes per 5 s interval.
+            let yaml = IntegrationTests.Spillover.config(
+                primary: primary, backup: backup,
+                spillover: "      kind: bandwidth\n      bytesPerSecond: 400\n      bandwidthInterval: 5s")
+            try await withTrafficManager(yaml, cores: 1) { manager in
+                let address = try #require(manager.listeningAddress(of: "primary"))
+                let data = payload(seed: 3, count: 20_000)
+                #expect(try await TestConnection.echo(data, via: address) == data, "a connection is never cut by the budget")
+                #expect(primary.acceptedCount == 1)
+                _ = try await TestConnection.echo([1], via: address)
+                #expect(backup.acceptedCount == 1, "the budget of this interval is used up: spilled")
+                #expect(primary.acceptedCount == 1)
+                #expect((manager.vServer("primary")?.bandwidth?.counters(core: 0).deniedBytes ?? 0) > 0)
+            }
+        }
+    }
+}
