@@ -78,7 +78,12 @@ final class DataPlane: Sendable {
     func stop() async {
         for (index, loop) in loops.enumerated() {
             let box = cores[index]
-            try? await loop.submit { box.value?.stopSweeping() }.get()
+            // Dropping the core runtime also drops its routing table, which references
+            // vServers that reference this data plane.
+            try? await loop.submit {
+                box.value?.stopSweeping()
+                box.value = nil
+            }.get()
         }
         try? await group.shutdownGracefully()
     }

@@ -266,7 +266,7 @@ public final class TrafficManager: Sendable {
                 }
                 if let previous { restore.append((previous.quota, previous.quota.config)) }
                 runtimes[vServer.name] = try VServerRuntime(
-                    config: vServer, loops: dataPlane.loops, reusing: previous?.quota,
+                    config: vServer, dataPlane: dataPlane, reusing: previous?.quota,
                     usage: previous?.usage.task == vServer.task ? previous?.usage : nil, services: services)
             }
             table = try RoutingTable(generation: generation, config: config, vServers: runtimes)
@@ -278,6 +278,7 @@ public final class TrafficManager: Sendable {
 
         // 3. Every core routes new connections with the new table; monitors follow it.
         try await dataPlane.publish(table)
+        for vServer in table.vServers.values { vServer.deliverServedWaiters() }
         try await monitors.apply(table)
 
         // 4. Removed vServers drain; sockets no longer wanted close.

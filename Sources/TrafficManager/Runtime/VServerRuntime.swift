@@ -17,6 +17,10 @@ public final class VServerRuntime: Sendable {
     let persistence: PersistenceTable?
     let bandwidth: BandwidthPool?
     let perCore: [NIOLoopBoundBox<CoreVServerState?>]
+    /// Where waiters served outside a release (a limit published by a monitor or a reload)
+    /// are handed to their cores.
+    private let dataPlane: DataPlane
+    private let pendingWaiters: WaiterUpdate
     /// 0 while the vServer is configured; after a reload removed it, the monotonic time (ns)
     /// at which its remaining connections are closed.
     let drainDeadline = Atomic<UInt64>(0)
@@ -25,8 +29,10 @@ public final class VServerRuntime: Sendable {
     ///   - reusing: the quota of the previous generation of this vServer, kept (and
     ///     reconfigured) so connections admitted before a reload stay counted.
     ///   - usage: the usage counters of the previous generation, kept so the task's counts go on.
-    init(config: VServerConfig, loops: [any EventLoop], reusing previousQuota: VServerQuota?,
+    init(config: VServerConfig, dataPlane: DataPlane, reusing previousQuota: VServerQuota?,
          usage previousUsage: TaskUsage? = nil, services: [ServiceRuntime]) throws {
+        let loops = dataPlane.loops
+        self.dataPlane = dataPlane
         self.config = config
         id = VServerID(config.name)
         self.services = services
@@ -36,9 +42,12 @@ public final class VServerRuntime: Sendable {
         self.capacities = Mutex(capacities)
         let pool = config.spillover.poolConfig(cores: loops.count, dynamicLimit: capacities.limit)
         if let previousQuota, previousQuota.queuePolicy == config.spillover.queuePolicy, previousQuota.cores == loops.count {
-            try previousQuota.reconfigure(pool)
+            // A larger limit may serve waiting connections: `deliverServedWaiters` hands them
+            // over once the runtime is complete.
+            pendingWaiters = try previousQuota.reconfigure(pool).waiters
             quota = previousQuota
         } else {
+            pendingWaiters = WaiterUpdate()
             quota = try VServerQuota(pool, queue: config.spillover.queuePolicy)
         }
         persistence = config.spillover.persistence.map { PersistenceTable(timeout: $0) }
@@ -70,13 +79,22 @@ public final class VServerRuntime: Sendable {
     @discardableResult
     func setService(_ index: Int, up: Bool) -> Int {
         services[index].setUp(up)
-        return capacities.withLock { capacities in
+        let (limit, served) = capacities.withLock { capacities in
             _ = try? capacities.setUp(services[index].config.name, up)
-            if config.spillover.kind != .connection {
-                _ = try? quota.apply(capacities)
+            var served = WaiterUpdate()
+            if config.spillover.kind != .connection, let update = try? quota.apply(capacities) {
+                served = update.waiters
             }
-            return quota.sizing.limit
+            return (quota.sizing.limit, served)
         }
+        if !served.isEmpty { dataPlane.deliver(served, of: self) }
+        return limit
+    }
+
+    /// Hands the waiters a reload's larger limit served to their cores (call once the new
+    /// runtime is in the routing table).
+    func deliverServedWaiters() {
+        if !pendingWaiters.isEmpty { dataPlane.deliver(pendingWaiters, of: self) }
     }
 
     var isRetired: Bool { drainDeadline.load(ordering: .relaxed) != 0 }

@@ -3,7 +3,7 @@ import Testing
 import TMSCore
 @testable import TrafficManager
 
-extension IntegrationTests {
+extension ProxyTests {
     /// Every way a connection can end releases its quota exactly once (checked after each
     /// test by `withTrafficManager`: in-use 0 and released == admitted on every vServer).
     @Suite struct ConnectionEnd {
@@ -65,8 +65,8 @@ extension IntegrationTests {
             let echo = try await TestBackend.start(.echo)
             try await withTrafficManager(Self.config(services: [echo], idle: "300ms")) { manager in
                 let address = try #require(manager.listeningAddress(of: "tcp"))
-                let idle = try await IntegrationTests.Spillover.hold(address)
-                let busy = try await IntegrationTests.Spillover.hold(address)
+                let idle = try await ProxyTests.Spillover.hold(address)
+                let busy = try await ProxyTests.Spillover.hold(address)
                 let started = ContinuousClock.now
                 for round in 0..<6 {
                     try await Task.sleep(for: .milliseconds(100))
@@ -101,7 +101,7 @@ extension IntegrationTests {
         func serviceCloses() async throws {
             let echo = try await TestBackend.start(.echo)
             try await withTrafficManager(Self.config(services: [echo])) { manager in
-                let client = try await IntegrationTests.Spillover.hold(#require(manager.listeningAddress(of: "tcp")))
+                let client = try await ProxyTests.Spillover.hold(#require(manager.listeningAddress(of: "tcp")))
                 await echo.kill()
                 _ = try await client.receiveUntilEnd()
                 await client.close()

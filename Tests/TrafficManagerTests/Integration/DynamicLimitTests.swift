@@ -2,7 +2,7 @@ import Testing
 import TMSCore
 @testable import TrafficManager
 
-extension IntegrationTests {
+extension ProxyTests {
     @Suite struct DynamicLimit {
         static let interval = 100, fall = 2, rise = 2
 
@@ -73,7 +73,7 @@ extension IntegrationTests {
                 #expect(await eventually(timeout: .seconds(3)) { vServer.quota.sizing.limit == 3 })
                 let address = try #require(manager.listeningAddress(of: "web"))
                 var held: [TestConnection] = []
-                for _ in 1...3 { held.append(try await IntegrationTests.Spillover.hold(address)) }
+                for _ in 1...3 { held.append(try await ProxyTests.Spillover.hold(address)) }
                 // The 4th: no backup, TCP mode: refused (closed without a byte).
                 let refused = try await TestConnection.connect(to: address)
                 let got = try await refused.receiveUntilEnd()

@@ -1,7 +1,7 @@
 import Testing
 @testable import TrafficManager
 
-extension IntegrationTests {
+extension ProxyTests {
     @Suite struct EndOfChain {
         @Test("HTTP: when the whole chain is full, the client gets 302 Found with the redirect URL")
         func redirectWhenChainFull() async throws {
@@ -67,7 +67,7 @@ extension IntegrationTests {
                 """
             try await withTrafficManager(yaml, cores: 1) { manager in
                 let address = try #require(manager.listeningAddress(of: "db"))
-                let first = try await IntegrationTests.Spillover.hold(address)
+                let first = try await ProxyTests.Spillover.hold(address)
                 let second = try await TestConnection.connect(to: address)
                 try? await second.send([1, 2, 3])
                 #expect(try await second.receiveUntilEnd().isEmpty)

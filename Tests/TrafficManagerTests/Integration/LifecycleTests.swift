@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import TrafficManager
 
-extension IntegrationTests {
+extension ProxyTests {
     @Suite struct Lifecycle {
         static func yaml(_ echo: TestBackend, drain: String) -> String {
             """
@@ -22,7 +22,7 @@ extension IntegrationTests {
             let manager = TrafficManager(config: try TMSConfig.parse(Self.yaml(echo, drain: "10s"), file: "t"), cores: 2)
             try await manager.start()
             let address = try #require(manager.listeningAddress(of: "web"))
-            let live = try await IntegrationTests.Spillover.hold(address)
+            let live = try await ProxyTests.Spillover.hold(address)
             let stopping = Task { await manager.shutdown() }
             #expect(await eventually {
                 guard let accepted = try? await TestConnection.connect(to: address) else { return true }
@@ -44,7 +44,7 @@ extension IntegrationTests {
             let echo = try await TestBackend.start(.echo)
             let manager = TrafficManager(config: try TMSConfig.parse(Self.yaml(echo, drain: "300ms"), file: "t"), cores: 2)
             try await manager.start()
-            let live = try await IntegrationTests.Spillover.hold(#require(manager.listeningAddress(of: "web")))
+            let live = try await ProxyTests.Spillover.hold(#require(manager.listeningAddress(of: "web")))
             let started = ContinuousClock.now
             await manager.shutdown()
             let took = ContinuousClock.now - started

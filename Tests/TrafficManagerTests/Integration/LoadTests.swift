@@ -1,7 +1,7 @@
 import Testing
 @testable import TrafficManager
 
-extension IntegrationTests {
+extension ProxyTests {
     @Suite struct Load {
         @Test("1,000 concurrent connections carry checksummed payloads intact")
         func thousandConcurrentConnections() async throws {

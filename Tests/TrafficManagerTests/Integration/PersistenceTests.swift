@@ -1,19 +1,19 @@
 import Testing
 @testable import TrafficManager
 
-extension IntegrationTests {
+extension ProxyTests {
     @Suite struct Persistence {
         @Test("a client sent to the backup keeps going there for the persistence timeout, then returns to the primary")
         func persistenceHoldsForItsTimeout() async throws {
             let primary = try await TestBackend.start(.echo), backup = try await TestBackend.start(.echo)
             let timeout = 800
-            let yaml = IntegrationTests.Spillover.config(
+            let yaml = ProxyTests.Spillover.config(
                 primary: primary, backup: backup,
                 spillover: "      kind: connection\n      limit: 1\n      persistence: \(timeout)ms")
             try await withTrafficManager(yaml, cores: 1) { manager in
                 let address = try #require(manager.listeningAddress(of: "primary"))
                 // Another client fills the primary; client X spills and is pinned to the backup.
-                let filler = try await IntegrationTests.Spillover.hold(address, from: "127.0.0.3")
+                let filler = try await ProxyTests.Spillover.hold(address, from: "127.0.0.3")
                 let pinnedAt = ContinuousClock.now
                 _ = try await TestConnection.echo([1], via: address, from: "127.0.0.2")
                 #expect(backup.acceptedCount == 1)

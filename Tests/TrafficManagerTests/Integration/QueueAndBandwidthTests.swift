@@ -1,7 +1,7 @@
 import Testing
 @testable import TrafficManager
 
-extension IntegrationTests {
+extension ProxyTests {
     @Suite struct QueueAndBandwidth {
         @Test("with no quota a connection waits in the queue: served when a use ends, refused when full, gone after its timeout")
         func queue() async throws {
@@ -17,7 +17,7 @@ extension IntegrationTests {
             try await withTrafficManager(yaml, cores: 1) { manager in
                 let address = try #require(manager.listeningAddress(of: "q"))
                 let vServer = try #require(manager.vServer("q"))
-                let first = try await IntegrationTests.Spillover.hold(address)
+                let first = try await ProxyTests.Spillover.hold(address)
                 let waiting = try await TestConnection.connect(to: address)
                 try await waiting.send([1])
                 #expect(await eventually { vServer.quota.inspect().waiting == 1 })
@@ -42,11 +42,43 @@ extension IntegrationTests {
             }
         }
 
+        @Test("a limit raised by a monitor serves the waiting connections at once")
+        func raisedLimitServesWaiters() async throws {
+            let a = try await TestBackend.start(.echo), b = try await TestBackend.start(.echo)
+            let yaml = """
+                admin: { enabled: false }
+                monitors: [{ name: m, kind: tcp, interval: 50ms, timeout: 50ms, fall: 1, rise: 1 }]
+                vServers:
+                  - name: q
+                    bind: 127.0.0.1:0
+                    monitor: m
+                    services:
+                      - { name: a, address: 127.0.0.1, port: \(a.port), capacity: 1 }
+                      - { name: b, address: 127.0.0.1, port: \(b.port), capacity: 1 }
+                    spillover: { kind: dynamic, queue: { size: 5, timeout: 5s } }
+                """
+            try await withTrafficManager(yaml, cores: 1) { manager in
+                let vServer = try #require(manager.vServer("q"))
+                await b.kill()
+                #expect(await eventually { vServer.quota.sizing.limit == 1 })
+                let address = try #require(manager.listeningAddress(of: "q"))
+                let first = try await ProxyTests.Spillover.hold(address)
+                let waiting = try await TestConnection.connect(to: address)
+                try await waiting.send([5])
+                #expect(await eventually { vServer.quota.inspect().waiting == 1 })
+                try await b.restart()
+                #expect(try await waiting.receive(atLeast: 1, timeout: .seconds(3)) == [5], "served by the limit's rise, not by a release")
+                #expect(!first.inputEnded)
+                await first.close()
+                await waiting.close()
+            }
+        }
+
         @Test("bandwidth spillover: once the interval's byte budget is used up, new connections go to the backup")
         func bandwidth() async throws {
             let primary = try await TestBackend.start(.echo), backup = try await TestBackend.start(.echo)
             // 2,000 bytes per 5 s interval.
-            let yaml = IntegrationTests.Spillover.config(
+            let yaml = ProxyTests.Spillover.config(
                 primary: primary, backup: backup,
                 spillover: "      kind: bandwidth\n      bytesPerSecond: 400\n      bandwidthInterval: 5s")
             try await withTrafficManager(yaml, cores: 1) { manager in

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import TrafficManager
 
-extension IntegrationTests {
+extension ProxyTests {
     @Suite struct Reload {
         static func yaml(_ vServers: String, drain: String = "400ms") -> String {
             "admin: { address: 127.0.0.1:0 }\ndrainTimeout: \(drain)\nvServers:\n" + vServers
@@ -30,8 +30,8 @@ extension IntegrationTests {
             do {
                 let keepAddress = try #require(manager.listeningAddress(of: "keep"))
                 let goneAddress = try #require(manager.listeningAddress(of: "gone"))
-                let onKeep = try await IntegrationTests.Spillover.hold(keepAddress)
-                let onGone = try await IntegrationTests.Spillover.hold(goneAddress)
+                let onKeep = try await ProxyTests.Spillover.hold(keepAddress)
+                let onGone = try await ProxyTests.Spillover.hold(goneAddress)
                 let keepQuota = try #require(manager.vServer("keep")?.quota)
 
                 // Change keep's limit (same port), remove gone, add new.

@@ -2,7 +2,7 @@ import Testing
 import TMSCore
 @testable import TrafficManager
 
-extension IntegrationTests {
+extension ProxyTests {
     @Suite struct Spillover {
         /// Two vServers, the primary backing up to the backup; primary and backup each in
         /// front of their own echo backend, so the backends tell where each connection went.

@@ -16,7 +16,7 @@ final class TestBackend: Sendable {
 
     let behavior: Behavior
     var port: Int { state.withLock { $0.port } }
-    private let state = Mutex(State())
+    private let state = Locked(State())
     let accepted = Atomic<Int>(0)
     /// For `.http`: the response delay, changeable while running.
     let delayMilliseconds = Atomic<Int>(0)

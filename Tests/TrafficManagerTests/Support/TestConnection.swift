@@ -86,7 +86,7 @@ final class Inbox: Sendable {
         var nextID = 0
     }
 
-    let state = Mutex(State())
+    let state = Locked(State())
 
     func append(_ bytes: [UInt8]) { update { $0.bytes += bytes } }
     func end() { update { $0.ended = true } }
