@@ -28,8 +28,8 @@ step "integration tests (real libvirtd + QEMU guests, real sshd; one at a time)"
 swift test --skip-build --filter IntegrationTests --no-parallel
 
 if [ -d Tests/TMSCoreTests ] && grep -rqs "Thread" Tests/TMSCoreTests; then
-    step "ThreadSanitizer: TMSCore"
-    swift test --sanitize=thread --scratch-path .build-tsan --filter TMSCoreTests 2>&1 \
+    step "ThreadSanitizer: TMSCore pools and the TrafficManager data plane"
+    swift test --sanitize=thread --scratch-path .build-tsan --filter "TMSCoreTests|TrafficManagerTests" 2>&1 \
         | { grep -vE '^\[[0-9]+/[0-9]+\]' || true; }
 fi
 
