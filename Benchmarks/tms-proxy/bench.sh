@@ -72,7 +72,9 @@ ulimit -n 20000 2>/dev/null || true
 taskset -c "$LOAD_CPUS" nginx -c "$dir/nginx.conf" & pids+=($!)
 taskset -c "$PROXY_CPUS" "$cvmctl" tms run --config "$dir/tms.yaml" -q > "$dir/tms.log" 2>&1 & tms_pid=$!; pids+=($tms_pid)
 taskset -c "$PROXY_CPUS" haproxy -f "$dir/haproxy.cfg" > "$dir/haproxy.log" 2>&1 & haproxy_pid=$!; pids+=($haproxy_pid)
-for port in $BACKEND_PORT $TMS_TCP_PORT $TMS_HTTP_PORT $HAPROXY_TCP_PORT $HAPROXY_HTTP_PORT; do wait_port "$port"; done
+for port in $BACKEND_PORT $TMS_TCP_PORT $TMS_HTTP_PORT $HAPROXY_TCP_PORT $HAPROXY_HTTP_PORT; do
+    wait_port "$port" || { cat "$dir/tms.log" "$dir/haproxy.log" >&2; exit 1; }
+done
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
