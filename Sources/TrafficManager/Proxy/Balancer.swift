@@ -1,7 +1,7 @@
 /// Picks the service for a new connection among the services that are up and not yet tried
 /// (SPEC.md §1.2): smooth weighted round robin, or least connections per weight. Pure state;
-/// the data plane keeps one per vServer per core (so least connections counts the core's own
-/// connections, and no state is shared between cores).
+/// the data plane keeps one per vServer per core and hands least connections the counts of
+/// every core (`openConnections`), so all cores balance on the same numbers.
 public struct Balancer: Sendable, Hashable {
     public let method: VServerConfig.Method
     public let weights: [Int]
@@ -21,10 +21,13 @@ public struct Balancer: Sendable, Hashable {
     }
 
     /// The service to try next, or `nil` when no service is both up and untried.
-    public mutating func pick(isUp: (Int) -> Bool, excluding tried: ServiceSet = ServiceSet()) -> Int? {
+    /// - Parameter openConnections: the connections open per service that least connections
+    ///   compares (default: the ones this balancer counted itself).
+    public mutating func pick(isUp: (Int) -> Bool, excluding tried: ServiceSet = ServiceSet(),
+                              openConnections: ((Int) -> Int)? = nil) -> Int? {
         switch method {
         case .roundrobin: return pickRoundRobin(isUp: isUp, excluding: tried)
-        case .leastconn: return pickLeastConnections(isUp: isUp, excluding: tried)
+        case .leastconn: return pickLeastConnections(isUp: isUp, excluding: tried, open: openConnections)
         }
     }
 
@@ -45,13 +48,18 @@ public struct Balancer: Sendable, Hashable {
 
     /// The eligible service with the fewest active connections per unit of weight
     /// (`active[i] / weight[i]`, compared exactly); ties go round the services in turn.
-    private mutating func pickLeastConnections(isUp: (Int) -> Bool, excluding tried: ServiceSet) -> Int? {
+    private mutating func pickLeastConnections(isUp: (Int) -> Bool, excluding tried: ServiceSet,
+                                               open: ((Int) -> Int)?) -> Int? {
         let count = weights.count
-        var best = -1
+        var best = -1, bestOpen = 0
         for offset in 0..<count {
             let index = (rotation + offset) % count
             guard !tried.contains(index), isUp(index) else { continue }
-            if best < 0 || active[index] * weights[best] < active[best] * weights[index] { best = index }
+            let connections = open?(index) ?? active[index]
+            if best < 0 || connections * weights[best] < bestOpen * weights[index] {
+                best = index
+                bestOpen = connections
+            }
         }
         guard best >= 0 else { return nil }
         rotation = (best + 1) % count

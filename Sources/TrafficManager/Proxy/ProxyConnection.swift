@@ -179,7 +179,8 @@ final class ProxyConnection {
     private func connectNext() {
         guard let member, let memberState, phase == .connecting else { return }
         let services = member.services
-        guard let index = memberState.balancer.pick(isUp: { services[$0].isUp }, excluding: tried) else {
+        guard let index = memberState.balancer.pick(isUp: { services[$0].isUp }, excluding: tried,
+                                                    openConnections: { services[$0].openConnections }) else {
             // Every service that is up refused (or none is up): nothing left to try.
             switch chain.mode {
             case .http: respond(.unavailable)
@@ -190,6 +191,7 @@ final class ProxyConnection {
         tried.insert(index)
         // Counted from the pick, so a burst of connections spreads before any connect completes.
         memberState.balancer.opened(index)
+        services[index].connectionOpened()
         serviceIndex = index
         memberState.bootstrap.connect(to: services[index].address).assumeIsolated().whenComplete { [self] result in
             switch result {
@@ -198,8 +200,7 @@ final class ProxyConnection {
             case .failure:
                 guard phase == .connecting else { return }
                 counters?.connectFailures.add(1)
-                memberState.balancer.closed(index)
-                serviceIndex = -1
+                serviceClosed()
                 connectNext()
             }
         }
@@ -216,8 +217,7 @@ final class ProxyConnection {
         } catch {
             channel.close(promise: nil)
             counters?.connectFailures.add(1)
-            memberState?.balancer.closed(serviceIndex)
-            serviceIndex = -1
+            serviceClosed()
             connectNext()
             return
         }
@@ -225,6 +225,14 @@ final class ProxyConnection {
         serviceHandler = handler
         phase = .relaying
         RelayHandler.link(clientHandler, handler)
+    }
+
+    /// The connection to the current service ended (or never opened): uncount it.
+    private func serviceClosed() {
+        guard serviceIndex >= 0 else { return }
+        memberState?.balancer.closed(serviceIndex)
+        member?.services[serviceIndex].connectionClosed()
+        serviceIndex = -1
     }
 
     // MARK: answering HTTP clients
@@ -286,7 +294,7 @@ final class ProxyConnection {
             _ = member.quota.cancelWaiter(Waiter(core: core.index, ticket: ticket))
         }
         if let lease, let member { core.release(lease, of: member) }
-        if serviceIndex >= 0 { memberState?.balancer.closed(serviceIndex) }
+        serviceClosed()
         if serviceHandler == nil { backend?.close(promise: nil) }
         if lease != nil { counters?.closed.add(1) }
         if slot >= 0 { core.connections.remove(slot: slot) }

@@ -7,6 +7,8 @@ public final class ServiceRuntime: Sendable {
     public let config: ServiceConfig
     public let address: SocketAddress
     private let up: Atomic<Bool>
+    /// Connections open to the service, over every core (what least connections compares).
+    private let open = Atomic<Int>(0)
 
     init(_ config: ServiceConfig, up: Bool = true) throws {
         self.config = config
@@ -18,4 +20,11 @@ public final class ServiceRuntime: Sendable {
     public var isUp: Bool { up.load(ordering: .relaxed) }
 
     func setUp(_ value: Bool) { up.store(value, ordering: .relaxed) }
+
+    /// Connections open to the service now, counted by every core.
+    public var openConnections: Int { open.load(ordering: .relaxed) }
+
+    func connectionOpened() { open.add(1, ordering: .relaxed) }
+
+    func connectionClosed() { open.subtract(1, ordering: .relaxed) }
 }

@@ -46,5 +46,52 @@ extension ProxyTests {
                 #expect(usage.task("vserver/load")?.totals.bytesOut == count * size)
             }
         }
+
+        @Test("least connections balances over every core: connections held one after another split exactly")
+        func leastConnectionsAcrossCores() async throws {
+            let a = try await TestBackend.start(.echo), b = try await TestBackend.start(.echo)
+            let yaml = """
+                admin: { enabled: false }
+                vServers:
+                  - name: lc
+                    bind: 127.0.0.1:0
+                    method: leastconn
+                    services:
+                      - { name: a, address: 127.0.0.1, port: \(a.port), capacity: 100 }
+                      - { name: b, address: 127.0.0.1, port: \(b.port), capacity: 100 }
+                """
+            try await withTrafficManager(yaml, cores: 2) { manager in
+                let address = try #require(manager.listeningAddress(of: "lc"))
+                var held: [TestConnection] = []
+                // Each connection is open end to end before the next: the kernel spreads them
+                // over both cores, and only counts shared by the cores split them 20/20.
+                for index in 0..<40 {
+                    let connection = try await TestConnection.connect(to: address)
+                    let data = payload(seed: UInt64(index + 1), count: 16)
+                    try await connection.send(data)
+                    #expect(try await connection.receive(atLeast: 16) == data)
+                    held.append(connection)
+                }
+                #expect(a.acceptedCount == 20 && b.acceptedCount == 20, "a \(a.acceptedCount), b \(b.acceptedCount)")
+                let services = try #require(manager.vServer("lc")?.services)
+                #expect(services.map(\.openConnections) == [20, 20])
+                // Close the first 20 (whichever services they went to): 20 new ones, one after
+                // another, fill whichever service lost more, back to 20 each.
+                for connection in held.prefix(20) { await connection.close() }
+                held.removeFirst(20)
+                #expect(await eventually { services[0].openConnections + services[1].openConnections == 20 })
+                for _ in 0..<20 {
+                    let connection = try await TestConnection.connect(to: address)
+                    try await connection.send([1])
+                    _ = try await connection.receive(atLeast: 1)
+                    held.append(connection)
+                }
+                #expect(services.map(\.openConnections) == [20, 20])
+                #expect(a.acceptedCount + b.acceptedCount == 60)
+                for connection in held { await connection.close() }
+                #expect(await eventually { services.allSatisfy { $0.openConnections == 0 } })
+            }
+        }
     }
 }
+

@@ -43,4 +43,17 @@ import Testing
         var even = Balancer(method: .leastconn, weights: [1, 1, 1])
         #expect((0..<3).compactMap { _ in even.pick(isUp: { _ in true }) } == [0, 1, 2])
     }
+
+    @Test("least connections compares the counts it is given (every core's), not its own")
+    func leastConnectionsOverEveryCore() {
+        var balancer = Balancer(method: .leastconn, weights: [1, 1])
+        // This core opened 3 to service 0; the other cores hold 10 on service 0 and 2 on 1.
+        for _ in 0..<3 { balancer.opened(0) }
+        let everyCore = [13, 2]
+        #expect(balancer.pick(isUp: { _ in true }, openConnections: { everyCore[$0] }) == 1)
+        #expect(balancer.pick(isUp: { _ in true }) == 1, "by its own counts 0 has 3, 1 has 0")
+        let reversed = [1, 5]
+        #expect(balancer.pick(isUp: { _ in true }, openConnections: { reversed[$0] }) == 0,
+                "its own counts (3 on 0) must not matter")
+    }
 }
