@@ -38,6 +38,10 @@ let package = Package(
         // The static guest agent that runs as /init inside every CVM.
         .executableTarget(name: "cvm-agent", dependencies: ["CVMProtocol"], swiftSettings: strict),
 
+        // What the orchestrator and the traffic manager share without depending on each other:
+        // usage samples and their math (least squares, Holt), configuration-file errors.
+        .target(name: "UsageMath", swiftSettings: strict),
+
         // The traffic manager core: quota pools, spillover. No libvirt.
         .target(name: "TMSCore", dependencies: [
             .product(name: "Atomics", package: "swift-atomics"),
@@ -46,7 +50,7 @@ let package = Package(
         // The traffic manager's data plane: SwiftNIO proxy, health monitors, usage monitors,
         // admin endpoint. Builds on TMSCore's pools; no libvirt.
         .target(name: "TrafficManager", dependencies: [
-            "TMSCore",
+            "TMSCore", "UsageMath",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -59,7 +63,7 @@ let package = Package(
 
         // All orchestration logic.
         .target(name: "Orchestrator", dependencies: [
-            "CLibvirt", "CLibssh2", "CVMProtocol", "TMSCore",
+            "CLibvirt", "CLibssh2", "CVMProtocol", "TMSCore", "UsageMath",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Yams", package: "Yams"),

@@ -1,24 +1,6 @@
 import Foundation
+import UsageMath
 import Yams
-
-/// An error in a configuration file, located at file, line and column, naming the key.
-public struct ConfigFileError: Error, Sendable, CustomStringConvertible, Equatable {
-    public var file: String
-    public var line: Int
-    public var column: Int
-    public var key: String
-    public var problem: String
-
-    public init(file: String, line: Int, column: Int, key: String, problem: String) {
-        self.file = file
-        self.line = line
-        self.column = column
-        self.key = key
-        self.problem = problem
-    }
-
-    public var description: String { "\(file):\(line):\(column): \(key): \(problem)" }
-}
 
 /// Reads a YAML mapping through Yams' node API so every error can point at the file,
 /// line, column and key it concerns. Unknown keys are errors.

@@ -1,3 +1,5 @@
+import UsageMath
+
 /// What a series of samples looks like: the figures the usage monitors publish per task and
 /// resource (SPEC 1.3) and the elastic planner quotes in its reasons.
 ///
@@ -40,37 +42,5 @@ public struct UsagePattern: Sendable, Hashable {
             sampleCount: samples.count,
             span: last.time - first.time
         )
-    }
-}
-
-/// The least-squares line through samples, centred on their mean time (numerically stable for
-/// large epoch timestamps).
-struct LeastSquaresLine: Sendable {
-    var meanTime: Double
-    var meanValue: Double
-    /// Units per second; 0 when all samples share one time or there is only one.
-    var slope: Double
-
-    init(_ samples: [UsageSample]) {
-        guard !samples.isEmpty else {
-            meanTime = 0; meanValue = 0; slope = 0
-            return
-        }
-        let n = Double(samples.count)
-        var sumT = 0.0, sumV = 0.0
-        for s in samples { sumT += s.time; sumV += s.value }
-        meanTime = sumT / n
-        meanValue = sumV / n
-        var covariance = 0.0, variance = 0.0
-        for s in samples {
-            let dt = s.time - meanTime
-            covariance += dt * (s.value - meanValue)
-            variance += dt * dt
-        }
-        slope = variance > 0 ? covariance / variance : 0
-    }
-
-    func value(at time: Double) -> Double {
-        meanValue + slope * (time - meanTime)
     }
 }

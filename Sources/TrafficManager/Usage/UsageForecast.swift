@@ -1,3 +1,5 @@
+import UsageMath
+
 /// Anticipated usage of one resource `horizon` seconds after the last sample, by Holt's
 /// linear exponential smoothing on (possibly irregular) intervals.
 ///
@@ -15,23 +17,11 @@ public struct UsageForecast: Sendable, Hashable, Codable {
     public init(_ series: UsageSeries, horizon: Double, alpha: Double, beta: Double) {
         self.horizon = horizon
         let samples = series.samples
-        guard let first = samples.first, let last = samples.last else {
+        guard let last = samples.last else {
             level = 0; trend = 0; anticipated = 0
             return
         }
-        var level = first.value
-        var trend = 0.0
-        var time = first.time
-        for sample in samples.dropFirst() {
-            let dt = sample.time - time
-            let carried = level + trend * dt
-            let next = alpha * sample.value + (1 - alpha) * carried
-            trend = beta * (next - level) / dt + (1 - beta) * trend
-            level = next
-            time = sample.time
-        }
-        self.level = level
-        self.trend = trend
+        (level, trend) = HoltSmoothing.smooth(samples, alpha: alpha, beta: beta)
         let projected = level + trend * horizon
         anticipated = projected.isFinite ? max(0, projected) : max(0, last.value)
     }

@@ -1,3 +1,5 @@
+import UsageMath
+
 /// What a window of samples looks like (SPEC.md §1.3): the latest value, the moving average,
 /// the peak and the trend. An empty window has every figure 0.
 public struct UsagePattern: Sendable, Hashable, Codable {
@@ -28,30 +30,5 @@ public struct UsagePattern: Sendable, Hashable, Codable {
         let line = LeastSquaresLine(samples)
         self.init(rate: last.value, movingAverage: line.meanValue, peak: samples.map(\.value).max() ?? 0,
                   trend: line.slope, samples: samples.count)
-    }
-}
-
-/// The least-squares line through samples, centred on their mean time (stable for large times).
-struct LeastSquaresLine: Sendable {
-    var meanTime: Double
-    var meanValue: Double
-    /// Units per second; 0 when all samples share one time or there is only one.
-    var slope: Double
-
-    init(_ samples: [UsageSample]) {
-        guard !samples.isEmpty else {
-            meanTime = 0; meanValue = 0; slope = 0
-            return
-        }
-        let count = Double(samples.count)
-        meanTime = samples.reduce(0) { $0 + $1.time } / count
-        meanValue = samples.reduce(0) { $0 + $1.value } / count
-        var covariance = 0.0, variance = 0.0
-        for sample in samples {
-            let dt = sample.time - meanTime
-            covariance += dt * (sample.value - meanValue)
-            variance += dt * dt
-        }
-        slope = variance > 0 ? covariance / variance : 0
     }
 }

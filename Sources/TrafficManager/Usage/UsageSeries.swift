@@ -1,3 +1,5 @@
+import UsageMath
+
 /// A bounded, time-ordered window of samples of one resource of one task.
 ///
 /// Contract: times strictly increase (a sample not after the last one is ignored, as is a
@@ -18,16 +20,5 @@ public struct UsageSeries: Sendable, Hashable {
         if let last = samples.last, sample.time <= last.time { return }
         if samples.count == capacity { samples.removeFirst() }
         samples.append(sample)
-    }
-}
-
-/// One measurement: `value` (a rate per second or a level) at `time` seconds.
-public struct UsageSample: Sendable, Hashable, Codable {
-    public var time: Double
-    public var value: Double
-
-    public init(time: Double, value: Double) {
-        self.time = time
-        self.value = value
     }
 }

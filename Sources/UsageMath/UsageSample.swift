@@ -1,10 +1,9 @@
 /// One measurement of one resource: the value observed at `time`.
 ///
 /// `time` is in seconds on whichever clock the caller uses (wall or monotonic), as long as one
-/// planner is always fed from the same clock. Values are rates or levels (CPU percent,
-/// connections, bytes per second), never cumulative counters; see
-/// ``UsageSeries/init(counters:)`` to turn counters into rates.
-public struct UsageSample: Sendable, Hashable {
+/// series is always fed from the same clock. Values are rates or levels (CPU percent,
+/// connections, bytes per second), never cumulative counters.
+public struct UsageSample: Sendable, Hashable, Codable {
     public var time: Double
     public var value: Double
 
