@@ -16,6 +16,14 @@ public final class HeartbeatMonitor: Service, Sendable {
     let tick: Duration
     private let watched = Mutex<[String: Watch]>([:])          // cvm id -> open channel
     private let registrations = Mutex<[String: EventRegistration]>([:]) // host -> lifecycle events
+    /// Lifecycle events as libvirt's event thread delivers them: that thread only queues them
+    /// here; `run()` reads the store and marks failures on its own task.
+    private let lifecycle = AsyncStream<HostEvent>.makeStream(bufferingPolicy: .bufferingNewest(4096))
+
+    struct HostEvent: Sendable {
+        let host: String
+        let event: LifecycleEvent
+    }
 
     struct Watch: Sendable {
         let channel: AgentChannel
@@ -35,6 +43,9 @@ public final class HeartbeatMonitor: Service, Sendable {
         try store.monitorTick(pid: pid, startedAt: started)
         logger.info("heartbeat monitor started", metadata: ["cvm.state": "\(orchestrator.configuration.stateDirectory)"])
         await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await hostEvent in self.lifecycle.stream { self.handle(hostEvent) }
+            }
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
                     try store.monitorTick(pid: pid, startedAt: started)
@@ -45,6 +56,7 @@ public final class HeartbeatMonitor: Service, Sendable {
                 try? await Task.sleep(for: tick)
             }
             for (_, watch) in watched.withLock({ $0 }) { watch.channel.close() }
+            lifecycle.continuation.finish()
             group.cancelAll()
         }
         try? store.clearMonitor(pid: pid)
@@ -138,16 +150,23 @@ public final class HeartbeatMonitor: Service, Sendable {
     }
 
     /// Lifecycle events: a stopped or crashed domain under a running CVM fails it at once.
+    /// The callback runs on libvirt's event thread and only queues the event (no store I/O
+    /// there: that thread also delivers every other connection's events).
     private func watchLifecycle(host: String, connection: LibvirtConnection) throws {
         if registrations.withLock({ $0[host] }) != nil { return }
-        let store = orchestrator.store
-        let registration = try connection.onLifecycleEvents { [weak self] event in
-            guard let self, event.kind == .stopped || event.kind == .crashed else { return }
-            guard let record = try? store.cvms().first(where: { $0.domainName == event.domainName && $0.host == host }),
-                  record.state == .running, !event.isMigratedAway else { return }
-            self.markFailed(record, reason: "libvirt: domain \(event.kind.rawValue) (detail \(event.detail))")
+        let continuation = lifecycle.continuation
+        let registration = try connection.onLifecycleEvents { event in
+            guard event.kind == .stopped || event.kind == .crashed, !event.isMigratedAway else { return }
+            continuation.yield(HostEvent(host: host, event: event))
         }
         registrations.withLock { $0[host] = registration }
+    }
+
+    private func handle(_ hostEvent: HostEvent) {
+        let event = hostEvent.event
+        guard let record = try? orchestrator.store.cvms().first(where: { $0.domainName == event.domainName && $0.host == hostEvent.host }),
+              record.state == .running else { return }
+        markFailed(record, reason: "libvirt: domain \(event.kind.rawValue) (detail \(event.detail))")
     }
 
     private func markFailed(_ record: CVMRecord, reason: String) {
