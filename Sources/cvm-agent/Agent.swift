@@ -11,9 +11,13 @@ import Glibc
 /// * while no host is connected (POLLHUP) the loop sleeps in 100 ms steps instead of
 ///   polling a descriptor that is always "ready";
 /// * `CMD` lines pass through `CommandGate`; accepted ones are answered with `ACK`;
-///   `stop` also sends `BYE`, syncs and powers off.
+///   `stop` also sends `BYE`, syncs and powers off; `configure` changes the role and the
+///   peers (reported in every heartbeat from then on).
 final class Agent {
     private let config: AgentConfig
+    /// The role and cluster members now: from the configuration, then from `configure`.
+    private var role: AgentConfig.Role
+    private var peers: [String]
     private let boot = Syscalls.randomUInt64()
     private let isInit: Bool
     private var port: VirtioPort?
@@ -32,6 +36,8 @@ final class Agent {
 
     init(config: AgentConfig, isInit: Bool, bootDegraded: Bool) {
         self.config = config
+        role = config.role
+        peers = config.peers
         self.isInit = isInit
         self.bootDegraded = bootDegraded
         self.gate = CommandGate(id: config.id, secret: config.secret)
@@ -110,7 +116,7 @@ final class Agent {
             memUsedKiB: usage.memUsedKiB, memTotalKiB: usage.memTotalKiB,
             diskReadBytes: usage.diskReadBytes, diskWriteBytes: usage.diskWriteBytes,
             netRxBytes: usage.netRxBytes, netTxBytes: usage.netTxBytes,
-            connections: usage.connections, badCommands: gate.rejectedCount)
+            connections: usage.connections, badCommands: gate.rejectedCount, role: role)
         let outcome = port.write(heartbeat.render(signedWith: config.secret), patienceMs: 0)
         lastHeartbeatWritten = outcome == .written
         switch outcome {
@@ -149,6 +155,11 @@ final class Agent {
     private func handle(line: [UInt8], on port: VirtioPort) {
         switch gate.admit(line: line) {
         case .execute(let command):
+            if command.op == .configure, let newRole = command.role {
+                role = newRole
+                peers = command.peers
+                Console.log("configure (command \(command.seq)): role \(role.rawValue), peers \(peers.isEmpty ? "none" : peers.joined(separator: ","))")
+            }
             acknowledge(command, on: port)
             if command.op == .stop { stop(command, on: port) }
         case .reacknowledge(let command):

@@ -13,7 +13,7 @@ struct CVMCtl: AsyncParsableCommand {
         subcommands: [
             DeployCommand.self, DecommissionCommand.self, StatusCommand.self, ImageCommand.self,
             MigrateCommand.self, MonitorCommand.self, EventsCommand.self, HostCommand.self,
-            PolicyCommand.self, ExplainCommand.self, ElasticCommand.self, TmsCommand.self,
+            ClusterCommand.self, PolicyCommand.self, ExplainCommand.self, ElasticCommand.self, TmsCommand.self,
         ])
 
     /// ArgumentParser's own entry, plus an orderly end: libvirt connections are closed,

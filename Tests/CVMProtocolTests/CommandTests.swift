@@ -10,6 +10,31 @@ import Testing
         #expect(try Command(parsed) == command)
     }
 
+    @Test func configureCarriesRoleAndPeers() throws {
+        let command = Command(id: Fixture.id, seq: 7, op: .configure, role: .master, peers: ["web-2", "web-3"])
+        let parsed = try WireMessage.parse(command.render(signedWith: Fixture.secret))
+        #expect(parsed["role"] == "master" && parsed["peers"] == "web-2,web-3")
+        let back = try Command(parsed)
+        #expect(back == command && back.role == .master && back.peers == ["web-2", "web-3"])
+        let alone = try Command(WireMessage.parse(Command(id: Fixture.id, seq: 8, op: .configure, role: .servant)
+            .render(signedWith: Fixture.secret)))
+        #expect(alone.role == .servant && alone.peers.isEmpty)
+        // Other operations carry neither.
+        let stop = Command(id: Fixture.id, seq: 9, op: .stop, role: .master, peers: ["x"])
+        #expect(stop.role == nil && stop.peers.isEmpty && stop.message["role"] == nil)
+    }
+
+    @Test func rejectsConfigureWithoutAValidRoleOrPeers() throws {
+        func configure(_ extra: [WireMessage.Field]) throws -> WireMessage {
+            try WireMessage(kind: .command, fields: [.init("id", Fixture.id), .init("seq", "1"), .init("op", "configure")] + extra)
+        }
+        #expect(throws: WireError.self) { try Command(configure([.init("peers", "")])) }
+        #expect(throws: WireError.self) { try Command(configure([.init("role", "king"), .init("peers", "")])) }
+        #expect(throws: WireError.self) { try Command(configure([.init("role", "master")])) }
+        #expect(throws: WireError.self) { try Command(configure([.init("role", "master"), .init("peers", "a,,b")])) }
+        #expect(throws: WireError.self) { try Command(configure([.init("role", "master"), .init("peers", "a b")])) }
+    }
+
     @Test func rejectsUnknownOperationsAndOtherKinds() throws {
         let reboot = try WireMessage(kind: .command, fields: [.init("id", Fixture.id), .init("seq", "1"), .init("op", "reboot")])
         #expect(throws: WireError.self) { try Command(reboot) }

@@ -13,7 +13,7 @@ import Testing
         let keys = Fixture.heartbeat(seq: 1).message.fields.map(\.key)
         #expect(keys == ["id", "boot", "seq", "uptimeMs", "status", "task", "cpuPercent", "memUsedKiB",
                          "memTotalKiB", "diskReadBytes", "diskWriteBytes", "netRxBytes", "netTxBytes",
-                         "connections", "badCommands"])
+                         "connections", "badCommands", "role"])
         #expect(Fixture.heartbeat(seq: 1).message["boot"] == "00000000deadbeef")
     }
 

@@ -64,7 +64,7 @@ import Testing
         fields.removeLast()
         let incomplete = try! WireMessage(kind: .heartbeat, fields: fields).render(signedWith: Fixture.secret)
         #expect(verifier.check(line: incomplete)
-            == .rejected(.malformed(WireError(.missingField, key: "badCommands", "HB needs badCommands"))))
+            == .rejected(.malformed(WireError(.missingField, key: "role", "HB needs role"))))
 
         #expect(verifier.lastSeq == 3)
         #expect(verifier.check(line: line(Fixture.heartbeat(seq: 4))) == .accepted(Fixture.heartbeat(seq: 4), newBoot: false))

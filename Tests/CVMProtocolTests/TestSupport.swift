@@ -12,7 +12,7 @@ enum Fixture {
             id: id, boot: boot, seq: seq, uptimeMs: 1500 + seq, status: .ok, task: "health-monitor",
             cpuPercent: 12.34, memUsedKiB: 20000, memTotalKiB: 94788,
             diskReadBytes: 4096, diskWriteBytes: 512, netRxBytes: 10, netTxBytes: 20,
-            connections: 3, badCommands: 0)
+            connections: 3, badCommands: 0, role: .servant)
     }
 }
 

@@ -109,9 +109,13 @@ public struct AgentConfig: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Whether `name` may name a CVM, a task or a peer: 1-64 of A-Z a-z 0-9 . _ -
+    public static func isValidName(_ name: String) -> Bool {
+        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy(isNameByte)
+    }
+
     static func check(name: String, key: String, line: Int?) throws {
-        let ok = (1...64).contains(name.utf8.count) && name.utf8.allSatisfy(isNameByte)
-        guard ok else {
+        guard isValidName(name) else {
             throw AgentConfigError(.invalidValue, line: line, key: key,
                                    "expected 1-64 characters of A-Z a-z 0-9 . _ -")
         }

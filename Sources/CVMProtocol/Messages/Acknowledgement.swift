@@ -20,7 +20,7 @@ public struct Acknowledgement: Sendable, Equatable {
     public init(_ message: WireMessage) throws {
         try message.requireKind(.acknowledgement)
         guard let op = Command.Operation(rawValue: try message.require("op")) else {
-            throw WireError(.invalidField, key: "op", "expected stop or ping")
+            throw WireError(.invalidField, key: "op", "expected stop, ping or configure")
         }
         self.init(id: try message.require("id"), boot: try message.requireHex64("boot"),
                   seq: try message.requireUInt64("seq"), op: op)

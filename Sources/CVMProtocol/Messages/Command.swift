@@ -2,23 +2,31 @@
 ///
 /// Wire fields: `id` (target CVM), `seq` (chosen by the host, must grow for every new
 /// command to one CVM — across host restarts too, e.g. milliseconds since the epoch),
-/// `op`.
+/// `op`; for `configure` also `role` and `peers` (comma-separated member names, may be empty).
 public struct Command: Sendable, Equatable {
     public enum Operation: String, Sendable, CaseIterable {
         /// Send `BYE`, sync, power off.
         case stop
         /// Only acknowledge (liveness of the command path).
         case ping
+        /// Take a role in the task's cluster and learn its members (promotion, membership).
+        case configure
     }
 
     public var id: String
     public var seq: UInt64
     public var op: Operation
+    /// For `configure`: the role to take (`single` when not given); nil for other operations.
+    public var role: AgentConfig.Role?
+    /// For `configure`: the other members of the cluster.
+    public var peers: [String]
 
-    public init(id: String, seq: UInt64, op: Operation) {
+    public init(id: String, seq: UInt64, op: Operation, role: AgentConfig.Role? = nil, peers: [String] = []) {
         self.id = id
         self.seq = seq
         self.op = op
+        self.role = op == .configure ? role ?? .single : nil
+        self.peers = op == .configure ? peers : []
     }
 
     /// Reads a `CMD` message. Does not check the MAC.
@@ -26,17 +34,33 @@ public struct Command: Sendable, Equatable {
     public init(_ message: WireMessage) throws {
         try message.requireKind(.command)
         guard let op = Operation(rawValue: try message.require("op")) else {
-            throw WireError(.invalidField, key: "op", "expected stop or ping")
+            throw WireError(.invalidField, key: "op", "expected stop, ping or configure")
         }
-        self.init(id: try message.require("id"), seq: try message.requireUInt64("seq"), op: op)
+        var role: AgentConfig.Role?
+        var peers: [String] = []
+        if op == .configure {
+            guard let value = AgentConfig.Role(rawValue: try message.require("role")) else {
+                throw WireError(.invalidField, key: "role", "expected single, master or servant")
+            }
+            role = value
+            let list = try message.require("peers")
+            peers = list.isEmpty ? [] : list.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard peers.allSatisfy({ AgentConfig.isValidName($0) }) else {
+                throw WireError(.invalidField, key: "peers", "expected comma-separated member names")
+            }
+        }
+        self.init(id: try message.require("id"), seq: try message.requireUInt64("seq"), op: op, role: role, peers: peers)
     }
 
     /// The unsigned message.
     public var message: WireMessage {
         // Constant, valid keys: cannot throw.
-        try! WireMessage(kind: .command, fields: [
-            .init("id", id), .init("seq", String(seq)), .init("op", op.rawValue),
-        ])
+        var fields: [WireMessage.Field] = [.init("id", id), .init("seq", String(seq)), .init("op", op.rawValue)]
+        if op == .configure {
+            fields.append(.init("role", role?.rawValue ?? AgentConfig.Role.single.rawValue))
+            fields.append(.init("peers", peers.joined(separator: ",")))
+        }
+        return try! WireMessage(kind: .command, fields: fields)
     }
 
     /// The signed line, newline included.

@@ -3,7 +3,8 @@
 ///
 /// Wire fields (in this order): `id`, `boot` (16 hex digits), `seq`, `uptimeMs`, `status`,
 /// `task`, `cpuPercent` (one decimal), `memUsedKiB`, `memTotalKiB`, `diskReadBytes`,
-/// `diskWriteBytes`, `netRxBytes`, `netTxBytes`, `connections`, `badCommands`.
+/// `diskWriteBytes`, `netRxBytes`, `netTxBytes`, `connections`, `badCommands`, `role` (the
+/// role the agent holds now: from its configuration, or from the last `configure` command).
 /// Counters (disk, net) are totals since boot; the host derives rates from two heartbeats.
 public struct Heartbeat: Sendable, Equatable {
     /// Can the CVM perform its task?
@@ -38,12 +39,14 @@ public struct Heartbeat: Sendable, Equatable {
     public var connections: UInt64
     /// Commands the agent rejected since boot (bad MAC, wrong id, stale seq, malformed).
     public var badCommands: UInt64
+    /// The role the agent holds in its task's cluster.
+    public var role: AgentConfig.Role
 
     public init(
         id: String, boot: UInt64, seq: UInt64, uptimeMs: UInt64, status: Status, task: String,
         cpuPercent: Double, memUsedKiB: UInt64, memTotalKiB: UInt64,
         diskReadBytes: UInt64, diskWriteBytes: UInt64, netRxBytes: UInt64, netTxBytes: UInt64,
-        connections: UInt64, badCommands: UInt64 = 0
+        connections: UInt64, badCommands: UInt64 = 0, role: AgentConfig.Role = .single
     ) {
         self.id = id
         self.boot = boot
@@ -60,6 +63,7 @@ public struct Heartbeat: Sendable, Equatable {
         self.netTxBytes = netTxBytes
         self.connections = connections
         self.badCommands = badCommands
+        self.role = role
     }
 
     /// Reads the typed fields of an `HB` message. Does not check the MAC.
@@ -72,6 +76,9 @@ public struct Heartbeat: Sendable, Equatable {
         }
         guard let cpu = Double(try message.require("cpuPercent")), cpu >= 0, cpu.isFinite else {
             throw WireError(.invalidField, key: "cpuPercent", "expected a non-negative decimal")
+        }
+        guard let role = AgentConfig.Role(rawValue: try message.require("role")) else {
+            throw WireError(.invalidField, key: "role", "expected single, master or servant")
         }
         self.init(
             id: try message.require("id"),
@@ -88,7 +95,8 @@ public struct Heartbeat: Sendable, Equatable {
             netRxBytes: try message.requireUInt64("netRxBytes"),
             netTxBytes: try message.requireUInt64("netTxBytes"),
             connections: try message.requireUInt64("connections"),
-            badCommands: try message.requireUInt64("badCommands"))
+            badCommands: try message.requireUInt64("badCommands"),
+            role: role)
     }
 
     /// The unsigned `HB` message; sign it with `render(signedWith:)`.
@@ -110,6 +118,7 @@ public struct Heartbeat: Sendable, Equatable {
             .init("netTxBytes", String(netTxBytes)),
             .init("connections", String(connections)),
             .init("badCommands", String(badCommands)),
+            .init("role", role.rawValue),
         ])
     }
 

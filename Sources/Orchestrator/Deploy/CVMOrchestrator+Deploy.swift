@@ -226,5 +226,6 @@ extension CVMRecord {
         netRxBytes = Int64(clamping: hb.netRxBytes)
         netTxBytes = Int64(clamping: hb.netTxBytes)
         connections = Int64(clamping: hb.connections)
+        agentRole = hb.role.rawValue
     }
 }

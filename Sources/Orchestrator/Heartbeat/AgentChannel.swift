@@ -116,10 +116,12 @@ public final class AgentChannel: Sendable {
         }
     }
 
-    /// Sends a signed command to the agent.
-    public func send(_ op: Command.Operation) throws {
+    /// Sends a signed command to the agent; returns its sequence number (its `ACK` carries it).
+    @discardableResult
+    public func send(_ op: Command.Operation, role: AgentConfig.Role? = nil, peers: [String] = []) throws -> UInt64 {
         let seq = state.withLock { s -> UInt64 in s.commandSeq += 1; return s.commandSeq }
-        try stream.sendAll(Command(id: cvmID, seq: seq, op: op).render(signedWith: secret))
+        try stream.sendAll(Command(id: cvmID, seq: seq, op: op, role: role, peers: peers).render(signedWith: secret))
+        return seq
     }
 
     /// Closes our end; the agent keeps running and the channel can be opened again.

@@ -50,6 +50,7 @@ public final class HeartbeatMonitor: Service, Sendable {
                 do {
                     try store.monitorTick(pid: pid, startedAt: started)
                     try await sweep(group: &group)
+                    try await promoteWhereMastersAreLost()
                 } catch {
                     logger.warning("monitor sweep failed", metadata: ["cvm.error": "\(error)"])
                 }
@@ -104,6 +105,16 @@ public final class HeartbeatMonitor: Service, Sendable {
             } catch {
                 // Typically: deploy still holds the channel, or the host is unreachable. Retry next tick.
                 logger.trace("cannot open agent channel yet", metadata: ["cvm.name": "\(record.name)", "cvm.error": "\(error)"])
+            }
+        }
+    }
+
+    /// A cluster whose master failed gets a new one at once (a running servant); replacing
+    /// the lost member is `cvmctl cluster heal`'s work (it deploys).
+    private func promoteWhereMastersAreLost() async throws {
+        for cluster in try orchestrator.store.clusters() {
+            if let promoted = try await orchestrator.promoteIfMasterLost(cluster: cluster.name) {
+                logger.warning("cluster master lost: servant promoted", metadata: ["cvm.cluster": "\(cluster.name)", "cvm.name": "\(promoted)"])
             }
         }
     }

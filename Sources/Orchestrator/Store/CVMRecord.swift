@@ -49,6 +49,28 @@ public struct CVMRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var policyCommit: String?
     public var lastMigrationPauseMs: Int?
     public var lastMigrationTotalMs: Int?
+    /// The role the agent reported in its last heartbeat (it differs from `role` until a
+    /// promotion or a membership change has reached the agent).
+    public var agentRole: String? = nil
+}
+
+/// A cluster: several CVMs of one task, one master and servants, each knowing every member
+/// (its members are the CVMs whose `cluster` is its name).
+public struct ClusterRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "cluster"
+
+    public var name: String
+    public var image: String
+    public var task: String
+    /// How many members it should have.
+    public var size: Int
+    /// The hosts its members may be placed on, comma-separated (spread over them).
+    public var hosts: String
+    /// Member names are `NAME-<ordinal>`: the next replacement takes this ordinal.
+    public var nextOrdinal: Int
+    public var createdAt: Date
+
+    public var hostList: [String] { hosts.split(separator: ",").map(String.init) }
 }
 
 /// A hypervisor host: the local one or a remote one reached over SSH.

@@ -45,6 +45,45 @@ extension Store {
         _ = try db.write { try CVMRecord.deleteOne($0, key: id) }
     }
 
+    // MARK: Clusters
+
+    public func clusters() throws -> [ClusterRecord] {
+        try db.read { try ClusterRecord.order(Column("name")).fetchAll($0) }
+    }
+
+    public func cluster(named name: String) throws -> ClusterRecord? {
+        try db.read { try ClusterRecord.fetchOne($0, key: name) }
+    }
+
+    /// Inserts a new cluster; `nameTaken` when one of that name exists.
+    public func insert(_ cluster: ClusterRecord) throws {
+        do {
+            try db.write { try cluster.insert($0) }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            throw OrchestratorError.nameTaken(cluster.name)
+        }
+    }
+
+    /// Takes the next member ordinal of a cluster (atomically, so two healers never pick one name).
+    public func takeOrdinal(cluster name: String) throws -> Int? {
+        try db.write { db in
+            guard var cluster = try ClusterRecord.fetchOne(db, key: name) else { return nil }
+            let ordinal = cluster.nextOrdinal
+            cluster.nextOrdinal += 1
+            try cluster.update(db)
+            return ordinal
+        }
+    }
+
+    public func deleteCluster(named name: String) throws {
+        _ = try db.write { try ClusterRecord.deleteOne($0, key: name) }
+    }
+
+    /// The CVMs that belong to a cluster, by name.
+    public func members(ofCluster name: String) throws -> [CVMRecord] {
+        try db.read { try CVMRecord.filter(Column("cluster") == name).order(Column("name")).fetchAll($0) }
+    }
+
     // MARK: Hosts
 
     public func hosts() throws -> [HostRecord] {

@@ -131,6 +131,19 @@ public final class Store: Sendable {
                 t.column("origin", .text).notNull()
             }
         }
+        // Clusters (SPEC §2): the cluster row, and the role each agent last reported.
+        m.registerMigration("v3") { db in
+            try db.create(table: "cluster") { t in
+                t.column("name", .text).primaryKey()
+                t.column("image", .text).notNull()
+                t.column("task", .text).notNull()
+                t.column("size", .integer).notNull()
+                t.column("hosts", .text).notNull()
+                t.column("nextOrdinal", .integer).notNull()
+                t.column("createdAt", .datetime).notNull()
+            }
+            try db.alter(table: "cvm") { t in t.add(column: "agentRole", .text) }
+        }
         return m
     }
 }

@@ -11,6 +11,7 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
     case deployTimeout(name: String, seconds: Double, hint: String)
     case deployInProgress(name: String, pid: Int32)
     case unknownCVM(String)
+    case unknownCluster(String)
     case unknownHost(String)
     case imageBuildFailed(String, status: Int32)
     case agentRejected(name: String, reason: String)
@@ -45,6 +46,8 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
             return "CVM '\(name)' is being changed by another cvmctl (pid \(pid)); wait for it or stop that process"
         case .unknownCVM(let name):
             return "no CVM named '\(name)'; see `cvmctl status`"
+        case .unknownCluster(let name):
+            return "no cluster named '\(name)'; see `cvmctl cluster status`"
         case .unknownHost(let name):
             return "unknown host '\(name)'; see `cvmctl host list`"
         case .imageBuildFailed(let name, let status):

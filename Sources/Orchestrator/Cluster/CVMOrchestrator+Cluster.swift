@@ -1,0 +1,299 @@
+import CVMProtocol
+import Foundation
+
+/// What `cvmctl cluster create` asks for.
+public struct ClusterRequest: Sendable, Equatable {
+    public var name: String
+    public var image: String
+    public var task: String?
+    public var size: Int
+    /// The hosts the members spread over (at least one).
+    public var hosts: [String]
+    public var timeoutSeconds: Double?
+
+    public init(name: String, image: String, task: String? = nil, size: Int,
+                hosts: [String] = [CVMOrchestrator.localHostName], timeoutSeconds: Double? = nil) {
+        self.name = name
+        self.image = image
+        self.task = task
+        self.size = size
+        self.hosts = hosts
+        self.timeoutSeconds = timeoutSeconds
+    }
+}
+
+/// What a heal did: the servant promoted (if the master was lost), the lost members replaced,
+/// the agents told their role and peers (and those that could not be reached).
+public struct ClusterHealResult: Sendable, Codable, Equatable {
+    public var cluster: String
+    public var promoted: String?
+    public var replaced: [Replacement]
+    public var added: [String]
+    public var configured: [String]
+    public var unreachable: [String]
+
+    public struct Replacement: Sendable, Codable, Equatable {
+        public var lost: String
+        public var replacement: String
+        public var host: String
+    }
+
+    public var changedAnything: Bool { promoted != nil || !replaced.isEmpty || !added.isEmpty || !configured.isEmpty }
+}
+
+extension CVMOrchestrator {
+    public static let clusterSizes = 1...32
+
+    /// Deploys `size` members of one task — the first the master, the others servants, each
+    /// told every member — spread over the given hosts (the host with the fewest members
+    /// first). Nothing is left behind when any member fails to deploy: the members already
+    /// running are decommissioned and the cluster is forgotten.
+    public func createCluster(_ request: ClusterRequest, progress: @Sendable (String) -> Void = { _ in }) async throws -> ClusterReport {
+        // Members are NAME-<ordinal>; the longest ordinal must still make a valid CVM name.
+        guard Self.isValidName(request.name), request.name.count <= 36 else {
+            throw OrchestratorError.invalidArgument("invalid cluster name '\(request.name)': use 1-36 characters a-z, 0-9 and '-', starting with a letter")
+        }
+        guard Self.clusterSizes.contains(request.size) else {
+            throw OrchestratorError.invalidArgument("cluster size must be within \(Self.clusterSizes.lowerBound)-\(Self.clusterSizes.upperBound), not \(request.size)")
+        }
+        guard !request.hosts.isEmpty else { throw OrchestratorError.invalidArgument("a cluster needs at least one host") }
+        for hostName in request.hosts { _ = try host(named: hostName) }
+        let image = try catalog.verified(request.image)
+        let task = request.task ?? image.manifest.tasks.first ?? "idle"
+        guard image.manifest.tasks.contains(task) else {
+            throw OrchestratorError.invalidArgument("image '\(image.manifest.name)' cannot run task '\(task)' (it runs: \(image.manifest.tasks.joined(separator: ", ")))")
+        }
+        let names = (1...request.size).map { "\(request.name)-\($0)" }
+        for name in names where try store.cvm(named: name) != nil {
+            throw OrchestratorError.nameTaken(name)
+        }
+        try store.insert(ClusterRecord(name: request.name, image: image.manifest.name, task: task, size: request.size,
+                                       hosts: request.hosts.joined(separator: ","), nextOrdinal: request.size + 1, createdAt: Date()))
+        journal("cluster.create", "cluster \(request.name): \(request.size) × \(image.manifest.name) (task \(task)) over \(request.hosts.joined(separator: ", "))")
+
+        var deployed: [String] = []
+        var perHost: [String: Int] = [:]
+        do {
+            for (index, name) in names.enumerated() {
+                let host = ClusterSpread.host(among: request.hosts, holding: perHost)
+                perHost[host, default: 0] += 1
+                progress("deploying \(name) (\(index == 0 ? "master" : "servant")) on \(host)")
+                _ = try await deploy(DeployRequest(
+                    image: request.image, name: name, host: host, task: task,
+                    role: index == 0 ? "master" : "servant", cluster: request.name,
+                    peers: names.filter { $0 != name }, timeoutSeconds: request.timeoutSeconds))
+                deployed.append(name)
+                try Task.checkCancellation()
+            }
+        } catch {
+            progress("rolling back cluster \(request.name)")
+            for name in deployed.reversed() { _ = try? await decommission(name: name) }
+            try? store.deleteCluster(named: request.name)
+            journal("cluster.rollback", "cluster \(request.name) not created: \(error)")
+            throw error
+        }
+        return try clusterReport(name: request.name)
+    }
+
+    /// The cluster as the store knows it (members, their roles, states and hosts).
+    public func clusterReport(name: String) throws -> ClusterReport {
+        guard let cluster = try store.cluster(named: name) else { throw OrchestratorError.unknownCluster(name) }
+        return ClusterReport(cluster: cluster, members: try store.members(ofCluster: name))
+    }
+
+    public func clusterReports() throws -> [ClusterReport] {
+        try store.clusters().map { ClusterReport(cluster: $0, members: try store.members(ofCluster: $0.name)) }
+    }
+
+    /// When no running member is the master, promotes the running servant that heartbeated
+    /// last and tells every running member its role and peers. What the heartbeat monitor
+    /// runs after each sweep; `healCluster` does it too. Returns the promoted member.
+    @discardableResult
+    public func promoteIfMasterLost(cluster name: String) async throws -> String? {
+        let members = try store.members(ofCluster: name)
+        guard !members.isEmpty, !members.contains(where: { $0.role == "master" && $0.state == .running }) else { return nil }
+        let candidates = members.filter { $0.state == .running && $0.role == "servant" }
+        guard let chosen = candidates.max(by: { ($0.lastHeartbeatAt ?? .distantPast, $1.name) < ($1.lastHeartbeatAt ?? .distantPast, $0.name) })
+        else { return nil }
+        for lost in members where lost.role == "master" {
+            try store.update(cvmID: lost.id) { $0.role = "servant" }
+        }
+        try store.update(cvmID: chosen.id) { $0.role = "master" }
+        journal("cluster.promote", cvm: chosen.name, host: chosen.host, "cluster \(name): \(chosen.name) promoted to master (no running master)")
+        _ = await configureMembers(cluster: name)
+        return chosen.name
+    }
+
+    /// Brings a cluster back to its size with one running master: promotes a servant if the
+    /// master is lost, replaces failed members (decommissioned, then a new member deployed on
+    /// the allowed host holding the fewest), adds missing ones, and tells every running agent
+    /// its role and peers.
+    public func healCluster(name: String, progress: @Sendable (String) -> Void = { _ in }) async throws -> ClusterHealResult {
+        guard let cluster = try store.cluster(named: name) else { throw OrchestratorError.unknownCluster(name) }
+        var result = ClusterHealResult(cluster: name, promoted: nil, replaced: [], added: [], configured: [], unreachable: [])
+        result.promoted = try await promoteIfMasterLost(cluster: name)
+        if let promoted = result.promoted { progress("promoted \(promoted) to master") }
+
+        var members = try store.members(ofCluster: name)
+        let lost = members.filter { $0.state == .failed }
+        var perHost: [String: Int] = [:]
+        for member in members where member.state != .failed { perHost[member.host, default: 0] += 1 }
+        var changed = result.promoted != nil
+
+        func deployMember(replacing lostName: String?) async throws -> (name: String, host: String) {
+            guard let ordinal = try store.takeOrdinal(cluster: name) else { throw OrchestratorError.unknownCluster(name) }
+            let newName = "\(name)-\(ordinal)"
+            let host = ClusterSpread.host(among: cluster.hostList, holding: perHost)
+            perHost[host, default: 0] += 1
+            let peers = (try store.members(ofCluster: name)).filter { $0.state != .failed && $0.name != lostName }.map(\.name)
+            progress("deploying \(newName) (servant) on \(host)\(lostName.map { " to replace \($0)" } ?? "")")
+            _ = try await deploy(DeployRequest(image: cluster.image, name: newName, host: host, task: cluster.task,
+                                               role: "servant", cluster: name, peers: peers))
+            return (newName, host)
+        }
+
+        for member in lost {
+            progress("decommissioning lost member \(member.name)")
+            _ = try await decommission(name: member.name)
+            let replacement = try await deployMember(replacing: member.name)
+            result.replaced.append(.init(lost: member.name, replacement: replacement.name, host: replacement.host))
+            journal("cluster.replace", cvm: replacement.name, host: replacement.host, "cluster \(name): \(replacement.name) replaces lost member \(member.name)")
+            changed = true
+        }
+        members = try store.members(ofCluster: name)
+        let missing = cluster.size - members.count
+        if missing > 0 {
+            for _ in 0..<missing {
+                let added = try await deployMember(replacing: nil)
+                result.added.append(added.name)
+                journal("cluster.add", cvm: added.name, host: added.host, "cluster \(name): \(added.name) added (below size \(cluster.size))")
+            }
+            changed = true
+        }
+        // A promotion may have been impossible before (no running servant): try again now.
+        if result.promoted == nil, let promoted = try await promoteIfMasterLost(cluster: name) {
+            result.promoted = promoted
+            changed = true
+        }
+        let outcome = await configureMembers(cluster: name, all: changed)
+        result.configured = outcome.configured
+        result.unreachable = outcome.unreachable
+        return result
+    }
+
+    /// Decommissions every member, then forgets the cluster. Repeating it is safe.
+    public func deleteCluster(name: String, progress: @Sendable (String) -> Void = { _ in }) async throws -> [DecommissionResult] {
+        guard try store.cluster(named: name) != nil else { throw OrchestratorError.unknownCluster(name) }
+        var results: [DecommissionResult] = []
+        for member in try store.members(ofCluster: name) {
+            progress("decommissioning \(member.name)")
+            results.append(try await decommission(name: member.name))
+        }
+        try store.deleteCluster(named: name)
+        journal("cluster.delete", "cluster \(name) deleted (\(results.count) members decommissioned)")
+        return results
+    }
+
+    /// Sends `configure` (role, peers) to the running members whose agent does not hold its
+    /// role yet — or to all of them when `all` (membership changed) — and waits for each `ACK`.
+    func configureMembers(cluster name: String, all: Bool = true) async -> (configured: [String], unreachable: [String]) {
+        guard let members = try? store.members(ofCluster: name) else { return ([], []) }
+        let running = members.filter { $0.state == .running }
+        var configured: [String] = [], unreachable: [String] = []
+        for member in running where all || member.agentRole != member.role {
+            let peers = running.map(\.name).filter { $0 != member.name }
+            if await configure(member, peers: peers) {
+                configured.append(member.name)
+            } else {
+                unreachable.append(member.name)
+            }
+        }
+        if !unreachable.isEmpty {
+            journal("cluster.configure", "cluster \(name): not reached: \(unreachable.joined(separator: ", ")) (the next heal retries)")
+        }
+        return (configured, unreachable)
+    }
+
+    /// Tells one agent its role and peers over its channel (taken over from the monitor,
+    /// which reopens it) and waits up to 5 s for the acknowledgement.
+    private func configure(_ member: CVMRecord, peers: [String]) async -> Bool {
+        guard let role = AgentConfig.Role(rawValue: member.role), let secret = Hex.decode(member.secret),
+              let host = try? store.host(named: member.host) else { return false }
+        guard let channel = try? await LibvirtExecutor.run({ () -> AgentChannel? in
+            guard let domain = try self.connection(to: host).lookupDomain(name: member.domainName), domain.isActive else { return nil }
+            return try AgentChannel(domain: domain, cvmID: member.id, secret: secret, force: true)
+        }) else { return false }
+        defer { channel.close() }
+        guard let seq = try? channel.send(.configure, role: role, peers: peers) else { return false }
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await event in channel.events {
+                    if case .acknowledged(let ack) = event, ack.seq == seq { return true }
+                    if case .heartbeat(let hb, _) = event, hb.role == role {
+                        try? self.store.update(cvmID: member.id) { $0.apply(hb, at: Date()) }
+                    }
+                }
+                return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(5))
+                return false
+            }
+            let acknowledged = await group.next() ?? false
+            group.cancelAll()
+            channel.close()
+            if acknowledged { try? self.store.update(cvmID: member.id) { $0.agentRole = role.rawValue } }
+            return acknowledged
+        }
+    }
+}
+
+/// Where a new cluster member goes: the allowed host holding the fewest members of the
+/// cluster; ties go to the host listed first.
+public enum ClusterSpread {
+    public static func host(among hosts: [String], holding: [String: Int]) -> String {
+        precondition(!hosts.isEmpty, "a cluster needs at least one host")
+        var best = hosts[0]
+        for host in hosts.dropFirst() where holding[host, default: 0] < holding[best, default: 0] { best = host }
+        return best
+    }
+}
+
+/// A cluster and its members, for `cvmctl cluster status`.
+public struct ClusterReport: Sendable, Codable, Equatable {
+    public var name: String
+    public var image: String
+    public var task: String
+    public var size: Int
+    public var hosts: [String]
+    public var master: String?
+    /// Running members / size; a cluster is healthy with all members running and one master.
+    public var running: Int
+    public var healthy: Bool
+    public var members: [Member]
+
+    public struct Member: Sendable, Codable, Equatable {
+        public var name: String
+        public var role: String
+        /// The role the agent reported last (differs from `role` until it was told).
+        public var agentRole: String?
+        public var host: String
+        public var state: String
+        public var lastHeartbeatAgeSeconds: Double?
+    }
+
+    init(cluster: ClusterRecord, members: [CVMRecord], now: Date = Date()) {
+        name = cluster.name
+        image = cluster.image
+        task = cluster.task
+        size = cluster.size
+        hosts = cluster.hostList
+        master = members.first { $0.role == "master" && $0.state == .running }?.name
+        running = members.filter { $0.state == .running }.count
+        healthy = running == cluster.size && master != nil && members.count == cluster.size
+        self.members = members.map {
+            Member(name: $0.name, role: $0.role, agentRole: $0.agentRole, host: $0.host, state: $0.state.rawValue,
+                   lastHeartbeatAgeSeconds: $0.lastHeartbeatAt.map { now.timeIntervalSince($0) })
+        }
+    }
+}
