@@ -16,6 +16,10 @@ public final class HeartbeatMonitor: Service, Sendable {
     let tick: Duration
     private let watched = Mutex<[String: Watch]>([:])          // cvm id -> open channel
     private let registrations = Mutex<[String: EventRegistration]>([:]) // host -> lifecycle events
+    /// When this monitor first saw each CVM it watches: silence is counted from the later of
+    /// the last heartbeat and that moment, so a monitor that starts after a pause does not
+    /// declare every CVM failed before it has even opened their channels.
+    private let watchingSince = Mutex<[String: Date]>([:])
     /// Lifecycle events as libvirt's event thread delivers them: that thread only queues them
     /// here; `run()` reads the store and marks failures on its own task.
     private let lifecycle = AsyncStream<HostEvent>.makeStream(bufferingPolicy: .bufferingNewest(4096))
@@ -75,6 +79,11 @@ public final class HeartbeatMonitor: Service, Sendable {
 
         // Forget channels of CVMs that left the running set (decommission, migration).
         let stale = watched.withLock { w in w.filter { !ids.contains($0.key) } }
+        let since = watchingSince.withLock { seen in
+            seen = seen.filter { ids.contains($0.key) }
+            for id in ids where seen[id] == nil { seen[id] = now }
+            return seen
+        }
         for (id, watch) in stale {
             watch.channel.close()
             _ = watched.withLock { $0.removeValue(forKey: id) }
@@ -82,7 +91,8 @@ public final class HeartbeatMonitor: Service, Sendable {
 
         for record in watchable {
             // Silence: three intervals without a heartbeat.
-            if record.state == .running, let last = record.lastHeartbeatAt ?? record.startedAt,
+            if record.state == .running, let heard = record.lastHeartbeatAt ?? record.startedAt,
+               case let last = max(heard, since[record.id] ?? now),
                now.timeIntervalSince(last) > 3 * Double(record.intervalMs) / 1000 {
                 markFailed(record, reason: "no heartbeat for \(String(format: "%.1f", now.timeIntervalSince(last))) s")
             }

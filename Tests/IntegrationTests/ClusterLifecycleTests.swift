@@ -1,0 +1,118 @@
+import Foundation
+import Orchestrator
+import Testing
+
+/// Clusters of real CVMs on the local libvirtd, through the `cvmctl` binary: create, the loss
+/// of the master (its QEMU killed) promoting the servant while `cvmctl monitor` runs, heal
+/// replacing the lost member, delete leaving nothing; and bad input leaving nothing.
+@Suite(.serialized) struct ClusterLifecycleTests {
+    struct Report: Decodable {
+        var name: String
+        var master: String?
+        var running: Int
+        var healthy: Bool
+        var members: [Member]
+        func member(_ name: String) -> Member? { members.first { $0.name == name } }
+    }
+
+    struct Member: Decodable {
+        var name: String
+        var role: String
+        var agentRole: String?
+        var host: String
+        var state: String
+    }
+
+    struct Heal: Decodable {
+        struct Replacement: Decodable { var lost: String; var replacement: String }
+        var promoted: String?
+        var replaced: [Replacement]
+        var unreachable: [String]
+    }
+
+    func cluster(_ cli: CLIHarness, _ name: String) throws -> Report {
+        try cli.json([Report].self, "cluster", "status", name).first!
+    }
+
+    @Test func createLoseTheMasterHealDelete() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let created = try cli.json(Report.self, "cluster", "create", "web", "--image", "cvm-base", "--size", "2")
+        #expect(created.master == "web-1" && created.running == 2 && created.healthy)
+        #expect(created.members.map(\.role) == ["master", "servant"])
+        // The agents hold the roles they were deployed with (reported in their heartbeats).
+        #expect(created.members.map(\.agentRole) == ["master", "servant"])
+
+        let monitor = cli.process(["monitor", "-q"])
+        try monitor.run()
+        defer { monitor.terminate(); monitor.waitUntilExit() }
+        #expect(try eventually(timeout: 10) { try cli.status().monitorAlive })
+        // Watched for a while (web-1's last heartbeat was seconds old when the monitor
+        // started): nothing failed, nobody promoted.
+        Thread.sleep(forTimeInterval: 4)
+        let watched = try cluster(cli, "web")
+        #expect(watched.healthy && watched.master == "web-1", "\(watched.members)")
+
+        let pidText = try String(contentsOfFile: "/run/libvirt/qemu/cvm-web-1.pid", encoding: .utf8)
+        let pid = try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(pid, SIGKILL)
+        // The monitor fails web-1, promotes web-2, and web-2's agent takes the role.
+        let promoted = try eventually(timeout: 20) {
+            let report = try cluster(cli, "web")
+            return report.master == "web-2" && report.member("web-2")?.agentRole == "master"
+        }
+        let afterLoss = try cluster(cli, "web")
+        #expect(promoted, "web-2 not promoted: \(afterLoss.members)")
+        #expect(afterLoss.member("web-1")?.state == "failed")
+        #expect(afterLoss.member("web-1")?.role == "servant", "the lost master is no longer the master")
+        #expect(!afterLoss.healthy)
+        let events = try cli.run("events", "--json")
+        #expect(events.stdout.contains("cluster.promote"))
+
+        let heal = try cli.json(Heal.self, "cluster", "heal", "web")
+        #expect(heal.promoted == nil, "the monitor promoted already")
+        #expect(heal.replaced.map(\.lost) == ["web-1"] && heal.replaced.map(\.replacement) == ["web-3"])
+        #expect(heal.unreachable.isEmpty)
+        let healed = try cluster(cli, "web")
+        #expect(healed.healthy && healed.master == "web-2")
+        #expect(healed.members.map(\.name) == ["web-2", "web-3"])
+        #expect(healed.member("web-3")?.role == "servant")
+        #expect(try eventually(timeout: 5) { try cluster(cli, "web").member("web-3")?.agentRole == "servant" })
+        #expect(try cli.traces(of: "web-1") == [])
+        // Whole again: a second heal changes nothing.
+        let again = try cli.run("cluster", "heal", "web")
+        #expect(again.status == 0 && again.stdout.contains("nothing to do"), "\(again.stdout)\(again.stderr)")
+
+        let deleted = try cli.run("cluster", "delete", "web")
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        for name in ["web-1", "web-2", "web-3"] { #expect(try cli.traces(of: name) == []) }
+        #expect(try cli.json([Report].self, "cluster", "status").isEmpty)
+    }
+
+    @Test func badInputLeavesNothing() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        func refused(_ arguments: String..., saying needle: String) throws {
+            let out = try cli.run(arguments)
+            #expect(out.status != 0, "\(arguments) succeeded")
+            #expect(out.errorLines.count == 1 || out.stderr.contains("Error:"), "\(out.stderr)")
+            #expect(out.stderr.contains(needle), "\(arguments): \(out.stderr)")
+        }
+        try refused("cluster", "create", "c", "--image", "no-such-image", "--size", "2", saying: "no-such-image")
+        try refused("cluster", "create", "c", "--image", "cvm-base", "--size", "0", saying: "--size")
+        try refused("cluster", "create", "C_1", "--image", "cvm-base", "--size", "1", saying: "invalid cluster name")
+        try refused("cluster", "create", "c", "--image", "cvm-base", "--size", "1", "--host", "mars", saying: "mars")
+        try refused("cluster", "heal", "nope", saying: "no cluster named 'nope'")
+        try refused("cluster", "delete", "nope", saying: "no cluster named 'nope'")
+        // The first member never heartbeats in time: rolled back, the cluster forgotten.
+        try refused("cluster", "create", "slow", "--image", "cvm-base", "--size", "2", "--timeout", "0.2", saying: "heartbeat")
+        #expect(try cli.json([Report].self, "cluster", "status").isEmpty)
+        #expect(try cli.status().cvms.isEmpty)
+        for name in ["slow-1", "slow-2"] { #expect(try cli.traces(of: name) == []) }
+        // A member name already taken by another CVM: refused before anything is created.
+        _ = try cli.run("deploy", "--image", "cvm-base", "--name", "taken-2")
+        try refused("cluster", "create", "taken", "--image", "cvm-base", "--size", "2", saying: "taken-2")
+        #expect(try cli.status().cvms.map(\.name) == ["taken-2"])
+        #expect(try cli.json([Report].self, "cluster", "status").isEmpty)
+    }
+}
