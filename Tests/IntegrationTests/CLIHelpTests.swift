@@ -6,7 +6,7 @@ import Testing
 @Suite struct CLIHelpTests {
     @Test func rootListsEveryCommand() throws {
         let out = try CLIHarness().run(["--help"])
-        for command in ["deploy", "decommission", "status", "image", "migrate", "monitor", "events", "host", "policy", "explain", "elastic", "tms"] {
+        for command in ["deploy", "decommission", "status", "image", "migrate", "monitor", "events", "host", "cluster", "policy", "explain", "elastic", "tms"] {
             #expect(out.stdout.contains("  \(command)"), "missing \(command) in:\n\(out.stdout)")
         }
         #expect(out.stdout.contains("CVM_STATE"))
@@ -19,6 +19,8 @@ import Testing
         (["host", "add", "--help"], ["--address", "--identity", "--host-key", "--accept-new-host-key", "--trust"]),
         (["status", "--help"], ["MISMATCHES", "three intervals"]),
         (["image", "--help"], ["build", "list", "verify"]),
+        (["cluster", "--help"], ["create", "status", "heal", "delete", "promotes"]),
+        (["cluster", "create", "--help"], ["--size", "--host", "--image", "removed again"]),
     ])
     func commandHelpStatesItsContract(arguments: [String], mentions: [String]) throws {
         let out = try CLIHarness().run(arguments)
