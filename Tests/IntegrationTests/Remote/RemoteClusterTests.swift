@@ -1,0 +1,24 @@
+import Foundation
+import Orchestrator
+import Testing
+
+/// A cluster spread over the local host and two test-bed hosts (real libvirtds over SSH).
+@Suite(.serialized) struct RemoteClusterTests {
+    @Test func membersSpreadOverHostsAndLeaveNothing() throws {
+        let cli = try MigrationTests.harness()
+        defer { cli.cleanUp() }
+        let created = try cli.json(ClusterLifecycleTests.Report.self, "cluster", "create", "spread", "--image", "cvm-base",
+                                   "--size", "4", "--host", "c2", "--host", "c3", "--host", "local")
+        #expect(created.healthy && created.master == "spread-1")
+        // The host holding the fewest first, ties in the order given: c2, c3, local, c2.
+        #expect(created.members.map(\.host) == ["c2", "c3", "local", "c2"])
+        #expect(created.members.map(\.agentRole) == ["master", "servant", "servant", "servant"])
+
+        let deleted = try cli.run("cluster", "delete", "spread")
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        for index in 1...4 {
+            #expect(try cli.traces(of: "spread-\(index)") == [])
+            #expect(try cli.remoteTraces(of: "spread-\(index)") == [])
+        }
+    }
+}
