@@ -89,6 +89,47 @@ import Testing
         #expect(try cli.json([Report].self, "cluster", "status").isEmpty)
     }
 
+    @Test func elasticModeReplacesALostServant() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let created = try cli.json(Report.self, "cluster", "create", "db", "--image", "cvm-base", "--size", "2")
+        #expect(created.healthy)
+        let repo = try PolicyRepoFixture(in: cli.state + "/policy-repo")
+        try repo.commit(PolicyRepoFixture.policy(rule: "thresholds: {cpuPercent: 50}\nmaxCVMs: 1"), message: "policy")
+        let usage = UsageFile(path: cli.state + "/usage.jsonl")
+        try usage.write(cpuPercent: 5)
+
+        let monitor = cli.process(["monitor", "-q"])
+        try monitor.run()
+        defer { monitor.terminate(); monitor.waitUntilExit() }
+        let elastic = cli.process(["elastic", "run", "--repo", repo.path, "--branch", "main", "--usage-file", usage.path, "-q"])
+        elastic.standardOutput = FileHandle.nullDevice
+        elastic.standardError = FileHandle.nullDevice
+        try elastic.run()
+        defer { if elastic.isRunning { elastic.terminate(); elastic.waitUntilExit() } }
+        #expect(try eventually(timeout: 10) { try cli.events().contains { $0.kind == "elastic.started" } })
+
+        let pidText = try String(contentsOfFile: "/run/libvirt/qemu/cvm-db-2.pid", encoding: .utf8)
+        kill(try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines))), SIGKILL)
+        // Failed by the monitor, replaced by elastic mode: db-3 deployed, db-2 gone.
+        let healed = try eventually(timeout: 60) {
+            let report = try cluster(cli, "db")
+            return report.healthy && report.members.map(\.name) == ["db-1", "db-3"]
+        }
+        let members = (try? cluster(cli, "db").members.map { "\($0.name) \($0.role) \($0.state)" }) ?? []
+        #expect(healed, "not healed: \(members)")
+        #expect(try cluster(cli, "db").master == "db-1", "the master stayed")
+        #expect(try cli.traces(of: "db-2") == [])
+        let events = try cli.events()
+        #expect(events.contains { $0.kind == "elastic.heal" && $0.message.contains("failed: db-2") })
+        #expect(events.contains { $0.kind == "elastic.healed" && $0.message.contains("replaced db-2 with db-3") })
+        // The policy's own task was never touched: no CVM outside the cluster.
+        #expect(try cli.status().cvms.map(\.name).sorted() == ["db-1", "db-3"])
+        elastic.terminate()
+        #expect(eventually(timeout: 15) { !elastic.isRunning })
+        #expect(try cli.run("cluster", "delete", "db").status == 0)
+    }
+
     @Test func badInputLeavesNothing() throws {
         let cli = try CLIHarness()
         defer { cli.cleanUp() }

@@ -67,3 +67,50 @@ extension ClusterRecord {
         ClusterReport(cluster: self, members: try store.members(ofCluster: name))
     }
 }
+
+@Suite struct ClusterHealingTests {
+    static let cluster = ClusterRecord(name: "c", image: "cvm-base", task: "t", size: 2, hosts: "local", nextOrdinal: 3, createdAt: Date())
+
+    static func report(_ states: [(String, CVMRecord.State)]) -> ClusterReport {
+        let members = states.enumerated().map { index, entry in
+            var record = StoreTests.record(entry.0)
+            record.role = index == 0 ? "master" : "servant"
+            record.state = entry.1
+            return record
+        }
+        return ClusterReport(cluster: cluster, members: members)
+    }
+
+    @Test("only clusters that are not whole, not being changed, and not failed recently are healed")
+    func due() {
+        var healing = ClusterHealing()
+        let now = Date()
+        let whole = Self.report([("c-1", .running), ("c-2", .running)])
+        #expect(healing.due([whole], isBusy: { _ in false }, now: now).isEmpty)
+        let lost = Self.report([("c-1", .failed), ("c-2", .running)])
+        let due = healing.due([lost], isBusy: { _ in false }, now: now)
+        #expect(due.map(\.name) == ["c"])
+        #expect(due.first?.why.contains("failed: c-1") == true && due.first?.why.contains("no running master") == true)
+        #expect(healing.due([lost], isBusy: { _ in true }, now: now).isEmpty, "another process owns it")
+        #expect(healing.due([Self.report([("c-1", .running), ("c-2", .migrating)])], isBusy: { _ in false }, now: now).isEmpty,
+                "a member in transit is not lost")
+        #expect(healing.due([Self.report([("c-1", .running)])], isBusy: { _ in false }, now: now).first?.why == "1 of 2 members")
+        healing.started("c")
+        #expect(healing.due([lost], isBusy: { _ in false }, now: now).isEmpty, "one heal at a time")
+        healing.ended("c", failed: true, at: now)
+        #expect(healing.due([lost], isBusy: { _ in false }, now: now.addingTimeInterval(10)).isEmpty, "retried only after 30 s")
+        #expect(healing.due([lost], isBusy: { _ in false }, now: now.addingTimeInterval(31)).count == 1)
+        healing.ended("c", failed: false, at: now)
+        #expect(healing.due([lost], isBusy: { _ in false }, now: now).count == 1)
+    }
+
+    @Test("recommend-only journals each unhealthy episode once")
+    func recommendations() {
+        var healing = ClusterHealing()
+        let first = healing.shouldRecommend("c")
+        let second = healing.shouldRecommend("c")
+        healing.whole(["c"])
+        let afterWhole = healing.shouldRecommend("c")
+        #expect(first && !second && afterWhole)
+    }
+}

@@ -68,7 +68,9 @@ extension CVMOrchestrator {
             throw OrchestratorError.nameTaken(name)
         }
         try store.insert(ClusterRecord(name: request.name, image: image.manifest.name, task: task, size: request.size,
-                                       hosts: request.hosts.joined(separator: ","), nextOrdinal: request.size + 1, createdAt: Date()))
+                                       hosts: request.hosts.joined(separator: ","), nextOrdinal: request.size + 1, createdAt: Date(),
+                                       ownerPid: getpid()))
+        defer { try? store.releaseCluster(named: request.name, pid: getpid()) }
         journal("cluster.create", "cluster \(request.name): \(request.size) × \(image.manifest.name) (task \(task)) over \(request.hosts.joined(separator: ", "))")
 
         var deployed: [String] = []
@@ -105,11 +107,15 @@ extension CVMOrchestrator {
         try store.clusters().map { ClusterReport(cluster: $0, members: try store.members(ofCluster: $0.name)) }
     }
 
+    /// Delivers a `configure` (the member's role, these peers) to one member's agent; true
+    /// when it was delivered. The heartbeat monitor sends on the channel it already holds.
+    public typealias AgentConfigurer = @Sendable (CVMRecord, [String]) async -> Bool
+
     /// When no running member is the master, promotes the running servant that heartbeated
     /// last and tells every running member its role and peers. What the heartbeat monitor
     /// runs after each sweep; `healCluster` does it too. Returns the promoted member.
     @discardableResult
-    public func promoteIfMasterLost(cluster name: String) async throws -> String? {
+    public func promoteIfMasterLost(cluster name: String, configurer: AgentConfigurer? = nil) async throws -> String? {
         let members = try store.members(ofCluster: name)
         guard !members.isEmpty, !members.contains(where: { $0.role == "master" && $0.state == .running }) else { return nil }
         let candidates = members.filter { $0.state == .running && $0.role == "servant" }
@@ -120,7 +126,7 @@ extension CVMOrchestrator {
         }
         try store.update(cvmID: chosen.id) { $0.role = "master" }
         journal("cluster.promote", cvm: chosen.name, host: chosen.host, "cluster \(name): \(chosen.name) promoted to master (no running master)")
-        _ = await configureMembers(cluster: name)
+        _ = await configureMembers(cluster: name, configurer: configurer)
         return chosen.name
     }
 
@@ -130,6 +136,8 @@ extension CVMOrchestrator {
     /// its role and peers.
     public func healCluster(name: String, progress: @Sendable (String) -> Void = { _ in }) async throws -> ClusterHealResult {
         guard let cluster = try store.cluster(named: name) else { throw OrchestratorError.unknownCluster(name) }
+        try claim(cluster: name)
+        defer { try? store.releaseCluster(named: name, pid: getpid()) }
         var result = ClusterHealResult(cluster: name, promoted: nil, replaced: [], added: [], configured: [], unreachable: [])
         result.promoted = try await promoteIfMasterLost(cluster: name)
         if let promoted = result.promoted { progress("promoted \(promoted) to master") }
@@ -184,6 +192,7 @@ extension CVMOrchestrator {
     /// Decommissions every member, then forgets the cluster. Repeating it is safe.
     public func deleteCluster(name: String, progress: @Sendable (String) -> Void = { _ in }) async throws -> [DecommissionResult] {
         guard try store.cluster(named: name) != nil else { throw OrchestratorError.unknownCluster(name) }
+        try claim(cluster: name)
         var results: [DecommissionResult] = []
         for member in try store.members(ofCluster: name) {
             progress("decommissioning \(member.name)")
@@ -194,15 +203,29 @@ extension CVMOrchestrator {
         return results
     }
 
+    /// Owns the cluster for this process (one creator, healer or deleter at a time).
+    private func claim(cluster name: String) throws {
+        if let owner = try store.claimCluster(named: name, pid: getpid(), isAlive: { kill($0, 0) == 0 }) {
+            throw OrchestratorError.clusterBusy(name: name, pid: owner)
+        }
+    }
+
+    /// Whether a live process other than this one is changing the cluster.
+    public func clusterIsBusy(_ cluster: ClusterRecord) -> Bool {
+        guard let owner = cluster.ownerPid, owner != getpid() else { return false }
+        return kill(owner, 0) == 0
+    }
+
     /// Sends `configure` (role, peers) to the running members whose agent does not hold its
     /// role yet — or to all of them when `all` (membership changed) — and waits for each `ACK`.
-    func configureMembers(cluster name: String, all: Bool = true) async -> (configured: [String], unreachable: [String]) {
+    func configureMembers(cluster name: String, all: Bool = true, configurer: AgentConfigurer? = nil) async -> (configured: [String], unreachable: [String]) {
         guard let members = try? store.members(ofCluster: name) else { return ([], []) }
         let running = members.filter { $0.state == .running }
         var configured: [String] = [], unreachable: [String] = []
         for member in running where all || member.agentRole != member.role {
             let peers = running.map(\.name).filter { $0 != member.name }
-            if await configure(member, peers: peers) {
+            let delivered = if let configurer { await configurer(member, peers) } else { await configureAgent(member, peers: peers) }
+            if delivered {
                 configured.append(member.name)
             } else {
                 unreachable.append(member.name)
@@ -215,8 +238,9 @@ extension CVMOrchestrator {
     }
 
     /// Tells one agent its role and peers over its channel (taken over from the monitor,
-    /// which reopens it) and waits up to 5 s for the acknowledgement.
-    private func configure(_ member: CVMRecord, peers: [String]) async -> Bool {
+    /// which reopens it) and waits up to 5 s for the acknowledgement. Heartbeats read
+    /// meanwhile are recorded, so the member does not look silent to the monitor.
+    public func configureAgent(_ member: CVMRecord, peers: [String]) async -> Bool {
         guard let role = AgentConfig.Role(rawValue: member.role), let secret = Hex.decode(member.secret),
               let host = try? store.host(named: member.host) else { return false }
         guard let channel = try? await LibvirtExecutor.run({ () -> AgentChannel? in
@@ -229,7 +253,7 @@ extension CVMOrchestrator {
             group.addTask {
                 for await event in channel.events {
                     if case .acknowledged(let ack) = event, ack.seq == seq { return true }
-                    if case .heartbeat(let hb, _) = event, hb.role == role {
+                    if case .heartbeat(let hb, _) = event {
                         try? self.store.update(cvmID: member.id) { $0.apply(hb, at: Date()) }
                     }
                 }

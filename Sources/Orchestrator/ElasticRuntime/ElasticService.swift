@@ -18,8 +18,12 @@ import Synchronization
 /// evaluation starts, the actions under way finish, then `run()` returns. Cancellation
 /// cancels them too (a deploy then rolls back).
 ///
+/// Clusters that are not whole are healed too (a servant promoted, lost members replaced),
+/// one heal per cluster at a time, retried no sooner than 30 s after a failure.
+///
 /// Journal kinds: `elastic.started`, `elastic.decision` (a task's verdict or count changed),
 /// `elastic.recommend`, `elastic.action` / `elastic.done` / `elastic.failed`,
+/// `elastic.heal` / `elastic.healed`,
 /// `elastic.measure` (a usage source failed), `elastic.stopped`, and the follower's `policy.*`.
 public final class ElasticService: Service, Sendable {
     let orchestrator: CVMOrchestrator
@@ -27,6 +31,7 @@ public final class ElasticService: Service, Sendable {
     let logger: Logger
     private let initialFollower: PolicyFollower
     private let pending = Mutex<[String: PendingAction]>([:])
+    private let healing = Mutex(ClusterHealing())
 
     /// `follower` comes from ``PolicyFollower/start(orchestrator:repository:ref:recordsApplied:origin:)``,
     /// so a repository without a valid policy is refused before the service runs.
@@ -59,6 +64,10 @@ public final class ElasticService: Service, Sendable {
                         self.logger.info("elastic action ended", metadata: ["cvm.summary": "\(outcome.summary)"])
                     }
                 }
+                let commit = loop.follower.inForce.commit
+                for (name, why) in clustersToHeal(policyCommit: commit) {
+                    group.addTask { await self.heal(cluster: name, why: why, policyCommit: commit) }
+                }
                 if configuration.once { break }
                 let interval = loop.follower.inForce.policy.elastic.intervalSeconds
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) }
@@ -69,6 +78,44 @@ public final class ElasticService: Service, Sendable {
         orchestrator.journal("elastic.stopped", how,
                              policyCommit: loop.follower.inForce.commit)
         logger.info("elastic mode stopped")
+    }
+
+    /// The clusters to heal now (marked under way); in recommend-only mode they are only
+    /// journaled, once per episode.
+    private func clustersToHeal(policyCommit: String) -> [(name: String, why: String)] {
+        guard let clusters = try? orchestrator.store.clusters(),
+              let reports = try? orchestrator.clusterReports() else { return [] }
+        let busy = Set(clusters.filter { orchestrator.clusterIsBusy($0) }.map(\.name))
+        return healing.withLock { healing in
+            healing.whole(reports.filter(\.healthy).map(\.name))
+            let due = healing.due(reports, isBusy: { busy.contains($0) }, now: Date())
+            if configuration.recommendOnly {
+                for (name, why) in due where healing.shouldRecommend(name) {
+                    orchestrator.journal("elastic.recommend", "would heal cluster \(name) (\(why))", policyCommit: policyCommit)
+                }
+                return []
+            }
+            for (name, _) in due { healing.started(name) }
+            return due
+        }
+    }
+
+    private func heal(cluster name: String, why: String, policyCommit: String) async {
+        orchestrator.journal("elastic.heal", "cluster \(name): \(why)", policyCommit: policyCommit)
+        do {
+            let result = try await orchestrator.healCluster(name: name)
+            var done: [String] = []
+            if let promoted = result.promoted { done.append("promoted \(promoted)") }
+            done += result.replaced.map { "replaced \($0.lost) with \($0.replacement) on \($0.host)" }
+            done += result.added.map { "added \($0)" }
+            if !result.unreachable.isEmpty { done.append("not reached: \(result.unreachable.joined(separator: ", "))") }
+            orchestrator.journal("elastic.healed", "cluster \(name): \(done.isEmpty ? "nothing left to do" : done.joined(separator: "; "))",
+                                 policyCommit: policyCommit)
+            healing.withLock { $0.ended(name, failed: false, at: Date()) }
+        } catch {
+            orchestrator.journal("elastic.failed", "heal of cluster \(name) failed: \(error)", policyCommit: policyCommit)
+            healing.withLock { $0.ended(name, failed: true, at: Date()) }
+        }
     }
 
     /// One evaluation: the actions to start now, named (none in recommend-only mode).

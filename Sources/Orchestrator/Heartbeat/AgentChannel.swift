@@ -85,6 +85,7 @@ public final class AgentChannel: Sendable {
         }
         for e in out { continuation.yield(e) }
         if let closeReason {
+            stream.stopEvents()
             let first = state.withLock { s -> Bool in
                 defer { s.closed = true }
                 return !s.closed
@@ -126,6 +127,7 @@ public final class AgentChannel: Sendable {
 
     /// Closes our end; the agent keeps running and the channel can be opened again.
     public func close() {
+        stream.stopEvents()
         stream.abort()
         let first = state.withLock { s -> Bool in
             defer { s.closed = true }

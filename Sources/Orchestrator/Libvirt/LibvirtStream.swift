@@ -103,6 +103,16 @@ public final class LibvirtStream: @unchecked Sendable {
         lock.lock(); hasCallback = true; lock.unlock()
     }
 
+    /// Stops the event callbacks (safe from inside the callback). A stream that failed or
+    /// reached its end stays "ready" for libvirt, which would call the handler again and
+    /// again from its event loop; remove it as soon as the stream is done with.
+    public func stopEvents() {
+        lock.lock(); defer { lock.unlock() }
+        guard hasCallback else { return }
+        hasCallback = false
+        _ = virStreamEventRemoveCallback(raw)
+    }
+
     private final class CallbackBox: Sendable {
         let handler: @Sendable (StreamEvents) -> Void
         init(_ handler: @escaping @Sendable (StreamEvents) -> Void) { self.handler = handler }

@@ -69,6 +69,8 @@ public struct ClusterRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     /// Member names are `NAME-<ordinal>`: the next replacement takes this ordinal.
     public var nextOrdinal: Int
     public var createdAt: Date
+    /// The process creating, healing or deleting the cluster (one at a time), if any.
+    public var ownerPid: Int32? = nil
 
     public var hostList: [String] { hosts.split(separator: ",").map(String.init) }
 }

@@ -75,6 +75,27 @@ extension Store {
         }
     }
 
+    /// Makes `pid` the cluster's owner unless another live process owns it. Returns the
+    /// owner that holds it otherwise (nil: claimed, or no such cluster — check first).
+    public func claimCluster(named name: String, pid: Int32, isAlive: (Int32) -> Bool) throws -> Int32? {
+        try db.write { db in
+            guard var cluster = try ClusterRecord.fetchOne(db, key: name) else { return nil }
+            if let owner = cluster.ownerPid, owner != pid, isAlive(owner) { return owner }
+            cluster.ownerPid = pid
+            try cluster.update(db)
+            return nil
+        }
+    }
+
+    /// Gives up ownership (only if `pid` holds it).
+    public func releaseCluster(named name: String, pid: Int32) throws {
+        try db.write { db in
+            guard var cluster = try ClusterRecord.fetchOne(db, key: name), cluster.ownerPid == pid else { return }
+            cluster.ownerPid = nil
+            try cluster.update(db)
+        }
+    }
+
     public func deleteCluster(named name: String) throws {
         _ = try db.write { try ClusterRecord.deleteOne($0, key: name) }
     }

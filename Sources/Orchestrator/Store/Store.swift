@@ -141,6 +141,7 @@ public final class Store: Sendable {
                 t.column("hosts", .text).notNull()
                 t.column("nextOrdinal", .integer).notNull()
                 t.column("createdAt", .datetime).notNull()
+                t.column("ownerPid", .integer)
             }
             try db.alter(table: "cvm") { t in t.add(column: "agentRole", .text) }
         }

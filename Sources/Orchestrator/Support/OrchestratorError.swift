@@ -12,6 +12,7 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
     case deployInProgress(name: String, pid: Int32)
     case unknownCVM(String)
     case unknownCluster(String)
+    case clusterBusy(name: String, pid: Int32)
     case unknownHost(String)
     case imageBuildFailed(String, status: Int32)
     case agentRejected(name: String, reason: String)
@@ -48,6 +49,8 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
             return "no CVM named '\(name)'; see `cvmctl status`"
         case .unknownCluster(let name):
             return "no cluster named '\(name)'; see `cvmctl cluster status`"
+        case .clusterBusy(let name, let pid):
+            return "cluster '\(name)' is being changed by process \(pid); wait for it to finish"
         case .unknownHost(let name):
             return "unknown host '\(name)'; see `cvmctl host list`"
         case .imageBuildFailed(let name, let status):

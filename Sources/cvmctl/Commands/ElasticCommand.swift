@@ -87,7 +87,10 @@ struct ElasticCommand: AsyncParsableCommand {
                 services.append(.init(service: elastic, successTerminationBehavior: .gracefullyShutdownGroup))
                 let group = ServiceGroup(configuration: .init(
                     services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                // Actions under way finish first (a deploy takes seconds, a migration longer).
+                let watchdog = ShutdownWatchdog(seconds: 120, what: "elastic mode")
                 try await group.run()
+                withExtendedLifetime(watchdog) {}
             }
         }
 

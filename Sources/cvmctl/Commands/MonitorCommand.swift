@@ -22,7 +22,9 @@ struct MonitorCommand: AsyncParsableCommand {
                 services: [.init(service: monitor)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
+            let watchdog = ShutdownWatchdog(seconds: 15, what: "the monitor")
             try await group.run()
+            withExtendedLifetime(watchdog) {}
         }
     }
 }
