@@ -254,7 +254,7 @@ extension CVMOrchestrator {
                 for await event in channel.events {
                     if case .acknowledged(let ack) = event, ack.seq == seq { return true }
                     if case .heartbeat(let hb, _) = event {
-                        try? self.store.update(cvmID: member.id) { $0.apply(hb, at: Date()) }
+                        _ = try? self.store.update(cvmID: member.id) { $0.apply(hb, at: Date()) }
                     }
                 }
                 return false
@@ -266,7 +266,7 @@ extension CVMOrchestrator {
             let acknowledged = await group.next() ?? false
             group.cancelAll()
             channel.close()
-            if acknowledged { try? self.store.update(cvmID: member.id) { $0.agentRole = role.rawValue } }
+            if acknowledged { _ = try? self.store.update(cvmID: member.id) { $0.agentRole = role.rawValue } }
             return acknowledged
         }
     }

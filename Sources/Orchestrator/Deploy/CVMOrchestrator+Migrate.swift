@@ -146,7 +146,7 @@ extension CVMOrchestrator {
                                metadata: ["cvm.name": "\(record.name)", "cvm.error": "\(error)"])
             }
             let stillRunning = (try? await LibvirtExecutor.run { try domain.state().isRunning }) ?? false
-            try? store.update(cvmID: record.id) { r in
+            _ = try? store.update(cvmID: record.id) { r in
                 r.state = stillRunning ? .running : .failed
                 r.ownerPid = nil
                 if !stillRunning { r.failure = "lost during migration: \(error)" }

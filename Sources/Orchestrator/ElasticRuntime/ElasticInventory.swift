@@ -6,7 +6,8 @@
 /// - Capacity is the registry's CPU count and memory; 0 (not known) means this machine's for
 ///   the local host and no limit for a remote one (as `cvmctl migrate` treats it). The
 ///   registry has no limit on the number of CVMs.
-/// - Load: this machine's load average for the local host; remote hosts report none yet (0).
+/// - Load: this machine's load average for the local host; for a remote host its CPU busy
+///   fraction between the last two evaluations (`remoteLoad`, from libvirt), else 0.
 /// - Latency: as measured by `cvmctl host probe`; a remote host never probed counts as
 ///   infinitely far, so tiers with a latency limit leave it out.
 public enum ElasticInventory {
@@ -19,7 +20,7 @@ public enum ElasticInventory {
     /// planner cleans it up instead of waiting for it forever.
     public static func build(
         hosts: [HostRecord], cvms: [CVMRecord], machine: LocalMachine, pending: [PendingAction] = [],
-        isAlive: (Int32) -> Bool = { _ in true }
+        remoteLoad: [String: Double] = [:], isAlive: (Int32) -> Bool = { _ in true }
     ) -> HostInventory {
         var used: [String: ResourceAmount] = [:]
         for cvm in cvms {
@@ -57,7 +58,7 @@ public enum ElasticInventory {
                 used: used[host.name] ?? .zero, costPerHour: host.costPerHour,
                 latencyMs: host.isLocal ? (host.latencyMs ?? 0) : (host.latencyMs ?? .infinity),
                 hypervisors: HypervisorSet(names: host.hypervisorKinds) ?? .all,
-                cpuSpeed: 1, load: host.isLocal ? machine.load : 0)
+                cpuSpeed: 1, load: host.isLocal ? machine.load : remoteLoad[host.name] ?? 0)
         }
         // A CVM on a host the registry forgot stays in the list: the planner reports it as not
         // compliant ("host is not in the inventory").

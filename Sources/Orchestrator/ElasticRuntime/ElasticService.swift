@@ -145,12 +145,21 @@ public final class ElasticService: Service, Sendable {
             return []
         }
         let heartbeats = loop.heartbeats.observe(records, now: now)
+        for host in hosts where !host.isLocal && loop.remoteLoad.shouldSample(host.name, now: now) {
+            do {
+                let times = try await LibvirtExecutor.run { try self.orchestrator.connection(to: host).cpuTimes() }
+                loop.remoteLoad.record(host.name, times)
+            } catch {
+                loop.remoteLoad.failed(host.name, now: now)
+                logger.debug("cannot read a remote host's CPU times", metadata: ["cvm.host": "\(host.name)", "cvm.error": "\(error)"])
+            }
+        }
         let observations = ElasticMeasurement.observations(tms: readings, heartbeats: heartbeats, tasks: revision.policy.tasks.keys)
 
         // Anticipate, evaluate, plan.
         let inventory = ElasticInventory.build(
             hosts: hosts, cvms: records, machine: LocalMachine.current(), pending: Array(pending.withLock { $0.values }),
-            isAlive: LocalMachine.isAlive)
+            remoteLoad: loop.remoteLoad.load, isAlive: LocalMachine.isAlive)
         let actions = loop.planner.evaluate(
             now: now.timeIntervalSince1970, observations: observations, inventory: inventory, policy: revision.policy,
             policyCommit: revision.commit)
@@ -187,6 +196,7 @@ struct ElasticLoop {
     var planner = ElasticPlanner()
     var heartbeats = HeartbeatUsage()
     var decisions = DecisionLog()
+    var remoteLoad = RemoteHostLoad()
     private var problems: [String: String] = [:]
 
     init(follower: PolicyFollower) {

@@ -21,4 +21,18 @@ import Testing
             #expect(try cli.remoteTraces(of: "spread-\(index)") == [])
         }
     }
+
+    @Test func cpuTimesOfATestBedHostOverLibvirt() throws {
+        let host = try TestBedHosts.load().hosts[0]
+        let connection = try LibvirtConnection(uri: host.libvirtURI)
+        let first = try connection.cpuTimes()
+        #expect(first.busy > 0 && first.total > first.busy)
+        // Keep a CPU busy for a moment so the reading moves.
+        let end = Date().addingTimeInterval(0.3)
+        var spin = 0
+        while Date() < end { spin &+= 1 }
+        let second = try connection.cpuTimes()
+        let fraction = try #require(second.busyFraction(since: first), "no time passed between \(first) and \(second)")
+        #expect(fraction > 0 && fraction <= 1, "busy fraction \(fraction) (spun \(spin) times)")
+    }
 }
