@@ -26,9 +26,11 @@ public struct ElasticPlanner: Sendable {
     /// besides the actions returned — for the event log and `--recommend-only`.
     public private(set) var lastEvaluation: PolicyPlan?
 
-    public init() {
+    /// - Parameter lastActionAt: cooldowns carried over from an earlier run (the store keeps
+    ///   them, so a restarted elastic mode does not act again at once).
+    public init(lastActionAt: [String: Double] = [:]) {
         history = UsageHistory()
-        lastActionAt = [:]
+        self.lastActionAt = lastActionAt
         lastEvaluation = nil
     }
 

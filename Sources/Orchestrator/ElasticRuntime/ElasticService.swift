@@ -21,6 +21,8 @@ import Synchronization
 /// Clusters that are not whole are healed too (a servant promoted, lost members replaced),
 /// one heal per cluster at a time, retried no sooner than 30 s after a failure.
 ///
+/// Cooldowns are kept in the store, so a restarted elastic mode honours them.
+///
 /// Journal kinds: `elastic.started`, `elastic.decision` (a task's verdict or count changed),
 /// `elastic.recommend`, `elastic.action` / `elastic.done` / `elastic.failed`,
 /// `elastic.heal` / `elastic.healed`,
@@ -43,13 +45,16 @@ public final class ElasticService: Service, Sendable {
     }
 
     public func run() async throws {
-        var loop = ElasticLoop(follower: initialFollower)
+        // Cooldowns survive a restart (not in recommend-only mode, whose pacing is its own).
+        let cooldowns = configuration.recommendOnly ? [:] : (try? orchestrator.store.elasticCooldowns()) ?? [:]
+        var loop = ElasticLoop(follower: initialFollower, cooldowns: cooldowns)
         let runner = PolicyActionRunner(orchestrator: orchestrator, origin: "elastic",
                                         decommissionGraceSeconds: configuration.decommissionGraceSeconds)
         let sources = configuration.usageSources.map(\.description).joined(separator: ", ")
         orchestrator.journal(
             "elastic.started",
-            "mode \(configuration.mode), following \(initialFollower.ref) in \(initialFollower.repository.directory), TMS usage from \(sources.isEmpty ? "nothing (heartbeats only)" : sources)",
+            "mode \(configuration.mode), following \(initialFollower.ref) in \(initialFollower.repository.directory), TMS usage from \(sources.isEmpty ? "nothing (heartbeats only)" : sources)"
+                + (cooldowns.isEmpty ? "" : ", cooldowns carried over for \(cooldowns.keys.sorted().joined(separator: ", "))"),
             policyCommit: loop.follower.inForce.commit)
         logger.info("elastic mode started", metadata: ["cvm.policy": "\(loop.follower.inForce.shortCommit)", "cvm.mode": "\(configuration.mode)"])
 
@@ -160,9 +165,17 @@ public final class ElasticService: Service, Sendable {
         let inventory = ElasticInventory.build(
             hosts: hosts, cvms: records, machine: LocalMachine.current(), pending: Array(pending.withLock { $0.values }),
             remoteLoad: loop.remoteLoad.load, isAlive: LocalMachine.isAlive)
+        let cooldownsBefore = loop.planner.lastActionAt
         let actions = loop.planner.evaluate(
             now: now.timeIntervalSince1970, observations: observations, inventory: inventory, policy: revision.policy,
             policyCommit: revision.commit)
+        if !configuration.recommendOnly, loop.planner.lastActionAt != cooldownsBefore {
+            do {
+                try orchestrator.store.saveElasticCooldowns(loop.planner.lastActionAt)
+            } catch {
+                logger.warning("cannot record the cooldowns", metadata: ["cvm.error": "\(error)"])
+            }
+        }
         if let evaluation = loop.planner.lastEvaluation {
             for task in loop.decisions.changes(in: evaluation) {
                 orchestrator.journal("elastic.decision", DecisionLog.line(for: task), policyCommit: revision.commit)
@@ -199,8 +212,9 @@ struct ElasticLoop {
     var remoteLoad = RemoteHostLoad()
     private var problems: [String: String] = [:]
 
-    init(follower: PolicyFollower) {
+    init(follower: PolicyFollower, cooldowns: [String: Double] = [:]) {
         self.follower = follower
+        planner = ElasticPlanner(lastActionAt: cooldowns)
     }
 
     /// Records a source's problem; true when it is new (worth a journal line).

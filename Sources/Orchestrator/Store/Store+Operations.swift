@@ -45,6 +45,27 @@ extension Store {
         _ = try db.write { try CVMRecord.deleteOne($0, key: id) }
     }
 
+    // MARK: Elastic mode
+
+    /// When each task last had a cooldown-starting action (epoch seconds).
+    public func elasticCooldowns() throws -> [String: Double] {
+        try db.read { db in
+            var cooldowns: [String: Double] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT task, at FROM elasticCooldown") { cooldowns[row["task"]] = row["at"] }
+            return cooldowns
+        }
+    }
+
+    /// Replaces the recorded cooldowns with `cooldowns`.
+    public func saveElasticCooldowns(_ cooldowns: [String: Double]) throws {
+        try db.write { db in
+            try db.execute(sql: "DELETE FROM elasticCooldown")
+            for (task, at) in cooldowns {
+                try db.execute(sql: "INSERT INTO elasticCooldown (task, at) VALUES (?, ?)", arguments: [task, at])
+            }
+        }
+    }
+
     // MARK: Clusters
 
     public func clusters() throws -> [ClusterRecord] {

@@ -145,6 +145,13 @@ public final class Store: Sendable {
             }
             try db.alter(table: "cvm") { t in t.add(column: "agentRole", .text) }
         }
+        // Elastic mode's cooldowns: when each task last had a scaling action (epoch seconds).
+        m.registerMigration("v4") { db in
+            try db.create(table: "elasticCooldown") { t in
+                t.column("task", .text).primaryKey()
+                t.column("at", .double).notNull()
+            }
+        }
         return m
     }
 }

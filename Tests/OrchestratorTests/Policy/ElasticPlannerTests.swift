@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Orchestrator
 
@@ -180,5 +181,32 @@ struct ElasticPlannerTests {
             let y = b.evaluate(now: t, observations: usage.reversed(), inventory: Self.inventory(), policy: policy, policyCommit: "c")
             #expect(x == y)
         }
+    }
+}
+
+@Suite("ElasticPlanner cooldowns across restarts")
+struct ElasticCooldownRestartTests {
+    @Test("a planner given the cooldowns of an earlier run does not act again within them")
+    func carriedOver() throws {
+        let policy = try ElasticPlannerTests.policy()
+        let usage = ElasticPlannerTests.usage(["monitor": 150])
+        var fresh = ElasticPlanner()
+        #expect(fresh.evaluate(now: 1_000, observations: usage, inventory: ElasticPlannerTests.inventory(), policy: policy, policyCommit: "c").count == 1)
+        // The earlier run deployed for `monitor` 100 s ago; the cooldown is 300 s.
+        var restarted = ElasticPlanner(lastActionAt: ["monitor": 900])
+        #expect(restarted.evaluate(now: 1_000, observations: usage, inventory: ElasticPlannerTests.inventory(), policy: policy, policyCommit: "c").isEmpty)
+        #expect(restarted.evaluate(now: 1_200, observations: usage, inventory: ElasticPlannerTests.inventory(), policy: policy, policyCommit: "c").count == 1)
+    }
+
+    @Test("the store keeps the cooldowns")
+    func stored() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try Store(directory: dir)
+        #expect(try store.elasticCooldowns().isEmpty)
+        try store.saveElasticCooldowns(["monitor": 900.5, "logs": 12])
+        #expect(try Store(directory: dir).elasticCooldowns() == ["monitor": 900.5, "logs": 12])
+        try store.saveElasticCooldowns(["logs": 13])
+        #expect(try store.elasticCooldowns() == ["logs": 13])
     }
 }
