@@ -130,6 +130,38 @@ import Testing
         #expect(try cli.run("cluster", "delete", "db").status == 0)
     }
 
+    @Test func elasticModeAloneRecoversFromALostMaster() throws {
+        // No separate monitor: elastic mode runs its own, which promotes; elastic heals.
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        #expect(try cli.json(Report.self, "cluster", "create", "kv", "--image", "cvm-base", "--size", "2").healthy)
+        let repo = try PolicyRepoFixture(in: cli.state + "/policy-repo")
+        try repo.commit(PolicyRepoFixture.policy(rule: "thresholds: {cpuPercent: 50}\nmaxCVMs: 1"), message: "policy")
+        let usage = UsageFile(path: cli.state + "/usage.jsonl")
+        try usage.write(cpuPercent: 5)
+        let elastic = cli.process(["elastic", "run", "--repo", repo.path, "--branch", "main", "--usage-file", usage.path, "-q"])
+        elastic.standardOutput = FileHandle.nullDevice
+        elastic.standardError = FileHandle.nullDevice
+        try elastic.run()
+        defer { if elastic.isRunning { elastic.terminate(); elastic.waitUntilExit() } }
+        #expect(try eventually(timeout: 10) { try cli.status().monitorAlive })
+        Thread.sleep(forTimeInterval: 2)
+
+        let pidText = try String(contentsOfFile: "/run/libvirt/qemu/cvm-kv-1.pid", encoding: .utf8)
+        kill(try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines))), SIGKILL)
+        let healed = try eventually(timeout: 60) {
+            let report = try cluster(cli, "kv")
+            return report.healthy && report.master == "kv-2" && report.members.map(\.name) == ["kv-2", "kv-3"]
+                && report.member("kv-2")?.agentRole == "master" && report.member("kv-3")?.agentRole == "servant"
+        }
+        let members = (try? cluster(cli, "kv").members.map { "\($0.name) \($0.role)/\($0.agentRole ?? "-") \($0.state)" }) ?? []
+        #expect(healed, "not recovered: \(members)")
+        elastic.terminate()
+        #expect(eventually(timeout: 20) { !elastic.isRunning })
+        #expect(elastic.terminationStatus == 0)
+        #expect(try cli.run("cluster", "delete", "kv").status == 0)
+    }
+
     @Test func badInputLeavesNothing() throws {
         let cli = try CLIHarness()
         defer { cli.cleanUp() }

@@ -134,12 +134,15 @@ extension CVMOrchestrator {
     /// master is lost, replaces failed members (decommissioned, then a new member deployed on
     /// the allowed host holding the fewest), adds missing ones, and tells every running agent
     /// its role and peers.
-    public func healCluster(name: String, progress: @Sendable (String) -> Void = { _ in }) async throws -> ClusterHealResult {
+    /// - Parameter configurer: how agents get their `configure` (default: over a channel taken
+    ///   over for the purpose; a process running the heartbeat monitor passes its `configurer`).
+    public func healCluster(name: String, configurer: AgentConfigurer? = nil,
+                            progress: @Sendable (String) -> Void = { _ in }) async throws -> ClusterHealResult {
         guard let cluster = try store.cluster(named: name) else { throw OrchestratorError.unknownCluster(name) }
         try claim(cluster: name)
         defer { try? store.releaseCluster(named: name, pid: getpid()) }
         var result = ClusterHealResult(cluster: name, promoted: nil, replaced: [], added: [], configured: [], unreachable: [])
-        result.promoted = try await promoteIfMasterLost(cluster: name)
+        result.promoted = try await promoteIfMasterLost(cluster: name, configurer: configurer)
         if let promoted = result.promoted { progress("promoted \(promoted) to master") }
 
         var members = try store.members(ofCluster: name)
@@ -179,11 +182,11 @@ extension CVMOrchestrator {
             changed = true
         }
         // A promotion may have been impossible before (no running servant): try again now.
-        if result.promoted == nil, let promoted = try await promoteIfMasterLost(cluster: name) {
+        if result.promoted == nil, let promoted = try await promoteIfMasterLost(cluster: name, configurer: configurer) {
             result.promoted = promoted
             changed = true
         }
-        let outcome = await configureMembers(cluster: name, all: changed)
+        let outcome = await configureMembers(cluster: name, all: changed, configurer: configurer)
         result.configured = outcome.configured
         result.unreachable = outcome.unreachable
         return result

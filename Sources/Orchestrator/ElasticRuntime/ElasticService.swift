@@ -37,8 +37,14 @@ public final class ElasticService: Service, Sendable {
 
     /// `follower` comes from ``PolicyFollower/start(orchestrator:repository:ref:recordsApplied:origin:)``,
     /// so a repository without a valid policy is refused before the service runs.
-    public init(orchestrator: CVMOrchestrator, follower: PolicyFollower, configuration: ElasticConfiguration, logger: Logger) {
+    /// How cluster heals reach the agents: the configurer of the heartbeat monitor running in
+    /// this process, if any.
+    let configurer: CVMOrchestrator.AgentConfigurer?
+
+    public init(orchestrator: CVMOrchestrator, follower: PolicyFollower, configuration: ElasticConfiguration, logger: Logger,
+                configurer: CVMOrchestrator.AgentConfigurer? = nil) {
         self.orchestrator = orchestrator
+        self.configurer = configurer
         self.initialFollower = follower
         self.configuration = configuration
         self.logger = logger
@@ -108,7 +114,7 @@ public final class ElasticService: Service, Sendable {
     private func heal(cluster name: String, why: String, policyCommit: String) async {
         orchestrator.journal("elastic.heal", "cluster \(name): \(why)", policyCommit: policyCommit)
         do {
-            let result = try await orchestrator.healCluster(name: name)
+            let result = try await orchestrator.healCluster(name: name, configurer: configurer)
             var done: [String] = []
             if let promoted = result.promoted { done.append("promoted \(promoted)") }
             done += result.replaced.map { "replaced \($0.lost) with \($0.replacement) on \($0.host)" }

@@ -121,18 +121,22 @@ public final class HeartbeatMonitor: Service, Sendable {
 
     /// A cluster whose master failed gets a new one at once (a running servant); replacing
     /// the lost member is `cvmctl cluster heal`'s work (it deploys).
-    private func promoteWhereMastersAreLost() async throws {
-        // The monitor holds the agents' channels: it sends `configure` on them (the agent's
-        // next heartbeat reports the new role) instead of taking them over.
-        let configurer: CVMOrchestrator.AgentConfigurer = { member, peers in
+    /// Delivers `configure` on the channel this monitor holds for the member (the agent's next
+    /// heartbeat reports the new role) instead of taking the channel over; for a member it does
+    /// not hold, opens the channel itself. For code in the monitor's process (elastic mode).
+    public var configurer: CVMOrchestrator.AgentConfigurer {
+        { member, peers in
             guard let role = AgentConfig.Role(rawValue: member.role) else { return false }
             if let watch = self.watched.withLock({ $0[member.id] }) {
                 return (try? watch.channel.send(.configure, role: role, peers: peers)) != nil
             }
             return await self.orchestrator.configureAgent(member, peers: peers)
         }
+    }
+
+    private func promoteWhereMastersAreLost() async throws {
         for cluster in try orchestrator.store.clusters() {
-            if let promoted = try await orchestrator.promoteIfMasterLost(cluster: cluster.name, configurer: configurer) {
+            if let promoted = try await orchestrator.promoteIfMasterLost(cluster: cluster.name, configurer: self.configurer) {
                 logger.warning("cluster master lost: servant promoted", metadata: ["cvm.cluster": "\(cluster.name)", "cvm.name": "\(promoted)"])
             }
         }

@@ -104,7 +104,7 @@ struct ClusterCommand: AsyncParsableCommand {
                 let orchestrator = try global.orchestrator()
                 let (name, global) = (self.name, self.global)
                 let result = try await cancellableOnSignal {
-                    try await orchestrator.healCluster(name: name) { global.progress($0) }
+                    try await orchestrator.healCluster(name: name, progress: { global.progress($0) })
                 }
                 if global.json {
                     try JSONOutput.print(result)

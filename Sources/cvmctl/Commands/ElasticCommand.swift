@@ -79,11 +79,14 @@ struct ElasticCommand: AsyncParsableCommand {
                     usageSources: (usageFile.map { [UsageFileSource(path: $0)] } ?? [])
                         + (try tmsAdmin.map { [try TMSUsageSource(address: $0)] } ?? []), recommendOnly: recommendOnly,
                     once: once, decommissionGraceSeconds: grace)
-                let elastic = ElasticService(orchestrator: orchestrator, follower: follower, configuration: configuration, logger: logger)
                 var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+                var monitor: HeartbeatMonitor?
                 if try !monitorRunning(orchestrator.store) {
-                    services.append(.init(service: HeartbeatMonitor(orchestrator: orchestrator, logger: logger)))
+                    monitor = HeartbeatMonitor(orchestrator: orchestrator, logger: logger)
+                    services.append(.init(service: monitor!))
                 }
+                let elastic = ElasticService(orchestrator: orchestrator, follower: follower, configuration: configuration,
+                                             logger: logger, configurer: monitor?.configurer)
                 services.append(.init(service: elastic, successTerminationBehavior: .gracefullyShutdownGroup))
                 let group = ServiceGroup(configuration: .init(
                     services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
