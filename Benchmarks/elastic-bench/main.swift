@@ -156,7 +156,7 @@ if !decision.isEmpty {
     print(String(format: "              deploy started -> first heartbeat:           median %.3f s   runs: %@", median(deployInElastic), format(deployInElastic)))
 }
 
-for cvm in (try? store.cvms()) ?? [] { try? cvmctlRun(["decommission", cvm.name, "--grace", "0"]) }
+for cvm in (try? store.cvms()) ?? [] { _ = try? cvmctlRun(["decommission", cvm.name, "--grace", "0"]) }
 if let connection = try? LibvirtConnection(uri: "qemu:///system"),
    let orchestrator = try? CVMOrchestrator(configuration: .init(stateDirectory: state, imagesDirectory: images)),
    let pool = try? connection.lookupStoragePool(name: orchestrator.localPoolName ?? "") {

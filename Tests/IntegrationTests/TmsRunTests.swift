@@ -34,7 +34,7 @@ struct TmsRunTests {
 
         let process = harness.process(["tms", "run", "--config", config])
         let log = harness.state + "/tms.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardOutput = logHandle
         process.standardError = logHandle

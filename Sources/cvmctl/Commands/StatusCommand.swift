@@ -31,7 +31,8 @@ struct StatusCommand: AsyncParsableCommand {
                     let io = c.diskReadBytes.map { "\(Format.bytes($0))/\(Format.bytes(c.diskWriteBytes ?? 0))" } ?? "-"
                     table.add([c.name, c.state, c.host, c.domainState, Format.duration(c.uptimeSeconds),
                                c.lastHeartbeatAgeSeconds.map { Format.duration($0) + " ago" } ?? "never",
-                               c.cpuPercent.map { String(format: "%.1f%%", $0) } ?? "-", mem, io, c.task])
+                               c.cpuPercent.map { String(format: "%.1f%%", $0) } ?? "-", mem, io,
+                               c.role == "single" ? c.task : "\(c.task) (\(c.role))"])
                 }
                 print(table.rendered)
                 for c in report.cvms where c.failure != nil && c.state == "failed" {

@@ -15,7 +15,7 @@ import Testing
 
         let elastic = cli.process(["elastic", "run", "--repo", repo.path, "--branch", "main", "--usage-file", usage.path, "--grace", "5", "-q"])
         let log = cli.state + "/elastic.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         elastic.standardError = FileHandle(forWritingAtPath: log)
         elastic.standardOutput = FileHandle.nullDevice
         try elastic.run()
