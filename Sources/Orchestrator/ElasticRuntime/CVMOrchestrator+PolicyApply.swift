@@ -42,7 +42,7 @@ extension CVMOrchestrator {
         var taken: Set<String> = []
         for action in plan.actions {
             try Task.checkCancellation()
-            let prepared = try runner.prepare(action, taken: taken)
+            let prepared = try runner.prepare(action, taken: taken, policy: revision.policy)
             taken.insert(prepared.cvm)
             progress("\(PolicyActionRunner.summary(of: prepared)) [\(action.cause.rawValue)]")
             outcomes.append(await runner.perform(prepared))

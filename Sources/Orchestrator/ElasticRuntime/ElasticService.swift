@@ -55,7 +55,7 @@ public final class ElasticService: Service, Sendable {
         let cooldowns = configuration.recommendOnly ? [:] : (try? orchestrator.store.elasticCooldowns()) ?? [:]
         var loop = ElasticLoop(follower: initialFollower, cooldowns: cooldowns)
         let runner = PolicyActionRunner(orchestrator: orchestrator, origin: "elastic",
-                                        decommissionGraceSeconds: configuration.decommissionGraceSeconds)
+                                        decommissionGraceSeconds: configuration.decommissionGraceSeconds, configurer: configurer)
         let sources = configuration.usageSources.map(\.description).joined(separator: ", ")
         orchestrator.journal(
             "elastic.started",
@@ -200,7 +200,7 @@ public final class ElasticService: Service, Sendable {
         for action in actions {
             do {
                 let taken = Set(prepared.map(\.cvm)).union(pending.withLock { $0.keys })
-                prepared.append(try runner.prepare(action, taken: taken))
+                prepared.append(try runner.prepare(action, taken: taken, policy: revision.policy))
             } catch {
                 orchestrator.journal("elastic.failed", "\(action.summary) not started: \(error)", policyCommit: action.policyCommit)
             }

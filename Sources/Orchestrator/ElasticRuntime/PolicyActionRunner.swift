@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A planned action with the CVM it concerns named: for a deploy, the new CVM's name is
 /// chosen before anything starts, so the explanation, the journal and the pending overlay
@@ -6,6 +7,9 @@ import Foundation
 public struct PreparedAction: Sendable, Hashable {
     public var action: PlannedAction
     public var cvm: String
+    /// For a deploy of a task whose rule has `clusterSize > 1`: the cluster its CVMs form
+    /// (named after the task; one master, the rest servants, each told every member).
+    public var cluster: String? = nil
 
     /// How the action shows in the inventory until the store reflects it.
     public var pending: PendingAction {
@@ -42,22 +46,36 @@ public struct PolicyActionRunner: Sendable {
     public let origin: String
     /// How long a decommission waits for the agent to power the CVM off before destroying it.
     public var decommissionGraceSeconds: Double
+    /// How a task cluster's agents are told their role and peers (nil: over a channel taken
+    /// over for the purpose; elastic mode passes its heartbeat monitor's).
+    public var configurer: CVMOrchestrator.AgentConfigurer?
+    /// Task clusters whose master this runner is deploying right now (deploys run side by
+    /// side: only one of them may take the master's role).
+    private let mastersUnderWay = MastersUnderWay()
 
-    public init(orchestrator: CVMOrchestrator, origin: String, decommissionGraceSeconds: Double = 10) {
+    private final class MastersUnderWay: Sendable {
+        let clusters = Mutex<Set<String>>([])
+    }
+
+    public init(orchestrator: CVMOrchestrator, origin: String, decommissionGraceSeconds: Double = 10,
+                configurer: CVMOrchestrator.AgentConfigurer? = nil) {
         self.orchestrator = orchestrator
         self.origin = origin
         self.decommissionGraceSeconds = decommissionGraceSeconds
+        self.configurer = configurer
     }
 
     /// Names the CVM of `action`: the one it concerns, or for a deploy a new name
-    /// `<task>-<4 hex digits>` that no CVM has and none of `taken` has either.
-    public func prepare(_ action: PlannedAction, taken: Set<String> = []) throws -> PreparedAction {
+    /// `<task>-<4 hex digits>` that no CVM has and none of `taken` has either. With `policy`,
+    /// a deploy for a task whose rule asks for `clusterSize > 1` joins the task's cluster.
+    public func prepare(_ action: PlannedAction, taken: Set<String> = [], policy: PolicySet? = nil) throws -> PreparedAction {
         switch action.kind {
         case let .deploy(task, _, _, _, _):
             let existing = Set(try orchestrator.store.cvms().map(\.name)).union(taken)
             var name = Self.newName(task: task)
             while existing.contains(name) { name = Self.newName(task: task) }
-            return PreparedAction(action: action, cvm: name)
+            let clustered = (policy?.tasks[task]?.clusterSize ?? 1) > 1
+            return PreparedAction(action: action, cvm: name, cluster: clustered ? task : nil)
         case let .migrate(cvm, _, _), let .decommission(cvm, _):
             return PreparedAction(action: action, cvm: cvm)
         }
@@ -104,10 +122,31 @@ public struct PolicyActionRunner: Sendable {
         let action = prepared.action
         switch action.kind {
         case let .deploy(task, image, host, vcpus, memoryMiB):
+            var role = "single", peers: [String] = []
+            if let cluster = prepared.cluster {
+                // The first member is the master; later ones are servants (a master lost later
+                // is replaced by promoting one of them).
+                let members = try orchestrator.store.members(ofCluster: cluster).filter { $0.state != .failed }
+                let takesMaster = mastersUnderWay.clusters.withLock { underWay in
+                    guard !members.contains(where: { $0.role == "master" }), !underWay.contains(cluster) else { return false }
+                    underWay.insert(cluster)
+                    return true
+                }
+                role = takesMaster ? "master" : "servant"
+                peers = members.map(\.name)
+            }
+            defer {
+                if role == "master", let cluster = prepared.cluster { _ = mastersUnderWay.clusters.withLock { $0.remove(cluster) } }
+            }
             let result = try await orchestrator.deploy(DeployRequest(
-                image: image, name: prepared.cvm, host: host, task: task, vcpus: vcpus, memoryMiB: memoryMiB,
-                policyCommit: action.policyCommit))
-            return "deployed \(prepared.cvm) (\(task)) on \(host): first heartbeat \(result.bootToHeartbeatMs) ms after start, \(result.totalMs) ms in all"
+                image: image, name: prepared.cvm, host: host, task: task, role: role, cluster: prepared.cluster, peers: peers,
+                vcpus: vcpus, memoryMiB: memoryMiB, policyCommit: action.policyCommit))
+            var membership = ""
+            if let cluster = prepared.cluster {
+                let told = await orchestrator.configureMembers(cluster: cluster, configurer: configurer)
+                membership = ", \(role) of cluster \(cluster)\(told.unreachable.isEmpty ? "" : " (members not told yet: \(told.unreachable.joined(separator: ", ")))")"
+            }
+            return "deployed \(prepared.cvm) (\(task)) on \(host): first heartbeat \(result.bootToHeartbeatMs) ms after start, \(result.totalMs) ms in all\(membership)"
         case let .migrate(_, from, to):
             let result = try await orchestrator.migrate(MigrateRequest(name: prepared.cvm, destination: to))
             let commit = action.policyCommit
@@ -117,8 +156,19 @@ public struct PolicyActionRunner: Sendable {
             let pause = result.pauseMs.map { ", paused \($0) ms" } ?? ""
             return "migrated \(prepared.cvm) from \(from) to \(to) in \(result.totalMs) ms\(pause)"
         case .decommission:
+            let cluster = try orchestrator.store.cvm(named: prepared.cvm)?.cluster
             let result = try await orchestrator.decommission(name: prepared.cvm, graceSeconds: decommissionGraceSeconds)
-            return "decommissioned \(prepared.cvm) (\(result.outcome.rawValue)) in \(result.totalMs) ms"
+            var membership = ""
+            if let cluster, try orchestrator.store.cluster(named: cluster) == nil {
+                // A task cluster (no cluster record): the others learn the new membership, and
+                // a servant takes over if the master went.
+                if let promoted = try await orchestrator.promoteIfMasterLost(cluster: cluster, configurer: configurer) {
+                    membership = ", \(promoted) promoted to master"
+                } else {
+                    _ = await orchestrator.configureMembers(cluster: cluster, configurer: configurer)
+                }
+            }
+            return "decommissioned \(prepared.cvm) (\(result.outcome.rawValue)) in \(result.totalMs) ms\(membership)"
         }
     }
 

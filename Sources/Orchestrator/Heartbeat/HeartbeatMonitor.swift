@@ -135,9 +135,12 @@ public final class HeartbeatMonitor: Service, Sendable {
     }
 
     private func promoteWhereMastersAreLost() async throws {
-        for cluster in try orchestrator.store.clusters() {
-            if let promoted = try await orchestrator.promoteIfMasterLost(cluster: cluster.name, configurer: self.configurer) {
-                logger.warning("cluster master lost: servant promoted", metadata: ["cvm.cluster": "\(cluster.name)", "cvm.name": "\(promoted)"])
+        // Every cluster: those made by `cvmctl cluster` and those of policy tasks with a
+        // cluster size (their members name the cluster; there is no cluster record).
+        let clusters = Set(try orchestrator.store.cvms().compactMap(\.cluster))
+        for cluster in clusters.sorted() {
+            if let promoted = try await orchestrator.promoteIfMasterLost(cluster: cluster, configurer: self.configurer) {
+                logger.warning("cluster master lost: servant promoted", metadata: ["cvm.cluster": "\(cluster)", "cvm.name": "\(promoted)"])
             }
         }
     }

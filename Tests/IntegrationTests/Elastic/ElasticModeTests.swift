@@ -97,4 +97,45 @@ import Testing
         #expect(try cli.status().cvms.isEmpty)
         #expect(try Store(directory: cli.state).appliedPolicy() == nil)  // recommending puts nothing in force
     }
+
+    @Test func aTaskWithAClusterSizeRunsAsACluster() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let repo = try PolicyRepoFixture(in: cli.state + "/policy-repo")
+        try repo.commit(PolicyRepoFixture.policy(rule: "thresholds: {cpuPercent: 50}\nmaxCVMs: 2\nclusterSize: 2"), message: "a cluster of two")
+        let usage = UsageFile(path: cli.state + "/usage.jsonl")
+        try usage.write(cpuPercent: 150)
+        let elastic = cli.process(["elastic", "run", "--repo", repo.path, "--branch", "main", "--usage-file", usage.path, "--grace", "5", "-q"])
+        elastic.standardOutput = FileHandle.nullDevice
+        elastic.standardError = FileHandle.nullDevice
+        try elastic.run()
+        defer { if elastic.isRunning { elastic.terminate(); elastic.waitUntilExit() } }
+
+        // Two CVMs of the task: one master, one servant, each agent holding its role.
+        func members() throws -> [CVMRecord] { try Store(directory: cli.state).members(ofCluster: "health-monitor") }
+        let formed = try eventually(timeout: 60) {
+            let m = try members()
+            return m.count == 2 && m.allSatisfy { $0.state == .running && $0.agentRole == $0.role }
+                && Set(m.map(\.role)) == ["master", "servant"]
+        }
+        #expect(formed, "\((try? members().map { "\($0.name) \($0.role)/\($0.agentRole ?? "-") \($0.state)" }) ?? [])")
+        let master = try #require(try members().first { $0.role == "master" })
+        let servant = try #require(try members().first { $0.role == "servant" })
+
+        // The master's QEMU dies: the servant is promoted (its agent reports it), and elastic
+        // mode replaces the lost CVM with a new servant.
+        let pidText = try String(contentsOfFile: "/run/libvirt/qemu/\(master.domainName).pid", encoding: .utf8)
+        kill(try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines))), SIGKILL)
+        let recovered = try eventually(timeout: 60) {
+            let m = try members()
+            guard m.count == 2, m.allSatisfy({ $0.state == .running }) else { return false }
+            return m.first { $0.name == servant.name }?.role == "master" && m.first { $0.name == servant.name }?.agentRole == "master"
+                && !m.contains { $0.name == master.name } && m.filter { $0.role == "servant" }.allSatisfy { $0.agentRole == "servant" }
+        }
+        #expect(recovered, "\((try? members().map { "\($0.name) \($0.role)/\($0.agentRole ?? "-") \($0.state)" }) ?? [])")
+        #expect(try cli.traces(of: master.name) == [])
+        elastic.terminate()
+        #expect(eventually(timeout: 20) { !elastic.isRunning })
+    }
 }
+
