@@ -62,6 +62,21 @@ import Testing
     }
 }
 
+@Suite struct TaskClusterReportTests {
+    @Test("a policy task's cluster: sized by what it has, healthy with all running and a master")
+    func taskCluster() {
+        var master = StoreTests.record("hm-1"), servant = StoreTests.record("hm-2")
+        master.role = "master"; servant.role = "servant"
+        master.state = .running; servant.state = .running
+        servant.host = "b"
+        let report = ClusterReport(taskCluster: "health-monitor", members: [master, servant])
+        #expect(report.managedBy == "policy" && report.size == 2 && report.healthy && report.master == "hm-1")
+        #expect(report.hosts == ["b", "local"] && report.task == "t")
+        master.state = .failed
+        #expect(!ClusterReport(taskCluster: "health-monitor", members: [master, servant]).healthy)
+    }
+}
+
 extension ClusterRecord {
     func report(with store: Store) throws -> ClusterReport {
         ClusterReport(cluster: self, members: try store.members(ofCluster: name))

@@ -98,13 +98,26 @@ extension CVMOrchestrator {
     }
 
     /// The cluster as the store knows it (members, their roles, states and hosts).
+    /// Task clusters (a policy task with `clusterSize > 1`) have no cluster record: their
+    /// members name them, and the elastic planner sizes them.
     public func clusterReport(name: String) throws -> ClusterReport {
-        guard let cluster = try store.cluster(named: name) else { throw OrchestratorError.unknownCluster(name) }
-        return ClusterReport(cluster: cluster, members: try store.members(ofCluster: name))
+        if let cluster = try store.cluster(named: name) {
+            return ClusterReport(cluster: cluster, members: try store.members(ofCluster: name))
+        }
+        let members = try store.members(ofCluster: name)
+        guard !members.isEmpty else { throw OrchestratorError.unknownCluster(name) }
+        return ClusterReport(taskCluster: name, members: members)
     }
 
     public func clusterReports() throws -> [ClusterReport] {
-        try store.clusters().map { ClusterReport(cluster: $0, members: try store.members(ofCluster: $0.name)) }
+        let records = try store.clusters()
+        var reports = try records.map { ClusterReport(cluster: $0, members: try store.members(ofCluster: $0.name)) }
+        let named = Set(records.map(\.name))
+        let taskClusters = Set(try store.cvms().compactMap(\.cluster)).subtracting(named)
+        for name in taskClusters.sorted() {
+            reports.append(ClusterReport(taskCluster: name, members: try store.members(ofCluster: name)))
+        }
+        return reports.sorted { $0.name < $1.name }
     }
 
     /// Delivers a `configure` (the member's role, these peers) to one member's agent; true
@@ -138,7 +151,7 @@ extension CVMOrchestrator {
     ///   over for the purpose; a process running the heartbeat monitor passes its `configurer`).
     public func healCluster(name: String, configurer: AgentConfigurer? = nil,
                             progress: @Sendable (String) -> Void = { _ in }) async throws -> ClusterHealResult {
-        guard let cluster = try store.cluster(named: name) else { throw OrchestratorError.unknownCluster(name) }
+        guard let cluster = try store.cluster(named: name) else { throw try unknownOrPolicyCluster(name) }
         try claim(cluster: name)
         defer { try? store.releaseCluster(named: name, pid: getpid()) }
         var result = ClusterHealResult(cluster: name, promoted: nil, replaced: [], added: [], configured: [], unreachable: [])
@@ -194,7 +207,7 @@ extension CVMOrchestrator {
 
     /// Decommissions every member, then forgets the cluster. Repeating it is safe.
     public func deleteCluster(name: String, progress: @Sendable (String) -> Void = { _ in }) async throws -> [DecommissionResult] {
-        guard try store.cluster(named: name) != nil else { throw OrchestratorError.unknownCluster(name) }
+        guard try store.cluster(named: name) != nil else { throw try unknownOrPolicyCluster(name) }
         try claim(cluster: name)
         var results: [DecommissionResult] = []
         for member in try store.members(ofCluster: name) {
@@ -204,6 +217,12 @@ extension CVMOrchestrator {
         try store.deleteCluster(named: name)
         journal("cluster.delete", "cluster \(name) deleted (\(results.count) members decommissioned)")
         return results
+    }
+
+    /// The error for a cluster `heal`/`delete` cannot act on: unknown, or a policy task's.
+    private func unknownOrPolicyCluster(_ name: String) throws -> OrchestratorError {
+        try store.members(ofCluster: name).isEmpty ? .unknownCluster(name)
+            : .invalidArgument("cluster '\(name)' belongs to policy task '\(name)': the elastic planner sizes and replaces its members (change the task's rule in the policy)")
     }
 
     /// Owns the cluster for this process (one creator, healer or deleter at a time).
@@ -293,6 +312,9 @@ public struct ClusterReport: Sendable, Codable, Equatable {
     public var task: String
     public var size: Int
     public var hosts: [String]
+    /// `cluster` (made by `cvmctl cluster create`, healed by heal) or `policy` (a policy
+    /// task's CVMs, sized and replaced by the elastic planner).
+    public var managedBy: String
     public var master: String?
     /// Running members / size; a cluster is healthy with all members running and one master.
     public var running: Int
@@ -315,10 +337,29 @@ public struct ClusterReport: Sendable, Codable, Equatable {
         task = cluster.task
         size = cluster.size
         hosts = cluster.hostList
+        managedBy = "cluster"
         master = members.first { $0.role == "master" && $0.state == .running }?.name
         running = members.filter { $0.state == .running }.count
         healthy = running == cluster.size && master != nil && members.count == cluster.size
-        self.members = members.map {
+        self.members = Self.members(members, now: now)
+    }
+
+    /// A policy task's cluster: its size is what it has (the planner decides how many).
+    init(taskCluster name: String, members: [CVMRecord], now: Date = Date()) {
+        self.name = name
+        image = members.first?.image ?? "-"
+        task = members.first?.task ?? name
+        size = members.count
+        hosts = Array(Set(members.map(\.host))).sorted()
+        managedBy = "policy"
+        master = members.first { $0.role == "master" && $0.state == .running }?.name
+        running = members.filter { $0.state == .running }.count
+        healthy = running == members.count && master != nil
+        self.members = Self.members(members, now: now)
+    }
+
+    private static func members(_ records: [CVMRecord], now: Date) -> [Member] {
+        records.map {
             Member(name: $0.name, role: $0.role, agentRole: $0.agentRole, host: $0.host, state: $0.state.rawValue,
                    lastHeartbeatAgeSeconds: $0.lastHeartbeatAt.map { now.timeIntervalSince($0) })
         }

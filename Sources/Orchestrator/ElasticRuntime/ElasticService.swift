@@ -94,8 +94,9 @@ public final class ElasticService: Service, Sendable {
     /// The clusters to heal now (marked under way); in recommend-only mode they are only
     /// journaled, once per episode.
     private func clustersToHeal(policyCommit: String) -> [(name: String, why: String)] {
+        // Policy task clusters are the planner's (it replaces their failed CVMs itself).
         guard let clusters = try? orchestrator.store.clusters(),
-              let reports = try? orchestrator.clusterReports() else { return [] }
+              let reports = try? orchestrator.clusterReports().filter({ $0.managedBy == "cluster" }) else { return [] }
         let busy = Set(clusters.filter { orchestrator.clusterIsBusy($0) }.map(\.name))
         return healing.withLock { healing in
             healing.whole(reports.filter(\.healthy).map(\.name))

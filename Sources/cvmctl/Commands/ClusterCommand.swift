@@ -77,8 +77,8 @@ struct ClusterCommand: AsyncParsableCommand {
             guard !reports.isEmpty else { return "no clusters" }
             var out: [String] = []
             for report in reports {
-                out.append("cluster \(report.name): \(report.task) on \(report.image), \(report.running)/\(report.size) running, "
-                    + "master \(report.master ?? "none")\(report.healthy ? "" : " — needs `cvmctl cluster heal \(report.name)`")")
+                out.append("cluster \(report.name)\(report.managedBy == "policy" ? " (policy task)" : ""): \(report.task) on \(report.image), \(report.running)/\(report.size) running, "
+                    + "master \(report.master ?? "none")\(report.healthy || report.managedBy == "policy" ? "" : " — needs `cvmctl cluster heal \(report.name)`")")
                 var table = Table("MEMBER", "ROLE", "AGENT ROLE", "HOST", "STATE", "LAST HB")
                 for member in report.members {
                     table.add([member.name, member.role, member.agentRole ?? "-", member.host, member.state,

@@ -119,6 +119,11 @@ import Testing
                 && Set(m.map(\.role)) == ["master", "servant"]
         }
         #expect(formed, "\((try? members().map { "\($0.name) \($0.role)/\($0.agentRole ?? "-") \($0.state)" }) ?? [])")
+        // `cluster status` lists it as a policy task's cluster; heal and delete leave it to the planner.
+        let listed = try cli.json([ClusterLifecycleTests.Report].self, "cluster", "status")
+        #expect(listed.map(\.name) == ["health-monitor"] && listed.first?.healthy == true && listed.first?.members.count == 2)
+        let heal = try cli.run("cluster", "heal", "health-monitor")
+        #expect(heal.status != 0 && heal.stderr.contains("belongs to policy task"), "\(heal.stderr)")
         let master = try #require(try members().first { $0.role == "master" })
         let servant = try #require(try members().first { $0.role == "servant" })
 
