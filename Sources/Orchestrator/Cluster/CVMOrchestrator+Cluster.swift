@@ -287,7 +287,6 @@ extension CVMOrchestrator {
             }
             let acknowledged = await group.next() ?? false
             group.cancelAll()
-            channel.close()
             if acknowledged { _ = try? self.store.update(cvmID: member.id) { $0.agentRole = role.rawValue } }
             return acknowledged
         }

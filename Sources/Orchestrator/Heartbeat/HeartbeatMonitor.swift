@@ -53,8 +53,8 @@ public final class HeartbeatMonitor: Service, Sendable {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
                     try store.monitorTick(pid: pid, startedAt: started)
-                    try await sweep(group: &group)
-                    try await promoteWhereMastersAreLost()
+                    let records = try await sweep(group: &group)
+                    try await promoteWhereMastersAreLost(records)
                 } catch {
                     logger.warning("monitor sweep failed", metadata: ["cvm.error": "\(error)"])
                 }
@@ -70,7 +70,8 @@ public final class HeartbeatMonitor: Service, Sendable {
 
     /// One pass: open channels for running CVMs, drop those no longer watched, expire
     /// silent ones.
-    private func sweep(group: inout DiscardingTaskGroup) async throws {
+    /// Returns the CVM records it read (as they were before this sweep's own updates).
+    private func sweep(group: inout DiscardingTaskGroup) async throws -> [CVMRecord] {
         let store = orchestrator.store
         let now = Date()
         let records = try store.cvms()
@@ -117,6 +118,7 @@ public final class HeartbeatMonitor: Service, Sendable {
                 logger.trace("cannot open agent channel yet", metadata: ["cvm.name": "\(record.name)", "cvm.error": "\(error)"])
             }
         }
+        return records
     }
 
     /// A cluster whose master failed gets a new one at once (a running servant); replacing
@@ -134,11 +136,16 @@ public final class HeartbeatMonitor: Service, Sendable {
         }
     }
 
-    private func promoteWhereMastersAreLost() async throws {
-        // Every cluster: those made by `cvmctl cluster` and those of policy tasks with a
-        // cluster size (their members name the cluster; there is no cluster record).
-        let clusters = Set(try orchestrator.store.cvms().compactMap(\.cluster))
-        for cluster in clusters.sorted() {
+    /// Every cluster (those made by `cvmctl cluster` and those of policy tasks with a cluster
+    /// size, whose members name it) that, in the records the sweep read, has a running servant
+    /// but no running master. A master the sweep itself just failed is seen on the next tick.
+    private func promoteWhereMastersAreLost(_ records: [CVMRecord]) async throws {
+        let members = Dictionary(grouping: records.filter { $0.cluster != nil }, by: { $0.cluster! })
+        let leaderless = members.filter { _, members in
+            !members.contains { $0.role == "master" && $0.state == .running }
+                && members.contains { $0.role == "servant" && $0.state == .running }
+        }
+        for cluster in leaderless.keys.sorted() {
             if let promoted = try await orchestrator.promoteIfMasterLost(cluster: cluster, configurer: self.configurer) {
                 logger.warning("cluster master lost: servant promoted", metadata: ["cvm.cluster": "\(cluster)", "cvm.name": "\(promoted)"])
             }
