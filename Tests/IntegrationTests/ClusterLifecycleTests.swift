@@ -182,6 +182,15 @@ import Testing
         #expect(try cli.json([Report].self, "cluster", "status").isEmpty)
         #expect(try cli.status().cvms.isEmpty)
         for name in ["slow-1", "slow-2"] { #expect(try cli.traces(of: name) == []) }
+        // A cluster another live process is changing: heal and delete refuse, nothing changes.
+        let store = try Store(directory: cli.state)
+        try store.insert(ClusterRecord(name: "busy", image: "cvm-base", task: "health-monitor", size: 1, hosts: "local",
+                                       nextOrdinal: 2, createdAt: Date(), ownerPid: getpid()))
+        try refused("cluster", "heal", "busy", saying: "is being changed by process \(getpid())")
+        try refused("cluster", "delete", "busy", saying: "is being changed by process \(getpid())")
+        #expect(try store.cluster(named: "busy")?.nextOrdinal == 2 && store.cluster(named: "busy")?.ownerPid == getpid())
+        #expect(try cli.status().cvms.isEmpty)
+        try store.deleteCluster(named: "busy")
         // A member name already taken by another CVM: refused before anything is created.
         _ = try cli.run("deploy", "--image", "cvm-base", "--name", "taken-2")
         try refused("cluster", "create", "taken", "--image", "cvm-base", "--size", "2", saying: "taken-2")

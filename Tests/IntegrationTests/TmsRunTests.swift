@@ -106,6 +106,11 @@ struct TmsRunTests {
         #expect(out.errorLines.first?.contains("mode") == true, "\(out.stderr)")
         #expect(!canConnect(18999))
 
+        for (flags, needle) in [(["--cores", "0"], "--cores"), (["--admin", "10.1.2.3:9901"], "loopback"), (["--admin", "nowhere"], "--admin")] {
+            let out = try harness.run(["tms", "run", "--config", config] + flags)
+            #expect(out.status != 0 && out.stderr.contains(needle), "\(flags): \(out.stderr)")
+        }
+
         let missing = try harness.run(["tms", "run", "--config", harness.state + "/nope.yaml"])
         #expect(missing.status != 0)
         #expect(missing.errorLines.count == 1 && missing.errorLines[0].contains("nope.yaml"), "\(missing.stderr)")

@@ -72,6 +72,18 @@ public struct ClusterRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     /// The process creating, healing or deleting the cluster (one at a time), if any.
     public var ownerPid: Int32? = nil
 
+    public init(name: String, image: String, task: String, size: Int, hosts: String, nextOrdinal: Int,
+                createdAt: Date, ownerPid: Int32? = nil) {
+        self.name = name
+        self.image = image
+        self.task = task
+        self.size = size
+        self.hosts = hosts
+        self.nextOrdinal = nextOrdinal
+        self.createdAt = createdAt
+        self.ownerPid = ownerPid
+    }
+
     public var hostList: [String] { hosts.split(separator: ",").map(String.init) }
 }
 
