@@ -62,6 +62,30 @@ import Testing
     }
 }
 
+@Suite struct PromotionTests {
+    @Test("the running servant that heartbeated last becomes master, once; the lost master becomes a servant")
+    func promote() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try Store(directory: dir)
+        var ids: [String] = []
+        for index in 0..<3 {
+            var r = StoreTests.record("c-\(index + 1)")
+            r.cluster = "c"
+            r.role = index == 0 ? "master" : "servant"
+            r.state = .running
+            r.lastHeartbeatAt = Date(timeIntervalSince1970: Double(1_000 + index))
+            try store.insert(r)
+            ids.append(r.id)
+        }
+        #expect(try store.promoteServant(inCluster: "c") == nil, "the master runs")
+        try store.update(cvmID: ids[0]) { $0.state = .failed }
+        #expect(try store.promoteServant(inCluster: "c")?.name == "c-3")
+        #expect(try store.promoteServant(inCluster: "c") == nil, "a second attempt finds the new master")
+        #expect(try store.members(ofCluster: "c").map(\.role) == ["servant", "servant", "master"])
+    }
+}
+
 @Suite struct TaskClusterReportTests {
     @Test("a policy task's cluster: sized by what it has, healthy with all running and a master")
     func taskCluster() {

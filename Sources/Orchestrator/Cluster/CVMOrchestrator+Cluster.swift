@@ -129,15 +129,8 @@ extension CVMOrchestrator {
     /// runs after each sweep; `healCluster` does it too. Returns the promoted member.
     @discardableResult
     public func promoteIfMasterLost(cluster name: String, configurer: AgentConfigurer? = nil) async throws -> String? {
-        let members = try store.members(ofCluster: name)
-        guard !members.isEmpty, !members.contains(where: { $0.role == "master" && $0.state == .running }) else { return nil }
-        let candidates = members.filter { $0.state == .running && $0.role == "servant" }
-        guard let chosen = candidates.max(by: { ($0.lastHeartbeatAt ?? .distantPast, $1.name) < ($1.lastHeartbeatAt ?? .distantPast, $0.name) })
-        else { return nil }
-        for lost in members where lost.role == "master" {
-            try store.update(cvmID: lost.id) { $0.role = "servant" }
-        }
-        try store.update(cvmID: chosen.id) { $0.role = "master" }
+        // Check and change in one transaction: the monitor and a heal may both try at once.
+        guard let chosen = try store.promoteServant(inCluster: name) else { return nil }
         journal("cluster.promote", cvm: chosen.name, host: chosen.host, "cluster \(name): \(chosen.name) promoted to master (no running master)")
         _ = await configureMembers(cluster: name, configurer: configurer)
         return chosen.name

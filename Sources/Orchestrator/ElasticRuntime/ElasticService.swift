@@ -34,13 +34,12 @@ public final class ElasticService: Service, Sendable {
     private let initialFollower: PolicyFollower
     private let pending = Mutex<[String: PendingAction]>([:])
     private let healing = Mutex(ClusterHealing())
-
-    /// `follower` comes from ``PolicyFollower/start(orchestrator:repository:ref:recordsApplied:origin:)``,
-    /// so a repository without a valid policy is refused before the service runs.
     /// How cluster heals reach the agents: the configurer of the heartbeat monitor running in
     /// this process, if any.
     let configurer: CVMOrchestrator.AgentConfigurer?
 
+    /// `follower` comes from ``PolicyFollower/start(orchestrator:repository:ref:recordsApplied:origin:)``,
+    /// so a repository without a valid policy is refused before the service runs.
     public init(orchestrator: CVMOrchestrator, follower: PolicyFollower, configuration: ElasticConfiguration, logger: Logger,
                 configurer: CVMOrchestrator.AgentConfigurer? = nil) {
         self.orchestrator = orchestrator
@@ -94,9 +93,12 @@ public final class ElasticService: Service, Sendable {
     /// The clusters to heal now (marked under way); in recommend-only mode they are only
     /// journaled, once per episode.
     private func clustersToHeal(policyCommit: String) -> [(name: String, why: String)] {
-        // Policy task clusters are the planner's (it replaces their failed CVMs itself).
-        guard let clusters = try? orchestrator.store.clusters(),
-              let reports = try? orchestrator.clusterReports().filter({ $0.managedBy == "cluster" }) else { return [] }
+        // Only clusters made by `cvmctl cluster`: policy task clusters are the planner's (it
+        // replaces their failed CVMs itself).
+        let store = orchestrator.store
+        guard let clusters = try? store.clusters(),
+              let reports = try? clusters.map({ ClusterReport(cluster: $0, members: try store.members(ofCluster: $0.name)) })
+        else { return [] }
         let busy = Set(clusters.filter { orchestrator.clusterIsBusy($0) }.map(\.name))
         return healing.withLock { healing in
             healing.whole(reports.filter(\.healthy).map(\.name))

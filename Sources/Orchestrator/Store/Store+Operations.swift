@@ -117,6 +117,27 @@ extension Store {
         }
     }
 
+    /// In one transaction: when no running member of the cluster is its master, makes the
+    /// running servant that heartbeated last the master (ties: the first by name) and every
+    /// other member a servant. Returns the promoted member, nil when nothing changed.
+    public func promoteServant(inCluster name: String) throws -> CVMRecord? {
+        try db.write { db in
+            let members = try CVMRecord.filter(Column("cluster") == name).fetchAll(db)
+            guard !members.contains(where: { $0.role == "master" && $0.state == .running }) else { return nil }
+            let candidates = members.filter { $0.state == .running && $0.role == "servant" }
+            guard var chosen = candidates.max(by: {
+                ($0.lastHeartbeatAt ?? .distantPast, $1.name) < ($1.lastHeartbeatAt ?? .distantPast, $0.name)
+            }) else { return nil }
+            for var lost in members where lost.role == "master" {
+                lost.role = "servant"
+                try lost.update(db)
+            }
+            chosen.role = "master"
+            try chosen.update(db)
+            return chosen
+        }
+    }
+
     public func deleteCluster(named name: String) throws {
         _ = try db.write { try ClusterRecord.deleteOne($0, key: name) }
     }
