@@ -3,6 +3,13 @@ import PackageDescription
 
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
+// The module graph (docs/architecture.md has the picture and the import rules):
+//   leaves        CLibvirt, CLibssh2 (C only); CVMProtocol (Glibc only); UsageModel; ConfigFile
+//   bindings      Libvirt (CLibvirt), SSHClient (CLibssh2): depend on nothing else of ours
+//   planning      Planning (UsageModel, ConfigFile, Yams): pure, no libvirt/libssh2/GRDB
+//   traffic       TMSCore (no libvirt), TrafficManager (TMSCore, NIO)
+//   orchestration Orchestrator (bindings, Planning, CVMProtocol, GRDB, service-lifecycle)
+//   CLI           cvmctl (Orchestrator, TrafficManager): parse, call, print
 let package = Package(
     name: "cvm-orchestrator",
     platforms: [.macOS(.v14)],
@@ -38,9 +45,29 @@ let package = Package(
         // The static guest agent that runs as /init inside every CVM.
         .executableTarget(name: "cvm-agent", dependencies: ["CVMProtocol"], swiftSettings: strict),
 
-        // What the orchestrator and the traffic manager share without depending on each other:
-        // usage samples and their math (least squares, Holt), configuration-file errors.
-        .target(name: "UsageMath", swiftSettings: strict),
+        // Usage samples and their math (least squares, Holt): shared by the planner and the
+        // traffic manager's usage monitors.
+        .target(name: "UsageModel", swiftSettings: strict),
+
+        // Configuration files: errors that name file, line, column and key.
+        .target(name: "ConfigFile", dependencies: [
+            .product(name: "Yams", package: "Yams"),
+        ], swiftSettings: strict),
+
+        // The libvirt binding: owning handles, errors copied in the failing call, events.
+        // Depends on nothing else of ours.
+        .target(name: "Libvirt", dependencies: ["CLibvirt"], swiftSettings: strict),
+
+        // The SSH client (libssh2): pinned host keys, key login, exec, SFTP.
+        // Depends on nothing else of ours.
+        .target(name: "SSHClient", dependencies: ["CLibssh2"], swiftSettings: strict),
+
+        // Planning: policies, placement, usage patterns and forecasts, the elastic planner.
+        // Pure code: no libvirt, libssh2 or GRDB.
+        .target(name: "Planning", dependencies: [
+            "UsageModel", "ConfigFile",
+            .product(name: "Yams", package: "Yams"),
+        ], swiftSettings: strict),
 
         // The traffic manager core: quota pools, spillover. No libvirt.
         .target(name: "TMSCore", dependencies: [
@@ -50,7 +77,7 @@ let package = Package(
         // The traffic manager's data plane: SwiftNIO proxy, health monitors, usage monitors,
         // admin endpoint. Builds on TMSCore's pools; no libvirt.
         .target(name: "TrafficManager", dependencies: [
-            "TMSCore", "UsageMath",
+            "TMSCore", "UsageModel", "ConfigFile",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -61,9 +88,10 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
 
-        // All orchestration logic.
+        // Orchestration: store, images, deploy, migrate, clusters, hosts, heartbeats, status,
+        // the policy source (git) and the elastic runtime.
         .target(name: "Orchestrator", dependencies: [
-            "CLibvirt", "CLibssh2", "CVMProtocol", "TMSCore", "UsageMath",
+            "Libvirt", "SSHClient", "Planning", "CVMProtocol", "UsageModel", "ConfigFile",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Yams", package: "Yams"),
@@ -72,7 +100,7 @@ let package = Package(
 
         // The operator's CLI: parse, call the library, print.
         .executableTarget(name: "cvmctl", dependencies: [
-            "Orchestrator", "TMSCore", "TrafficManager",
+            "Orchestrator", "Planning", "Libvirt", "TMSCore", "TrafficManager",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
@@ -81,11 +109,12 @@ let package = Package(
         .executableTarget(name: "tms-bench", dependencies: [
             "TMSCore", .product(name: "Atomics", package: "swift-atomics"),
         ], path: "Benchmarks/tms-bench"),
-        .executableTarget(name: "placement-bench", dependencies: ["Orchestrator"], path: "Benchmarks/placement-bench"),
-        .executableTarget(name: "migrate-bench", dependencies: ["Orchestrator"], path: "Benchmarks/migrate-bench"),
-        .executableTarget(name: "deploy-bench", dependencies: ["Orchestrator", "CVMProtocol"], path: "Benchmarks/deploy-bench"),
+        .executableTarget(name: "placement-bench", dependencies: ["Planning"], path: "Benchmarks/placement-bench"),
+        .executableTarget(name: "migrate-bench", dependencies: ["Orchestrator", "Libvirt"], path: "Benchmarks/migrate-bench"),
+        .executableTarget(name: "deploy-bench", dependencies: ["Orchestrator", "Libvirt", "CVMProtocol"], path: "Benchmarks/deploy-bench"),
         .executableTarget(name: "elastic-bench", dependencies: ["Orchestrator"], path: "Benchmarks/elastic-bench"),
 
+        // Tests mirror the targets.
         .testTarget(name: "CVMProtocolTests", dependencies: ["CVMProtocol"]),
         .testTarget(name: "cvmctlTests", dependencies: [
             "cvmctl", "TMSCore",
@@ -96,11 +125,16 @@ let package = Package(
             .product(name: "Atomics", package: "swift-atomics"),
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
-        .testTarget(name: "OrchestratorTests", dependencies: [
-            "Orchestrator",
+        .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
+        .testTarget(name: "PlanningTests", dependencies: [
+            "Planning", "UsageModel",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ], resources: [.copy("Fixtures")]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Orchestrator"]),
+        .testTarget(name: "OrchestratorTests", dependencies: [
+            "Orchestrator", "Planning", "Libvirt", "CVMProtocol", "ConfigFile",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ], resources: [.copy("Fixtures")]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Orchestrator", "Planning", "Libvirt", "SSHClient"]),
         .testTarget(name: "TrafficManagerTests", dependencies: [
             "TrafficManager", "TMSCore",
             .product(name: "NIOCore", package: "swift-nio"),

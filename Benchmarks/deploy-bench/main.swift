@@ -1,3 +1,4 @@
+import Libvirt
 // Deploy benchmark: time from asking to the CVM's first heartbeat, through `cvmctl deploy`
 // and through plain libvirt (define + start of the same image with the same per-CVM
 // initrd and disk, prepared beforehand, reading the same channel), several runs each.

@@ -1,3 +1,4 @@
+import Libvirt
 // Elastic reaction benchmark: the time from TMS usage crossing its offload threshold (the
 // moment the synthetic usage file is rewritten) to the new CVM's first authenticated
 // heartbeat, under `cvmctl elastic run`, next to a plain `cvmctl deploy` of the same image

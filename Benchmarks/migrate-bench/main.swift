@@ -1,3 +1,4 @@
+import Libvirt
 // Migration benchmark: the same running CVM moved between two test-bed hosts with
 // `cvmctl migrate` and with a plain libvirt live migration (same flags: live, persistent,
 // undefine source, non-shared disk vda; same max downtime; destination disk pre-created as

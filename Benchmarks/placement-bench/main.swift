@@ -4,7 +4,7 @@
 // kept). Deterministic inputs (seeded generator), single thread.
 //
 //     swift run -c release placement-bench [cvms] [hosts] [repetitions]
-import Orchestrator
+import Planning
 
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+@testable import Libvirt
 import Foundation
 @testable import Orchestrator
 import Testing

@@ -1,3 +1,4 @@
+import ConfigFile
 @testable import Orchestrator
 import Testing
 

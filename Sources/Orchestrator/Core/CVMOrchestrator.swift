@@ -1,3 +1,5 @@
+import SSHClient
+import Libvirt
 import Foundation
 import Logging
 import Synchronization
@@ -49,6 +51,7 @@ public final class CVMOrchestrator: Sendable {
         if let cached = connections.withLock({ $0[host.name] }), cached.uri == uri, cached.isAlive { return cached }
         let connection: LibvirtConnection
         do {
+            SSHLibrary.ensureInitialized()
             connection = try LibvirtConnection(uri: uri)
         } catch let error as LibvirtError {
             guard !host.isLocal else { throw OrchestratorError.libvirtUnreachable(uri: uri, reason: error.message) }

@@ -1,3 +1,5 @@
+import Libvirt
+
 /// The orchestrator's own `<metadata>` element, present in every domain it defines, so a
 /// domain can be matched to its CVM record (reconciliation) without trusting names.
 public struct CVMMetadata: Sendable, Equatable {
@@ -60,4 +62,27 @@ public struct CVMMetadata: Sendable, Equatable {
         guard let tree = try? XMLTree.parse(metadataXML) else { return nil }
         self.init(tree: tree, namespaceKnown: true)
     }
+}
+
+extension DomainDefinition.Metadata {
+    /// Metadata holding the orchestrator's element first, then `others`.
+    public init(cvm: CVMMetadata?, others: [XMLTree] = []) {
+        self.init(elements: (cvm.map { [$0.tree] } ?? []) + others)
+    }
+
+    /// The orchestrator's element, if the domain carries one. Setting it replaces ours (or
+    /// puts it first) and leaves every other application's element as it was.
+    public var cvm: CVMMetadata? {
+        get { elements.lazy.compactMap { CVMMetadata(tree: $0) }.first }
+        set {
+            if let index = elements.firstIndex(where: { CVMMetadata(tree: $0) != nil }) {
+                if let newValue { elements[index] = newValue.tree } else { elements.remove(at: index) }
+            } else if let newValue {
+                elements.insert(newValue.tree, at: 0)
+            }
+        }
+    }
+
+    /// Every other application's elements.
+    public var others: [XMLTree] { elements.filter { CVMMetadata(tree: $0) == nil } }
 }

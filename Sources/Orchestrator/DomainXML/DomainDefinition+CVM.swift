@@ -1,3 +1,4 @@
+import Libvirt
 extension DomainDefinition {
     /// The definition of a CVM's domain: direct kernel boot of the image's kernel and initrd,
     /// one raw virtio disk (its first block holds the CVM's configuration), the agent's virtio-serial channel (socket path chosen by

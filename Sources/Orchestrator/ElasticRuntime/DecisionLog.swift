@@ -1,3 +1,4 @@
+import Planning
 /// Which task decisions are worth a journal line: elastic mode evaluates every few seconds,
 /// and a line per task per evaluation would bury what changed. A task's decision is
 /// reported when its verdict, its current count or its target differs from the last one

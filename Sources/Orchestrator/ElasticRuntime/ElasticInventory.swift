@@ -1,3 +1,4 @@
+import Planning
 /// The planner's view of hosts and CVMs, built from the host registry and the CVM records.
 /// Pure.
 ///

@@ -1,3 +1,4 @@
+import Planning
 /// One evaluation's measurement: for every task of the policy, what the TMS usage monitors
 /// report for the part the TMS runs plus what the task's CVMs report in their heartbeats,
 /// summed per resource (``UsageObservation``). Pure.

@@ -1,3 +1,5 @@
+import Planning
+import Libvirt
 import Foundation
 import Logging
 import ServiceLifecycle

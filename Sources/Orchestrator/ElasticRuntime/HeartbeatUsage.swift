@@ -1,3 +1,4 @@
+import Planning
 import Foundation
 
 /// The usage a task's CVMs report in their heartbeats (as the monitor stores it), summed per

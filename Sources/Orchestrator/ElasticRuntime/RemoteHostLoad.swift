@@ -1,3 +1,4 @@
+import Libvirt
 import Foundation
 
 /// How busy each remote host is (0...1): its CPU busy fraction between two evaluations of

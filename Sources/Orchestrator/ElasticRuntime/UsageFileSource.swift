@@ -1,3 +1,4 @@
+import Planning
 import Foundation
 
 /// TMS task usage from a file of JSON lines, re-read at every evaluation: the synthetic

@@ -1,3 +1,4 @@
+import Planning
 /// What the traffic manager's usage monitors report for one task: the part of the task the
 /// TMS itself still runs (SPEC §1.3), at one moment.
 public struct TaskUsageReading: Sendable, Hashable {

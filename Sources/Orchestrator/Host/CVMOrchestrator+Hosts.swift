@@ -1,3 +1,4 @@
+import Libvirt
 import Foundation
 
 extension CVMOrchestrator {

@@ -1,3 +1,4 @@
+import Libvirt
 import Foundation
 
 /// Boots a kernel under KVM in a throwaway transient domain (autodestroyed with the

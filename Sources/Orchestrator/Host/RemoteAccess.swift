@@ -1,3 +1,4 @@
+import SSHClient
 import CVMProtocol
 import Foundation
 

@@ -1,3 +1,4 @@
+import Planning
 extension CVMOrchestrator {
     /// What policies are validated against here: every image of the catalog whose manifest
     /// reads (its hypervisor kinds, default size and tasks) and every host of the registry.

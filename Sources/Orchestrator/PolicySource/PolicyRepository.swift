@@ -1,3 +1,4 @@
+import Planning
 import Foundation
 
 /// A git repository holding policy files in one folder (`policies/` by default), read at any

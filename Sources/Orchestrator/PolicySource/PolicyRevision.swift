@@ -1,3 +1,4 @@
+import Planning
 /// The policies of one commit, validated: what is in force once adopted.
 public struct PolicyRevision: Sendable, Hashable {
     /// The full commit id.

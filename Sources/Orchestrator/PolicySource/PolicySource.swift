@@ -1,3 +1,4 @@
+import Planning
 /// Reads and validates the policies of a commit: a ``PolicyRepository`` plus what the
 /// policies are checked against (the image catalog and the host registry).
 public struct PolicySource: Sendable {

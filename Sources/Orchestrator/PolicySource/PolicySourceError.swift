@@ -1,3 +1,4 @@
+import Planning
 /// Why policies could not be read from git, or were refused. Each `description` is one line
 /// saying what went wrong and what to do.
 public enum PolicySourceError: Error, Sendable, Hashable, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import Planning
 /// Which policy commit is in force while a branch (or any ref) moves: a pure state machine
 /// fed with the candidates read from git.
 ///

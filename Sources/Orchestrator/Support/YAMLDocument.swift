@@ -1,5 +1,6 @@
+import ConfigFile
 import Foundation
-import UsageMath
+import UsageModel
 import Yams
 
 /// Reads a YAML mapping through Yams' node API so every error can point at the file,

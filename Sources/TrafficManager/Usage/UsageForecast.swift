@@ -1,4 +1,4 @@
-import UsageMath
+import UsageModel
 
 /// Anticipated usage of one resource `horizon` seconds after the last sample, by Holt's
 /// linear exponential smoothing on (possibly irregular) intervals.

@@ -1,4 +1,4 @@
-import UsageMath
+import UsageModel
 
 /// What a window of samples looks like (SPEC.md §1.3): the latest value, the moving average,
 /// the peak and the trend. An empty window has every figure 0.

@@ -1,4 +1,4 @@
-import UsageMath
+import UsageModel
 
 /// A bounded, time-ordered window of samples of one resource of one task.
 ///

@@ -1,3 +1,4 @@
+import Planning
 import ArgumentParser
 import Foundation
 import Orchestrator

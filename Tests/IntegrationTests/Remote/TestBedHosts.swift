@@ -1,3 +1,4 @@
+@testable import Libvirt
 import Foundation
 import Orchestrator
 

@@ -1,6 +1,6 @@
+@testable import SSHClient
 import Foundation
 import Testing
-@testable import Orchestrator
 
 /// Remote commands against the test bed's real sshd.
 @Suite(.sshTestBed, .serialized)

@@ -1,6 +1,6 @@
+@testable import SSHClient
 import Foundation
 import Testing
-@testable import Orchestrator
 
 /// SFTP upload (progress, resume), stat and mkdir -p against the test bed's real sshd.
 @Suite(.sshTestBed, .serialized)

@@ -1,6 +1,6 @@
+@testable import SSHClient
 import Foundation
 import Testing
-@testable import Orchestrator
 
 /// Connecting, host key pinning and authentication against the test bed's real sshd.
 @Suite(.sshTestBed, .serialized)

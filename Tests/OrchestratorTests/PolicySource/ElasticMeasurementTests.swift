@@ -1,3 +1,4 @@
+@testable import Planning
 @testable import Orchestrator
 import Testing
 

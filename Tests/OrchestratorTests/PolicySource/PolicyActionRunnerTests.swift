@@ -1,3 +1,4 @@
+@testable import Planning
 import Foundation
 @testable import Orchestrator
 import Testing
