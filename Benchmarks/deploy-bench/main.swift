@@ -52,7 +52,7 @@ for i in 0..<runs {
     _ = try run(["decommission", "ours\(i)", "--grace", "0"])
 
     // 2. Plain libvirt: same volumes prepared outside the timing, then define + start + first heartbeat.
-    let prepared = try orchestrator.preparePlainDomain(name: "plain\(i)", image: image, connection: connection)
+    let prepared = try await orchestrator.preparePlainDomain(name: "plain\(i)", image: image)
     let t1 = clock.now
     let domain = try connection.defineDomain(xml: prepared.xml)
     try domain.start()
@@ -67,7 +67,7 @@ for i in 0..<runs {
     stream.abort()
     try domain.destroy()
     try domain.undefine()
-    try prepared.cleanup()
+    try await prepared.cleanup()
 }
 
 let o = median(ours), p = median(plain)

@@ -85,7 +85,7 @@ for i in 0..<runs {
     plainTotal.append(Double(plainWall.components.seconds) + Double(plainWall.components.attoseconds) / 1e18)
     plainPause.append(Double(downtime.withLock { $0 } ?? 0))
     _ = registration
-    try plan.removeSourceVolumes()
+    try await plan.removeSourceVolumes()
 }
 
 let (ot, pt, op, pp) = (median(oursTotal), median(plainTotal), median(oursPause), median(plainPause))

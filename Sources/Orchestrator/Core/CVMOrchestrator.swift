@@ -1,25 +1,60 @@
-import SSHClient
-import Libvirt
 import Foundation
+import Libvirt
 import Logging
-import Synchronization
 
-/// The orchestration library's entry point: deploy, decommission, status and the rest act
-/// through one instance. Safe to share across tasks.
+/// The orchestration library's entry point: one value that builds the focused parts —
+/// ``CVMDeployer``, ``CVMMigrator``, ``ClusterManager``, ``HostManager``,
+/// ``StatusReporter`` — over one store, image catalog and set of hypervisors, and forwards
+/// the operator's requests to them. It holds no logic of its own. Safe to share across tasks.
 public final class CVMOrchestrator: Sendable {
     public let configuration: OrchestratorConfiguration
     public let store: Store
     public let catalog: ImageCatalog
     let logger: Logger
-    private let connections = Mutex<[String: LibvirtConnection]>([:])
+    let journal: Journal
+    /// libvirt connections to every host, reused within the process.
+    let libvirt: LibvirtHypervisors
+    /// What deploy, migrate, clusters and status act through (libvirt, or a fake in tests).
+    let hypervisors: any HypervisorProvider
+
+    package let deployer: CVMDeployer
+    package let migrator: CVMMigrator
+    package let clusters: ClusterManager
+    package let hosts: HostManager
+    package let statusReporter: StatusReporter
 
     public static let localHostName = "local"
 
-    public init(configuration: OrchestratorConfiguration, logger: Logger = Logger(label: "cvm.orchestrator")) throws {
+    public convenience init(configuration: OrchestratorConfiguration, logger: Logger = Logger(label: "cvm.orchestrator")) throws {
+        try self.init(configuration: configuration, logger: logger, hypervisors: nil)
+    }
+
+    /// - Parameter hypervisors: what deploy, migrate, clusters and status act through;
+    ///   nil for the hosts' libvirt daemons.
+    package init(configuration: OrchestratorConfiguration, logger: Logger = Logger(label: "cvm.orchestrator"),
+                 hypervisors: (any HypervisorProvider)?) throws {
         self.configuration = configuration
         self.logger = logger
-        self.store = try Store(directory: configuration.stateDirectory)
+        let store = try Store(directory: configuration.stateDirectory)
+        self.store = store
         self.catalog = ImageCatalog(root: configuration.imagesDirectory)
+        let stateDirectory = configuration.stateDirectory
+        let libvirt = LibvirtHypervisors { name in
+            (HostManager.hostDirectory(stateDirectory: stateDirectory, name) as NSString).appendingPathComponent("known_hosts")
+        }
+        self.libvirt = libvirt
+        let provider = hypervisors ?? libvirt
+        self.hypervisors = provider
+        let journal = Journal(store: store, logger: logger)
+        self.journal = journal
+        let deployer = CVMDeployer(configuration: configuration, store: store, catalog: catalog,
+                                   hypervisors: provider, journal: journal, logger: logger)
+        self.deployer = deployer
+        self.migrator = CVMMigrator(configuration: configuration, store: store, catalog: catalog,
+                                    hypervisors: provider, journal: journal, logger: logger)
+        self.clusters = ClusterManager(store: store, catalog: catalog, hypervisors: provider, deployer: deployer, journal: journal)
+        self.hosts = HostManager(stateDirectory: stateDirectory, store: store, libvirt: libvirt, journal: journal)
+        self.statusReporter = StatusReporter(store: store, hypervisors: provider)
         try ensureLocalHost()
     }
 
@@ -41,54 +76,28 @@ public final class CVMOrchestrator: Sendable {
     }
 
     public func host(named name: String) throws -> HostRecord {
-        guard let host = try store.host(named: name) else { throw OrchestratorError.unknownHost(name) }
-        return host
+        try store.requireHost(named: name)
     }
 
-    /// An open connection to a host's libvirtd, reused within this process.
+    /// An open connection to a host's libvirtd, reused within this process. Blocks.
     public func connection(to host: HostRecord) throws -> LibvirtConnection {
-        let uri = host.uri
-        if let cached = connections.withLock({ $0[host.name] }), cached.uri == uri, cached.isAlive { return cached }
-        let connection: LibvirtConnection
-        do {
-            SSHLibrary.ensureInitialized()
-            connection = try LibvirtConnection(uri: uri)
-        } catch let error as LibvirtError {
-            guard !host.isLocal else { throw OrchestratorError.libvirtUnreachable(uri: uri, reason: error.message) }
-            // libvirt's transport reports every SSH fault alike; our own SSH check tells a
-            // wrong or unknown host key, a refused login and an unreachable address apart.
-            try RemoteAccess(host: host, knownHosts: knownHostsPath(host.name)).session(timeout: .seconds(5)).disconnect()
-            throw OrchestratorError.hostUnreachable(host: host.name, reason: "libvirt: \(error.message)")
-        }
-        connection.setKeepAlive()
-        connections.withLock { $0[host.name] = connection }
-        return connection
+        try libvirt.connection(to: host)
     }
 
     /// Closes every libvirt connection this instance opened. Call it before the process
     /// exits: a remote connection's SSH transport is driven by libvirt's event thread, and
     /// tearing down OpenSSL at exit under it can crash the process.
     public func close() {
-        connections.withLock { $0.removeAll() }
+        libvirt.closeAll()
     }
 
     func journal(_ kind: String, cvm: String? = nil, host: String? = nil, _ message: String, policyCommit: String? = nil) {
-        do {
-            try store.record(EventRecord(kind: kind, cvm: cvm, host: host, message: message, policyCommit: policyCommit))
-        } catch {
-            logger.warning("could not record event", metadata: ["cvm.event": "\(kind)", "cvm.error": "\(error)"])
-        }
+        journal(kind, cvm: cvm, host: host, message, policyCommit: policyCommit)
     }
 
-    static func domainName(for cvm: String) -> String { "cvm-\(cvm)" }
+    static func domainName(for cvm: String) -> String { CVMNaming.domainName(for: cvm) }
+    static func isValidName(_ name: String) -> Bool { CVMNaming.isValid(name) }
 
-    static func isValidName(_ name: String) -> Bool {
-        guard let first = name.first, first.isASCII, first.isLetter, first.isLowercase, name.count <= 40 else { return false }
-        return name.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" }
-    }
-}
-
-extension CVMOrchestrator {
     /// The libvirt pool holding this state directory's local volumes.
     public var localPoolName: String? {
         guard let host = try? store.host(named: Self.localHostName) else { return nil }

@@ -1,16 +1,25 @@
 import Libvirt
 import Foundation
 
-extension CVMOrchestrator {
+/// `cvmctl status`: the store's view of every CVM checked against what each host runs.
+package struct StatusReporter: Sendable {
+    let store: Store
+    let hypervisors: any HypervisorProvider
+
+    package init(store: Store, hypervisors: any HypervisorProvider) {
+        self.store = store
+        self.hypervisors = hypervisors
+    }
+
     /// The state of every CVM, reconciled with libvirt on every host that has CVMs:
     /// domains missing or stopped under a running CVM, and domains carrying this store's
     /// id that the store does not know, are reported as mismatches rather than hidden.
-    public func status(now: Date = Date()) async throws -> StatusReport {
+    package func status(now: Date = Date()) async throws -> StatusReport {
         let records = try store.cvms()
         var mismatches: [Mismatch] = []
         var unreachable: [String] = []
         var domainStates: [String: String] = [:] // cvm id -> libvirt state
-        let hostNames = Set(records.map(\.host)).union([Self.localHostName])
+        let hostNames = Set(records.map(\.host)).union([CVMOrchestrator.localHostName])
         for hostName in hostNames.sorted() {
             guard let host = try store.host(named: hostName) else {
                 for r in records where r.host == hostName {
@@ -20,13 +29,12 @@ extension CVMOrchestrator {
             }
             let seen: [(name: String, uuid: String, state: String, owner: String?, cvmID: String?)]
             do {
-                seen = try await LibvirtExecutor.run {
-                    let connection = try self.connection(to: host)
-                    return try connection.allDomains().map { d in
-                        let meta = (try? d.metadata(namespace: CVMMetadata.namespace))?.flatMap { CVMMetadata(metadataXML: $0) }
-                        return (d.name, d.uuid, (try? d.state().description) ?? "unknown", meta?.owner, meta?.id)
-                    }
+                var found: [(name: String, uuid: String, state: String, owner: String?, cvmID: String?)] = []
+                for d in try await hypervisors.hypervisor(for: host).allDomains() {
+                    let meta = await d.cvmMetadata()
+                    found.append((d.name, d.uuid, (try? await d.state().description) ?? "unknown", meta?.owner, meta?.id))
                 }
+                seen = found
             } catch {
                 if records.contains(where: { $0.host == hostName }) { unreachable.append(hostName) }
                 continue
@@ -54,7 +62,7 @@ extension CVMOrchestrator {
         }
 
         let monitor = try store.monitor()
-        let monitorAlive = monitor.map { kill($0.pid, 0) == 0 && now.timeIntervalSince($0.tickAt) < 5 } ?? false
+        let monitorAlive = monitor.map { ProcessLiveness.isAlive($0.pid) && now.timeIntervalSince($0.tickAt) < 5 } ?? false
         let cvms = records.map { r -> CVMStatus in
             let age = r.lastHeartbeatAt.map { now.timeIntervalSince($0) }
             var state = r.state.rawValue

@@ -1,7 +1,7 @@
 import Libvirt
 import CVMProtocol
 import Foundation
-import Synchronization
+import Logging
 
 /// `cvmctl migrate` in one value.
 public struct MigrateRequest: Sendable {
@@ -44,38 +44,55 @@ public enum MigrationProgress: Sendable {
     case copying(remaining: UInt64, total: UInt64)
 }
 
-extension CVMOrchestrator {
+/// Live-migrates CVMs between hosts' ``Hypervisor``s.
+package struct CVMMigrator: Sendable {
+    let configuration: OrchestratorConfiguration
+    let store: Store
+    let catalog: ImageCatalog
+    let hypervisors: any HypervisorProvider
+    let journal: Journal
+    let logger: Logger
+
+    package init(configuration: OrchestratorConfiguration, store: Store, catalog: ImageCatalog,
+                 hypervisors: any HypervisorProvider, journal: Journal, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.catalog = catalog
+        self.hypervisors = hypervisors
+        self.journal = journal
+        self.logger = logger
+    }
+
     /// Live-migrates a running CVM to another host. It keeps running, keeps its id and
     /// secret, its disk is copied, and its heartbeats continue from the new host. On
     /// failure or cancellation the job is aborted, whatever was prepared on the
     /// destination is removed, and the CVM keeps running where it was.
-    public func migrate(_ request: MigrateRequest, progress: @escaping @Sendable (MigrationProgress) -> Void = { _ in }) async throws -> MigrationResult {
+    package func migrate(_ request: MigrateRequest, progress: @escaping @Sendable (MigrationProgress) -> Void = { _ in }) async throws -> MigrationResult {
         let clock = ContinuousClock()
         let began = clock.now
         guard let record = try store.cvm(named: request.name) else { throw OrchestratorError.unknownCVM(request.name) }
         guard record.state == .running else {
             throw OrchestratorError.invalidArgument("CVM '\(record.name)' is \(record.state.rawValue); only a running CVM can be migrated")
         }
-        let source = try host(named: record.host)
-        let destination = try host(named: request.destination)
+        let source = try store.requireHost(named: record.host)
+        let destination = try store.requireHost(named: request.destination)
         guard source.name != destination.name else {
             throw OrchestratorError.invalidArgument("CVM '\(record.name)' already runs on '\(destination.name)'")
         }
-        try checkCapacity(of: destination, for: record)
+        try store.checkCapacity(of: destination, for: record)
         guard let targetAddress = destination.address ?? configuration.localMigrationAddress else {
             throw OrchestratorError.invalidArgument("migrating to the local host needs the address remote hosts reach it at: set CVM_MIGRATION_ADDRESS")
         }
         // Both SSH-tunnelled connections at once: each costs a handshake.
-        async let openedSource = LibvirtExecutor.run { try self.connection(to: source) }
-        async let openedDestination = LibvirtExecutor.run { try self.connection(to: destination) }
-        let (sourceConnection, destinationConnection) = try await (openedSource, openedDestination)
-        logger.debug("migrate: connected", metadata: ["cvm.ms": "\(Self.ms(clock.now - began))"])
-        let free = destinationConnection.freeMemory() / (1 << 20)
+        async let openedSource = hypervisors.hypervisor(for: source)
+        async let openedDestination = hypervisors.hypervisor(for: destination)
+        let (sourceHV, destinationHV) = try await (openedSource, openedDestination)
+        logger.debug("migrate: connected", metadata: ["cvm.ms": "\(CVMDeployer.ms(clock.now - began))"])
+        let free = await destinationHV.freeMemoryMiB()
         if free > 0 && free < UInt64(record.memoryMiB) {
             throw OrchestratorError.noCapacity(host: destination.name, reason: "\(free) MiB free, the CVM needs \(record.memoryMiB) MiB")
         }
-        guard let domain = try await LibvirtExecutor.run({ try sourceConnection.lookupDomain(name: record.domainName) }),
-              domain.isActive else {
+        guard let domain = try await sourceHV.lookupDomain(named: record.domainName), await domain.isActive() else {
             throw OrchestratorError.invalidArgument("CVM '\(record.name)' has no running domain on '\(source.name)'; see `cvmctl status`")
         }
 
@@ -84,39 +101,27 @@ extension CVMOrchestrator {
             r.ownerPid = getpid()
         }
         journal("migrate.start", cvm: record.name, host: source.name, "to \(destination.name) (max downtime \(request.maxDowntimeMs) ms\(request.bandwidthMiBs.map { ", \($0) MiB/s" } ?? ""))")
-        let destinationStorage = HostStorage(host: destination, connection: destinationConnection)
         do {
-            logger.debug("migrate: checks done", metadata: ["cvm.ms": "\(Self.ms(clock.now - began))"])
             progress(.phase("preparing \(destination.name)"))
-            let sourceStorage = HostStorage(host: source, connection: sourceConnection)
-            let options = try await prepareDestination(record: record, domain: domain, source: sourceStorage,
-                                                       destination: destination, storage: destinationStorage,
+            let options = try await prepareDestination(record: record, domain: domain, source: sourceHV, destination: destinationHV,
                                                        targetAddress: targetAddress, bandwidthMiBs: request.bandwidthMiBs) { done, total in
                 progress(.transfer(done: done, total: total, what: "kernel to \(destination.name)"))
             }
-            try await LibvirtExecutor.run { try domain.setMaxDowntime(milliseconds: request.maxDowntimeMs) }
+            try await domain.setMaxDowntime(milliseconds: request.maxDowntimeMs)
 
-            let (completions, completion) = AsyncStream.makeStream(of: JobCompleted.self)
-            let registration = try sourceConnection.onJobCompleted { event in
-                if event.domainName == record.domainName { completion.yield(event) }
-            }
+            let (completions, registration) = try sourceHV.jobCompletions(ofDomain: record.domainName)
             defer { _ = registration }
-            logger.debug("migrate: destination prepared", metadata: ["cvm.ms": "\(Self.ms(clock.now - began))"])
+            logger.debug("migrate: destination prepared", metadata: ["cvm.ms": "\(CVMDeployer.ms(clock.now - began))"])
             progress(.phase("migrating \(record.name) to \(destination.name)"))
-            try await runMigration(domain: domain, to: destinationConnection, options: options,
+            try await runMigration(domain: domain, to: destinationHV, options: options,
                                    progress: request.reportProgress ? progress : nil)
             // The event follows the end of the job closely; give it a moment.
             let stats = await Self.first(of: completions, within: .seconds(2))
-            logger.debug("migrate: job done", metadata: ["cvm.ms": "\(Self.ms(clock.now - began))"])
+            logger.debug("migrate: job done", metadata: ["cvm.ms": "\(CVMDeployer.ms(clock.now - began))"])
 
             // The source keeps no trace: its per-CVM volumes go (the domain was undefined there).
-            try? await LibvirtExecutor.run {
-                let pool = try sourceStorage.pool()
-                for v in HostStorage.volumes(record) {
-                    try pool.lookupVolume(name: v)?.delete()
-                }
-            }
-            let total = Self.ms(clock.now - began)
+            try? await sourceHV.deleteVolumes(named: CVMVolumes.all(of: record))
+            let total = CVMDeployer.ms(clock.now - began)
             try store.update(cvmID: record.id) { r in
                 r.host = destination.name
                 r.state = .running
@@ -132,21 +137,16 @@ extension CVMOrchestrator {
             // The CVM stays on the source: undo what was prepared on the destination.
             let interrupted = error is CancellationError || (error as? LibvirtError)?.code == .operationAborted
             do {
-                try await LibvirtExecutor.run {
-                    if let leftover = try destinationConnection.lookupDomain(name: record.domainName) {
-                        try? leftover.destroy()
-                        try? leftover.undefine()
-                    }
-                    let pool = try destinationStorage.pool()
-                    for v in HostStorage.volumes(record) {
-                        try pool.lookupVolume(name: v)?.delete()
-                    }
+                if let leftover = try await destinationHV.lookupDomain(named: record.domainName) {
+                    try? await leftover.destroy()
+                    try? await leftover.undefine()
                 }
+                try await destinationHV.deleteVolumes(named: CVMVolumes.all(of: record))
             } catch {
                 logger.warning("could not clean the destination after a failed migration",
                                metadata: ["cvm.name": "\(record.name)", "cvm.error": "\(error)"])
             }
-            let stillRunning = (try? await LibvirtExecutor.run { try domain.state().isRunning }) ?? false
+            let stillRunning = (try? await domain.state().isRunning) ?? false
             _ = try? store.update(cvmID: record.id) { r in
                 r.state = stillRunning ? .running : .failed
                 r.ownerPid = nil
@@ -167,49 +167,44 @@ extension CVMOrchestrator {
     /// content-addressed cache (uploaded only when missing there — a cache file's name is its
     /// sha256, so the CVM keeps the very build it booted), and an empty raw disk of the same
     /// size, which the migration fills (configuration block included).
-    func prepareDestination(record: CVMRecord, domain: LibvirtDomain, source: HostStorage,
-                            destination: HostRecord, storage: HostStorage, targetAddress: String, bandwidthMiBs: UInt64?,
+    func prepareDestination(record: CVMRecord, domain: any HypervisorDomain, source: any Hypervisor,
+                            destination: any Hypervisor, targetAddress: String, bandwidthMiBs: UInt64?,
                             progress: @escaping @Sendable (Int64, Int64) -> Void) async throws -> MigrationOptions {
-        let sourceXML = try await LibvirtExecutor.run { try domain.xml(migratable: true) }
-        var definition = try DomainDefinition(xml: sourceXML)
-        let catalog = self.catalog
-        let booted = [("kernel", definition.os.kernel), ("initrd", definition.os.initrd)]
-        let paths = try await LibvirtExecutor.run { () -> (kernel: String, initrd: String, disk: String) in
-            var staged: [String] = []
-            for (artifact, current) in booted {
-                let sha = ((current ?? "") as NSString).lastPathComponent
-                guard sha.count == 64, Hex.decode(sha) != nil else {
-                    throw OrchestratorError.invalidArgument("CVM '\(record.name)' boots a \(artifact) outside the image cache (\(current ?? "none")); cannot move it")
-                }
-                if let size = try source.imagesPoolVolumeSize(sha), storage.cached(sha256: sha, bytes: Int64(size)) {
-                    staged.append((storage.cachePath as NSString).appendingPathComponent(sha))
-                    continue
-                }
-                // The destination lacks it: upload the catalog's copy, which must be that very build.
-                let image = try catalog.verified(record.image)
-                guard let path = image.path(of: artifact), image.sha256(of: artifact) == sha else {
-                    throw OrchestratorError.noCapacity(host: destination.name, reason: "it lacks the CVM's \(artifact) \(sha.prefix(12))… and the catalog's '\(record.image)' is a different build now; redeploy the CVM instead")
-                }
-                staged.append(try self.stageArtifact(storage: storage, path: path, sha256: sha, progress: progress))
+        var definition = try DomainDefinition(xml: try await domain.xml(migratable: true))
+        var staged: [String] = []
+        for (artifact, current) in [("kernel", definition.os.kernel), ("initrd", definition.os.initrd)] {
+            let sha = ((current ?? "") as NSString).lastPathComponent
+            guard sha.count == 64, Hex.decode(sha) != nil else {
+                throw OrchestratorError.invalidArgument("CVM '\(record.name)' boots a \(artifact) outside the image cache (\(current ?? "none")); cannot move it")
             }
-            let disk = try storage.pool().createVolume(xml: StorageVolumeDefinition(
-                name: HostStorage.diskVolume(record), capacityBytes: UInt64(record.diskMiB) << 20, format: "raw").xml)
-            return (staged[0], staged[1], try disk.path)
+            if let size = try await source.cachedArtifactSize(sha256: sha),
+               try await destination.cachedArtifactSize(sha256: sha) == size {
+                staged.append(destination.cachedArtifactPath(sha256: sha))
+                continue
+            }
+            // The destination lacks it: upload the catalog's copy, which must be that very build.
+            let image = try catalog.verified(record.image)
+            guard let path = image.path(of: artifact), image.sha256(of: artifact) == sha else {
+                throw OrchestratorError.noCapacity(host: destination.hostName, reason: "it lacks the CVM's \(artifact) \(sha.prefix(12))… and the catalog's '\(record.image)' is a different build now; redeploy the CVM instead")
+            }
+            staged.append(try await destination.stageArtifact(at: path, sha256: sha, progress: progress))
         }
-        definition.relocate(kernel: paths.kernel, initrd: paths.initrd, disks: ["vda": paths.disk])
+        let disk = try await destination.createVolume(named: CVMVolumes.disk(of: record),
+                                                      capacityBytes: UInt64(record.diskMiB) << 20, contents: nil)
+        definition.relocate(kernel: staged[0], initrd: staged[1], disks: ["vda": disk])
         return MigrationOptions(destinationXML: definition.xml, migrateURI: "tcp://\(targetAddress)",
                                 listenAddress: targetAddress, bandwidthMiBs: bandwidthMiBs, copyDisks: ["vda"])
     }
 
-    /// Runs the blocking migration on the libvirt queue while this task polls progress;
-    /// cancelling this task aborts the migration job.
-    private func runMigration(domain: LibvirtDomain, to destination: LibvirtConnection, options: MigrationOptions,
+    /// Runs the blocking migration while this task polls progress; cancelling this task
+    /// aborts the migration job.
+    private func runMigration(domain: any HypervisorDomain, to destination: any Hypervisor, options: MigrationOptions,
                               progress: (@Sendable (MigrationProgress) -> Void)?) async throws {
-        let job = Task { try await LibvirtExecutor.run { _ = try domain.migrate(to: destination, options: options) } }
+        let job = Task { try await domain.migrate(to: destination, options: options) }
         let poller = Task {
             guard let progress else { return }
             while !Task.isCancelled {
-                if let p = try? await LibvirtExecutor.run({ try domain.jobProgress() }), p.active, p.dataTotal > 0 {
+                if let p = try? await domain.jobProgress(), p.active, p.dataTotal > 0 {
                     progress(.copying(remaining: p.dataRemaining, total: p.dataTotal))
                 }
                 try? await Task.sleep(for: .milliseconds(200))
@@ -221,13 +216,13 @@ extension CVMOrchestrator {
                 try await job.value
             } onCancel: {
                 // Off the canceller's thread: abortJob blocks on libvirtd.
-                Task { try? await LibvirtExecutor.run { try domain.abortJob() } }
+                Task { try? await domain.abortJob() }
             }
             outcome = .success(())
         } catch {
             outcome = .failure(error)
         }
-        // Let the progress poller finish its last libvirt call before anything is torn down.
+        // Let the progress poller finish its last call before anything is torn down.
         poller.cancel()
         await poller.value
         try outcome.get()
@@ -244,13 +239,15 @@ extension CVMOrchestrator {
             return result
         }
     }
+}
 
+extension Store {
     /// Refuses a host that would exceed its declared vCPU or memory capacity.
-    func checkCapacity(of host: HostRecord, for cvm: CVMRecord) throws {
+    package func checkCapacity(of host: HostRecord, for cvm: CVMRecord) throws {
         guard host.hypervisorKinds.contains(cvm.virtType) else {
             throw OrchestratorError.noCapacity(host: host.name, reason: "it does not offer hypervisor kind '\(cvm.virtType)' (it offers: \(host.hypervisors))")
         }
-        let there = try store.cvms().filter { $0.host == host.name && $0.id != cvm.id }
+        let there = try cvms().filter { $0.host == host.name && $0.id != cvm.id }
         if host.cpus > 0 {
             let used = there.reduce(0) { $0 + $1.vcpus }
             if used + cvm.vcpus > host.cpus {

@@ -1,19 +1,41 @@
-import Libvirt
 import CVMProtocol
 import Foundation
+import Libvirt
 import Logging
 
-extension CVMOrchestrator {
+/// Deploys, decommissions and tears down CVMs on any host's ``Hypervisor``.
+///
+/// Every deploy writes its intent (a `deploying` row) before it creates anything, and every
+/// failure — an error at any step, a timeout, cancellation — removes what was created: the
+/// domain, the CVM's volumes and the row.
+package struct CVMDeployer: Sendable {
+    let configuration: OrchestratorConfiguration
+    let store: Store
+    let catalog: ImageCatalog
+    let hypervisors: any HypervisorProvider
+    let journal: Journal
+    let logger: Logger
+
+    package init(configuration: OrchestratorConfiguration, store: Store, catalog: ImageCatalog,
+                 hypervisors: any HypervisorProvider, journal: Journal, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.catalog = catalog
+        self.hypervisors = hypervisors
+        self.journal = journal
+        self.logger = logger
+    }
+
     /// Deploys a CVM and returns once its agent's first authenticated heartbeat arrived.
     ///
     /// Idempotent: asking again for a running CVM with the same image and host returns it
     /// unchanged; a deploy interrupted by a crash is cleaned up and redone. On any failure
     /// (including timeout and cancellation) everything created is removed again.
-    public func deploy(_ request: DeployRequest, progress: @Sendable (String) -> Void = { _ in }) async throws -> DeployResult {
+    package func deploy(_ request: DeployRequest, progress: @Sendable (String) -> Void = { _ in }) async throws -> DeployResult {
         let clock = ContinuousClock()
         let began = clock.now
-        let name = request.name ?? "\(request.image.lowercased().filter { $0.isLetter || $0.isNumber || $0 == "-" })-\(Self.shortID())"
-        guard Self.isValidName(name) else { throw OrchestratorError.invalidName(name) }
+        let name = request.name ?? "\(request.image.lowercased().filter { $0.isLetter || $0.isNumber || $0 == "-" })-\(CVMNaming.shortID())"
+        guard CVMNaming.isValid(name) else { throw OrchestratorError.invalidName(name) }
 
         // Checks that need no state: the image and its checksums, the host, libvirt.
         let image = try catalog.verified(request.image)
@@ -22,12 +44,12 @@ extension CVMOrchestrator {
         guard manifest.tasks.contains(task) else {
             throw OrchestratorError.invalidArgument("image '\(manifest.name)' cannot run task '\(task)' (it runs: \(manifest.tasks.joined(separator: ", ")))")
         }
-        guard AgentConfig.Role(rawValue: request.role) != nil else {
+        guard let role = AgentConfig.Role(rawValue: request.role) else {
             throw OrchestratorError.invalidArgument("invalid role '\(request.role)' (expected single, master or servant)")
         }
-        let host = try host(named: request.host)
-        let connection = try await LibvirtExecutor.run { try self.connection(to: host) }
-        let virt = try await chooseVirtType(host: host, connection: connection, image: image)
+        let host = try store.requireHost(named: request.host)
+        let hypervisor = try await hypervisors.hypervisor(for: host)
+        let virt = try await chooseVirtType(host: host, hypervisor: hypervisor, image: image)
         guard host.hypervisorKinds.contains(virt.type) else {
             throw OrchestratorError.noCapacity(host: host.name, reason: "it does not offer hypervisor kind '\(virt.type)' (it offers: \(host.hypervisors))")
         }
@@ -42,7 +64,7 @@ extension CVMOrchestrator {
                 return DeployResult(cvm: existing, created: false, bootToHeartbeatMs: existing.deployMs ?? 0,
                                     totalMs: Self.ms(clock.now - began), virtTypeReason: virt.reason)
             case .deploying, .stopping:
-                if let pid = existing.ownerPid, pid != getpid(), kill(pid, 0) == 0 {
+                if ProcessLiveness.isOtherLiveProcess(existing.ownerPid), let pid = existing.ownerPid {
                     throw OrchestratorError.deployInProgress(name: name, pid: pid)
                 }
                 progress("cleaning up an interrupted operation on \(name)")
@@ -51,8 +73,8 @@ extension CVMOrchestrator {
                 throw OrchestratorError.nameTaken(name)
             }
         }
-        let domainName = Self.domainName(for: name)
-        if try await LibvirtExecutor.run({ try connection.lookupDomain(name: domainName) }) != nil {
+        let domainName = CVMNaming.domainName(for: name)
+        if try await hypervisor.lookupDomain(named: domainName) != nil {
             throw OrchestratorError.nameTaken(name)
         }
 
@@ -71,17 +93,14 @@ extension CVMOrchestrator {
         journal("deploy.start", cvm: name, host: host.name, "deploying image \(manifest.name) \(manifest.version) (\(virt.type): \(virt.reason))", policyCommit: request.policyCommit)
 
         do {
-            let config = try AgentConfig(id: record.id, name: name, task: task, role: AgentConfig.Role(rawValue: request.role)!,
+            let config = try AgentConfig(id: record.id, name: name, task: task, role: role,
                                          peers: request.peers, secret: secret, intervalMs: record.intervalMs)
             progress("staging image \(manifest.name) on \(host.name)")
-            let pending = record
-            let domain = try await LibvirtExecutor.run {
-                try self.createDomain(record: pending, config: config, image: image, host: host, connection: connection)
-            }
+            let domain = try await createDomain(record: record, config: config, image: image, on: hypervisor)
             progress("booting \(name) (\(virt.type))")
             let bootStart = clock.now
-            try await LibvirtExecutor.run { try domain.start() }
-            let heartbeat = try await waitForFirstHeartbeat(domain: domain, record: pending, secret: secret,
+            try await domain.start()
+            let heartbeat = try await waitForFirstHeartbeat(domain: domain, record: record, secret: secret,
                                                             timeout: request.timeoutSeconds ?? configuration.deployTimeoutSeconds)
             let bootMs = Self.ms(clock.now - bootStart)
             let now = Date()
@@ -109,7 +128,7 @@ extension CVMOrchestrator {
 
     /// `kvm` or `qemu` for this host. Locally KVM is probed (see ``VirtTypeChooser``);
     /// remote hosts use what the configuration asks for, TCG by default.
-    func chooseVirtType(host: HostRecord, connection: LibvirtConnection,
+    func chooseVirtType(host: HostRecord, hypervisor: any Hypervisor,
                         image: ImageCatalog.VerifiedImage) async throws -> (type: String, reason: String) {
         guard host.isLocal else {
             return (configuration.virtType == "kvm" ? "kvm" : "qemu", "remote host")
@@ -119,58 +138,40 @@ extension CVMOrchestrator {
         return try await LibvirtExecutor.run {
             VirtTypeChooser.choose(requested: requested, cacheDirectory: stateDirectory) {
                 guard let kernel = image.path(of: "kernel") else { return "image has no kernel" }
-                return KVMBootProbe.run(connection: connection, kernel: kernel, workDirectory: stateDirectory)
+                return hypervisor.kvmBootProblem(kernel: kernel, workDirectory: stateDirectory)
             }
         }
     }
 
-    /// Stages the kernel, writes the per-CVM initrd and the disk, defines the domain.
+    /// Stages the kernel and initrd, writes the CVM's disk, defines the domain.
     func createDomain(record: CVMRecord, config: AgentConfig, image: ImageCatalog.VerifiedImage,
-                      host: HostRecord, connection: LibvirtConnection) throws -> LibvirtDomain {
-        let storage = HostStorage(host: host, connection: connection)
-        let volumes = try createVolumes(record: record, config: config, image: image, storage: storage)
+                      on hypervisor: any Hypervisor) async throws -> any HypervisorDomain {
+        let volumes = try await createVolumes(record: record, config: config, image: image, on: hypervisor)
         let definition = DomainDefinition.cvm(record, owner: store.storeID, kernel: volumes.kernel, initrd: volumes.initrd,
                                               disk: volumes.disk, cmdline: image.manifest.boot.cmdline)
-        return try connection.defineDomain(xml: definition.xml)
+        return try await hypervisor.defineDomain(definition)
     }
 
     /// The kernel and initrd (staged in the host's content-addressed cache, shared by all
     /// CVMs of the image) and the CVM's own raw disk, whose first block carries its
     /// configuration (identity, role, peers, secret; see `ConfigBlock`), as paths.
     func createVolumes(record: CVMRecord, config: AgentConfig, image: ImageCatalog.VerifiedImage,
-                       storage: HostStorage, progress: @Sendable (Int64, Int64) -> Void = { _, _ in })
-        throws -> (kernel: String, initrd: String, disk: String) {
+                       on hypervisor: any Hypervisor, progress: @escaping @Sendable (Int64, Int64) -> Void = { _, _ in })
+        async throws -> (kernel: String, initrd: String, disk: String) {
         guard let kernelPath = image.path(of: "kernel"), let kernelSHA = image.sha256(of: "kernel"),
               let initrdPath = image.path(of: "initrd"), let initrdSHA = image.sha256(of: "initrd") else {
             throw OrchestratorError.imageNotBuilt(image.manifest.name)
         }
-        let kernel = try stageArtifact(storage: storage, path: kernelPath, sha256: kernelSHA, progress: progress)
-        let initrd = try stageArtifact(storage: storage, path: initrdPath, sha256: initrdSHA, progress: progress)
-        let disk = try storage.pool().createVolume(xml: StorageVolumeDefinition(
-            name: HostStorage.diskVolume(record), capacityBytes: UInt64(record.diskMiB) << 20, format: "raw").xml)
-        try disk.upload(ConfigBlock.encode(config))
-        return (kernel, initrd, try disk.path)
-    }
-
-    /// Puts an artifact into the host's content-addressed cache: a local copy, or an SFTP
-    /// upload when the remote host lacks a file with that sha256.
-    func stageArtifact(storage: HostStorage, path: String, sha256: String,
-                       progress: @Sendable (Int64, Int64) -> Void = { _, _ in }) throws -> String {
-        guard storage.host.isLocal else {
-            let target = (storage.cachePath as NSString).appendingPathComponent(sha256)
-            let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? -1
-            if storage.cached(sha256: sha256, bytes: bytes) { return target }
-            let staged = try RemoteAccess(host: storage.host, knownHosts: knownHostsPath(storage.host.name))
-                .stage(artifact: path, sha256: sha256, progress: progress)
-            _ = try? storage.imagesPool() // make the new file visible to the next check
-            return staged
-        }
-        return try storage.stageLocally(artifact: path, sha256: sha256)
+        let kernel = try await hypervisor.stageArtifact(at: kernelPath, sha256: kernelSHA, progress: progress)
+        let initrd = try await hypervisor.stageArtifact(at: initrdPath, sha256: initrdSHA, progress: progress)
+        let disk = try await hypervisor.createVolume(named: CVMVolumes.disk(of: record), capacityBytes: UInt64(record.diskMiB) << 20,
+                                                     contents: ConfigBlock.encode(config))
+        return (kernel, initrd, disk)
     }
 
     /// Opens the agent channel and waits for the first heartbeat that authenticates.
-    func waitForFirstHeartbeat(domain: LibvirtDomain, record: CVMRecord, secret: [UInt8], timeout: Double) async throws -> Heartbeat {
-        let channel = try await LibvirtExecutor.run { try AgentChannel(domain: domain, cvmID: record.id, secret: secret) }
+    func waitForFirstHeartbeat(domain: any HypervisorDomain, record: CVMRecord, secret: [UInt8], timeout: Double) async throws -> Heartbeat {
+        let channel = try await domain.openAgentChannel(cvmID: record.id, secret: secret, force: false)
         defer { channel.close() }
         let name = record.name
         return try await withThrowingTaskGroup(of: Heartbeat?.self) { group in
@@ -195,7 +196,7 @@ extension CVMOrchestrator {
             while let result = try await group.next() {
                 if let hb = result { return hb }
                 try Task.checkCancellation()
-                let state = (try? domain.state().description) ?? "unknown"
+                let state = (try? await domain.state().description) ?? "unknown"
                 throw OrchestratorError.deployTimeout(name: name, seconds: timeout, hint: "domain state: \(state)")
             }
             throw CancellationError()
@@ -205,11 +206,28 @@ extension CVMOrchestrator {
     static func ms(_ d: Duration) -> Int {
         Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
     }
+}
 
-    static func shortID() -> String {
+/// What `cvmctl deploy` asks for, names and identifiers.
+package enum CVMNaming {
+    package static func domainName(for cvm: String) -> String { "cvm-\(cvm)" }
+
+    package static func isValid(_ name: String) -> Bool {
+        guard let first = name.first, first.isASCII, first.isLetter, first.isLowercase, name.count <= 40 else { return false }
+        return name.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" }
+    }
+
+    package static func shortID() -> String {
         var rng = SystemRandomNumberGenerator()
         return String(format: "%04x", UInt16.random(in: 0...UInt16.max, using: &rng))
     }
+}
+
+/// The volumes a CVM owns on its host. Names carry the CVM's id, not only its name: several
+/// state directories may share a host's data directory (and so its pool), and names repeat.
+package enum CVMVolumes {
+    package static func disk(of cvm: CVMRecord) -> String { "\(cvm.name)-\(cvm.id.prefix(8))-disk.img" }
+    package static func all(of cvm: CVMRecord) -> [String] { [disk(of: cvm)] }
 }
 
 extension CVMRecord {

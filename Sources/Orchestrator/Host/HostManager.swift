@@ -1,10 +1,27 @@
 import Libvirt
 import Foundation
 
-extension CVMOrchestrator {
+/// Remote hypervisors: registered after SSH reached them with a pinned key, probed, removed.
+package struct HostManager: Sendable {
+    let stateDirectory: String
+    let store: Store
+    let libvirt: LibvirtHypervisors
+    let journal: Journal
+
+    package init(stateDirectory: String, store: Store, libvirt: LibvirtHypervisors, journal: Journal) {
+        self.stateDirectory = stateDirectory
+        self.store = store
+        self.libvirt = libvirt
+        self.journal = journal
+    }
+
     /// The folder holding a remote host's pinned known_hosts file.
+    static func hostDirectory(stateDirectory: String, _ name: String) -> String {
+        (stateDirectory as NSString).appendingPathComponent("hosts/\(name)")
+    }
+
     func hostDirectory(_ name: String) -> String {
-        (configuration.stateDirectory as NSString).appendingPathComponent("hosts/\(name)")
+        (stateDirectory as NSString).appendingPathComponent("hosts/\(name)")
     }
 
     func knownHostsPath(_ name: String) -> String {
@@ -22,9 +39,9 @@ extension CVMOrchestrator {
     /// (or, with `acceptNewHostKey`, pinning the key it presents) and the identity. Nothing
     /// is saved when that fails.
     @discardableResult
-    public func addHost(_ spec: HostSpec) throws -> HostRecord {
+    package func addHost(_ spec: HostSpec) throws -> HostRecord {
         try spec.validate()
-        guard spec.name != Self.localHostName else {
+        guard spec.name != CVMOrchestrator.localHostName else {
             throw OrchestratorError.invalidArgument("'local' is the local hypervisor and cannot be added")
         }
         if try store.host(named: spec.name) != nil {
@@ -62,11 +79,11 @@ extension CVMOrchestrator {
     }
 
     /// Forgets a host. Refused while CVMs run there.
-    public func removeHost(named name: String) throws {
-        guard name != Self.localHostName else {
+    package func removeHost(named name: String) throws {
+        guard name != CVMOrchestrator.localHostName else {
             throw OrchestratorError.invalidArgument("the local host cannot be removed")
         }
-        _ = try host(named: name)
+        _ = try store.requireHost(named: name)
         let here = try store.cvms().filter { $0.host == name }
         guard here.isEmpty else {
             throw OrchestratorError.invalidArgument("host '\(name)' still runs \(here.count) CVM(s) (\(here.map(\.name).joined(separator: ", "))); migrate or decommission them first")
@@ -76,26 +93,13 @@ extension CVMOrchestrator {
         journal("host.removed", host: name, "removed")
     }
 
-    /// What a probe found.
-    public struct HostProbe: Sendable, Codable {
-        public var name: String
-        public var reachable: Bool
-        public var hostname: String?
-        public var libvirtVersion: String?
-        public var cpus: Int?
-        public var memoryMiB: Int?
-        public var freeMemoryMiB: Int?
-        public var roundTripMs: Double?
-        public var error: String?
-    }
-
     /// Connects to the host's libvirtd (through SSH for remote hosts), reads its version
     /// and capacity and measures the round-trip time of a libvirt call (median of 5).
     /// Throws the operator error that says why when the host cannot be reached.
-    public func probeHost(named name: String) async throws -> HostProbe {
-        let host = try host(named: name)
+    package func probeHost(named name: String) async throws -> HostProbe {
+        let host = try store.requireHost(named: name)
         let result = try await LibvirtExecutor.run { () -> HostProbe in
-                let c = try self.connection(to: host)
+                let c = try libvirt.connection(to: host)
                 var rtts: [Double] = []
                 for _ in 0..<5 {
                     let t0 = ContinuousClock.now
@@ -115,4 +119,17 @@ extension CVMOrchestrator {
         try store.save(updated)
         return result
     }
+}
+
+/// What a probe found.
+public struct HostProbe: Sendable, Codable {
+    public var name: String
+    public var reachable: Bool
+    public var hostname: String?
+    public var libvirtVersion: String?
+    public var cpus: Int?
+    public var memoryMiB: Int?
+    public var freeMemoryMiB: Int?
+    public var roundTripMs: Double?
+    public var error: String?
 }

@@ -1,0 +1,96 @@
+import CVMProtocol
+import Libvirt
+
+/// One host's hypervisor, as the orchestrator uses it: the narrow surface deploy, migrate,
+/// decommission, clusters and status need, and nothing else.
+///
+/// The real implementation is ``LibvirtHypervisor`` (a libvirt connection plus the host's
+/// storage pool and image cache); unit tests use an in-memory fake that can fail at any step,
+/// so every rollback path is exercised without a daemon. Every call may block on a remote
+/// daemon: implementations run it off the caller's executor.
+package protocol Hypervisor: Sendable {
+    /// The store's name of the host this hypervisor runs on.
+    var hostName: String { get }
+
+    // MARK: Domains
+    func lookupDomain(named name: String) async throws -> (any HypervisorDomain)?
+    /// Defines a persistent domain (does not start it).
+    func defineDomain(_ definition: DomainDefinition) async throws -> any HypervisorDomain
+    /// Every domain the hypervisor knows, running or defined.
+    func allDomains() async throws -> [any HypervisorDomain]
+    /// Free memory in MiB; 0 when unknown.
+    func freeMemoryMiB() async -> UInt64
+
+    // MARK: Storage
+    /// Puts an image artifact into the host's content-addressed cache (a local copy, or an
+    /// upload when the host lacks a file with that sha256) and returns its path on the host.
+    func stageArtifact(at path: String, sha256: String, progress: @escaping @Sendable (Int64, Int64) -> Void) async throws -> String
+    /// Size in bytes of the cached artifact named by its sha256, or nil when absent.
+    func cachedArtifactSize(sha256: String) async throws -> UInt64?
+    /// The path the cache gives an artifact of this sha256 (whether it is there or not).
+    func cachedArtifactPath(sha256: String) -> String
+    /// Creates a raw volume in the host's CVM pool, optionally writing `contents` at its
+    /// start, and returns its path.
+    func createVolume(named name: String, capacityBytes: UInt64, contents: [UInt8]?) async throws -> String
+    /// Deletes volumes of the host's CVM pool; absent ones are skipped.
+    func deleteVolumes(named names: [String]) async throws
+    /// Names of the volumes in the host's CVM pool.
+    func volumeNames() async throws -> [String]
+
+    // MARK: Events
+    /// Job-completed events of the named domain until `registration` is released.
+    func jobCompletions(ofDomain name: String) throws -> (events: AsyncStream<JobCompleted>, registration: any Sendable)
+
+    // MARK: Virtualization type
+    /// Why KVM cannot run this kernel here, or nil when a real boot under KVM worked.
+    /// Blocks for the length of a probe boot: call it off the cooperative pool.
+    func kvmBootProblem(kernel: String, workDirectory: String) -> String?
+}
+
+/// A domain on a ``Hypervisor``.
+package protocol HypervisorDomain: Sendable {
+    var name: String { get }
+    /// The domain's UUID; the orchestrator gives every CVM's domain the CVM's id.
+    var uuid: String { get }
+    func start() async throws
+    /// Hard stop; succeeds quietly when the domain is already stopped.
+    func destroy() async throws
+    /// Removes the persistent definition; succeeds quietly for a transient domain.
+    func undefine() async throws
+    func state() async throws -> DomainState
+    func isActive() async -> Bool
+    /// The live XML (`migratable`: the form another host accepts).
+    func xml(migratable: Bool) async throws -> String
+    /// The orchestrator's metadata element, nil when the domain carries none.
+    func cvmMetadata() async -> CVMMetadata?
+    /// Opens the agent's channel. `force` takes it over from another client.
+    func openAgentChannel(cvmID: String, secret: [UInt8], force: Bool) async throws -> any AgentLink
+
+    // MARK: Live migration
+    func setMaxDowntime(milliseconds: UInt64) async throws
+    /// Blocks until the migration job ended; the domain then runs on `destination`.
+    func migrate(to destination: any Hypervisor, options: MigrationOptions) async throws
+    func jobProgress() async throws -> JobProgress
+    func abortJob() async throws
+}
+
+/// The orchestrator's end of one agent channel: authenticated events in, signed commands out.
+package protocol AgentLink: Sendable {
+    var events: AsyncStream<AgentChannel.Event> { get }
+    /// Sends a signed command; returns its sequence number (the agent's `ACK` carries it).
+    @discardableResult
+    func send(_ op: Command.Operation, role: AgentConfig.Role?, peers: [String]) throws -> UInt64
+    /// Closes our end; the agent keeps running and the channel can be opened again.
+    func close()
+}
+
+/// Opens (and caches) the ``Hypervisor`` of each host.
+package protocol HypervisorProvider: Sendable {
+    func hypervisor(for host: HostRecord) async throws -> any Hypervisor
+}
+
+extension AgentLink {
+    /// Sends a signed command that carries no role or peers.
+    @discardableResult
+    package func send(_ op: Command.Operation) throws -> UInt64 { try send(op, role: nil, peers: []) }
+}

@@ -1,0 +1,184 @@
+import CVMProtocol
+import Foundation
+import Libvirt
+
+/// The ``Hypervisor`` of one host through libvirt: its connection, the host's CVM volume
+/// pool and its content-addressed image cache (``HostStorage``). Blocking libvirt calls run
+/// on ``LibvirtExecutor``; remote uploads go over the orchestrator's own SSH session.
+package struct LibvirtHypervisor: Hypervisor {
+    package let host: HostRecord
+    package let connection: LibvirtConnection
+    /// The host's pinned known_hosts file, for artifact uploads to a remote host.
+    let knownHostsPath: String
+
+    package init(host: HostRecord, connection: LibvirtConnection, knownHostsPath: String) {
+        self.host = host
+        self.connection = connection
+        self.knownHostsPath = knownHostsPath
+    }
+
+    package var hostName: String { host.name }
+    var storage: HostStorage { HostStorage(host: host, connection: connection) }
+
+    package func lookupDomain(named name: String) async throws -> (any HypervisorDomain)? {
+        let connection = self.connection
+        return try await LibvirtExecutor.run { try connection.lookupDomain(name: name).map(LibvirtHypervisorDomain.init) }
+    }
+
+    package func defineDomain(_ definition: DomainDefinition) async throws -> any HypervisorDomain {
+        let connection = self.connection
+        let xml = definition.xml
+        return try await LibvirtExecutor.run { LibvirtHypervisorDomain(domain: try connection.defineDomain(xml: xml)) }
+    }
+
+    package func allDomains() async throws -> [any HypervisorDomain] {
+        let connection = self.connection
+        return try await LibvirtExecutor.run { try connection.allDomains().map(LibvirtHypervisorDomain.init) }
+    }
+
+    package func freeMemoryMiB() async -> UInt64 {
+        let connection = self.connection
+        return (try? await LibvirtExecutor.run { connection.freeMemory() / (1 << 20) }) ?? 0
+    }
+
+    package func stageArtifact(at path: String, sha256: String,
+                               progress: @escaping @Sendable (Int64, Int64) -> Void) async throws -> String {
+        let storage = self.storage
+        let knownHosts = knownHostsPath
+        return try await LibvirtExecutor.run {
+            guard storage.host.isLocal else {
+                let target = (storage.cachePath as NSString).appendingPathComponent(sha256)
+                let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? -1
+                if storage.cached(sha256: sha256, bytes: bytes) { return target }
+                let staged = try RemoteAccess(host: storage.host, knownHosts: knownHosts)
+                    .stage(artifact: path, sha256: sha256, progress: progress)
+                _ = try? storage.imagesPool() // make the new file visible to the next check
+                return staged
+            }
+            return try storage.stageLocally(artifact: path, sha256: sha256)
+        }
+    }
+
+    package func cachedArtifactSize(sha256: String) async throws -> UInt64? {
+        let storage = self.storage
+        return try await LibvirtExecutor.run { try storage.imagesPoolVolumeSize(sha256) }
+    }
+
+    package func cachedArtifactPath(sha256: String) -> String {
+        (storage.cachePath as NSString).appendingPathComponent(sha256)
+    }
+
+    package func createVolume(named name: String, capacityBytes: UInt64, contents: [UInt8]?) async throws -> String {
+        let storage = self.storage
+        return try await LibvirtExecutor.run {
+            let volume = try storage.pool().createVolume(xml: StorageVolumeDefinition(
+                name: name, capacityBytes: capacityBytes, format: "raw").xml)
+            if let contents { try volume.upload(contents) }
+            return try volume.path
+        }
+    }
+
+    package func deleteVolumes(named names: [String]) async throws {
+        let storage = self.storage
+        try await LibvirtExecutor.run {
+            guard let pool = try storage.connection.lookupStoragePool(name: storage.poolName) else { return }
+            try? pool.refresh()
+            for name in names { try pool.lookupVolume(name: name)?.delete() }
+        }
+    }
+
+    package func volumeNames() async throws -> [String] {
+        let storage = self.storage
+        return try await LibvirtExecutor.run {
+            guard let pool = try storage.connection.lookupStoragePool(name: storage.poolName) else { return [] }
+            try? pool.refresh()
+            return try pool.volumeNames()
+        }
+    }
+
+    package func jobCompletions(ofDomain name: String) throws -> (events: AsyncStream<JobCompleted>, registration: any Sendable) {
+        let (events, continuation) = AsyncStream.makeStream(of: JobCompleted.self)
+        let registration = try connection.onJobCompleted { event in
+            if event.domainName == name { continuation.yield(event) }
+        }
+        return (events, registration)
+    }
+
+    package func kvmBootProblem(kernel: String, workDirectory: String) -> String? {
+        KVMBootProbe.run(connection: connection, kernel: kernel, workDirectory: workDirectory)
+    }
+}
+
+/// A libvirt domain as a ``HypervisorDomain``.
+struct LibvirtHypervisorDomain: HypervisorDomain {
+    let domain: LibvirtDomain
+
+    var name: String { domain.name }
+    var uuid: String { domain.uuid }
+
+    func start() async throws {
+        let domain = self.domain
+        try await LibvirtExecutor.run { try domain.start() }
+    }
+
+    func destroy() async throws {
+        let domain = self.domain
+        try await LibvirtExecutor.run { try domain.destroy() }
+    }
+
+    func undefine() async throws {
+        let domain = self.domain
+        try await LibvirtExecutor.run { if domain.isPersistent { try domain.undefine() } }
+    }
+
+    func state() async throws -> DomainState {
+        let domain = self.domain
+        return try await LibvirtExecutor.run { try domain.state() }
+    }
+
+    func isActive() async -> Bool {
+        let domain = self.domain
+        return (try? await LibvirtExecutor.run { domain.isActive }) ?? false
+    }
+
+    func xml(migratable: Bool) async throws -> String {
+        let domain = self.domain
+        return try await LibvirtExecutor.run { try domain.xml(migratable: migratable) }
+    }
+
+    func cvmMetadata() async -> CVMMetadata? {
+        let domain = self.domain
+        let text = try? await LibvirtExecutor.run { try domain.metadata(namespace: CVMMetadata.namespace) }
+        return (text ?? nil).flatMap { CVMMetadata(metadataXML: $0) }
+    }
+
+    func openAgentChannel(cvmID: String, secret: [UInt8], force: Bool) async throws -> any AgentLink {
+        let domain = self.domain
+        return try await LibvirtExecutor.run { try AgentChannel(domain: domain, cvmID: cvmID, secret: secret, force: force) }
+    }
+
+    func setMaxDowntime(milliseconds: UInt64) async throws {
+        let domain = self.domain
+        try await LibvirtExecutor.run { try domain.setMaxDowntime(milliseconds: milliseconds) }
+    }
+
+    func migrate(to destination: any Hypervisor, options: MigrationOptions) async throws {
+        guard let target = destination as? LibvirtHypervisor else {
+            throw OrchestratorError.invalidArgument("cannot migrate a libvirt domain to host '\(destination.hostName)': it is not reached through libvirt")
+        }
+        let domain = self.domain
+        try await LibvirtExecutor.run { _ = try domain.migrate(to: target.connection, options: options) }
+    }
+
+    func jobProgress() async throws -> JobProgress {
+        let domain = self.domain
+        return try await LibvirtExecutor.run { try domain.jobProgress() }
+    }
+
+    func abortJob() async throws {
+        let domain = self.domain
+        try await LibvirtExecutor.run { try domain.abortJob() }
+    }
+}
+
+extension AgentChannel: AgentLink {}
