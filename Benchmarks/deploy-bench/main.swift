@@ -40,7 +40,7 @@ guard try run(["deploy", "--image", "cvm-base", "--name", "warm"]) == 0, try run
 var ours: [Double] = []
 var plain: [Double] = []
 let clock = ContinuousClock()
-let orchestrator = try CVMOrchestrator(configuration: .init(stateDirectory: state, imagesDirectory: images, virtType: "qemu"))
+let orchestrator = try CVMOrchestrator(configuration: .init(stateDirectory: state, imagesDirectory: images, virtType: .qemu))
 let connection = try LibvirtConnection(uri: "qemu:///system")
 let image = try orchestrator.catalog.verified("cvm-base")
 

@@ -56,7 +56,7 @@ try cvmctlRun(["deploy", "--image", "cvm-base", "--name", "mplain", "--host", a,
 struct Result: Decodable { var totalMs: Int; var pauseMs: UInt64? }
 var oursTotal: [Double] = [], oursPause: [Double] = []
 var plainTotal: [Double] = [], plainPause: [Double] = []
-let orchestrator = try CVMOrchestrator(configuration: .init(stateDirectory: state, imagesDirectory: repo + "/images", virtType: "qemu"))
+let orchestrator = try CVMOrchestrator(configuration: .init(stateDirectory: state, imagesDirectory: repo + "/images", virtType: .qemu))
 let clock = ContinuousClock()
 
 for i in 0..<runs {

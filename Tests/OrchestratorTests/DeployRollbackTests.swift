@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test func anAgentThatNeverHeartbeatsIsRolledBackAtTheTimeout() async throws {
-        let site = try FakeSite.make(deployTimeoutSeconds: 0.2)
+        let site = try FakeSite.make(deployTimeout: .milliseconds(200))
         defer { site.remove() }
         site.local.setAgent(.silent)
         await #expect(throws: OrchestratorError.self) { try await site.deploy("web") }
@@ -67,7 +67,7 @@ import Testing
     }
 
     @Test func aCancelledDeployIsRolledBack() async throws {
-        let site = try FakeSite.make(deployTimeoutSeconds: 30)
+        let site = try FakeSite.make(deployTimeout: .seconds(30))
         defer { site.remove() }
         site.local.setAgent(.silent)
         let deploy = Task { try await site.deploy("web") }

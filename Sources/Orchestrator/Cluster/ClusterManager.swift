@@ -60,7 +60,7 @@ package struct ClusterManager: Sendable {
                 _ = try await deployer.deploy(DeployRequest(
                     image: request.image, name: name, host: host, task: task,
                     role: index == 0 ? "master" : "servant", cluster: request.name,
-                    peers: names.filter { $0 != name }, timeoutSeconds: request.timeoutSeconds))
+                    peers: names.filter { $0 != name }, timeout: request.timeout))
                 deployed.append(name)
                 try Task.checkCancellation()
             }

@@ -8,16 +8,16 @@ public struct ClusterRequest: Sendable, Equatable {
     public var size: Int
     /// The hosts the members spread over (at least one).
     public var hosts: [String]
-    public var timeoutSeconds: Double?
+    public var timeout: Duration?
 
     public init(name: String, image: String, task: String? = nil, size: Int,
-                hosts: [String] = [CVMOrchestrator.localHostName], timeoutSeconds: Double? = nil) {
+                hosts: [String] = [CVMOrchestrator.localHostName], timeout: Duration? = nil) {
         self.name = name
         self.image = image
         self.task = task
         self.size = size
         self.hosts = hosts
-        self.timeoutSeconds = timeoutSeconds
+        self.timeout = timeout
     }
 }
 

@@ -1,3 +1,13 @@
+/// The domain type the operator asks for (`--virt-type`, `CVM_VIRT_TYPE`).
+public enum VirtTypeRequest: String, Sendable, CaseIterable, Codable {
+    /// Probe KVM (a real boot of the image's kernel); fall back to TCG when it fails.
+    case auto
+    /// Always KVM.
+    case kvm
+    /// Always TCG.
+    case qemu
+}
+
 /// How an orchestrator instance is set up. Precedence when built by `cvmctl`:
 /// command-line flag > environment variable > default.
 public struct OrchestratorConfiguration: Sendable {
@@ -8,25 +18,40 @@ public struct OrchestratorConfiguration: Sendable {
     /// The local hypervisor's libvirt URI (`CVM_CONNECT`).
     public var localURI: String
     /// `auto` (probe KVM, fall back to TCG), `kvm` or `qemu`.
-    public var virtType: String
+    public var virtType: VirtTypeRequest
     /// Agent heartbeat period.
-    public var heartbeatIntervalMs: Int
+    public var heartbeatInterval: Duration
     /// How long deploy waits for the first heartbeat before rolling back.
-    public var deployTimeoutSeconds: Double
+    public var deployTimeout: Duration
     /// The address remote hosts reach this machine's QEMU at, for migrations towards the
     /// local host (`CVM_MIGRATION_ADDRESS`). A literal IP.
     public var localMigrationAddress: String?
 
     public init(stateDirectory: String = "/var/lib/cvmctl", imagesDirectory: String = "images",
-                localURI: String = "qemu:///system", virtType: String = "auto",
-                heartbeatIntervalMs: Int = 1000, deployTimeoutSeconds: Double = 90,
+                localURI: String = "qemu:///system", virtType: VirtTypeRequest = .auto,
+                heartbeatInterval: Duration = .seconds(1), deployTimeout: Duration = .seconds(90),
                 localMigrationAddress: String? = nil) {
         self.localMigrationAddress = localMigrationAddress
         self.stateDirectory = stateDirectory
         self.imagesDirectory = imagesDirectory
         self.localURI = localURI
         self.virtType = virtType
-        self.heartbeatIntervalMs = heartbeatIntervalMs
-        self.deployTimeoutSeconds = deployTimeoutSeconds
+        self.heartbeatInterval = heartbeatInterval
+        self.deployTimeout = deployTimeout
+    }
+
+    /// The heartbeat period in whole milliseconds, as agents and records carry it.
+    public var heartbeatIntervalMs: Int { Int(heartbeatInterval.milliseconds) }
+}
+
+extension Duration {
+    /// Whole milliseconds (truncated).
+    public var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+
+    /// Seconds as a Double, for clocks and displays.
+    public var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

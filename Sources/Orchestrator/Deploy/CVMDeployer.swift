@@ -101,7 +101,7 @@ package struct CVMDeployer: Sendable {
             let bootStart = clock.now
             try await domain.start()
             let heartbeat = try await waitForFirstHeartbeat(domain: domain, record: record, secret: secret,
-                                                            timeout: request.timeoutSeconds ?? configuration.deployTimeoutSeconds)
+                                                            timeout: request.timeout ?? configuration.deployTimeout)
             let bootMs = Self.ms(clock.now - bootStart)
             let now = Date()
             record = try store.update(cvmID: record.id) { r in
@@ -131,10 +131,10 @@ package struct CVMDeployer: Sendable {
     func chooseVirtType(host: HostRecord, hypervisor: any Hypervisor,
                         image: ImageCatalog.VerifiedImage) async throws -> (type: String, reason: String) {
         guard host.isLocal else {
-            return (configuration.virtType == "kvm" ? "kvm" : "qemu", "remote host")
+            return (configuration.virtType == .kvm ? "kvm" : "qemu", "remote host")
         }
         let stateDirectory = configuration.stateDirectory
-        let requested = configuration.virtType
+        let requested = configuration.virtType.rawValue
         return try await LibvirtExecutor.run {
             VirtTypeChooser.choose(requested: requested, cacheDirectory: stateDirectory) {
                 guard let kernel = image.path(of: "kernel") else { return "image has no kernel" }
@@ -170,7 +170,7 @@ package struct CVMDeployer: Sendable {
     }
 
     /// Opens the agent channel and waits for the first heartbeat that authenticates.
-    func waitForFirstHeartbeat(domain: any HypervisorDomain, record: CVMRecord, secret: [UInt8], timeout: Double) async throws -> Heartbeat {
+    func waitForFirstHeartbeat(domain: any HypervisorDomain, record: CVMRecord, secret: [UInt8], timeout: Duration) async throws -> Heartbeat {
         let channel = try await domain.openAgentChannel(cvmID: record.id, secret: secret, force: false)
         defer { channel.close() }
         let name = record.name
@@ -189,7 +189,7 @@ package struct CVMDeployer: Sendable {
                 throw OrchestratorError.agentRejected(name: name, reason: "agent channel ended before a valid heartbeat (\(lastProblem))")
             }
             group.addTask {
-                try await Task.sleep(for: .seconds(timeout))
+                try await Task.sleep(for: timeout)
                 return nil
             }
             defer { group.cancelAll() }
@@ -197,7 +197,7 @@ package struct CVMDeployer: Sendable {
                 if let hb = result { return hb }
                 try Task.checkCancellation()
                 let state = (try? await domain.state().description) ?? "unknown"
-                throw OrchestratorError.deployTimeout(name: name, seconds: timeout, hint: "domain state: \(state)")
+                throw OrchestratorError.deployTimeout(name: name, seconds: timeout.seconds, hint: "domain state: \(state)")
             }
             throw CancellationError()
         }

@@ -10,12 +10,13 @@ public struct DeployRequest: Sendable, Equatable {
     public var vcpus: Int?
     public var memoryMiB: Int?
     public var diskMiB: Int?
-    public var timeoutSeconds: Double?
+    /// How long to wait for the first heartbeat (nil: the configuration's `deployTimeout`).
+    public var timeout: Duration?
     public var policyCommit: String?
 
     public init(image: String, name: String? = nil, host: String = CVMOrchestrator.localHostName, task: String? = nil,
                 role: String = "single", cluster: String? = nil, peers: [String] = [], vcpus: Int? = nil,
-                memoryMiB: Int? = nil, diskMiB: Int? = nil, timeoutSeconds: Double? = nil, policyCommit: String? = nil) {
+                memoryMiB: Int? = nil, diskMiB: Int? = nil, timeout: Duration? = nil, policyCommit: String? = nil) {
         self.image = image
         self.name = name
         self.host = host
@@ -26,7 +27,7 @@ public struct DeployRequest: Sendable, Equatable {
         self.vcpus = vcpus
         self.memoryMiB = memoryMiB
         self.diskMiB = diskMiB
-        self.timeoutSeconds = timeoutSeconds
+        self.timeout = timeout
         self.policyCommit = policyCommit
     }
 }

@@ -47,7 +47,7 @@ struct ClusterCommand: AsyncParsableCommand {
             try await reportingErrors {
                 let orchestrator = try global.orchestrator()
                 let request = ClusterRequest(name: name, image: image, task: task, size: size,
-                                             hosts: hosts.isEmpty ? [CVMOrchestrator.localHostName] : hosts, timeoutSeconds: timeout)
+                                             hosts: hosts.isEmpty ? [CVMOrchestrator.localHostName] : hosts, timeout: timeout.map { .milliseconds(Int64(min($0, 86_400) * 1000)) })
                 let global = self.global
                 let report = try await cancellableOnSignal {
                     try await orchestrator.createCluster(request) { global.progress($0) }

@@ -49,7 +49,7 @@ struct DeployCommand: AsyncParsableCommand {
         try await reportingErrors {
             let orchestrator = try global.orchestrator()
             let request = DeployRequest(image: image, name: name, host: host, task: task, role: role,
-                                        vcpus: vcpus, memoryMiB: memory, timeoutSeconds: timeout)
+                                        vcpus: vcpus, memoryMiB: memory, timeout: timeout.map { .milliseconds(Int64(min($0, 86_400) * 1000)) })
             let global = self.global
             let result = try await cancellableOnSignal {
                 try await orchestrator.deploy(request) { global.progress($0) }

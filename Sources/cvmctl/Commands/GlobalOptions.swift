@@ -4,6 +4,8 @@ import Logging
 import Orchestrator
 import Synchronization
 
+extension VirtTypeRequest: ExpressibleByArgument {}
+
 /// Options every command shares. Precedence: flag > environment variable > default.
 struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print machine-readable JSON instead of tables.")
@@ -25,11 +27,11 @@ struct GlobalOptions: ParsableArguments {
     var images: String?
 
     @Option(name: .long, help: ArgumentHelp("Domain type: auto (probe KVM, else TCG), kvm or qemu.", valueName: "type"))
-    var virtType: String?
+    var virtType: VirtTypeRequest?
 
     func validate() throws {
-        if let virtType, !["auto", "kvm", "qemu"].contains(virtType) {
-            throw ValidationError("--virt-type must be auto, kvm or qemu")
+        if virtType == nil, let value = ProcessInfo.processInfo.environment["CVM_VIRT_TYPE"], VirtTypeRequest(rawValue: value) == nil {
+            throw ValidationError("CVM_VIRT_TYPE must be auto, kvm or qemu, not '\(value)'")
         }
     }
 
@@ -39,7 +41,7 @@ struct GlobalOptions: ParsableArguments {
         c.stateDirectory = state ?? env["CVM_STATE"] ?? c.stateDirectory
         c.imagesDirectory = images ?? env["CVM_IMAGES"] ?? c.imagesDirectory
         c.localURI = connect ?? env["CVM_CONNECT"] ?? c.localURI
-        c.virtType = virtType ?? env["CVM_VIRT_TYPE"] ?? c.virtType
+        c.virtType = virtType ?? env["CVM_VIRT_TYPE"].flatMap(VirtTypeRequest.init(rawValue:)) ?? c.virtType
         c.localMigrationAddress = env["CVM_MIGRATION_ADDRESS"]
         return c
     }

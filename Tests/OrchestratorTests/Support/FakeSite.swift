@@ -14,14 +14,14 @@ struct FakeSite {
     var cloud: InMemoryHypervisor { hypervisors["cloud"] }
     var store: Store { orchestrator.store }
 
-    static func make(deployTimeoutSeconds: Double = 0.3) throws -> FakeSite {
+    static func make(deployTimeout: Duration = .milliseconds(300)) throws -> FakeSite {
         let (catalog, root) = try ImageCatalogTests.makeCatalog()
         _ = try catalog.build("tiny", logger: Logger(label: "test"))
         let hypervisors = InMemoryHypervisors()
         let orchestrator = try CVMOrchestrator(
             configuration: OrchestratorConfiguration(stateDirectory: root + "/state", imagesDirectory: root + "/images",
-                                                     localURI: "fake:///local", virtType: "qemu",
-                                                     deployTimeoutSeconds: deployTimeoutSeconds,
+                                                     localURI: "fake:///local", virtType: .qemu,
+                                                     deployTimeout: deployTimeout,
                                                      localMigrationAddress: "127.0.0.1"),
             hypervisors: hypervisors)
         // A second host; its address is only written into the migration URI the fake ignores.
