@@ -24,8 +24,8 @@ extension CVMOrchestrator {
     public func decommission(name: String, graceSeconds: Double = 10) async throws -> DecommissionResult {
         let clock = ContinuousClock()
         let began = clock.now
-        guard let record = try store.cvm(named: name) else {
-            let removed = try store.events().contains { $0.cvm == name && $0.kind == "cvm.removed" }
+        guard let record = try await store.cvm(named: name) else {
+            let removed = try await store.events().contains { $0.cvm == name && $0.kind == "cvm.removed" }
             if removed { return DecommissionResult(name: name, outcome: .alreadyGone, totalMs: 0) }
             throw OrchestratorError.unknownCVM(name)
         }
@@ -34,7 +34,7 @@ extension CVMOrchestrator {
         }
         let host = try host(named: record.host)
         let connection = try await LibvirtExecutor.run { try self.connection(to: host) }
-        try store.update(cvmID: record.id) { r in
+        try await store.update(cvmID: record.id) { r in
             r.state = .stopping
             r.ownerPid = getpid()
         }

@@ -52,7 +52,7 @@ extension CVMOrchestrator {
     public func migrate(_ request: MigrateRequest, progress: @escaping @Sendable (MigrationProgress) -> Void = { _ in }) async throws -> MigrationResult {
         let clock = ContinuousClock()
         let began = clock.now
-        guard let record = try store.cvm(named: request.name) else { throw OrchestratorError.unknownCVM(request.name) }
+        guard let record = try await store.cvm(named: request.name) else { throw OrchestratorError.unknownCVM(request.name) }
         guard record.state == .running else {
             throw OrchestratorError.invalidArgument("CVM '\(record.name)' is \(record.state.rawValue); only a running CVM can be migrated")
         }
@@ -79,7 +79,7 @@ extension CVMOrchestrator {
             throw OrchestratorError.invalidArgument("CVM '\(record.name)' has no running domain on '\(source.name)'; see `cvmctl status`")
         }
 
-        try store.update(cvmID: record.id) { r in
+        try await store.update(cvmID: record.id) { r in
             r.state = .migrating
             r.ownerPid = getpid()
         }
@@ -117,12 +117,16 @@ extension CVMOrchestrator {
                 }
             }
             let total = Self.ms(clock.now - began)
-            try store.update(cvmID: record.id) { r in
-                r.host = destination.name
-                r.state = .running
-                r.ownerPid = nil
-                r.lastMigrationPauseMs = stats?.downtimeMs.map { Int($0) }
-                r.lastMigrationTotalMs = total
+            // The CVM runs on the destination now: recorded even if this task was cancelled.
+            let store = self.store
+            try await withoutCancellation {
+                try await store.update(cvmID: record.id) { r in
+                    r.host = destination.name
+                    r.state = .running
+                    r.ownerPid = nil
+                    r.lastMigrationPauseMs = stats?.downtimeMs.map { Int($0) }
+                    r.lastMigrationTotalMs = total
+                }
             }
             journal("migrate.done", cvm: record.name, host: destination.name,
                     "from \(source.name) in \(total) ms, pause \(stats?.downtimeMs.map { "\($0) ms" } ?? "unknown")")
@@ -147,10 +151,13 @@ extension CVMOrchestrator {
                                metadata: ["cvm.name": "\(record.name)", "cvm.error": "\(error)"])
             }
             let stillRunning = (try? await LibvirtExecutor.run { try domain.state().isRunning }) ?? false
-            _ = try? store.update(cvmID: record.id) { r in
-                r.state = stillRunning ? .running : .failed
-                r.ownerPid = nil
-                if !stillRunning { r.failure = "lost during migration: \(error)" }
+            let store = self.store, failure = "lost during migration: \(error)"
+            _ = try? await withoutCancellation {
+                try await store.update(cvmID: record.id) { r in
+                    r.state = stillRunning ? .running : .failed
+                    r.ownerPid = nil
+                    if !stillRunning { r.failure = failure }
+                }
             }
             journal("migrate.failed", cvm: record.name, host: source.name, interrupted ? "aborted by the operator" : "\(error)")
             if interrupted {

@@ -5,8 +5,10 @@ import Foundation
 extension CVMOrchestrator {
     /// Removes every trace of a CVM: domain (destroyed and undefined), its volumes, and
     /// its row. Each step tolerates the thing being gone already, so it can be repeated.
+    /// A rollback runs it in a cancelled task: its store work is not cancelled.
     func teardown(_ record: CVMRecord, reason: String) async throws {
-        let host = try store.host(named: record.host)
+        let store = self.store
+        let host = try await withoutCancellation { try await store.host(named: record.host) }
         if let host {
             let connection = try await LibvirtExecutor.run { try self.connection(to: host) }
             try await LibvirtExecutor.run {
@@ -23,7 +25,7 @@ extension CVMOrchestrator {
                 }
             }
         }
-        try store.deleteCVM(id: record.id)
+        try await withoutCancellation { try await store.deleteCVM(id: record.id) }
         journal("cvm.removed", cvm: record.name, host: record.host, reason)
     }
 }
