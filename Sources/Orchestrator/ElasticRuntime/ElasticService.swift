@@ -101,7 +101,7 @@ public final class ElasticService: Service, Sendable {
             : configuration.once ? "one evaluation done" : "stopped gracefully; actions under way finished"
         orchestrator.journal("elastic.stopped", how,
                              policyCommit: loop.follower.inForce.commit)
-        logger.info("elastic mode stopped")
+        logger.log(level: Task.isCancelled ? .warning : .info, "elastic mode stopped", metadata: ["cvm.reason": "\(how)"])
     }
 
     /// The clusters to heal now (marked under way); in recommend-only mode they are only
