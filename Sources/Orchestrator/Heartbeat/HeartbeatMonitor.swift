@@ -56,6 +56,8 @@ public final class HeartbeatMonitor: Service, Sendable {
                     try await store.monitorTick(pid: pid, startedAt: started)
                     let records = try await sweep(group: &group)
                     try await promoteWhereMastersAreLost(records)
+                } catch is CancellationError {
+                    // Stopping: the loop ends.
                 } catch {
                     logger.warning("monitor sweep failed", metadata: ["cvm.error": "\(error)"])
                 }
