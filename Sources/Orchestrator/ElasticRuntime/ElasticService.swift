@@ -172,7 +172,9 @@ public final class ElasticService: Service, Sendable {
             records = try await orchestrator.store.cvms()
             hosts = try await orchestrator.store.hosts()
         } catch {
-            logger.warning("cannot read the store; skipping this evaluation", metadata: ["cvm.error": "\(error)"])
+            if !(error is CancellationError) {
+                logger.warning("cannot read the store; skipping this evaluation", metadata: ["cvm.error": "\(error)"])
+            }
             return []
         }
         let heartbeats = loop.heartbeats.observe(records, now: now)
