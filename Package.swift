@@ -103,6 +103,7 @@ let package = Package(
             "Orchestrator", "Planning", "Libvirt", "TMSCore", "TrafficManager",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
 
         // Benchmarks (whole-program, print ratios against a reference measured in the same run).
@@ -119,6 +120,8 @@ let package = Package(
         .testTarget(name: "cvmctlTests", dependencies: [
             "cvmctl", "TMSCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "TMSCoreTests", dependencies: [
             "TMSCore",
@@ -133,6 +136,9 @@ let package = Package(
         .testTarget(name: "OrchestratorTests", dependencies: [
             "Orchestrator", "Planning", "Libvirt", "CVMProtocol", "ConfigFile",
             .product(name: "PropertyBased", package: "swift-property-based"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "IntegrationTests", dependencies: ["Orchestrator", "Planning", "Libvirt", "SSHClient"]),
         .testTarget(name: "TrafficManagerTests", dependencies: [

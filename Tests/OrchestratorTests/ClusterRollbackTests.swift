@@ -15,8 +15,8 @@ import Testing
             try await site.orchestrator.createCluster(ClusterRequest(name: "db", image: "tiny", size: 3, hosts: ["local", "cloud"]))
         }
         for n in 1...3 { try site.expectGone("db-\(n)") }
-        #expect(try site.store.cluster(named: "db") == nil)
-        #expect(try site.store.events().last?.kind == "cluster.rollback")
+        #expect(try await site.store.cluster(named: "db") == nil)
+        #expect(try await site.store.events().last?.kind == "cluster.rollback")
     }
 
     @Test func aWholeClusterHasOneMasterAndIsDeletedWithoutATrace() async throws {
@@ -29,6 +29,6 @@ import Testing
         #expect(site.cloud.runningDomainNames == ["cvm-db-2"])
         _ = try await site.orchestrator.deleteCluster(name: "db")
         for n in 1...3 { try site.expectGone("db-\(n)") }
-        #expect(try site.store.cluster(named: "db") == nil)
+        #expect(try await site.store.cluster(named: "db") == nil)
     }
 }

@@ -41,7 +41,7 @@ import Testing
             try await site.deploy("web")
         }
         try site.expectGone("web")
-        let events = try site.store.events().filter { $0.cvm == "web" }.map(\.kind)
+        let events = try await site.store.events().filter { $0.cvm == "web" }.map(\.kind)
         #expect(events == ["deploy.start", "cvm.removed"])
     }
 
@@ -85,9 +85,9 @@ import Testing
         site.local.fail(.destroy)
         await #expect(throws: InjectedFailure(step: .openChannel)) { try await site.deploy("web") }
         // The intent row stays (state deploying, owned by this process) so nothing is lost.
-        #expect(try site.store.cvm(named: "web")?.state == .deploying)
+        #expect(try await site.store.cvm(named: "web")?.state == .deploying)
         // A retry recognises the interrupted deploy, tears it down and deploys anew.
-        try await site.store.update(cvmID: #require(try site.store.cvm(named: "web")).id) { $0.ownerPid = nil }
+        try await site.store.update(cvmID: #require(try await site.store.cvm(named: "web")).id) { $0.ownerPid = nil }
         let result = try await site.deploy("web")
         #expect(result.created)
         try site.expectRunsOnce("web", on: "local")
@@ -99,7 +99,7 @@ import Testing
         site.hypervisors.unreachable.withLock { _ = $0.insert("cloud") }
         await #expect(throws: OrchestratorError.self) { try await site.deploy("web", host: "cloud") }
         try site.expectGone("web")
-        #expect(try site.store.events().filter { $0.cvm == "web" }.isEmpty)
+        #expect(try await site.store.events().filter { $0.cvm == "web" }.isEmpty)
     }
 
     @Test func decommissionDestroysAGuestThatIgnoresStop() async throws {

@@ -39,7 +39,7 @@ import Testing
             guard case .migrationFailed = error else { Issue.record("wrong error \(error) at \(what)"); return }
         }
         try site.expectRunsOnce("web", on: "local")
-        #expect(try site.store.events().last?.kind == "migrate.failed")
+        #expect(try await site.store.events().last?.kind == "migrate.failed")
     }
 
     @Test func aCancelledMigrationIsAbortedAndTheCVMStays() async throws {
@@ -71,6 +71,6 @@ import Testing
             try await site.orchestrator.migrate(MigrateRequest(name: "web", destination: "cloud", reportProgress: false))
         }
         try site.expectRunsOnce("web", on: "local")
-        #expect(try site.store.events().filter { $0.kind.hasPrefix("migrate.") }.isEmpty)
+        #expect(try await site.store.events().filter { $0.kind.hasPrefix("migrate.") }.isEmpty)
     }
 }

@@ -41,10 +41,10 @@ package struct ClusterManager: Sendable {
             throw OrchestratorError.invalidArgument("image '\(image.manifest.name)' cannot run task '\(task)' (it runs: \(image.manifest.tasks.joined(separator: ", ")))")
         }
         let names = (1...request.size).map { "\(request.name)-\($0)" }
-        for name in names where try store.cvm(named: name) != nil {
+        for name in names where try await store.cvm(named: name) != nil {
             throw OrchestratorError.nameTaken(name)
         }
-        try store.insert(ClusterRecord(name: request.name, image: image.manifest.name, task: task, size: request.size,
+        try await store.insert(ClusterRecord(name: request.name, image: image.manifest.name, task: task, size: request.size,
                                        hosts: request.hosts.joined(separator: ","), nextOrdinal: request.size + 1, createdAt: Date(),
                                        ownerPid: getpid()))
         defer { try? store.releaseCluster(named: request.name, pid: getpid()) }
@@ -66,8 +66,12 @@ package struct ClusterManager: Sendable {
             }
         } catch {
             progress("rolling back cluster \(request.name)")
-            for name in deployed.reversed() { _ = try? await deployer.decommission(name: name) }
-            try? store.deleteCluster(named: request.name)
+            // Also when cancelled (Ctrl-C): the rollback itself is not.
+            let undo = deployed
+            try? await withoutCancellation { [self] in
+                for name in undo.reversed() { _ = try? await deployer.decommission(name: name) }
+                try await store.deleteCluster(named: request.name)
+            }
             journal("cluster.rollback", "cluster \(request.name) not created: \(error)")
             throw error
         }
@@ -107,7 +111,7 @@ package struct ClusterManager: Sendable {
     @discardableResult
     package func promoteIfMasterLost(cluster name: String, configurer: AgentConfigurer? = nil) async throws -> String? {
         // Check and change in one transaction: the monitor and a heal may both try at once.
-        guard let chosen = try store.promoteServant(inCluster: name) else { return nil }
+        guard let chosen = try await store.promoteServant(inCluster: name) else { return nil }
         journal("cluster.promote", cvm: chosen.name, host: chosen.host, "cluster \(name): \(chosen.name) promoted to master (no running master)")
         _ = await configureMembers(cluster: name, configurer: configurer)
         return chosen.name
@@ -121,25 +125,25 @@ package struct ClusterManager: Sendable {
     ///   over for the purpose; a process running the heartbeat monitor passes its `configurer`).
     package func healCluster(name: String, configurer: AgentConfigurer? = nil,
                             progress: @Sendable (String) -> Void = { _ in }) async throws -> ClusterHealResult {
-        guard let cluster = try store.cluster(named: name) else { throw try unknownOrPolicyCluster(name) }
+        guard let cluster = try await store.cluster(named: name) else { throw try unknownOrPolicyCluster(name) }
         try claim(cluster: name)
         defer { try? store.releaseCluster(named: name, pid: getpid()) }
         var result = ClusterHealResult(cluster: name, promoted: nil, replaced: [], added: [], configured: [], unreachable: [])
         result.promoted = try await promoteIfMasterLost(cluster: name, configurer: configurer)
         if let promoted = result.promoted { progress("promoted \(promoted) to master") }
 
-        var members = try store.members(ofCluster: name)
+        var members = try await store.members(ofCluster: name)
         let lost = members.filter { $0.state == .failed }
         var perHost: [String: Int] = [:]
         for member in members where member.state != .failed { perHost[member.host, default: 0] += 1 }
         var changed = result.promoted != nil
 
         func deployMember(replacing lostName: String?) async throws -> (name: String, host: String) {
-            guard let ordinal = try store.takeOrdinal(cluster: name) else { throw OrchestratorError.unknownCluster(name) }
+            guard let ordinal = try await store.takeOrdinal(cluster: name) else { throw OrchestratorError.unknownCluster(name) }
             let newName = "\(name)-\(ordinal)"
             let host = ClusterSpread.host(among: cluster.hostList, holding: perHost)
             perHost[host, default: 0] += 1
-            let peers = (try store.members(ofCluster: name)).filter { $0.state != .failed && $0.name != lostName }.map(\.name)
+            let peers = (try await store.members(ofCluster: name)).filter { $0.state != .failed && $0.name != lostName }.map(\.name)
             progress("deploying \(newName) (servant) on \(host)\(lostName.map { " to replace \($0)" } ?? "")")
             _ = try await deployer.deploy(DeployRequest(image: cluster.image, name: newName, host: host, task: cluster.task,
                                                role: "servant", cluster: name, peers: peers))
@@ -154,7 +158,7 @@ package struct ClusterManager: Sendable {
             journal("cluster.replace", cvm: replacement.name, host: replacement.host, "cluster \(name): \(replacement.name) replaces lost member \(member.name)")
             changed = true
         }
-        members = try store.members(ofCluster: name)
+        members = try await store.members(ofCluster: name)
         let missing = cluster.size - members.count
         if missing > 0 {
             for _ in 0..<missing {
@@ -177,14 +181,14 @@ package struct ClusterManager: Sendable {
 
     /// Decommissions every member, then forgets the cluster. Repeating it is safe.
     package func deleteCluster(name: String, progress: @Sendable (String) -> Void = { _ in }) async throws -> [DecommissionResult] {
-        guard try store.cluster(named: name) != nil else { throw try unknownOrPolicyCluster(name) }
+        guard try await store.cluster(named: name) != nil else { throw try unknownOrPolicyCluster(name) }
         try claim(cluster: name)
         var results: [DecommissionResult] = []
-        for member in try store.members(ofCluster: name) {
+        for member in try await store.members(ofCluster: name) {
             progress("decommissioning \(member.name)")
             results.append(try await deployer.decommission(name: member.name))
         }
-        try store.deleteCluster(named: name)
+        try await store.deleteCluster(named: name)
         journal("cluster.delete", "cluster \(name) deleted (\(results.count) members decommissioned)")
         return results
     }
@@ -210,7 +214,7 @@ package struct ClusterManager: Sendable {
     /// Sends `configure` (role, peers) to the running members whose agent does not hold its
     /// role yet — or to all of them when `all` (membership changed) — and waits for each `ACK`.
     func configureMembers(cluster name: String, all: Bool = true, configurer: AgentConfigurer? = nil) async -> (configured: [String], unreachable: [String]) {
-        guard let members = try? store.members(ofCluster: name) else { return ([], []) }
+        guard let members = try? await store.members(ofCluster: name) else { return ([], []) }
         let running = members.filter { $0.state == .running }
         var configured: [String] = [], unreachable: [String] = []
         for member in running where all || member.agentRole != member.role {
@@ -233,7 +237,7 @@ package struct ClusterManager: Sendable {
     /// meanwhile are recorded, so the member does not look silent to the monitor.
     package func configureAgent(_ member: CVMRecord, peers: [String]) async -> Bool {
         guard let role = AgentConfig.Role(rawValue: member.role), let secret = Hex.decode(member.secret),
-              let host = try? store.host(named: member.host) else { return false }
+              let host = try? await store.host(named: member.host) else { return false }
         guard let hypervisor = try? await hypervisors.hypervisor(for: host),
               let domain = try? await hypervisor.lookupDomain(named: member.domainName), await domain.isActive(),
               let channel = try? await domain.openAgentChannel(cvmID: member.id, secret: secret, force: true) else { return false }
@@ -244,7 +248,7 @@ package struct ClusterManager: Sendable {
                 for await event in channel.events {
                     if case .acknowledged(let ack) = event, ack.seq == seq { return true }
                     if case .heartbeat(let hb, _) = event {
-                        _ = try? self.store.update(cvmID: member.id) { $0.apply(hb, at: Date()) }
+                        _ = try? await self.store.update(cvmID: member.id) { $0.apply(hb, at: Date()) }
                     }
                 }
                 return false
@@ -255,7 +259,7 @@ package struct ClusterManager: Sendable {
             }
             let acknowledged = await group.next() ?? false
             group.cancelAll()
-            if acknowledged { _ = try? self.store.update(cvmID: member.id) { $0.agentRole = role.rawValue } }
+            if acknowledged { _ = try? await self.store.update(cvmID: member.id) { $0.agentRole = role.rawValue } }
             return acknowledged
         }
     }

@@ -8,8 +8,8 @@ extension CVMDeployer {
     package func decommission(name: String, graceSeconds: Double = 10) async throws -> DecommissionResult {
         let clock = ContinuousClock()
         let began = clock.now
-        guard let record = try store.cvm(named: name) else {
-            let removed = try store.events().contains { $0.cvm == name && $0.kind == "cvm.removed" }
+        guard let record = try await store.cvm(named: name) else {
+            let removed = try await store.events().contains { $0.cvm == name && $0.kind == "cvm.removed" }
             if removed { return DecommissionResult(name: name, outcome: .alreadyGone, totalMs: 0) }
             throw OrchestratorError.unknownCVM(name)
         }
@@ -19,7 +19,7 @@ extension CVMDeployer {
         }
         let host = try store.requireHost(named: record.host)
         let hypervisor = try await hypervisors.hypervisor(for: host)
-        try store.update(cvmID: record.id) { r in
+        try await store.update(cvmID: record.id) { r in
             r.state = .stopping
             r.ownerPid = getpid()
         }
@@ -56,11 +56,13 @@ extension CVMDeployer {
 
     /// Removes every trace of a CVM: domain (destroyed and undefined), its volumes, and
     /// its row. Each step tolerates the thing being gone already, so it can be repeated.
+    /// A rollback runs it in a cancelled task: its store work is not cancelled.
     package func teardown(_ record: CVMRecord, reason: String) async throws {
-        if let host = try store.host(named: record.host) {
+        let store = self.store
+        if let host = try await withoutCancellation({ try await store.host(named: record.host) }) {
             try await teardown(record, on: try await hypervisors.hypervisor(for: host), reason: reason)
         } else {
-            try store.deleteCVM(id: record.id)
+            try await withoutCancellation { try await store.deleteCVM(id: record.id) }
             journal("cvm.removed", cvm: record.name, host: record.host, reason)
         }
     }
@@ -71,7 +73,8 @@ extension CVMDeployer {
             try await domain.undefine()
         }
         try await hypervisor.deleteVolumes(named: CVMVolumes.all(of: record))
-        try store.deleteCVM(id: record.id)
+        let store = self.store
+        try await withoutCancellation { try await store.deleteCVM(id: record.id) }
         journal("cvm.removed", cvm: record.name, host: record.host, reason)
     }
 }

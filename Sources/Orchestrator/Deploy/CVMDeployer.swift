@@ -58,7 +58,7 @@ package struct CVMDeployer: Sendable {
         }
 
         // Idempotency and crash recovery.
-        if let existing = try store.cvm(named: name) {
+        if let existing = try await store.cvm(named: name) {
             switch existing.state {
             case .running where existing.image == manifest.name && existing.host == host.name:
                 return DeployResult(cvm: existing, created: false, bootToHeartbeatMs: existing.deployMs ?? 0,
@@ -89,7 +89,7 @@ package struct CVMDeployer: Sendable {
             vcpus: request.vcpus ?? manifest.defaults.vcpus, memoryMiB: request.memoryMiB ?? manifest.defaults.memoryMiB,
             diskMiB: request.diskMiB ?? manifest.defaults.diskMiB, intervalMs: configuration.heartbeatIntervalMs,
             virtType: virt.type, ownerPid: getpid(), createdAt: Date(), policyCommit: request.policyCommit)
-        try store.insert(record)
+        try await store.insert(record)
         journal("deploy.start", cvm: name, host: host.name, "deploying image \(manifest.name) \(manifest.version) (\(virt.type): \(virt.reason))", policyCommit: request.policyCommit)
 
         do {
@@ -104,7 +104,7 @@ package struct CVMDeployer: Sendable {
                                                             timeout: request.timeout ?? configuration.deployTimeout)
             let bootMs = Self.ms(clock.now - bootStart)
             let now = Date()
-            record = try store.update(cvmID: record.id) { r in
+            record = try await store.update(cvmID: record.id) { r in
                 r.state = .running
                 r.ownerPid = nil
                 r.startedAt = now

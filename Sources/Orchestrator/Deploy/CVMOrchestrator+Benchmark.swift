@@ -47,7 +47,7 @@ extension CVMOrchestrator {
     }
 
     public func preparePlainMigration(cvm name: String, from sourceName: String, to destinationName: String) async throws -> PlainMigrationPlan {
-        guard let record = try store.cvm(named: name) else { throw OrchestratorError.unknownCVM(name) }
+        guard let record = try await store.cvm(named: name) else { throw OrchestratorError.unknownCVM(name) }
         let source = try host(named: sourceName)
         let destination = try host(named: destinationName)
         let sourceHV = try await hypervisors.hypervisor(for: source)

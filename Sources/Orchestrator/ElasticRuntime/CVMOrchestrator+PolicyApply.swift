@@ -14,7 +14,7 @@ extension CVMOrchestrator {
         var readings: [TaskUsageReading] = []
         for source in sources { readings += try await source.read() }
         var heartbeats = HeartbeatUsage()
-        let usage = heartbeats.observe(try store.cvms(), now: Date())
+        let usage = heartbeats.observe(try await store.cvms(), now: Date())
         return ElasticMeasurement.observations(tms: readings, heartbeats: usage, tasks: policy.tasks.keys)
     }
 
@@ -35,7 +35,7 @@ extension CVMOrchestrator {
         _ revision: PolicyRevision, plan: PolicyPlan, repositoryRoot: String,
         progress: @Sendable (String) -> Void = { _ in }
     ) async throws -> [ActionOutcome] {
-        try store.recordAppliedPolicy(AppliedPolicy(commit: revision.commit, ref: revision.ref, repository: repositoryRoot, appliedBy: "apply"))
+        try await store.recordAppliedPolicy(AppliedPolicy(commit: revision.commit, ref: revision.ref, repository: repositoryRoot, appliedBy: "apply"))
         journal("policy.applied", "apply: commit \(revision.shortCommit) (\(revision.ref)) in force; \(plan.actions.count) change\(plan.actions.count == 1 ? "" : "s") to carry out",
                 policyCommit: revision.commit)
         let runner = PolicyActionRunner(orchestrator: self, origin: "apply")

@@ -17,8 +17,10 @@ import Synchronization
 ///
 /// Recommend-only: the same evaluation, each action journaled as `elastic.recommend`, none
 /// carried out. Graceful shutdown (SIGTERM/SIGINT through the service group): no new
-/// evaluation starts, the actions under way finish, then `run()` returns. Cancellation
-/// cancels them too (a deploy then rolls back).
+/// evaluation starts (one under way plans nothing once its measurements are in), the actions
+/// under way finish, then `run()` returns. Cancellation — the service group's
+/// `maximumGracefulShutdownDuration` running out — cancels them too: a deploy then rolls back,
+/// a migration is aborted, and `run()` returns once they are undone.
 ///
 /// Clusters that are not whole are healed too (a servant promoted, lost members replaced),
 /// one heal per cluster at a time, retried no sooner than 30 s after a failure.
@@ -34,6 +36,8 @@ public final class ElasticService: Service, Sendable {
     let configuration: ElasticConfiguration
     let logger: Logger
     private let initialFollower: PolicyFollower
+    /// Carries the planned actions out (``PolicyActionRunner``; a fake in tests).
+    private let runner: any ElasticActionRunner
     private let pending = Mutex<[String: PendingAction]>([:])
     private let healing = Mutex(ClusterHealing())
     /// How cluster heals reach the agents: the configurer of the heartbeat monitor running in
@@ -42,21 +46,29 @@ public final class ElasticService: Service, Sendable {
 
     /// `follower` comes from ``PolicyFollower/start(orchestrator:repository:ref:recordsApplied:origin:)``,
     /// so a repository without a valid policy is refused before the service runs.
-    public init(orchestrator: CVMOrchestrator, follower: PolicyFollower, configuration: ElasticConfiguration, logger: Logger,
-                configurer: CVMOrchestrator.AgentConfigurer? = nil) {
+    public convenience init(orchestrator: CVMOrchestrator, follower: PolicyFollower, configuration: ElasticConfiguration, logger: Logger,
+                            configurer: CVMOrchestrator.AgentConfigurer? = nil) {
+        let runner = PolicyActionRunner(orchestrator: orchestrator, origin: "elastic",
+                                        decommissionGraceSeconds: configuration.decommissionGraceSeconds, configurer: configurer)
+        self.init(orchestrator: orchestrator, follower: follower, configuration: configuration, logger: logger,
+                  configurer: configurer, runner: runner)
+    }
+
+    init(orchestrator: CVMOrchestrator, follower: PolicyFollower, configuration: ElasticConfiguration, logger: Logger,
+         configurer: CVMOrchestrator.AgentConfigurer?, runner: any ElasticActionRunner) {
         self.orchestrator = orchestrator
         self.configurer = configurer
         self.initialFollower = follower
         self.configuration = configuration
         self.logger = logger
+        self.runner = runner
     }
 
     public func run() async throws {
         // Cooldowns survive a restart (not in recommend-only mode, whose pacing is its own).
-        let cooldowns = configuration.recommendOnly ? [:] : (try? orchestrator.store.elasticCooldowns()) ?? [:]
+        let cooldowns = configuration.recommendOnly ? [:] : (try? await orchestrator.store.elasticCooldowns()) ?? [:]
         var loop = ElasticLoop(follower: initialFollower, cooldowns: cooldowns)
-        let runner = PolicyActionRunner(orchestrator: orchestrator, origin: "elastic",
-                                        decommissionGraceSeconds: configuration.decommissionGraceSeconds, configurer: configurer)
+        let runner = self.runner
         let sources = configuration.usageSources.map(\.description).joined(separator: ", ")
         orchestrator.journal(
             "elastic.started",
@@ -77,7 +89,7 @@ public final class ElasticService: Service, Sendable {
                     }
                 }
                 let commit = loop.follower.inForce.commit
-                for (name, why) in clustersToHeal(policyCommit: commit) {
+                for (name, why) in await clustersToHeal(policyCommit: commit) {
                     group.addTask { await self.heal(cluster: name, why: why, policyCommit: commit) }
                 }
                 if configuration.once { break }
@@ -89,18 +101,21 @@ public final class ElasticService: Service, Sendable {
             : configuration.once ? "one evaluation done" : "stopped gracefully; actions under way finished"
         orchestrator.journal("elastic.stopped", how,
                              policyCommit: loop.follower.inForce.commit)
-        logger.info("elastic mode stopped")
+        logger.log(level: Task.isCancelled ? .warning : .info, "elastic mode stopped", metadata: ["cvm.reason": "\(how)"])
     }
 
     /// The clusters to heal now (marked under way); in recommend-only mode they are only
     /// journaled, once per episode.
-    private func clustersToHeal(policyCommit: String) -> [(name: String, why: String)] {
+    private func clustersToHeal(policyCommit: String) async -> [(name: String, why: String)] {
         // Only clusters made by `cvmctl cluster`: policy task clusters are the planner's (it
         // replaces their failed CVMs itself).
         let store = orchestrator.store
-        guard let clusters = try? store.clusters(),
-              let reports = try? clusters.map({ ClusterReport(cluster: $0, members: try store.members(ofCluster: $0.name)) })
-        else { return [] }
+        var reports: [ClusterReport] = []
+        guard let clusters = try? await store.clusters() else { return [] }
+        for cluster in clusters {
+            guard let members = try? await store.members(ofCluster: cluster.name) else { return [] }
+            reports.append(ClusterReport(cluster: cluster, members: members))
+        }
         let busy = Set(clusters.filter { orchestrator.clusterIsBusy($0) }.map(\.name))
         return healing.withLock { healing in
             healing.whole(reports.filter(\.healthy).map(\.name))
@@ -135,7 +150,7 @@ public final class ElasticService: Service, Sendable {
     }
 
     /// One evaluation: the actions to start now, named (none in recommend-only mode).
-    func evaluate(_ loop: inout ElasticLoop, runner: PolicyActionRunner) async -> [PreparedAction] {
+    func evaluate(_ loop: inout ElasticLoop, runner: any ElasticActionRunner) async -> [PreparedAction] {
         await loop.follower.refresh()
         let revision = loop.follower.inForce
         let now = Date()
@@ -154,10 +169,12 @@ public final class ElasticService: Service, Sendable {
         }
         let records: [CVMRecord], hosts: [HostRecord]
         do {
-            records = try orchestrator.store.cvms()
-            hosts = try orchestrator.store.hosts()
+            records = try await orchestrator.store.cvms()
+            hosts = try await orchestrator.store.hosts()
         } catch {
-            logger.warning("cannot read the store; skipping this evaluation", metadata: ["cvm.error": "\(error)"])
+            if !(error is CancellationError) {
+                logger.warning("cannot read the store; skipping this evaluation", metadata: ["cvm.error": "\(error)"])
+            }
             return []
         }
         let heartbeats = loop.heartbeats.observe(records, now: now)
@@ -171,6 +188,8 @@ public final class ElasticService: Service, Sendable {
             }
         }
         let observations = ElasticMeasurement.observations(tms: readings, heartbeats: heartbeats, tasks: revision.policy.tasks.keys)
+        // A shutdown that began while measuring: plan nothing (no decision, no cooldown).
+        if Task.isShuttingDownGracefully || Task.isCancelled { return [] }
 
         // Anticipate, evaluate, plan.
         let inventory = ElasticInventory.build(
@@ -182,7 +201,7 @@ public final class ElasticService: Service, Sendable {
             policyCommit: revision.commit)
         if !configuration.recommendOnly, loop.planner.lastActionAt != cooldownsBefore {
             do {
-                try orchestrator.store.saveElasticCooldowns(loop.planner.lastActionAt)
+                try await orchestrator.store.saveElasticCooldowns(loop.planner.lastActionAt)
             } catch {
                 logger.warning("cannot record the cooldowns", metadata: ["cvm.error": "\(error)"])
             }

@@ -43,11 +43,7 @@ public struct PlacementRecord: Codable, Sendable, Equatable, FetchableRecord, Mu
 extension Store {
     @discardableResult
     public func record(_ placement: PlacementRecord) throws -> PlacementRecord {
-        try db.write { db in
-            var p = placement
-            try p.insert(db)
-            return p
-        }
+        try db.write { try Transactions.insert(placement, $0) }
     }
 
     /// Every placement recorded for the CVM named `cvm`, oldest first.
@@ -58,5 +54,13 @@ extension Store {
     /// Forgets one placement (its deploy or migration did not happen after all).
     public func deletePlacement(id: Int64) throws {
         _ = try db.write { try PlacementRecord.deleteOne($0, key: id) }
+    }
+}
+
+extension Store.Transactions {
+    static func insert(_ placement: PlacementRecord, _ db: Database) throws -> PlacementRecord {
+        var p = placement
+        try p.insert(db)
+        return p
     }
 }

@@ -106,12 +106,17 @@ public struct PolicyActionRunner: Sendable {
                              "\(Self.summary(of: prepared)) [\(action.cause.rawValue)] — \(action.reason)", policyCommit: commit)
         var placement: PlacementRecord?
         do {
-            placement = try recordPlacement(prepared)
+            placement = try await recordPlacement(prepared)
             let summary = try await carryOut(prepared)
             orchestrator.journal("\(origin).done", cvm: prepared.cvm, host: host, summary, policyCommit: commit)
             return ActionOutcome(prepared: prepared, failure: nil, summary: summary)
         } catch {
-            if let id = placement?.id { try? orchestrator.store.deletePlacement(id: id) }
+            // Also when cancelled (the deploy or migration was undone): no explanation of a
+            // placement that did not happen.
+            if let id = placement?.id {
+                let store = orchestrator.store
+                try? await withoutCancellation { try await store.deletePlacement(id: id) }
+            }
             let line = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
             let why = error is CancellationError ? "interrupted; undone" : line
             orchestrator.journal("\(origin).failed", cvm: prepared.cvm, host: host, "\(Self.summary(of: prepared)) failed: \(why)", policyCommit: commit)
@@ -127,7 +132,7 @@ public struct PolicyActionRunner: Sendable {
             if let cluster = prepared.cluster {
                 // The first member is the master; later ones are servants (a master lost later
                 // is replaced by promoting one of them).
-                let members = try orchestrator.store.members(ofCluster: cluster).filter { $0.state != .failed }
+                let members = try await orchestrator.store.members(ofCluster: cluster).filter { $0.state != .failed }
                 let takesMaster = mastersUnderWay.clusters.withLock { underWay in
                     guard !members.contains(where: { $0.role == "master" }), !underWay.contains(cluster) else { return false }
                     underWay.insert(cluster)
@@ -150,31 +155,43 @@ public struct PolicyActionRunner: Sendable {
             return "deployed \(prepared.cvm) (\(task)) on \(host): first heartbeat \(result.bootToHeartbeatMs) ms after start, \(result.totalMs) ms in all\(membership)"
         case let .migrate(_, from, to):
             let result = try await orchestrator.migrate(MigrateRequest(name: prepared.cvm, destination: to))
-            let commit = action.policyCommit
-            if let id = try orchestrator.store.cvm(named: prepared.cvm)?.id {
-                try orchestrator.store.update(cvmID: id) { $0.policyCommit = commit }
+            // Migrated: the commit is recorded even if this task was cancelled meanwhile.
+            let commit = action.policyCommit, store = orchestrator.store, name = prepared.cvm
+            try await withoutCancellation {
+                if let id = try await store.cvm(named: name)?.id {
+                    try await store.update(cvmID: id) { $0.policyCommit = commit }
+                }
             }
             let pause = result.pauseMs.map { ", paused \($0) ms" } ?? ""
             return "migrated \(prepared.cvm) from \(from) to \(to) in \(result.totalMs) ms\(pause)"
         case .decommission:
-            let cluster = try orchestrator.store.cvm(named: prepared.cvm)?.cluster
+            let cluster = try await orchestrator.store.cvm(named: prepared.cvm)?.cluster
             let result = try await orchestrator.decommission(name: prepared.cvm, graceSeconds: decommissionGraceSeconds)
-            var membership = ""
-            if let cluster, try orchestrator.store.cluster(named: cluster) == nil {
-                // A task cluster (no cluster record): the others learn the new membership, and
-                // a servant takes over if the master went.
-                if let promoted = try await orchestrator.promoteIfMasterLost(cluster: cluster, configurer: configurer) {
-                    membership = ", \(promoted) promoted to master"
-                } else {
-                    _ = await orchestrator.configureMembers(cluster: cluster, configurer: configurer)
-                }
-            }
+            // Decommissioned: nothing after this makes the action a failure.
+            let membership = if let cluster { await membershipAfterLeaving(cluster: cluster) } else { "" }
             return "decommissioned \(prepared.cvm) (\(result.outcome.rawValue)) in \(result.totalMs) ms\(membership)"
         }
     }
 
+    /// After a member of a task cluster (one without a cluster record) left: the others learn
+    /// the new membership, and a servant takes over if the master went. What it did, for the
+    /// summary; a failure (a cancellation too) is said there: the monitor promotes as well, and
+    /// the next change of the cluster tells the members again.
+    private func membershipAfterLeaving(cluster: String) async -> String {
+        do {
+            guard try await orchestrator.store.cluster(named: cluster) == nil else { return "" }
+            if let promoted = try await orchestrator.promoteIfMasterLost(cluster: cluster, configurer: configurer) {
+                return ", \(promoted) promoted to master"
+            }
+            _ = await orchestrator.configureMembers(cluster: cluster, configurer: configurer)
+            return ""
+        } catch {
+            return ", cluster \(cluster) not updated: \(error)"
+        }
+    }
+
     /// Deploys and migrations keep how their host was chosen.
-    private func recordPlacement(_ prepared: PreparedAction) throws -> PlacementRecord? {
+    private func recordPlacement(_ prepared: PreparedAction) async throws -> PlacementRecord? {
         let action = prepared.action
         let kind: String, host: String
         switch action.kind {
@@ -183,7 +200,7 @@ public struct PolicyActionRunner: Sendable {
         case .decommission: return nil
         }
         let text = action.explanation?.render() ?? "no placement explanation (host \(host) given by the plan)"
-        return try orchestrator.store.record(PlacementRecord(
+        return try await orchestrator.store.record(PlacementRecord(
             cvm: prepared.cvm, task: action.task, action: kind, host: host, policyCommit: action.policyCommit,
             reason: action.reason, explanation: text, origin: origin))
     }

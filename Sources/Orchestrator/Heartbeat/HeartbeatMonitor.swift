@@ -45,17 +45,19 @@ public final class HeartbeatMonitor: Service, Sendable {
         let store = orchestrator.store
         let pid = getpid()
         let started = Date()
-        try store.monitorTick(pid: pid, startedAt: started)
+        try await store.monitorTick(pid: pid, startedAt: started)
         logger.info("heartbeat monitor started", metadata: ["cvm.state": "\(orchestrator.configuration.stateDirectory)"])
         await withDiscardingTaskGroup { group in
             group.addTask {
-                for await hostEvent in self.lifecycle.stream { self.handle(hostEvent) }
+                for await hostEvent in self.lifecycle.stream { await self.handle(hostEvent) }
             }
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
-                    try store.monitorTick(pid: pid, startedAt: started)
+                    try await store.monitorTick(pid: pid, startedAt: started)
                     let records = try await sweep(group: &group)
                     try await promoteWhereMastersAreLost(records)
+                } catch is CancellationError {
+                    // Stopping: the loop ends.
                 } catch {
                     logger.warning("monitor sweep failed", metadata: ["cvm.error": "\(error)"])
                 }
@@ -65,7 +67,9 @@ public final class HeartbeatMonitor: Service, Sendable {
             lifecycle.continuation.finish()
             group.cancelAll()
         }
-        try? store.clearMonitor(pid: pid)
+        // Also after a cancellation (the graceful shutdown took too long): `status` must not
+        // report a monitor that has stopped.
+        try? await withoutCancellation { try await store.clearMonitor(pid: pid) }
         logger.info("heartbeat monitor stopped")
     }
 
@@ -75,7 +79,7 @@ public final class HeartbeatMonitor: Service, Sendable {
     private func sweep(group: inout DiscardingTaskGroup) async throws -> [CVMRecord] {
         let store = orchestrator.store
         let now = Date()
-        let records = try store.cvms()
+        let records = try await store.cvms()
         let watchable = records.filter { $0.state == .running || $0.state == .failed }
         let ids = Set(watchable.map(\.id))
 
@@ -96,10 +100,10 @@ public final class HeartbeatMonitor: Service, Sendable {
             if record.state == .running, let heard = record.lastHeartbeatAt ?? record.startedAt,
                case let last = max(heard, since[record.id] ?? now),
                now.timeIntervalSince(last) > 3 * Double(record.intervalMs) / 1000 {
-                markFailed(record, reason: "no heartbeat for \(String(format: "%.1f", now.timeIntervalSince(last))) s")
+                await markFailed(record, reason: "no heartbeat for \(String(format: "%.1f", now.timeIntervalSince(last))) s")
             }
             guard watched.withLock({ $0[record.id] }) == nil, let secret = Hex.decode(record.secret) else { continue }
-            guard let host = try store.host(named: record.host) else { continue }
+            guard let host = try await store.host(named: record.host) else { continue }
             do {
                 let opened = try await LibvirtExecutor.run { () -> AgentChannel? in
                     let connection = try self.orchestrator.connection(to: host)
@@ -108,7 +112,7 @@ public final class HeartbeatMonitor: Service, Sendable {
                     return try AgentChannel(domain: domain, cvmID: record.id, secret: secret)
                 }
                 guard let channel = opened else {
-                    if record.state == .running { markFailed(record, reason: "domain is not running") }
+                    if record.state == .running { await markFailed(record, reason: "domain is not running") }
                     continue
                 }
                 watched.withLock { $0[record.id] = Watch(channel: channel, host: host.name) }
@@ -160,7 +164,7 @@ public final class HeartbeatMonitor: Service, Sendable {
             switch event {
             case .heartbeat(let hb, let newBoot):
                 let now = Date()
-                let updated = try? store.update(cvmID: cvmID) { r in
+                let updated = try? await store.update(cvmID: cvmID) { r in
                     r.apply(hb, at: now)
                     if r.state == .failed {
                         r.state = .running
@@ -175,10 +179,10 @@ public final class HeartbeatMonitor: Service, Sendable {
             case .acknowledged:
                 break
             case .closed(let why):
-                if let record = try? store.cvm(id: cvmID), record.state == .running {
+                if let record = try? await store.cvm(id: cvmID), record.state == .running {
                     // A stopping or migrating CVM closes its channel on purpose.
                     if let domainGone = try? await domainNotRunning(record), domainGone {
-                        markFailed(record, reason: "agent channel closed and the domain stopped (\(why))")
+                        await markFailed(record, reason: "agent channel closed and the domain stopped (\(why))")
                     }
                 }
             }
@@ -187,7 +191,7 @@ public final class HeartbeatMonitor: Service, Sendable {
     }
 
     private func domainNotRunning(_ record: CVMRecord) async throws -> Bool {
-        guard let host = try orchestrator.store.host(named: record.host) else { return true }
+        guard let host = try await orchestrator.store.host(named: record.host) else { return true }
         return try await LibvirtExecutor.run {
             guard let d = try self.orchestrator.connection(to: host).lookupDomain(name: record.domainName) else { return true }
             return !(try d.state().isRunning)
@@ -207,15 +211,15 @@ public final class HeartbeatMonitor: Service, Sendable {
         registrations.withLock { $0[host] = registration }
     }
 
-    private func handle(_ hostEvent: HostEvent) {
+    private func handle(_ hostEvent: HostEvent) async {
         let event = hostEvent.event
-        guard let record = try? orchestrator.store.cvms().first(where: { $0.domainName == event.domainName && $0.host == hostEvent.host }),
+        guard let record = try? await orchestrator.store.cvms().first(where: { $0.domainName == event.domainName && $0.host == hostEvent.host }),
               record.state == .running else { return }
-        markFailed(record, reason: "libvirt: domain \(event.kind.rawValue) (detail \(event.detail))")
+        await markFailed(record, reason: "libvirt: domain \(event.kind.rawValue) (detail \(event.detail))")
     }
 
-    private func markFailed(_ record: CVMRecord, reason: String) {
-        let changed = (try? orchestrator.store.update(cvmID: record.id) { r in
+    private func markFailed(_ record: CVMRecord, reason: String) async {
+        let changed = (try? await orchestrator.store.update(cvmID: record.id) { r in
             guard r.state == .running else { return }
             r.state = .failed
             r.failure = reason

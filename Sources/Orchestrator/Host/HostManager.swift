@@ -116,7 +116,7 @@ package struct HostManager: Sendable {
         updated.latencyMs = result.roundTripMs
         if updated.cpus == 0, let cpus = result.cpus { updated.cpus = cpus }
         if updated.memoryMiB == 0, let memory = result.memoryMiB { updated.memoryMiB = memory }
-        try store.save(updated)
+        try await store.save(updated)
         return result
     }
 }

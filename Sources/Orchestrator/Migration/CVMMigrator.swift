@@ -70,7 +70,7 @@ package struct CVMMigrator: Sendable {
     package func migrate(_ request: MigrateRequest, progress: @escaping @Sendable (MigrationProgress) -> Void = { _ in }) async throws -> MigrationResult {
         let clock = ContinuousClock()
         let began = clock.now
-        guard let record = try store.cvm(named: request.name) else { throw OrchestratorError.unknownCVM(request.name) }
+        guard let record = try await store.cvm(named: request.name) else { throw OrchestratorError.unknownCVM(request.name) }
         guard record.state == .running else {
             throw OrchestratorError.invalidArgument("CVM '\(record.name)' is \(record.state.rawValue); only a running CVM can be migrated")
         }
@@ -96,7 +96,7 @@ package struct CVMMigrator: Sendable {
             throw OrchestratorError.invalidArgument("CVM '\(record.name)' has no running domain on '\(source.name)'; see `cvmctl status`")
         }
 
-        try store.update(cvmID: record.id) { r in
+        try await store.update(cvmID: record.id) { r in
             r.state = .migrating
             r.ownerPid = getpid()
         }
@@ -122,12 +122,16 @@ package struct CVMMigrator: Sendable {
             // The source keeps no trace: its per-CVM volumes go (the domain was undefined there).
             try? await sourceHV.deleteVolumes(named: CVMVolumes.all(of: record))
             let total = CVMDeployer.ms(clock.now - began)
-            try store.update(cvmID: record.id) { r in
-                r.host = destination.name
-                r.state = .running
-                r.ownerPid = nil
-                r.lastMigrationPauseMs = stats?.downtimeMs.map { Int($0) }
-                r.lastMigrationTotalMs = total
+            // The CVM runs on the destination now: recorded even if this task was cancelled.
+            let store = self.store
+            try await withoutCancellation {
+                try await store.update(cvmID: record.id) { r in
+                    r.host = destination.name
+                    r.state = .running
+                    r.ownerPid = nil
+                    r.lastMigrationPauseMs = stats?.downtimeMs.map { Int($0) }
+                    r.lastMigrationTotalMs = total
+                }
             }
             journal("migrate.done", cvm: record.name, host: destination.name,
                     "from \(source.name) in \(total) ms, pause \(stats?.downtimeMs.map { "\($0) ms" } ?? "unknown")")
@@ -147,10 +151,13 @@ package struct CVMMigrator: Sendable {
                                metadata: ["cvm.name": "\(record.name)", "cvm.error": "\(error)"])
             }
             let stillRunning = (try? await domain.state().isRunning) ?? false
-            _ = try? store.update(cvmID: record.id) { r in
-                r.state = stillRunning ? .running : .failed
-                r.ownerPid = nil
-                if !stillRunning { r.failure = "lost during migration: \(error)" }
+            let store = self.store, failure = "lost during migration: \(error)"
+            _ = try? await withoutCancellation {
+                try await store.update(cvmID: record.id) { r in
+                    r.state = stillRunning ? .running : .failed
+                    r.ownerPid = nil
+                    if !stillRunning { r.failure = failure }
+                }
             }
             journal("migrate.failed", cvm: record.name, host: source.name, interrupted ? "aborted by the operator" : "\(error)")
             if interrupted {

@@ -31,7 +31,7 @@ extension CVMOrchestrator {
         let candidate = try await GitCommand.offPool { try source.candidate(at: ref) }
         if let revision = candidate.revision { return revision }
         let error = candidate.validationError!
-        let inForce = try store.appliedPolicy()?.commit
+        let inForce = try await store.appliedPolicy()?.commit
         if refusalJournaled {
             let count = error.diagnostics.count
             journal("policy.refused",

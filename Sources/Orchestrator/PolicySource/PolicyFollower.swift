@@ -33,7 +33,7 @@ public struct PolicyFollower: Sendable {
         let candidate = try await GitCommand.offPool { try source.candidate(at: ref) }
         let first = follower.tracker.consider(candidate)
         await follower.note(first)
-        if follower.tracker.inForce == nil, let applied = try orchestrator.store.appliedPolicy(),
+        if follower.tracker.inForce == nil, let applied = try await orchestrator.store.appliedPolicy(),
            try await GitCommand.offPool({ repository.contains(commit: applied.commit) }) {
             let earlier = try await GitCommand.offPool { try source.candidate(commit: applied.commit, ref: applied.ref) }
             let resumed = follower.tracker.consider(earlier)
@@ -77,7 +77,7 @@ public struct PolicyFollower: Sendable {
             let repository = self.repository
             let subject = (try? await GitCommand.offPool { repository.subject(of: revision.commit) }) ?? ""
             let policy = revision.policy
-            let stored = (try? orchestrator.store.appliedPolicy())?.commit
+            let stored = (try? await orchestrator.store.appliedPolicy())?.commit
             let was = previous.map { "replaces \($0.prefix(12))" }
                 ?? stored.map { $0 == revision.commit ? "already in force" : "replaces \($0.prefix(12)), in force until now" }
                 ?? "no policy was in force"
@@ -88,7 +88,7 @@ public struct PolicyFollower: Sendable {
                 policyCommit: revision.commit)
             if recordsApplied {
                 do {
-                    try orchestrator.store.recordAppliedPolicy(AppliedPolicy(commit: revision.commit, ref: revision.ref, repository: root, appliedBy: origin))
+                    try await orchestrator.store.recordAppliedPolicy(AppliedPolicy(commit: revision.commit, ref: revision.ref, repository: root, appliedBy: origin))
                 } catch {
                     orchestrator.logger.warning("could not record the policy commit in force", metadata: ["cvm.error": "\(error)"])
                 }

@@ -27,22 +27,38 @@ extension Store {
 
     /// The policy commit in force, or nil when none was ever applied.
     public func appliedPolicy() throws -> AppliedPolicy? {
-        guard let text = try db.read({ try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = ?", arguments: [Self.appliedPolicyKey]) })
+        try db.read(Transactions.appliedPolicy)
+    }
+
+    /// Records `policy` as the commit in force. Call only with a commit that validated.
+    public func recordAppliedPolicy(_ policy: AppliedPolicy) throws {
+        let text = try AppliedPolicy.encoded(policy)
+        try db.write { try Transactions.recordAppliedPolicy(text, $0) }
+    }
+}
+
+extension AppliedPolicy {
+    /// The JSON kept in the store.
+    static func encoded(_ policy: AppliedPolicy) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(policy), as: UTF8.self)
+    }
+}
+
+extension Store.Transactions {
+    /// nil when none was recorded or the recorded JSON does not decode.
+    static func appliedPolicy(_ db: Database) throws -> AppliedPolicy? {
+        guard let text = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [Store.appliedPolicyKey])
         else { return nil }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return try? decoder.decode(AppliedPolicy.self, from: Data(text.utf8))
     }
 
-    /// Records `policy` as the commit in force. Call only with a commit that validated.
-    public func recordAppliedPolicy(_ policy: AppliedPolicy) throws {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = .sortedKeys
-        let text = String(decoding: try encoder.encode(policy), as: UTF8.self)
-        try db.write {
-            try $0.execute(sql: "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                           arguments: [Self.appliedPolicyKey, text])
-        }
+    static func recordAppliedPolicy(_ json: String, _ db: Database) throws {
+        try db.execute(sql: "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       arguments: [Store.appliedPolicyKey, json])
     }
 }

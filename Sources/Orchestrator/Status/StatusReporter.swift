@@ -15,13 +15,13 @@ package struct StatusReporter: Sendable {
     /// domains missing or stopped under a running CVM, and domains carrying this store's
     /// id that the store does not know, are reported as mismatches rather than hidden.
     package func status(now: Date = Date()) async throws -> StatusReport {
-        let records = try store.cvms()
+        let records = try await store.cvms()
         var mismatches: [Mismatch] = []
         var unreachable: [String] = []
         var domainStates: [String: String] = [:] // cvm id -> libvirt state
         let hostNames = Set(records.map(\.host)).union([CVMOrchestrator.localHostName])
         for hostName in hostNames.sorted() {
-            guard let host = try store.host(named: hostName) else {
+            guard let host = try await store.host(named: hostName) else {
                 for r in records where r.host == hostName {
                     mismatches.append(Mismatch(host: hostName, cvm: r.name, domain: r.domainName, problem: "host is not registered"))
                 }
@@ -61,7 +61,7 @@ package struct StatusReporter: Sendable {
             }
         }
 
-        let monitor = try store.monitor()
+        let monitor = try await store.monitor()
         let monitorAlive = monitor.map { ProcessLiveness.isAlive($0.pid) && now.timeIntervalSince($0.tickAt) < 5 } ?? false
         let cvms = records.map { r -> CVMStatus in
             let age = r.lastHeartbeatAt.map { now.timeIntervalSince($0) }

@@ -28,8 +28,19 @@ struct ElasticCommand: AsyncParsableCommand {
               {"time": 1718000000, "task": "health-monitor", "cpuPercent": 85, "connections": 1200}
             Resources: cpuPercent, memoryMiB, connections, bytesPerSecond, diskBytesPerSecond.
 
-            SIGTERM or SIGINT: no new evaluation starts, actions under way finish, then it exits.
+            SIGTERM or SIGINT: no new evaluation starts, actions under way finish, then it exits \
+            (status 0). Actions not done \(Int(Run.gracefulShutdown.components.seconds)) s after the signal are cancelled: a deploy \
+            is rolled back, a migration aborted (journaled as interrupted). SIGQUIT cancels them at \
+            once. If it has not stopped \(Int(Run.watchdog.components.seconds)) s after the signal (a libvirt call that does not \
+            return), it exits 1.
             """)
+
+        /// How long actions under way may take to finish after SIGTERM/SIGINT (a deploy takes
+        /// seconds, a migration longer) before they are cancelled.
+        static let gracefulShutdown = Duration.seconds(100)
+        /// When the process exits 1 if it is still there: leaves the cancelled actions 20 s
+        /// to roll back (see ``ShutdownWatchdog``).
+        static let watchdog = Duration.seconds(120)
 
         @OptionGroup var global: GlobalOptions
 
@@ -81,25 +92,22 @@ struct ElasticCommand: AsyncParsableCommand {
                     once: once, decommissionGraceSeconds: grace)
                 var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
                 var monitor: HeartbeatMonitor?
-                if try !monitorRunning(orchestrator.store) {
+                if try await !monitorRunning(orchestrator.store) {
                     monitor = HeartbeatMonitor(orchestrator: orchestrator, logger: logger)
                     services.append(.init(service: monitor!))
                 }
                 let elastic = ElasticService(orchestrator: orchestrator, follower: follower, configuration: configuration,
                                              logger: logger, configurer: monitor?.configurer)
+                // After the monitor: shut down first, while the monitor still watches the CVMs.
                 services.append(.init(service: elastic, successTerminationBehavior: .gracefullyShutdownGroup))
-                let group = ServiceGroup(configuration: .init(
-                    services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-                // Actions under way finish first (a deploy takes seconds, a migration longer).
-                let watchdog = ShutdownWatchdog(seconds: 120, what: "elastic mode")
-                try await group.run()
-                withExtendedLifetime(watchdog) {}
+                try await runServices(services, gracefulShutdown: Self.gracefulShutdown, watchdog: Self.watchdog,
+                                      what: "elastic mode", logger: logger)
             }
         }
 
         /// Another process's heartbeat monitor ticked in the last few seconds.
-        func monitorRunning(_ store: Store) throws -> Bool {
-            guard let monitor = try store.monitor(), monitor.pid != getpid() else { return false }
+        func monitorRunning(_ store: Store) async throws -> Bool {
+            guard let monitor = try await store.monitor(), monitor.pid != getpid() else { return false }
             return Date().timeIntervalSince(monitor.tickAt) < 5 && kill(monitor.pid, 0) == 0
         }
     }

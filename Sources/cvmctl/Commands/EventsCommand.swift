@@ -18,12 +18,12 @@ struct EventsCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let store = try global.orchestrator().store
-            let all = try store.events(after: 0, limit: Int.max)
+            let all = try await store.events(after: 0, limit: Int.max)
             var seen = all.last?.id ?? 0
             emit(Array(all.suffix(last)))
             while follow {
                 try await Task.sleep(for: .milliseconds(250))
-                let new = try store.events(after: seen)
+                let new = try await store.events(after: seen)
                 if let lastID = new.last?.id { seen = lastID }
                 emit(new)
             }

@@ -1,34 +1,46 @@
 import Dispatch
 import Foundation
+import ServiceLifecycle
 
-/// Bounds a graceful shutdown: once SIGTERM or SIGINT arrives, the process has `seconds` to
-/// finish (the service group drains as usual); past that it says why on stderr and exits 1.
-/// A libvirt call that never returns (a wedged connection) cannot be cancelled, and without
-/// this an operator's Ctrl-C would wait for it forever.
+/// The last resort of a shutdown: once the service group starts shutting down (a signal, a
+/// service that ended, a cancellation), the process has `deadline` to be gone; past that it
+/// says why on stderr and exits 1. Set it a little beyond the group's
+/// `maximumGracefulShutdownDuration`, which first turns a slow graceful shutdown into
+/// cancellation (deploys roll back, migrations abort): what is left after that is a libvirt
+/// call that never returns (a wedged connection), which nothing can cancel, and without this
+/// an operator's Ctrl-C would wait for it forever.
 ///
-/// `@unchecked Sendable`: the Dispatch sources are only touched at creation and by their
-/// own serial queue.
-final class ShutdownWatchdog: @unchecked Sendable {
-    private let queue = DispatchQueue(label: "cvm.shutdown-watchdog")
-    private var sources: [any DispatchSourceSignal] = []
-    private var timer: (any DispatchSourceTimer)?
+/// A `Service` listed last in the group, so that it is the first to hear of the shutdown: its
+/// `run()` returns at once then, and the clock — a Dispatch timer, which runs whatever the
+/// Swift tasks are waiting for — keeps going until the process exits.
+struct ShutdownWatchdog: Service {
+    let deadline: Duration
+    /// What is shutting down, for the message: `the monitor`, `elastic mode`.
+    let what: String
+    /// What happens at the deadline (tests record it instead of exiting).
+    let expire: @Sendable (String) -> Void
 
-    init(seconds: Double, what: String) {
-        for signo in [SIGTERM, SIGINT] {
-            let source = DispatchSource.makeSignalSource(signal: signo, queue: queue)
-            source.setEventHandler { [unowned self] in
-                guard timer == nil else { return }
-                let timer = DispatchSource.makeTimerSource(queue: queue)
-                timer.schedule(deadline: .now() + seconds)
-                timer.setEventHandler {
-                    FileHandle.standardError.write(Data("cvmctl: error: \(what) did not stop within \(Int(seconds)) s of the signal (a libvirt call did not return); exiting\n".utf8))
-                    _exit(1)
-                }
-                timer.resume()
-                self.timer = timer
-            }
-            source.resume()
-            sources.append(source)
-        }
+    init(deadline: Duration, what: String, expire: @escaping @Sendable (String) -> Void = ShutdownWatchdog.exit) {
+        self.deadline = deadline
+        self.what = what
+        self.expire = expire
     }
+
+    func run() async throws {
+        // Graceful shutdown, or the group's cancellation: either way the shutdown has begun.
+        try? await gracefulShutdown()
+        let message = "\(what) did not stop within \(deadline.components.seconds) s of the shutdown (a libvirt call did not return); exiting"
+        let expire = self.expire
+        let (seconds, attoseconds) = deadline.components
+        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        Self.queue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { expire(message) }
+    }
+
+    /// One error line and exit status 1, without running exit handlers (see `CVMCtl.main`).
+    static let exit: @Sendable (String) -> Void = { message in
+        FileHandle.standardError.write(Data("cvmctl: error: \(message)\n".utf8))
+        _exit(1)
+    }
+
+    private static let queue = DispatchQueue(label: "cvm.shutdown-watchdog")
 }

@@ -50,10 +50,10 @@ struct PolicyActionRunnerTests {
         let outcome = await runner.perform(prepared)
         #expect(!outcome.succeeded)
         #expect(outcome.failure?.contains("unknown image 'no-such-image'") == true)
-        let events = try orchestrator.store.events().filter { $0.cvm == prepared.cvm }
+        let events = try await orchestrator.store.events().filter { $0.cvm == prepared.cvm }
         #expect(events.map(\.kind) == ["apply.action", "apply.failed"])
         #expect(events.allSatisfy { $0.policyCommit == "c0ffee" })
         #expect(events[0].message.contains("[scale out] — usage rose"))
-        #expect(try orchestrator.store.placements(of: prepared.cvm).isEmpty)
+        #expect(try await orchestrator.store.placements(of: prepared.cvm).isEmpty)
     }
 }

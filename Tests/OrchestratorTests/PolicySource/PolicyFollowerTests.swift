@@ -39,7 +39,7 @@ struct PolicyFollowerTests {
         guard case let .invalid(commit, _, _, inForce)? = error else { Issue.record("wrong error \(String(describing: error))"); return }
         #expect(commit == bad && inForce == nil)
         #expect(try site.events("policy.refused").count == 1)
-        #expect(try site.orchestrator.store.appliedPolicy() == nil)
+        #expect(try await site.orchestrator.store.appliedPolicy() == nil)
     }
 
     @Test("adopts valid commits, journals an invalid one once, keeps the one in force, and resumes it after a restart")
@@ -49,7 +49,7 @@ struct PolicyFollowerTests {
         let a = try site.repo.commit(["policies/policy.yaml": GitTestRepository.policy(maxCVMs: 1)], message: "first policy")
         var follower = try await site.start()
         #expect(follower.inForce.commit == a)
-        #expect(try site.orchestrator.store.appliedPolicy()?.commit == a)
+        #expect(try await site.orchestrator.store.appliedPolicy()?.commit == a)
         let adopted = try #require(try site.events("policy.adopted").last)
         #expect(adopted.policyCommit == a)
         #expect(adopted.message.contains("\"first policy\""))
@@ -63,7 +63,7 @@ struct PolicyFollowerTests {
         #expect(refused.first?.message.contains("commit \(b.prefix(12))") == true)
         #expect(refused.first?.message.contains("policy \(a.prefix(12)) stays in force") == true)
         #expect(refused.first?.policyCommit == a)
-        #expect(try site.orchestrator.store.appliedPolicy()?.commit == a)
+        #expect(try await site.orchestrator.store.appliedPolicy()?.commit == a)
 
         // A restart while the branch points at the broken commit resumes the commit in force.
         let restarted = try await site.start()
@@ -73,7 +73,7 @@ struct PolicyFollowerTests {
         await follower.refresh()
         #expect(follower.inForce.commit == c)
         #expect(follower.inForce.policy.tasks["health-monitor"]?.maxCVMs == 2)
-        #expect(try site.orchestrator.store.appliedPolicy()?.commit == c)
+        #expect(try await site.orchestrator.store.appliedPolicy()?.commit == c)
         #expect(try site.events("policy.adopted").last?.message.contains("replaces \(a.prefix(12))") == true)
     }
 
@@ -86,7 +86,7 @@ struct PolicyFollowerTests {
         let d = try site.repo.commit(["policies/policy.yaml": GitTestRepository.policy(maxCVMs: 3)])
         let watching = try await site.start(recordsApplied: false)
         #expect(watching.inForce.commit == d)
-        #expect(try site.orchestrator.store.appliedPolicy()?.commit == a)
+        #expect(try await site.orchestrator.store.appliedPolicy()?.commit == a)
     }
 
     @Test("git failures are journaled once and the commit in force stays")
