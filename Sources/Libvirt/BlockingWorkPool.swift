@@ -1,10 +1,10 @@
 import Dispatch
 import Foundation
-import Synchronization
 
 /// A bounded set of threads for blocking calls (libvirt, git) that async code must not make
 /// on Swift's cooperative pool or a NIO event loop; modelled on NIOThreadPool's
-/// `runIfActive`, without depending on NIO.
+/// `runIfActive`, without depending on NIO. Its state is behind pthread mutexes (``Locked``)
+/// so that ThreadSanitizer can check it.
 ///
 /// - At most `maximumThreads` bodies run at once; further work waits in a FIFO queue.
 ///   Threads start when work arrives and leave after `idleTimeout` without any.
@@ -18,7 +18,7 @@ public final class BlockingWorkPool: Sendable {
     /// Prefix of the threads' names (Linux shows 15 characters).
     public let name: String
     private let idleTimeout: DispatchTimeInterval
-    private let state: Mutex<State>
+    private let state: Locked<State>
     /// One signal per idle thread woken for new work (see `State.idle`).
     private let wakeups = DispatchSemaphore(value: 0)
 
@@ -30,7 +30,7 @@ public final class BlockingWorkPool: Sendable {
         let (seconds, attoseconds) = idleTimeout.components
         let nanoseconds = max(0, Double(seconds) * 1e9 + Double(attoseconds) / 1e9)
         self.idleTimeout = nanoseconds < Double(Int.max) ? .nanoseconds(Int(nanoseconds)) : .never
-        self.state = Mutex(State())
+        self.state = Locked(State())
     }
 
     /// Runs `body` on one of the pool's threads and returns what it returned or throws what
@@ -54,7 +54,7 @@ public final class BlockingWorkPool: Sendable {
 
     // MARK: Threads
 
-    private struct State: ~Copyable {
+    private struct State {
         /// FIFO of submitted work; slots before `head` were taken and are nil.
         var queue: [(@Sendable () -> Void)?] = []
         var head = 0
@@ -145,7 +145,7 @@ private final class Job<T: Sendable>: Sendable {
     }
 
     private let body: @Sendable () throws -> T
-    private let phase = Mutex(Phase.created)
+    private let phase = Locked(Phase.created)
 
     init(_ body: @escaping @Sendable () throws -> T) { self.body = body }
 

@@ -1,6 +1,5 @@
 import Dispatch
 @testable import Libvirt
-import Synchronization
 import Testing
 
 @Suite struct BlockingWorkPoolTests {
@@ -8,7 +7,7 @@ import Testing
 
     /// How many bodies run now, and the most that ever ran at once.
     final class Gauge: Sendable {
-        private let counts = Mutex((running: 0, peak: 0))
+        private let counts = Locked((running: 0, peak: 0))
         func enter() { counts.withLock { $0.running += 1; $0.peak = max($0.peak, $0.running) } }
         func leave() { counts.withLock { $0.running -= 1 } }
         var running: Int { counts.withLock { $0.running } }
@@ -16,7 +15,7 @@ import Testing
     }
 
     final class Flag: Sendable {
-        private let value = Mutex(false)
+        private let value = Locked(false)
         func set() { value.withLock { $0 = true } }
         var isSet: Bool { value.withLock { $0 } }
     }

@@ -2,7 +2,6 @@ import CLibvirt
 import Dispatch
 import Foundation
 @testable import Libvirt
-import Synchronization
 import Testing
 
 /// Errors are copied by the `cvm_*` wrappers inside the failing C call (test driver, no daemon).
@@ -54,7 +53,7 @@ import Testing
     @Test func concurrentFailuresEachGetTheirOwnError() throws {
         let c = try LibvirtConnection(uri: "test:///default")
         let threads = 8, rounds = 25
-        let messages = Mutex<[Int: [String]]>([:])
+        let messages = Locked<[Int: [String]]>([:])
         DispatchQueue.concurrentPerform(iterations: threads) { thread in
             var seen: [String] = []
             for round in 0..<rounds {
