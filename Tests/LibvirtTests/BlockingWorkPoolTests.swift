@@ -116,11 +116,10 @@ import Testing
         let ran = Flag()
         let queued = Task { try await pool.run { ran.set() } }
         try await Task.sleep(for: .milliseconds(50))
-        let cancelledAt = ContinuousClock.now
         queued.cancel()
+        // Answered while the only thread is still blocked (the gate opens below), so the
+        // cancellation did not wait for a thread to pick the call up.
         await #expect(throws: CancellationError.self) { try await queued.value }
-        // Answered while the thread is still blocked: nothing waited for it.
-        #expect(ContinuousClock.now - cancelledAt < .seconds(2))
 
         gate.signal()
         try await blocker.value
@@ -149,10 +148,11 @@ import Testing
     @Test func idleThreadsLeaveAndComeBackForNewWork() async throws {
         let pool = BlockingWorkPool(name: "t.idle", maximumThreads: 2, idleTimeout: .milliseconds(200))
         #expect(try await pool.run { 1 } == 1)
-        #expect(pool.threadCount == 1)
+        #expect(pool.threadCount <= 1)
         #expect(await Self.eventually { pool.threadCount == 0 })
+        // No thread left: this call is answered only if a new one starts.
         #expect(try await pool.run { 2 } == 2)
-        #expect(pool.threadCount == 1)
+        #expect(pool.threadCount <= 1)
     }
 
     @Test func libvirtExecutorRunsOnItsPool() async throws {
