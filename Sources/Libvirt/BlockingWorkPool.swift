@@ -15,7 +15,7 @@ import Foundation
 public final class BlockingWorkPool: Sendable {
     /// The most bodies that run at the same time.
     public let maximumThreads: Int
-    /// Prefix of the threads' names (Linux shows 15 characters).
+    /// The threads' name (Linux keeps the first 15 characters).
     public let name: String
     private let idleTimeout: DispatchTimeInterval
     private let state: Locked<State>
