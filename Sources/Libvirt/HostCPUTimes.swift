@@ -26,9 +26,14 @@ extension LibvirtConnection {
     public func cpuTimes() throws -> HostCPUTimes {
         let all = Int32(VIR_NODE_CPU_STATS_ALL_CPUS.rawValue)
         var count: Int32 = 0
-        guard virNodeGetCPUStats(raw, all, nil, &count, 0) == 0, count > 0 else { throw LibvirtError.last("virNodeGetCPUStats") }
+        var err = virError()
+        guard cvm_virNodeGetCPUStats(raw, all, nil, &count, 0, &err) == 0, count > 0 else {
+            throw LibvirtError(capturing: &err, operation: "virNodeGetCPUStats")
+        }
         var stats = [virNodeCPUStats](repeating: virNodeCPUStats(), count: Int(count))
-        guard virNodeGetCPUStats(raw, all, &stats, &count, 0) == 0 else { throw LibvirtError.last("virNodeGetCPUStats") }
+        guard cvm_virNodeGetCPUStats(raw, all, &stats, &count, 0, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virNodeGetCPUStats")
+        }
         var busy: UInt64 = 0, idle: UInt64 = 0
         for var stat in stats.prefix(Int(count)) {
             let field = withUnsafeBytes(of: &stat.field) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }

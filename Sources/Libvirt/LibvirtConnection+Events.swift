@@ -75,12 +75,14 @@ extension LibvirtConnection {
             Unmanaged<Box>.fromOpaque(opaque).takeUnretainedValue().handler(e)
             return 0
         }
-        let id = virConnectDomainEventRegisterAny(raw, nil, Int32(VIR_DOMAIN_EVENT_ID_LIFECYCLE.rawValue),
-                                                  cvm_lifecycle_callback(callback), box,
-                                                  { opaque in opaque.map { Unmanaged<Box>.fromOpaque($0).release() } })
+        var err = virError()
+        let id = cvm_virConnectDomainEventRegisterAny(raw, nil, Int32(VIR_DOMAIN_EVENT_ID_LIFECYCLE.rawValue),
+                                                      cvm_lifecycle_callback(callback), box,
+                                                      { opaque in opaque.map { Unmanaged<Box>.fromOpaque($0).release() } },
+                                                      &err)
         guard id >= 0 else {
             Unmanaged<Box>.fromOpaque(box).release()
-            throw LibvirtError.last("virConnectDomainEventRegisterAny(lifecycle)")
+            throw LibvirtError(capturing: &err, operation: "virConnectDomainEventRegisterAny(lifecycle)")
         }
         return EventRegistration(connection: self, callbackID: id)
     }

@@ -14,8 +14,9 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// - Throws: ``LibvirtError`` with the daemon's reason when it cannot be reached.
     public init(uri: String) throws {
         LibvirtRuntime.ensureStarted()
-        guard let conn = virConnectOpen(uri) else {
-            throw LibvirtError.last("virConnectOpen(\(uri))")
+        var err = virError()
+        guard let conn = cvm_virConnectOpen(uri, &err) else {
+            throw LibvirtError(capturing: &err, operation: "virConnectOpen(\(uri))")
         }
         self.raw = conn
         self.uri = uri
@@ -27,7 +28,10 @@ public final class LibvirtConnection: @unchecked Sendable {
 
     public var hostname: String {
         get throws {
-            guard let p = virConnectGetHostname(raw) else { throw LibvirtError.last("virConnectGetHostname") }
+            var err = virError()
+            guard let p = cvm_virConnectGetHostname(raw, &err) else {
+                throw LibvirtError(capturing: &err, operation: "virConnectGetHostname")
+            }
             defer { free(p) }
             return String(cString: p)
         }
@@ -37,7 +41,10 @@ public final class LibvirtConnection: @unchecked Sendable {
     public var daemonVersion: String {
         get throws {
             var v: UInt = 0
-            guard virConnectGetLibVersion(raw, &v) == 0 else { throw LibvirtError.last("virConnectGetLibVersion") }
+            var err = virError()
+            guard cvm_virConnectGetLibVersion(raw, &v, &err) == 0 else {
+                throw LibvirtError(capturing: &err, operation: "virConnectGetLibVersion")
+            }
             return LibvirtRuntime.format(v)
         }
     }
@@ -47,7 +54,10 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// Host memory and CPUs as libvirt reports them.
     public func nodeInfo() throws -> (cpus: Int, memoryKiB: UInt64) {
         var info = virNodeInfo()
-        guard virNodeGetInfo(raw, &info) == 0 else { throw LibvirtError.last("virNodeGetInfo") }
+        var err = virError()
+        guard cvm_virNodeGetInfo(raw, &info, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virNodeGetInfo")
+        }
         return (Int(info.cpus), UInt64(info.memory))
     }
 
@@ -57,8 +67,9 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// Domain capabilities XML for a virtualization type (`kvm` or `qemu`), or nil when the
     /// host cannot offer it.
     public func domainCapabilities(virtType: String) -> String? {
-        guard let p = virConnectGetDomainCapabilities(raw, nil, "x86_64", nil, virtType, 0) else {
-            virResetLastError()
+        var err = virError()
+        guard let p = cvm_virConnectGetDomainCapabilities(raw, nil, "x86_64", nil, virtType, 0, &err) else {
+            virResetError(&err) // the reason does not matter: the host cannot offer it
             return nil
         }
         defer { free(p) }
@@ -68,8 +79,9 @@ public final class LibvirtConnection: @unchecked Sendable {
     // MARK: Domains
 
     public func lookupDomain(name: String) throws -> LibvirtDomain? {
-        guard let d = virDomainLookupByName(raw, name) else {
-            let error = LibvirtError.last("virDomainLookupByName(\(name))")
+        var err = virError()
+        guard let d = cvm_virDomainLookupByName(raw, name, &err) else {
+            let error = LibvirtError(capturing: &err, operation: "virDomainLookupByName(\(name))")
             if error.code == .noDomain { return nil }
             throw error
         }
@@ -77,8 +89,9 @@ public final class LibvirtConnection: @unchecked Sendable {
     }
 
     public func lookupDomain(uuid: String) throws -> LibvirtDomain? {
-        guard let d = virDomainLookupByUUIDString(raw, uuid) else {
-            let error = LibvirtError.last("virDomainLookupByUUIDString(\(uuid))")
+        var err = virError()
+        guard let d = cvm_virDomainLookupByUUIDString(raw, uuid, &err) else {
+            let error = LibvirtError(capturing: &err, operation: "virDomainLookupByUUIDString(\(uuid))")
             if error.code == .noDomain { return nil }
             throw error
         }
@@ -87,15 +100,19 @@ public final class LibvirtConnection: @unchecked Sendable {
 
     /// Defines a persistent domain from XML (does not start it).
     public func defineDomain(xml: String) throws -> LibvirtDomain {
-        guard let d = virDomainDefineXML(raw, xml) else { throw LibvirtError.last("virDomainDefineXML") }
+        var err = virError()
+        guard let d = cvm_virDomainDefineXML(raw, xml, &err) else {
+            throw LibvirtError(capturing: &err, operation: "virDomainDefineXML")
+        }
         return LibvirtDomain(raw: d, connection: self)
     }
 
     /// Starts a transient domain that libvirt destroys when this connection closes
     /// (`VIR_DOMAIN_START_AUTODESTROY`): for probes that must never outlive the process.
     public func createAutodestroyDomain(xml: String) throws -> LibvirtDomain {
-        guard let d = virDomainCreateXML(raw, xml, UInt32(VIR_DOMAIN_START_AUTODESTROY.rawValue)) else {
-            throw LibvirtError.last("virDomainCreateXML")
+        var err = virError()
+        guard let d = cvm_virDomainCreateXML(raw, xml, UInt32(VIR_DOMAIN_START_AUTODESTROY.rawValue), &err) else {
+            throw LibvirtError(capturing: &err, operation: "virDomainCreateXML")
         }
         return LibvirtDomain(raw: d, connection: self)
     }
@@ -103,8 +120,9 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// Every domain, running or defined.
     public func allDomains() throws -> [LibvirtDomain] {
         var list: UnsafeMutablePointer<virDomainPtr?>?
-        let n = virConnectListAllDomains(raw, &list, 0)
-        guard n >= 0 else { throw LibvirtError.last("virConnectListAllDomains") }
+        var err = virError()
+        let n = cvm_virConnectListAllDomains(raw, &list, 0, &err)
+        guard n >= 0 else { throw LibvirtError(capturing: &err, operation: "virConnectListAllDomains") }
         defer { free(list) }
         return (0..<Int(n)).compactMap { i in list?[i].map { LibvirtDomain(raw: $0, connection: self) } }
     }
@@ -112,8 +130,9 @@ public final class LibvirtConnection: @unchecked Sendable {
     // MARK: Storage
 
     public func lookupStoragePool(name: String) throws -> LibvirtStoragePool? {
-        guard let p = virStoragePoolLookupByName(raw, name) else {
-            let error = LibvirtError.last("virStoragePoolLookupByName(\(name))")
+        var err = virError()
+        guard let p = cvm_virStoragePoolLookupByName(raw, name, &err) else {
+            let error = LibvirtError(capturing: &err, operation: "virStoragePoolLookupByName(\(name))")
             if error.code == .noStoragePool { return nil }
             throw error
         }
@@ -123,22 +142,32 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// Creates (and builds: makes the directory) a transient pool: it disappears from
     /// libvirt when destroyed or when libvirtd restarts, leaving no definition behind.
     public func createTransientStoragePool(xml: String) throws -> LibvirtStoragePool {
-        if let p = virStoragePoolCreateXML(raw, xml, UInt32(VIR_STORAGE_POOL_CREATE_WITH_BUILD.rawValue)) {
+        var err = virError()
+        if let p = cvm_virStoragePoolCreateXML(raw, xml, UInt32(VIR_STORAGE_POOL_CREATE_WITH_BUILD.rawValue), &err) {
             return LibvirtStoragePool(raw: p, connection: self)
         }
-        let error = LibvirtError.last("virStoragePoolCreateXML")
+        let error = LibvirtError(capturing: &err, operation: "virStoragePoolCreateXML")
         // Drivers that cannot build pools (the test driver) reject the flag.
         guard error.code == .invalidArgument || error.code == .noSupport else { throw error }
-        guard let p = virStoragePoolCreateXML(raw, xml, 0) else { throw LibvirtError.last("virStoragePoolCreateXML") }
+        guard let p = cvm_virStoragePoolCreateXML(raw, xml, 0, &err) else {
+            throw LibvirtError(capturing: &err, operation: "virStoragePoolCreateXML")
+        }
         return LibvirtStoragePool(raw: p, connection: self)
     }
 
     /// Defines, builds and starts a persistent pool; autostart on.
     public func createStoragePool(xml: String) throws -> LibvirtStoragePool {
-        guard let p = virStoragePoolDefineXML(raw, xml, 0) else { throw LibvirtError.last("virStoragePoolDefineXML") }
+        var err = virError()
+        guard let p = cvm_virStoragePoolDefineXML(raw, xml, 0, &err) else {
+            throw LibvirtError(capturing: &err, operation: "virStoragePoolDefineXML")
+        }
         let pool = LibvirtStoragePool(raw: p, connection: self)
-        guard virStoragePoolBuild(p, 0) == 0 else { throw LibvirtError.last("virStoragePoolBuild") }
-        guard virStoragePoolCreate(p, 0) == 0 else { throw LibvirtError.last("virStoragePoolCreate") }
+        guard cvm_virStoragePoolBuild(p, 0, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virStoragePoolBuild")
+        }
+        guard cvm_virStoragePoolCreate(p, 0, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virStoragePoolCreate")
+        }
         _ = virStoragePoolSetAutostart(p, 1)
         return pool
     }

@@ -50,8 +50,10 @@ extension LibvirtDomain {
         for disk in options.copyDisks { try params.add(VIR_MIGRATE_PARAM_MIGRATE_DISKS, string: disk) }
         var flags = VIR_MIGRATE_LIVE.rawValue | VIR_MIGRATE_PERSIST_DEST.rawValue | VIR_MIGRATE_UNDEFINE_SOURCE.rawValue
         if !options.copyDisks.isEmpty { flags |= VIR_MIGRATE_NON_SHARED_DISK.rawValue }
-        guard let moved = virDomainMigrate3(raw, destination.raw, params.raw, UInt32(params.count), UInt32(flags)) else {
-            throw LibvirtError.last("virDomainMigrate3(\(name))")
+        var err = virError()
+        guard let moved = cvm_virDomainMigrate3(raw, destination.raw, params.raw, UInt32(params.count), UInt32(flags),
+                                                &err) else {
+            throw LibvirtError(capturing: &err, operation: "virDomainMigrate3(\(name))")
         }
         return LibvirtDomain(raw: moved, connection: destination)
     }
@@ -59,22 +61,27 @@ extension LibvirtDomain {
     /// Sets the longest pause QEMU may take to switch over (per QEMU process, so set it on
     /// the source before migrating).
     public func setMaxDowntime(milliseconds: UInt64) throws {
-        guard virDomainMigrateSetMaxDowntime(raw, milliseconds, 0) == 0 else {
-            throw LibvirtError.last("virDomainMigrateSetMaxDowntime(\(name))")
+        var err = virError()
+        guard cvm_virDomainMigrateSetMaxDowntime(raw, milliseconds, 0, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virDomainMigrateSetMaxDowntime(\(name))")
         }
     }
 
     /// Aborts the running job (a migration): the domain stays where it was.
     public func abortJob() throws {
-        guard virDomainAbortJob(raw) == 0 else { throw LibvirtError.last("virDomainAbortJob(\(name))") }
+        var err = virError()
+        guard cvm_virDomainAbortJob(raw, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virDomainAbortJob(\(name))")
+        }
     }
 
     public func jobProgress() throws -> JobProgress {
         var type: Int32 = 0
         var params: virTypedParameterPtr?
         var count: Int32 = 0
-        guard virDomainGetJobStats(raw, &type, &params, &count, 0) == 0 else {
-            throw LibvirtError.last("virDomainGetJobStats(\(name))")
+        var err = virError()
+        guard cvm_virDomainGetJobStats(raw, &type, &params, &count, 0, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virDomainGetJobStats(\(name))")
         }
         defer { virTypedParamsFree(params, count) }
         func v(_ key: String) -> UInt64 { TypedParameters.ulonglong(params, count, key) ?? 0 }
@@ -108,12 +115,14 @@ extension LibvirtConnection {
                                      dataTotal: TypedParameters.ulonglong(params, count, VIR_DOMAIN_JOB_DATA_TOTAL))
             Unmanaged<Box>.fromOpaque(opaque).takeUnretainedValue().handler(event)
         }
-        let id = virConnectDomainEventRegisterAny(raw, nil, Int32(VIR_DOMAIN_EVENT_ID_JOB_COMPLETED.rawValue),
-                                                  cvm_job_completed_callback(callback), box,
-                                                  { opaque in opaque.map { Unmanaged<Box>.fromOpaque($0).release() } })
+        var err = virError()
+        let id = cvm_virConnectDomainEventRegisterAny(raw, nil, Int32(VIR_DOMAIN_EVENT_ID_JOB_COMPLETED.rawValue),
+                                                      cvm_job_completed_callback(callback), box,
+                                                      { opaque in opaque.map { Unmanaged<Box>.fromOpaque($0).release() } },
+                                                      &err)
         guard id >= 0 else {
             Unmanaged<Box>.fromOpaque(box).release()
-            throw LibvirtError.last("virConnectDomainEventRegisterAny(job-completed)")
+            throw LibvirtError(capturing: &err, operation: "virConnectDomainEventRegisterAny(job-completed)")
         }
         return EventRegistration(connection: self, callbackID: id)
     }

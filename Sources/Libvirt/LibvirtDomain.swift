@@ -28,8 +28,9 @@ public final class LibvirtDomain: @unchecked Sendable {
     public func state() throws -> DomainState {
         var state: Int32 = 0
         var reason: Int32 = 0
-        guard virDomainGetState(raw, &state, &reason, 0) == 0 else {
-            throw LibvirtError.last("virDomainGetState(\(name))")
+        var err = virError()
+        guard cvm_virDomainGetState(raw, &state, &reason, 0, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virDomainGetState(\(name))")
         }
         return DomainState(rawState: state, reason: reason)
     }
@@ -37,7 +38,10 @@ public final class LibvirtDomain: @unchecked Sendable {
     /// CPU time used by the guest and its current memory.
     public func info() throws -> (cpuTimeNs: UInt64, memoryKiB: UInt64, vcpus: Int) {
         var info = virDomainInfo()
-        guard virDomainGetInfo(raw, &info) == 0 else { throw LibvirtError.last("virDomainGetInfo(\(name))") }
+        var err = virError()
+        guard cvm_virDomainGetInfo(raw, &info, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virDomainGetInfo(\(name))")
+        }
         return (UInt64(info.cpuTime), UInt64(info.memory), Int(info.nrVirtCpu))
     }
 
@@ -47,19 +51,26 @@ public final class LibvirtDomain: @unchecked Sendable {
         var flags: UInt32 = 0
         if inactive { flags |= UInt32(VIR_DOMAIN_XML_INACTIVE.rawValue) }
         if migratable { flags |= UInt32(VIR_DOMAIN_XML_MIGRATABLE.rawValue) }
-        guard let p = virDomainGetXMLDesc(raw, flags) else { throw LibvirtError.last("virDomainGetXMLDesc(\(name))") }
+        var err = virError()
+        guard let p = cvm_virDomainGetXMLDesc(raw, flags, &err) else {
+            throw LibvirtError(capturing: &err, operation: "virDomainGetXMLDesc(\(name))")
+        }
         defer { free(p) }
         return String(cString: p)
     }
 
     public func start() throws {
-        guard virDomainCreate(raw) == 0 else { throw LibvirtError.last("virDomainCreate(\(name))") }
+        var err = virError()
+        guard cvm_virDomainCreate(raw, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virDomainCreate(\(name))")
+        }
     }
 
     /// Hard stop. Succeeds quietly when the domain is already stopped.
     public func destroy() throws {
-        guard virDomainDestroy(raw) == 0 else {
-            let error = LibvirtError.last("virDomainDestroy(\(name))")
+        var err = virError()
+        guard cvm_virDomainDestroy(raw, &err) == 0 else {
+            let error = LibvirtError(capturing: &err, operation: "virDomainDestroy(\(name))")
             if error.code == .operationInvalid { return } // not running
             throw error
         }
@@ -69,20 +80,24 @@ public final class LibvirtDomain: @unchecked Sendable {
     public func undefine() throws {
         let flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE.rawValue | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA.rawValue
             | VIR_DOMAIN_UNDEFINE_NVRAM.rawValue | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA.rawValue
-        guard virDomainUndefineFlags(raw, UInt32(flags)) == 0 else {
-            let error = LibvirtError.last("virDomainUndefine(\(name))")
+        var err = virError()
+        guard cvm_virDomainUndefineFlags(raw, UInt32(flags), &err) == 0 else {
+            let error = LibvirtError(capturing: &err, operation: "virDomainUndefine(\(name))")
             // Drivers without snapshots/NVRAM (the test driver) reject the flags.
             guard error.code == .invalidArgument || error.code == .noSupport else { throw error }
-            guard virDomainUndefine(raw) == 0 else { throw LibvirtError.last("virDomainUndefine(\(name))") }
+            guard cvm_virDomainUndefine(raw, &err) == 0 else {
+                throw LibvirtError(capturing: &err, operation: "virDomainUndefine(\(name))")
+            }
             return
         }
     }
 
     /// Our own metadata element (namespace `uri`), or nil when the domain has none.
     public func metadata(namespace uri: String) throws -> String? {
-        guard let p = virDomainGetMetadata(raw, Int32(VIR_DOMAIN_METADATA_ELEMENT.rawValue), uri,
-                                           UInt32(VIR_DOMAIN_AFFECT_CURRENT.rawValue)) else {
-            let error = LibvirtError.last("virDomainGetMetadata(\(name))")
+        var err = virError()
+        guard let p = cvm_virDomainGetMetadata(raw, Int32(VIR_DOMAIN_METADATA_ELEMENT.rawValue), uri,
+                                               UInt32(VIR_DOMAIN_AFFECT_CURRENT.rawValue), &err) else {
+            let error = LibvirtError(capturing: &err, operation: "virDomainGetMetadata(\(name))")
             if error.code == .noDomainMetadata { return nil }
             throw error
         }
@@ -94,8 +109,9 @@ public final class LibvirtDomain: @unchecked Sendable {
     /// `force` takes the channel over from another client that holds it open.
     public func openChannel(alias: String, into stream: LibvirtStream, force: Bool = false) throws {
         let flags = force ? UInt32(VIR_DOMAIN_CHANNEL_FORCE.rawValue) : 0
-        guard virDomainOpenChannel(raw, alias, stream.raw, flags) == 0 else {
-            throw LibvirtError.last("virDomainOpenChannel(\(name), \(alias))")
+        var err = virError()
+        guard cvm_virDomainOpenChannel(raw, alias, stream.raw, flags, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virDomainOpenChannel(\(name), \(alias))")
         }
     }
 }

@@ -1,8 +1,8 @@
 import CLibvirt
 
-/// An error reported by libvirt, copied from libvirt's thread-local error slot inside the
-/// same synchronous call that failed (never after a suspension point, where the slot may
-/// belong to another call).
+/// An error reported by libvirt, copied out of libvirt's thread-local error slot inside the
+/// C call that failed (the `cvm_*` wrappers in CLibvirt's shim.h), never read from the slot
+/// afterwards, where it may already belong to another call.
 public struct LibvirtError: Error, Sendable, CustomStringConvertible {
     /// libvirt's error number (`virErrorNumber`), matchable through the static members.
     public struct Code: RawRepresentable, Hashable, Sendable {
@@ -47,22 +47,18 @@ public struct LibvirtError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(operation): \(message)" }
 
-    /// Copies and clears the calling thread's last libvirt error. Call it right after the
-    /// failing libvirt function, in the same synchronous stretch of code. `operation` is
-    /// evaluated only after the copy: building it may call libvirt (a domain's name), and
-    /// every libvirt call clears the thread's error on entry.
-    static func last(_ operation: @autoclosure () -> String) -> LibvirtError {
-        var raw = virError()
-        let copied = virCopyLastError(&raw)
+    /// Builds the error from what a `cvm_*` wrapper (CLibvirt's shim.h) copied into `raw`
+    /// inside the failing C call, then frees that copy (`virResetError`), leaving `raw`
+    /// empty and reusable. Nothing here reads libvirt's thread-local error slot, so building
+    /// `operation` may call libvirt (a domain's name, which clears the slot) without losing
+    /// the error.
+    init(capturing raw: inout virError, operation: String) {
         defer { virResetError(&raw) }
-        virResetLastError()
-        let operation = operation()
-        guard copied >= 0, raw.code != 0 else {
-            return LibvirtError(code: .unknown, message: "libvirt reported a failure without details",
-                                operation: operation)
+        guard raw.code != 0 else {
+            self.init(code: .unknown, message: "libvirt reported a failure without details", operation: operation)
+            return
         }
         let message = raw.message.map { String(cString: $0) } ?? "no message"
-        return LibvirtError(code: Code(rawValue: raw.code), domain: raw.domain,
-                            message: message, operation: operation)
+        self.init(code: Code(rawValue: raw.code), domain: raw.domain, message: message, operation: operation)
     }
 }

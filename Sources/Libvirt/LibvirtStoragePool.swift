@@ -16,21 +16,31 @@ public final class LibvirtStoragePool: @unchecked Sendable {
     public var isActive: Bool { virStoragePoolIsActive(raw) == 1 }
 
     public func start() throws {
-        guard virStoragePoolCreate(raw, 0) == 0 else { throw LibvirtError.last("virStoragePoolCreate") }
+        var err = virError()
+        guard cvm_virStoragePoolCreate(raw, 0, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virStoragePoolCreate")
+        }
     }
 
     /// Stops a pool (a transient one disappears from libvirt; its directory stays).
     public func destroy() throws {
-        guard virStoragePoolDestroy(raw) == 0 else { throw LibvirtError.last("virStoragePoolDestroy") }
+        var err = virError()
+        guard cvm_virStoragePoolDestroy(raw, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virStoragePoolDestroy")
+        }
     }
 
     public func refresh() throws {
-        guard virStoragePoolRefresh(raw, 0) == 0 else { throw LibvirtError.last("virStoragePoolRefresh") }
+        var err = virError()
+        guard cvm_virStoragePoolRefresh(raw, 0, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virStoragePoolRefresh")
+        }
     }
 
     public func lookupVolume(name: String) throws -> LibvirtStorageVolume? {
-        guard let v = virStorageVolLookupByName(raw, name) else {
-            let error = LibvirtError.last("virStorageVolLookupByName(\(name))")
+        var err = virError()
+        guard let v = cvm_virStorageVolLookupByName(raw, name, &err) else {
+            let error = LibvirtError(capturing: &err, operation: "virStorageVolLookupByName(\(name))")
             if error.code == .noStorageVolume { return nil }
             throw error
         }
@@ -38,14 +48,18 @@ public final class LibvirtStoragePool: @unchecked Sendable {
     }
 
     public func createVolume(xml: String) throws -> LibvirtStorageVolume {
-        guard let v = virStorageVolCreateXML(raw, xml, 0) else { throw LibvirtError.last("virStorageVolCreateXML") }
+        var err = virError()
+        guard let v = cvm_virStorageVolCreateXML(raw, xml, 0, &err) else {
+            throw LibvirtError(capturing: &err, operation: "virStorageVolCreateXML")
+        }
         return LibvirtStorageVolume(raw: v, connection: connection)
     }
 
     public func volumeNames() throws -> [String] {
         var list: UnsafeMutablePointer<virStorageVolPtr?>?
-        let n = virStoragePoolListAllVolumes(raw, &list, 0)
-        guard n >= 0 else { throw LibvirtError.last("virStoragePoolListAllVolumes") }
+        var err = virError()
+        let n = cvm_virStoragePoolListAllVolumes(raw, &list, 0, &err)
+        guard n >= 0 else { throw LibvirtError(capturing: &err, operation: "virStoragePoolListAllVolumes") }
         defer { free(list) }
         return (0..<Int(n)).compactMap { i -> String? in
             guard let v = list?[i] else { return nil }
@@ -69,7 +83,10 @@ public final class LibvirtStorageVolume: @unchecked Sendable {
 
     public var path: String {
         get throws {
-            guard let p = virStorageVolGetPath(raw) else { throw LibvirtError.last("virStorageVolGetPath") }
+            var err = virError()
+            guard let p = cvm_virStorageVolGetPath(raw, &err) else {
+                throw LibvirtError(capturing: &err, operation: "virStorageVolGetPath")
+            }
             defer { free(p) }
             return String(cString: p)
         }
@@ -79,20 +96,27 @@ public final class LibvirtStorageVolume: @unchecked Sendable {
     public var capacityBytes: UInt64 {
         get throws {
             var info = virStorageVolInfo()
-            guard virStorageVolGetInfo(raw, &info) == 0 else { throw LibvirtError.last("virStorageVolGetInfo") }
+            var err = virError()
+            guard cvm_virStorageVolGetInfo(raw, &info, &err) == 0 else {
+                throw LibvirtError(capturing: &err, operation: "virStorageVolGetInfo")
+            }
             return UInt64(info.capacity)
         }
     }
 
     public func delete() throws {
-        guard virStorageVolDelete(raw, 0) == 0 else { throw LibvirtError.last("virStorageVolDelete") }
+        var err = virError()
+        guard cvm_virStorageVolDelete(raw, 0, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virStorageVolDelete")
+        }
     }
 
     /// The volume's whole content, read through libvirt's stream API (works remotely).
     public func download() throws -> [UInt8] {
         let stream = try LibvirtStream(connection: connection, nonBlocking: false)
-        guard virStorageVolDownload(raw, stream.raw, 0, 0, 0) == 0 else {
-            throw LibvirtError.last("virStorageVolDownload")
+        var err = virError()
+        guard cvm_virStorageVolDownload(raw, stream.raw, 0, 0, 0, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virStorageVolDownload")
         }
         var bytes: [UInt8] = []
         while case .bytes(let chunk) = try stream.receive(maxBytes: 1 << 20) { bytes += chunk }
@@ -104,8 +128,9 @@ public final class LibvirtStorageVolume: @unchecked Sendable {
     /// the same for a local or a remote daemon.
     public func upload(_ bytes: [UInt8], offset: UInt64 = 0) throws {
         let stream = try LibvirtStream(connection: connection, nonBlocking: false)
-        guard virStorageVolUpload(raw, stream.raw, offset, UInt64(bytes.count), 0) == 0 else {
-            throw LibvirtError.last("virStorageVolUpload")
+        var err = virError()
+        guard cvm_virStorageVolUpload(raw, stream.raw, offset, UInt64(bytes.count), 0, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virStorageVolUpload")
         }
         try stream.sendAll(bytes)
         try stream.finish()

@@ -14,7 +14,10 @@ public final class LibvirtStream: @unchecked Sendable {
 
     public init(connection: LibvirtConnection, nonBlocking: Bool) throws {
         let flags = nonBlocking ? UInt32(VIR_STREAM_NONBLOCK.rawValue) : 0
-        guard let s = virStreamNew(connection.raw, flags) else { throw LibvirtError.last("virStreamNew") }
+        var err = virError()
+        guard let s = cvm_virStreamNew(connection.raw, flags, &err) else {
+            throw LibvirtError(capturing: &err, operation: "virStreamNew")
+        }
         self.raw = s
         self.connection = connection
     }
@@ -34,13 +37,14 @@ public final class LibvirtStream: @unchecked Sendable {
 
     public func receive(maxBytes: Int = 4096) throws -> Received {
         var buffer = [UInt8](repeating: 0, count: maxBytes)
+        var err = virError()
         let n = buffer.withUnsafeMutableBytes { p in
-            virStreamRecv(raw, p.baseAddress!.assumingMemoryBound(to: CChar.self), maxBytes)
+            cvm_virStreamRecv(raw, p.baseAddress!.assumingMemoryBound(to: CChar.self), maxBytes, &err)
         }
         switch n {
         case -2: return .wouldBlock
         case 0: return .endOfStream
-        case ..<0: throw LibvirtError.last("virStreamRecv")
+        case ..<0: throw LibvirtError(capturing: &err, operation: "virStreamRecv")
         default: return .bytes(Array(buffer[0..<Int(n)]))
         }
     }
@@ -49,10 +53,11 @@ public final class LibvirtStream: @unchecked Sendable {
     public func sendAll(_ bytes: [UInt8]) throws {
         var offset = 0
         var retries = 0
+        var err = virError()
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { p in
-                virStreamSend(raw, p.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self),
-                              bytes.count - offset)
+                cvm_virStreamSend(raw, p.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self),
+                                  bytes.count - offset, &err)
             }
             if n == -2 {
                 retries += 1
@@ -61,7 +66,7 @@ public final class LibvirtStream: @unchecked Sendable {
                 usleep(10_000)
                 continue
             }
-            guard n > 0 else { throw LibvirtError.last("virStreamSend") }
+            guard n > 0 else { throw LibvirtError(capturing: &err, operation: "virStreamSend") }
             offset += Int(n)
         }
     }
@@ -71,7 +76,10 @@ public final class LibvirtStream: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         guard !finished else { return }
         finished = true
-        guard virStreamFinish(raw) == 0 else { throw LibvirtError.last("virStreamFinish") }
+        var err = virError()
+        guard cvm_virStreamFinish(raw, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virStreamFinish")
+        }
     }
 
     /// Abandons the stream.
@@ -89,16 +97,17 @@ public final class LibvirtStream: @unchecked Sendable {
         let box = Unmanaged.passRetained(CallbackBox(handler)).toOpaque()
         let events = Int32(VIR_STREAM_EVENT_READABLE.rawValue | VIR_STREAM_EVENT_ERROR.rawValue
                            | VIR_STREAM_EVENT_HANGUP.rawValue)
-        let rc = virStreamEventAddCallback(raw, events, { _, events, opaque in
+        var err = virError()
+        let rc = cvm_virStreamEventAddCallback(raw, events, { _, events, opaque in
             guard let opaque else { return }
             Unmanaged<CallbackBox>.fromOpaque(opaque).takeUnretainedValue().handler(StreamEvents(rawValue: events))
         }, box, { opaque in
             guard let opaque else { return }
             Unmanaged<CallbackBox>.fromOpaque(opaque).release()
-        })
+        }, &err)
         guard rc == 0 else {
             Unmanaged<CallbackBox>.fromOpaque(box).release()
-            throw LibvirtError.last("virStreamEventAddCallback")
+            throw LibvirtError(capturing: &err, operation: "virStreamEventAddCallback")
         }
         lock.lock(); hasCallback = true; lock.unlock()
     }

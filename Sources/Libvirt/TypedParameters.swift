@@ -10,14 +10,16 @@ final class TypedParameters {
     deinit { virTypedParamsFree(raw, count) }
 
     func add(_ name: String, string value: String) throws {
-        guard virTypedParamsAddString(&raw, &count, &capacity, name, value) == 0 else {
-            throw LibvirtError.last("virTypedParamsAddString(\(name))")
+        var err = virError()
+        guard cvm_virTypedParamsAddString(&raw, &count, &capacity, name, value, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virTypedParamsAddString(\(name))")
         }
     }
 
     func add(_ name: String, ulonglong value: UInt64) throws {
-        guard virTypedParamsAddULLong(&raw, &count, &capacity, name, value) == 0 else {
-            throw LibvirtError.last("virTypedParamsAddULLong(\(name))")
+        var err = virError()
+        guard cvm_virTypedParamsAddULLong(&raw, &count, &capacity, name, value, &err) == 0 else {
+            throw LibvirtError(capturing: &err, operation: "virTypedParamsAddULLong(\(name))")
         }
     }
 

@@ -1,17 +1,20 @@
 import Dispatch
 import Foundation
+import Libvirt
 import Synchronization
 
 /// Runs the real `git` binary (found on `PATH`) in one repository directory.
 ///
 /// Only read-only plumbing is used (`rev-parse`, `ls-tree`, `show`), with optional locks off,
 /// so reading policies never competes with an operator committing in the same repository.
-/// Calls block; ``offPool(_:)`` moves them off Swift's cooperative pool.
+/// Calls block; ``offPool(_:)`` moves them off Swift's cooperative pool onto a bounded one.
 struct GitCommand: Sendable {
     /// Where git runs (`git -C`); any directory inside the working tree, or a bare repository.
     let directory: String
 
-    private static let queue = DispatchQueue(label: "cvm.git.blocking", attributes: .concurrent)
+    /// The threads git waits on: a few (reads are short and the policy follower makes them
+    /// one at a time), separate from libvirt's so a slow daemon never holds up policy reads.
+    static let pool = BlockingWorkPool(name: "cvm.git", maximumThreads: 4)
 
     /// What one git invocation produced.
     struct Output: Sendable {
@@ -76,10 +79,9 @@ struct GitCommand: Sendable {
         return result.stdout
     }
 
-    /// ``run(_:)`` off the cooperative pool.
+    /// ``run(_:)`` off the cooperative pool, on ``pool``: a task cancelled before its git
+    /// call starts gets `CancellationError` and git is not run; a started git call finishes.
     static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try body() }) }
-        }
+        try await pool.run(body)
     }
 }
