@@ -28,8 +28,8 @@ step "integration tests (real libvirtd + QEMU guests, real sshd; one at a time)"
 swift test --skip-build --filter IntegrationTests --no-parallel
 
 if [ -d Tests/TMSCoreTests ] && grep -rqs "Thread" Tests/TMSCoreTests; then
-    step "ThreadSanitizer: TMSCore pools and the TrafficManager data plane"
-    swift test --sanitize=thread --scratch-path .build-tsan --filter "TMSCoreTests|TrafficManagerTests" 2>&1 \
+    step "ThreadSanitizer: TMSCore pools, the TrafficManager data plane, the libvirt binding and its blocking pool"
+    swift test --sanitize=thread --scratch-path .build-tsan --filter "TMSCoreTests|TrafficManagerTests|LibvirtTests" 2>&1 \
         | { grep -vE '^\[[0-9]+/[0-9]+\]' || true; }
 fi
 

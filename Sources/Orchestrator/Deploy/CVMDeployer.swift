@@ -118,7 +118,10 @@ package struct CVMDeployer: Sendable {
             let reason = (error is CancellationError) ? "interrupted" : "\(error)"
             logger.debug("deploy failed, rolling back", metadata: ["cvm.name": "\(name)", "cvm.error": "\(reason)"])
             do {
-                try await teardown(record, reason: "rollback: \(reason)")
+                // Also when cancelled (Ctrl-C): the rollback itself must run to its end, and the
+                // blocking pools refuse work from a cancelled task.
+                let pending = record
+                try await withoutCancellation { try await self.teardown(pending, reason: "rollback: \(reason)") }
             } catch {
                 logger.error("rollback failed", metadata: ["cvm.name": "\(name)", "cvm.error": "\(error)"])
             }

@@ -141,16 +141,19 @@ package struct CVMMigrator: Sendable {
             // The CVM stays on the source: undo what was prepared on the destination.
             let interrupted = error is CancellationError || (error as? LibvirtError)?.code == .operationAborted
             do {
-                if let leftover = try await destinationHV.lookupDomain(named: record.domainName) {
-                    try? await leftover.destroy()
-                    try? await leftover.undefine()
+                // Runs to its end even when the migration was cancelled (Ctrl-C).
+                try await withoutCancellation {
+                    if let leftover = try await destinationHV.lookupDomain(named: record.domainName) {
+                        try? await leftover.destroy()
+                        try? await leftover.undefine()
+                    }
+                    try await destinationHV.deleteVolumes(named: CVMVolumes.all(of: record))
                 }
-                try await destinationHV.deleteVolumes(named: CVMVolumes.all(of: record))
             } catch {
                 logger.warning("could not clean the destination after a failed migration",
                                metadata: ["cvm.name": "\(record.name)", "cvm.error": "\(error)"])
             }
-            let stillRunning = (try? await domain.state().isRunning) ?? false
+            let stillRunning = (try? await withoutCancellation { try await domain.state().isRunning }) ?? false
             let store = self.store, failure = "lost during migration: \(error)"
             _ = try? await withoutCancellation {
                 try await store.update(cvmID: record.id) { r in

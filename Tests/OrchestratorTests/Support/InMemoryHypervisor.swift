@@ -63,8 +63,10 @@ final class InMemoryHypervisor: Hypervisor, @unchecked Sendable {
     var runningDomainNames: [String] { state.withLock { $0.domains.filter(\.value.running).keys.sorted() } }
     var volumeNamesNow: [String] { state.withLock { $0.volumes.sorted() } }
 
-    /// Counts the call and throws when a failure is due.
+    /// Counts the call and throws when a failure is due. Like the real hypervisor's bounded
+    /// pool, it refuses work from a cancelled task.
     func check(_ step: Step) throws {
+        try Task.checkCancellation()
         try state.withLock { s in
             s.calls.append(step)
             guard let remaining = s.failures[step] else { return }
