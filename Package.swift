@@ -117,6 +117,7 @@ let package = Package(
 
         // Tests mirror the targets.
         .testTarget(name: "CVMProtocolTests", dependencies: ["CVMProtocol"]),
+        .testTarget(name: "UsageModelTests", dependencies: ["UsageModel"]),
         .testTarget(name: "cvmctlTests", dependencies: [
             "cvmctl", "TMSCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -68,7 +68,7 @@ public struct TMSUsageSource: UsageSource {
         var sums: [String: [UsageResource: Double]] = [:]
         for task in report.tasks {
             var values = sums[task.task] ?? [:]
-            for resource in UsageResource.allCases {
+            for resource in UsageResource.planned {
                 if let value = task.current[resource.rawValue], value.isFinite, value >= 0 {
                     values[resource, default: 0] += value
                 }

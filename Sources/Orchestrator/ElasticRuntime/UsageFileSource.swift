@@ -33,7 +33,7 @@ public struct UsageFileSource: UsageSource {
         return try Self.parse(String(decoding: data, as: UTF8.self), path: path)
     }
 
-    static let keys = ["time", "task"] + UsageResource.allCases.map(\.rawValue)
+    static let keys = ["time", "task"] + UsageResource.planned.map(\.rawValue)
 
     /// The latest reading per task in `text`, by task name.
     public static func parse(_ text: String, path: String) throws(UsageSourceError) -> [TaskUsageReading] {
@@ -70,7 +70,7 @@ public struct UsageFileSource: UsageSource {
             time = seconds
         }
         var values: [UsageResource: Double] = [:]
-        for resource in UsageResource.allCases {
+        for resource in UsageResource.planned {
             guard let value = object[resource.rawValue] else { continue }
             guard case let .number(amount) = value, amount.isFinite, amount >= 0 else {
                 throw bad("'\(resource.rawValue)' must be a number >= 0")

@@ -19,7 +19,7 @@ extension PolicyReader {
             if let v = f["image"] { task.image = reference(v) }
             if let v = f["tier"] { task.tier = reference(v) }
             if let v = f["thresholds"] {
-                let resources = UsageResource.allCases.map(\.rawValue)
+                let resources = UsageResource.planned.map(\.rawValue)
                 for (key, threshold) in fields(of: v, allowed: resources) {
                     if let value = number(threshold, "must be > 0", valid: { $0 > 0 }) {
                         task.thresholds[UsageResource(rawValue: key)!] = value

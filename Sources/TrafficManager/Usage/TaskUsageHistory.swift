@@ -7,7 +7,7 @@ struct TaskUsageHistory {
     private(set) var series: [UsageResource: UsageSeries]
 
     init(window: Int) {
-        series = Dictionary(uniqueKeysWithValues: UsageResource.allCases.map { ($0, UsageSeries(capacity: window)) })
+        series = Dictionary(uniqueKeysWithValues: UsageResource.monitored.map { ($0, UsageSeries(capacity: window)) })
     }
 
     /// Records the counters read at `time` (seconds) and the CPU time the task used since the
@@ -42,7 +42,7 @@ struct TaskUsageHistory {
         for (resource, samples) in series {
             current[resource.rawValue] = samples.samples.last?.value ?? 0
             patterns[resource.rawValue] = UsagePattern(samples)
-            forecast[resource.rawValue] = UsageForecast(samples, horizon: horizon, alpha: alpha, beta: beta)
+            forecast[resource.rawValue] = UsageForecast(samples, method: .holt(alpha: alpha, beta: beta), horizon: horizon)
         }
         return TaskReport(name: name, task: task, kind: kind,
                           totals: TaskTotals(cpuSeconds: cpuSeconds, counters: previous ?? TaskCounterSnapshot()),

@@ -1,6 +1,6 @@
+import Foundation
 import UsageModel
 import Testing
-@testable import Planning
 
 @Suite("UsagePattern")
 struct UsagePatternTests {
@@ -31,5 +31,25 @@ struct UsagePatternTests {
         #expect(UsagePattern(UsageSeries()) == UsagePattern(rate: 0, movingAverage: 0, peak: 0, trend: 0, sampleCount: 0, span: 0))
         let one = UsagePattern(UsageSeries([UsageSample(time: 3, value: 7)]))
         #expect(one.rate == 7 && one.movingAverage == 7 && one.peak == 7 && one.trend == 0)
+    }
+
+    @Test("pattern: rate, moving average, peak and trend of a line")
+    func pattern() {
+        let pattern = UsagePattern(UsageSeries.bounded([(0, 10), (1, 12), (2, 14), (3, 16)]))
+        #expect(pattern.rate == 16)
+        #expect(pattern.movingAverage == 13)
+        #expect(pattern.peak == 16)
+        #expect(abs(pattern.trend - 2) < 1e-9)
+        #expect(UsagePattern(UsageSeries(capacity: 3)) == UsagePattern(rate: 0, movingAverage: 0, peak: 0, trend: 0, sampleCount: 0, span: 0))
+    }
+}
+
+extension UsagePatternTests {
+    @Test("JSON keys: the traffic manager's /usage names the sample count `samples`")
+    func coding() throws {
+        let pattern = UsagePattern(rate: 4, movingAverage: 3, peak: 5, trend: 0.5, sampleCount: 7, span: 60)
+        let object = try #require(JSONSerialization.jsonObject(with: JSONEncoder().encode(pattern)) as? [String: Double])
+        #expect(object == ["rate": 4, "movingAverage": 3, "peak": 5, "trend": 0.5, "samples": 7, "span": 60])
+        #expect(try JSONDecoder().decode(UsagePattern.self, from: JSONEncoder().encode(pattern)) == pattern)
     }
 }

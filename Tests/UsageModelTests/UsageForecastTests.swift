@@ -1,6 +1,6 @@
+import Foundation
 import UsageModel
 import Testing
-@testable import Planning
 
 @Suite("UsageForecast")
 struct UsageForecastTests {
@@ -50,5 +50,28 @@ struct UsageForecastTests {
         let one = UsageSeries([UsageSample(time: 0, value: 9)])
         #expect(UsageForecast(one, method: .holt(alpha: 0.3, beta: 0.1), horizon: 60).anticipated == 9)
         #expect(UsageForecast(one, method: .linear, horizon: 60).anticipated == 9)
+    }
+
+    @Test("forecast follows a steady trend and never goes below zero")
+    func forecast() {
+        let rising = UsageForecast(UsageSeries.bounded((0..<20).map { (Double($0), 5 * Double($0)) }), method: .holt(alpha: 0.5, beta: 0.3), horizon: 10)
+        #expect(rising.anticipated > 95 + 40, "level near 95 and a trend near 5/s over 10 s")
+        #expect(abs(rising.trend - 5) < 0.5)
+        let falling = UsageForecast(UsageSeries.bounded((0..<10).map { (Double($0), 100 - 10 * Double($0)) }), method: .holt(alpha: 0.5, beta: 0.5), horizon: 60)
+        #expect(falling.anticipated == 0)
+        #expect(UsageForecast(UsageSeries.bounded([(5, 7)]), method: .holt(alpha: 0.5, beta: 0.3), horizon: 30).anticipated == 7)
+        #expect(UsageForecast(UsageSeries(capacity: 2), method: .holt(alpha: 0.5, beta: 0.3), horizon: 30).anticipated == 0)
+    }
+}
+
+extension UsageForecastTests {
+    @Test("JSON keys: /usage's horizon, level, trend and anticipated, plus the method")
+    func coding() throws {
+        let forecast = UsageForecast(UsageSeries.bounded([(0, 1), (10, 3)]), method: .holt(alpha: 0.5, beta: 0.3), horizon: 30)
+        let data = try JSONEncoder().encode(forecast)
+        let object = try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(Set(object.keys) == ["method", "horizon", "level", "trend", "anticipated"])
+        #expect(object["anticipated"] as? Double == forecast.anticipated)
+        #expect(try JSONDecoder().decode(UsageForecast.self, from: data) == forecast)
     }
 }

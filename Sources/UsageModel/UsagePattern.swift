@@ -1,11 +1,12 @@
-import UsageModel
-
 /// What a series of samples looks like: the figures the usage monitors publish per task and
 /// resource (SPEC 1.3) and the elastic planner quotes in its reasons.
 ///
 /// All figures are over the samples given (the caller windows the series). An empty series
 /// has every figure 0 and `sampleCount` 0.
-public struct UsagePattern: Sendable, Hashable {
+///
+/// Encoded (the traffic manager's `/usage`) with the keys `rate`, `movingAverage`, `peak`,
+/// `trend`, `samples` (the sample count) and `span`.
+public struct UsagePattern: Sendable, Hashable, Codable {
     /// The latest value (a rate: per second, or a level such as connections).
     public var rate: Double
     /// Arithmetic mean of the samples.
@@ -17,6 +18,11 @@ public struct UsagePattern: Sendable, Hashable {
     public var sampleCount: Int
     /// Seconds between the first and the last sample.
     public var span: Double
+
+    enum CodingKeys: String, CodingKey {
+        case rate, movingAverage, peak, trend, span
+        case sampleCount = "samples"
+    }
 
     public init(rate: Double, movingAverage: Double, peak: Double, trend: Double, sampleCount: Int, span: Double) {
         self.rate = rate

@@ -1,10 +1,11 @@
-import UsageModel
-
 /// Anticipated usage of one resource `horizon` seconds after the last sample.
 ///
 /// Contract: `anticipated` is finite and never negative (usage cannot be); with no samples it
 /// is 0, with one sample it is that sample.
-public struct UsageForecast: Sendable, Hashable {
+///
+/// Encoded (the traffic manager's `/usage`) with the keys `method`, `horizon`, `level`,
+/// `trend` and `anticipated`.
+public struct UsageForecast: Sendable, Hashable, Codable {
     public var method: ForecastMethod
     public var horizon: Double
     /// The smoothed current value the forecast starts from.

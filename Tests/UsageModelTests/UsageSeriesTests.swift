@@ -1,6 +1,5 @@
 import UsageModel
 import Testing
-@testable import Planning
 
 @Suite("UsageSeries")
 struct UsageSeriesTests {
@@ -31,5 +30,11 @@ struct UsageSeriesTests {
         #expect(rates.samples == [
             UsageSample(time: 10, value: 50), UsageSample(time: 20, value: 100), UsageSample(time: 40, value: 40),
         ])
+    }
+
+    @Test("a series keeps time order and its capacity")
+    func seriesRules() {
+        let series = UsageSeries.bounded([(1, 1), (1, 5), (0.5, 7), (2, .infinity), (3, 3), (4, 4)], capacity: 2)
+        #expect(series.samples.map(\.value) == [3, 4])
     }
 }
