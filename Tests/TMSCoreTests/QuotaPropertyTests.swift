@@ -10,7 +10,9 @@ import Testing
 ///   paused — and then no admission succeeds;
 /// - every core's in-use equals the connections the model holds open there;
 /// - each answer (admission source, batch returned, re-classification, FIFO serving,
-///   expiry, spillover) is the one SPEC.md §1.1 prescribes from the state before the step.
+///   expiry, spillover) is the one SPEC.md §1.1 prescribes from the state before the step;
+/// - no spill or refusal while the requesting core holds unused quota (borrowed quota it
+///   does not use counts as its own), whatever the thresholds T1 and T2.
 @Suite struct QuotaPropertyTests {
     struct Scenario: CustomStringConvertible {
         let cores: Int
@@ -19,9 +21,22 @@ import Testing
         let batchBP: Int
         let queueCapacity: Int
         let timeout: Duration
+        let t1: Threshold
+        let t2: Threshold
 
         var description: String {
-            "cores \(cores), services \(capacities), p_e \(exclusiveBP)bp, p_b \(batchBP)bp, queue \(queueCapacity)/\(timeout)"
+            "cores \(cores), services \(capacities), p_e \(exclusiveBP)bp, p_b \(batchBP)bp, queue \(queueCapacity)/\(timeout), "
+                + "T1 \(t1), T2 \(t2)"
+        }
+    }
+
+    /// Half of the scenarios use the default thresholds (the case SPEC.md §1.1 makes exact);
+    /// the others a percentage or an absolute number.
+    static func threshold(kind: Int, value: Int, default: Threshold) -> Threshold {
+        switch kind {
+        case 2: return .percent(Percentage(basisPoints: value % 10_001)!)
+        case 3: return .absolute(value % 80)
+        default: return `default`
         }
     }
 
@@ -57,11 +72,78 @@ import Testing
             count: 250,
             input: Gen.int(in: 1...8), Gen.int(in: 0...60).array(of: 1...4), Gen.int(in: 0...10_000),
             Gen.int(in: 0...4_000), Gen.int(in: 0...4), Gen.int(in: 1...5_000),
-            zip(Gen.int(in: 0...99), Gen.int(in: 0...100_000)).array(of: 0...300)
-        ) { cores, capacities, exclusiveBP, batchBP, queueCapacity, timeoutMs, rawSteps in
+            zip(Gen.int(in: 0...99), Gen.int(in: 0...100_000)).array(of: 0...300),
+            zip(Gen.int(in: 0...3), Gen.int(in: 0...10_000), Gen.int(in: 0...3), Gen.int(in: 0...10_000))
+        ) { cores, capacities, exclusiveBP, batchBP, queueCapacity, timeoutMs, rawSteps, thresholds in
             let scenario = Scenario(cores: cores, capacities: capacities, exclusiveBP: exclusiveBP, batchBP: batchBP,
-                                    queueCapacity: queueCapacity, timeout: .milliseconds(timeoutMs))
+                                    queueCapacity: queueCapacity, timeout: .milliseconds(timeoutMs),
+                                    t1: Self.threshold(kind: thresholds.0, value: thresholds.1, default: .percent(.hundred)),
+                                    t2: Self.threshold(kind: thresholds.2, value: thresholds.3, default: .absolute(0)))
             try run(scenario, steps: rawSteps.map { Step(selector: $0.0, value: $0.1, cores: cores) })
+        }
+    }
+
+    /// Requests routed as the data plane routes them (the spillover rule, then admission),
+    /// mostly arrivals so that pools run dry, with releases and limit changes mixed in:
+    /// - no spill or refusal while the requesting core holds unused quota;
+    /// - with default thresholds, a core spills only when it could not admit the request,
+    ///   and every core spills only when L uses are in place (never earlier).
+    @Test func noSpillOrRefusalWhileTheCoreHoldsUnusedQuota() async {
+        await propertyCheck(
+            count: 300,
+            input: Gen.int(in: 1...6), Gen.int(in: 0...150), Gen.int(in: 0...10_000), Gen.int(in: 0...5_000),
+            zip(Gen.int(in: 0...3), Gen.int(in: 0...10_000), Gen.int(in: 0...3), Gen.int(in: 0...10_000)),
+            zip(Gen.int(in: 0...99), Gen.int(in: 0...100_000)).array(of: 0...400)
+        ) { cores, limit, exclusiveBP, batchBP, thresholds, rawSteps in
+            let config = PoolConfig(
+                limit: limit, cores: cores, exclusivePercent: Percentage(basisPoints: exclusiveBP)!,
+                batchPercent: Percentage(basisPoints: batchBP)!,
+                t1: Self.threshold(kind: thresholds.0, value: thresholds.1, default: .percent(.hundred)),
+                t2: Self.threshold(kind: thresholds.2, value: thresholds.3, default: .absolute(0)))
+            try route(config, steps: rawSteps)
+        }
+    }
+
+    /// Steps: (selector, value); selector < 70 routes a request, < 97 releases, else a new limit.
+    func route(_ config: PoolConfig, steps: [(Int, Int)]) throws {
+        let cores = config.cores
+        let defaults = config.t1 == .percent(.hundred) && config.t2 == .absolute(0)
+        let quota = try VServerQuota(config)
+        var open = Array(repeating: 0, count: cores)
+        for (index, (selector, value)) in steps.enumerated() {
+            let core = value % cores
+            let pre = quota.inspect()
+            switch selector {
+            case 0..<70:
+                let unused = unusedOwnQuota(pre, core: core)
+                if quota.spilloverDecision(core: core) == .backup {
+                    #expect(unused == 0, "step \(index): spilled while core \(core) holds \(unused) unused")
+                    if defaults {
+                        #expect(predictAdmission(pre, core: core, yieldToWaiters: true) == nil,
+                                "step \(index): spilled a request core \(core) could admit")
+                    }
+                } else {
+                    let answer = quota.admit(core: core)
+                    if answer.isAdmitted { open[core] += 1 }
+                    #expect(answer.isAdmitted || unused == 0, "step \(index): refused while core \(core) holds \(unused) unused")
+                }
+            case 0..<97:
+                guard let owner = ([core] + Array(0..<cores)).first(where: { open[$0] > 0 }) else { continue }
+                quota.release(core: owner)
+                open[owner] -= 1
+            default:
+                try quota.updateLimit(value % 160)
+            }
+            let post = quota.inspect()
+            #expect(post.ledgerBalances && post.coresConsistent && post.withinLimitOrPaused, "step \(index)")
+            #expect(post.cores.map(\.inUse) == open, "step \(index)")
+            let everyCoreSpills = (0..<cores).allSatisfy { core in
+                unusedOwnQuota(post, core: core) == 0 && post.cores[core].inUse >= post.sizing.t1
+                    && post.sharedAvailable <= post.sizing.t2
+            }
+            if defaults && everyCoreSpills && !post.overLimit {
+                #expect(post.totalInUse == post.sizing.limit, "step \(index): every core spills below L")
+            }
         }
     }
 
@@ -71,7 +153,8 @@ import Testing
         })
         var config = PoolConfig(limit: services.limit, cores: scenario.cores,
                                 exclusivePercent: Percentage(basisPoints: scenario.exclusiveBP)!,
-                                batchPercent: Percentage(basisPoints: scenario.batchBP)!)
+                                batchPercent: Percentage(basisPoints: scenario.batchBP)!,
+                                t1: scenario.t1, t2: scenario.t2)
         let policy: QueuePolicy = scenario.queueCapacity == 0
             ? .refuse : .wait(capacity: scenario.queueCapacity, timeout: scenario.timeout)
         let quota = try VServerQuota(config, queue: policy)
@@ -92,6 +175,9 @@ import Testing
                     #expect(!answer.isAdmitted, "step \(index): \(answer)")
                     if case .refuse = policy { #expect(answer == .refused(expectedReason(pre, core: core))) }
                 }
+                if unusedOwnQuota(pre, core: core) > 0 {
+                    #expect(answer.isAdmitted, "step \(index): refused while core \(core) holds unused quota")
+                }
                 if pre.totalInUse > pre.sizing.limit { #expect(!answer.isAdmitted, "admitted while over the limit") }
 
             case .admitOrWait(let core):
@@ -111,6 +197,9 @@ import Testing
                     expected = .refused(.queueFull)
                 }
                 #expect(answer == expected, "step \(index)")
+                if case .admitted = answer {} else {
+                    #expect(unusedOwnQuota(pre, core: core) == 0, "step \(index): not admitted while core \(core) holds unused quota")
+                }
                 switch answer {
                 case .admitted:
                     model.open[core] += 1
@@ -162,10 +251,18 @@ import Testing
                 admittedSomething = apply(quota.serveWaiters(now: model.now), to: &model, expiring: true)
 
             case .spill(let core):
-                let expected = SpilloverRule.shouldSpill(
-                    inUse: pre.cores[core].inUse, sharedAvailable: pre.sharedAvailable,
-                    t1: pre.sizing.t1, t2: pre.sizing.t2)
-                #expect(quota.spilloverDecision(core: core) == (expected ? .backup : .primary))
+                let unused = unusedOwnQuota(pre, core: core)
+                let expected = unused == 0 && pre.cores[core].inUse >= pre.sizing.t1
+                    && pre.sharedAvailable <= pre.sizing.t2
+                let decision = quota.spilloverDecision(core: core)
+                #expect(decision == (expected ? .backup : .primary), "step \(index)")
+                if unused > 0 {
+                    #expect(decision == .primary, "step \(index): spilled while core \(core) holds \(unused) unused")
+                }
+                if decision == .backup && scenario.t1 == .percent(.hundred) && scenario.t2 == .absolute(0) {
+                    // Default thresholds: a core spills only when it could not admit the request.
+                    #expect(predictAdmission(pre, core: core, yieldToWaiters: false) == nil, "step \(index)")
+                }
 
             case .cancel(let value):
                 guard !model.waiting.isEmpty else { continue }
@@ -205,6 +302,14 @@ import Testing
         if mine.inUse < mine.capacity { return mine.inUse < mine.exclusive ? .exclusive : .heldBatch }
         if yieldToWaiters && state.waiting > 0 { return nil }
         return state.sharedAvailable >= state.sizing.batch ? .newBatch : nil
+    }
+
+    /// Borrowed quota `core` holds and does not use, which SPEC.md §1.1 counts as its own —
+    /// when it may use it (not while paused over the limit).
+    func unusedOwnQuota(_ state: QuotaState, core: Int) -> Int {
+        let mine = state.cores[core]
+        if mine.paused && state.sharedAvailable < 0 { return 0 }
+        return max(0, mine.held - mine.borrowedInUse)
     }
 
     func expectedReason(_ state: QuotaState, core: Int) -> RefusalReason {

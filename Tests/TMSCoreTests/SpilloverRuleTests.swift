@@ -10,6 +10,13 @@ import Testing
         #expect(SpilloverRule.shouldSpill(inUse: 0, sharedAvailable: -3, t1: 0, t2: 0))
     }
 
+    @Test func unusedHeldQuotaIsNeverSpilled() {
+        #expect(!SpilloverRule.shouldSpill(inUse: 41, unusedHeld: 1, sharedAvailable: 0, t1: 40, t2: 0))
+        #expect(SpilloverRule.shouldSpill(inUse: 42, unusedHeld: 0, sharedAvailable: 0, t1: 40, t2: 0))
+        #expect(!SpilloverRule.shouldSpill(inUse: 39, unusedHeld: 0, sharedAvailable: 0, t1: 40, t2: 0))
+        #expect(!SpilloverRule.shouldSpill(inUse: 42, unusedHeld: 0, sharedAvailable: 1, t1: 40, t2: 0))
+    }
+
     @Test func isMonotonic() async {
         let small = Gen.int(in: -50...50)
         await propertyCheck(input: small, small, small, small) { inUse, available, t1, t2 in

@@ -10,6 +10,10 @@ public struct CoreState: Sendable, Hashable {
     public var held: Int { capacity - exclusive }
     /// Uses counted as borrowed (beyond the exclusive number).
     public var borrowedInUse: Int { max(0, inUse - exclusive) }
+    /// Borrowed quota held and not in use (held - borrowed in use). SPEC.md §1.1 counts it
+    /// as the core's own: while it is above 0 the core admits without borrowing and its
+    /// requests are not spilled (unless the core is paused over the limit).
+    public var unusedHeld: Int { VServerQuota.unusedHeld(inUse: inUse, capacity: capacity, exclusive: exclusive) }
     /// Whether the core is flagged as not admitting (over the limit, or mid-publish).
     public let paused: Bool
 }
