@@ -1,3 +1,4 @@
+import CVMProtocol
 import Foundation
 @testable import Orchestrator
 import Testing
@@ -30,7 +31,7 @@ import Testing
         #expect(try store.cluster(named: "web")?.hostList == ["local", "b"])
         var one = StoreTests.record("web-1"), two = StoreTests.record("web-2"), other = StoreTests.record("x")
         one.cluster = "web"; two.cluster = "web"
-        one.role = "master"; two.role = "servant"
+        one.role = .master; two.role = .servant
         for record in [two, other, one] { try store.insert(record) }
         #expect(try store.members(ofCluster: "web").map(\.name) == ["web-1", "web-2"])
         #expect(try store.takeOrdinal(cluster: "web") == 3)
@@ -47,11 +48,11 @@ import Testing
     func report() throws {
         let cluster = ClusterRecord(name: "c", image: "cvm-base", task: "t", size: 2, hosts: "local", nextOrdinal: 3, createdAt: Date())
         var master = StoreTests.record("c-1"), servant = StoreTests.record("c-2")
-        master.role = "master"; servant.role = "servant"
+        master.role = .master; servant.role = .servant
         master.state = .running; servant.state = .running
-        master.agentRole = "master"
+        master.agentRole = .master
         #expect(ClusterReport(cluster: cluster, members: [master, servant]).healthy)
-        #expect(ClusterReport(cluster: cluster, members: [master, servant]).members.map(\.agentRole) == ["master", nil])
+        #expect(ClusterReport(cluster: cluster, members: [master, servant]).members.map(\.agentRole) == [.master, nil])
         servant.state = .failed
         let degraded = ClusterReport(cluster: cluster, members: [master, servant])
         #expect(!degraded.healthy && degraded.running == 1 && degraded.master == "c-1")
@@ -72,7 +73,7 @@ import Testing
         for index in 0..<3 {
             var r = StoreTests.record("c-\(index + 1)")
             r.cluster = "c"
-            r.role = index == 0 ? "master" : "servant"
+            r.role = index == 0 ? .master : .servant
             r.state = .running
             r.lastHeartbeatAt = Date(timeIntervalSince1970: Double(1_000 + index))
             try store.insert(r)
@@ -82,7 +83,7 @@ import Testing
         try store.update(cvmID: ids[0]) { $0.state = .failed }
         #expect(try store.promoteServant(inCluster: "c")?.name == "c-3")
         #expect(try store.promoteServant(inCluster: "c") == nil, "a second attempt finds the new master")
-        #expect(try store.members(ofCluster: "c").map(\.role) == ["servant", "servant", "master"])
+        #expect(try store.members(ofCluster: "c").map(\.role) == [.servant, .servant, .master])
     }
 }
 
@@ -90,7 +91,7 @@ import Testing
     @Test("a policy task's cluster: sized by what it has, healthy with all running and a master")
     func taskCluster() {
         var master = StoreTests.record("hm-1"), servant = StoreTests.record("hm-2")
-        master.role = "master"; servant.role = "servant"
+        master.role = .master; servant.role = .servant
         master.state = .running; servant.state = .running
         servant.host = "b"
         let report = ClusterReport(taskCluster: "health-monitor", members: [master, servant])
@@ -113,7 +114,7 @@ extension ClusterRecord {
     static func report(_ states: [(String, CVMRecord.State)]) -> ClusterReport {
         let members = states.enumerated().map { index, entry in
             var record = StoreTests.record(entry.0)
-            record.role = index == 0 ? "master" : "servant"
+            record.role = index == 0 ? .master : .servant
             record.state = entry.1
             return record
         }

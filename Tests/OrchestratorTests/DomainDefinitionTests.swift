@@ -1,3 +1,4 @@
+import CVMProtocol
 @testable import Libvirt
 import Foundation
 @testable import Orchestrator
@@ -6,7 +7,7 @@ import Testing
 @Suite struct DomainDefinitionTests {
     static let record = CVMRecord(
         id: "0b7c6a0e-5d7e-4a8e-9c1e-2f6a7b8c9d01", name: "web<1>&co", image: "cvm-base", imageVersion: "0.1.0",
-        task: "health-monitor", role: "master", host: "local", domainName: "cvm-web1", state: .deploying,
+        task: "health-monitor", role: .master, host: "local", domainName: "cvm-web1", state: .deploying,
         secret: String(repeating: "ab", count: 32), vcpus: 2, memoryMiB: 128, diskMiB: 64, intervalMs: 1000,
         virtType: "qemu", createdAt: Date(timeIntervalSince1970: 0))
 

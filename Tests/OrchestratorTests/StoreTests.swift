@@ -1,3 +1,4 @@
+import CVMProtocol
 import Foundation
 @testable import Orchestrator
 import Testing
@@ -5,7 +6,7 @@ import Testing
 @Suite struct StoreTests {
     static func record(_ name: String) -> CVMRecord {
         CVMRecord(id: UUID().uuidString.lowercased(), name: name, image: "cvm-base", imageVersion: "1", task: "t",
-                  role: "single", host: "local", domainName: "cvm-\(name)", state: .deploying,
+                  role: .single, host: "local", domainName: "cvm-\(name)", state: .deploying,
                   secret: String(repeating: "00", count: 32), vcpus: 1, memoryMiB: 128, diskMiB: 64,
                   intervalMs: 1000, virtType: "qemu", createdAt: Date())
     }

@@ -21,7 +21,7 @@
 /// `description` redacts the secret, so logging a config never leaks it.
 public struct AgentConfig: Sendable, Equatable, CustomStringConvertible {
     /// The role of the CVM in its task's cluster.
-    public enum Role: String, Sendable, CaseIterable {
+    public enum Role: String, Sendable, CaseIterable, Codable {
         case single, master, servant
     }
 

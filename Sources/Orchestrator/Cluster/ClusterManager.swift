@@ -59,7 +59,7 @@ package struct ClusterManager: Sendable {
                 progress("deploying \(name) (\(index == 0 ? "master" : "servant")) on \(host)")
                 _ = try await deployer.deploy(DeployRequest(
                     image: request.image, name: name, host: host, task: task,
-                    role: index == 0 ? "master" : "servant", cluster: request.name,
+                    role: index == 0 ? .master : .servant, cluster: request.name,
                     peers: names.filter { $0 != name }, timeout: request.timeout))
                 deployed.append(name)
                 try Task.checkCancellation()
@@ -146,7 +146,7 @@ package struct ClusterManager: Sendable {
             let peers = (try await store.members(ofCluster: name)).filter { $0.state != .failed && $0.name != lostName }.map(\.name)
             progress("deploying \(newName) (servant) on \(host)\(lostName.map { " to replace \($0)" } ?? "")")
             _ = try await deployer.deploy(DeployRequest(image: cluster.image, name: newName, host: host, task: cluster.task,
-                                               role: "servant", cluster: name, peers: peers))
+                                               role: .servant, cluster: name, peers: peers))
             return (newName, host)
         }
 
@@ -236,7 +236,8 @@ package struct ClusterManager: Sendable {
     /// which reopens it) and waits up to 5 s for the acknowledgement. Heartbeats read
     /// meanwhile are recorded, so the member does not look silent to the monitor.
     package func configureAgent(_ member: CVMRecord, peers: [String]) async -> Bool {
-        guard let role = AgentConfig.Role(rawValue: member.role), let secret = Hex.decode(member.secret),
+        let role = member.role
+        guard let secret = Hex.decode(member.secret),
               let host = try? await store.host(named: member.host) else { return false }
         guard let hypervisor = try? await hypervisors.hypervisor(for: host),
               let domain = try? await hypervisor.lookupDomain(named: member.domainName), await domain.isActive(),
@@ -259,7 +260,7 @@ package struct ClusterManager: Sendable {
             }
             let acknowledged = await group.next() ?? false
             group.cancelAll()
-            if acknowledged { _ = try? await self.store.update(cvmID: member.id) { $0.agentRole = role.rawValue } }
+            if acknowledged { _ = try? await self.store.update(cvmID: member.id) { $0.agentRole = role } }
             return acknowledged
         }
     }

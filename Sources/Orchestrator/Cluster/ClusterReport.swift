@@ -1,3 +1,4 @@
+import CVMProtocol
 import Foundation
 
 /// Where a new cluster member goes: the allowed host holding the fewest members of the
@@ -29,9 +30,9 @@ public struct ClusterReport: Sendable, Codable, Equatable {
 
     public struct Member: Sendable, Codable, Equatable {
         public var name: String
-        public var role: String
+        public var role: AgentConfig.Role
         /// The role the agent reported last (differs from `role` until it was told).
-        public var agentRole: String?
+        public var agentRole: AgentConfig.Role?
         public var host: String
         public var state: String
         public var lastHeartbeatAgeSeconds: Double?
@@ -44,7 +45,7 @@ public struct ClusterReport: Sendable, Codable, Equatable {
         size = cluster.size
         hosts = cluster.hostList
         managedBy = "cluster"
-        master = members.first { $0.role == "master" && $0.state == .running }?.name
+        master = members.first { $0.role == .master && $0.state == .running }?.name
         running = members.filter { $0.state == .running }.count
         healthy = running == cluster.size && master != nil && members.count == cluster.size
         self.members = Self.members(members, now: now)
@@ -58,7 +59,7 @@ public struct ClusterReport: Sendable, Codable, Equatable {
         size = members.count
         hosts = Array(Set(members.map(\.host))).sorted()
         managedBy = "policy"
-        master = members.first { $0.role == "master" && $0.state == .running }?.name
+        master = members.first { $0.role == .master && $0.state == .running }?.name
         running = members.filter { $0.state == .running }.count
         healthy = running == members.count && master != nil
         self.members = Self.members(members, now: now)

@@ -44,9 +44,7 @@ package struct CVMDeployer: Sendable {
         guard manifest.tasks.contains(task) else {
             throw OrchestratorError.invalidArgument("image '\(manifest.name)' cannot run task '\(task)' (it runs: \(manifest.tasks.joined(separator: ", ")))")
         }
-        guard let role = AgentConfig.Role(rawValue: request.role) else {
-            throw OrchestratorError.invalidArgument("invalid role '\(request.role)' (expected single, master or servant)")
-        }
+        let role = request.role
         let host = try store.requireHost(named: request.host)
         let hypervisor = try await hypervisors.hypervisor(for: host)
         let virt = try await chooseVirtType(host: host, hypervisor: hypervisor, image: image)
@@ -248,6 +246,6 @@ extension CVMRecord {
         netRxBytes = Int64(clamping: hb.netRxBytes)
         netTxBytes = Int64(clamping: hb.netTxBytes)
         connections = Int64(clamping: hb.connections)
-        agentRole = hb.role.rawValue
+        agentRole = hb.role
     }
 }

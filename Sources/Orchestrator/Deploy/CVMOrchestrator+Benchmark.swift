@@ -18,7 +18,7 @@ extension CVMOrchestrator {
         for i in secret.indices { secret[i] = UInt8.random(in: 0...255) }
         let record = CVMRecord(
             id: UUID().uuidString.lowercased(), name: name, image: image.manifest.name, imageVersion: image.manifest.version,
-            task: image.manifest.tasks[0], role: "single", host: host.name, domainName: Self.domainName(for: name),
+            task: image.manifest.tasks[0], role: .single, host: host.name, domainName: Self.domainName(for: name),
             state: .deploying, secret: Hex.encode(secret), vcpus: image.manifest.defaults.vcpus,
             memoryMiB: image.manifest.defaults.memoryMiB, diskMiB: image.manifest.defaults.diskMiB,
             intervalMs: configuration.heartbeatIntervalMs, virtType: "qemu", createdAt: Date())

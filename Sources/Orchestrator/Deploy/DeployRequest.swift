@@ -1,10 +1,11 @@
+import CVMProtocol
 /// What `cvmctl deploy` asks for. Unset sizes come from the image's defaults.
 public struct DeployRequest: Sendable, Equatable {
     public var image: String
     public var name: String?
     public var host: String
     public var task: String?
-    public var role: String
+    public var role: AgentConfig.Role
     public var cluster: String?
     public var peers: [String]
     public var vcpus: Int?
@@ -15,7 +16,7 @@ public struct DeployRequest: Sendable, Equatable {
     public var policyCommit: String?
 
     public init(image: String, name: String? = nil, host: String = CVMOrchestrator.localHostName, task: String? = nil,
-                role: String = "single", cluster: String? = nil, peers: [String] = [], vcpus: Int? = nil,
+                role: AgentConfig.Role = .single, cluster: String? = nil, peers: [String] = [], vcpus: Int? = nil,
                 memoryMiB: Int? = nil, diskMiB: Int? = nil, timeout: Duration? = nil, policyCommit: String? = nil) {
         self.image = image
         self.name = name

@@ -9,7 +9,7 @@ extension DomainDefinition {
         DomainDefinition(
             type: record.virtType, name: record.domainName, uuid: record.id,
             metadata: .init(cvm: CVMMetadata(id: record.id, name: record.name, image: record.image,
-                                             task: record.task, role: record.role, owner: owner)),
+                                             task: record.task, role: record.role.rawValue, owner: owner)),
             memoryKiB: UInt64(record.memoryMiB) * 1024, vcpus: record.vcpus,
             os: .init(kernel: kernel, initrd: initrd, cmdline: cmdline),
             devices: .init(disks: [.init(driverType: "raw", sourceFile: disk)],

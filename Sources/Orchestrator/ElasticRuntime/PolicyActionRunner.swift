@@ -1,3 +1,4 @@
+import CVMProtocol
 import Planning
 import Foundation
 import Synchronization
@@ -128,21 +129,21 @@ public struct PolicyActionRunner: Sendable {
         let action = prepared.action
         switch action.kind {
         case let .deploy(task, image, host, vcpus, memoryMiB):
-            var role = "single", peers: [String] = []
+            var role = AgentConfig.Role.single, peers: [String] = []
             if let cluster = prepared.cluster {
                 // The first member is the master; later ones are servants (a master lost later
                 // is replaced by promoting one of them).
                 let members = try await orchestrator.store.members(ofCluster: cluster).filter { $0.state != .failed }
                 let takesMaster = mastersUnderWay.clusters.withLock { underWay in
-                    guard !members.contains(where: { $0.role == "master" }), !underWay.contains(cluster) else { return false }
+                    guard !members.contains(where: { $0.role == .master }), !underWay.contains(cluster) else { return false }
                     underWay.insert(cluster)
                     return true
                 }
-                role = takesMaster ? "master" : "servant"
+                role = takesMaster ? .master : .servant
                 peers = members.map(\.name)
             }
             defer {
-                if role == "master", let cluster = prepared.cluster { _ = mastersUnderWay.clusters.withLock { $0.remove(cluster) } }
+                if role == .master, let cluster = prepared.cluster { _ = mastersUnderWay.clusters.withLock { $0.remove(cluster) } }
             }
             let result = try await orchestrator.deploy(DeployRequest(
                 image: image, name: prepared.cvm, host: host, task: task, role: role, cluster: prepared.cluster, peers: peers,

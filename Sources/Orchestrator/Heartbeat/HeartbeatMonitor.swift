@@ -133,7 +133,7 @@ public final class HeartbeatMonitor: Service, Sendable {
     /// not hold, opens the channel itself. For code in the monitor's process (elastic mode).
     public var configurer: CVMOrchestrator.AgentConfigurer {
         { member, peers in
-            guard let role = AgentConfig.Role(rawValue: member.role) else { return false }
+            let role = member.role
             if let watch = self.watched.withLock({ $0[member.id] }) {
                 return (try? watch.channel.send(.configure, role: role, peers: peers)) != nil
             }
@@ -147,8 +147,8 @@ public final class HeartbeatMonitor: Service, Sendable {
     private func promoteWhereMastersAreLost(_ records: [CVMRecord]) async throws {
         let members = Dictionary(grouping: records.filter { $0.cluster != nil }, by: { $0.cluster! })
         let leaderless = members.filter { _, members in
-            !members.contains { $0.role == "master" && $0.state == .running }
-                && members.contains { $0.role == "servant" && $0.state == .running }
+            !members.contains { $0.role == .master && $0.state == .running }
+                && members.contains { $0.role == .servant && $0.state == .running }
         }
         for cluster in leaderless.keys.sorted() {
             if let promoted = try await orchestrator.promoteIfMasterLost(cluster: cluster, configurer: self.configurer) {

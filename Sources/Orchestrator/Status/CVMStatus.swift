@@ -1,3 +1,4 @@
+import CVMProtocol
 import Foundation
 
 /// One CVM as `cvmctl status` shows it: the store's view checked against libvirt's.
@@ -10,7 +11,7 @@ public struct CVMStatus: Sendable, Codable, Equatable {
     public var host: String
     public var image: String
     public var task: String
-    public var role: String
+    public var role: AgentConfig.Role
     /// What libvirt says of the domain (`running`, `shutoff`, `missing`, ...).
     public var domainState: String
     public var uptimeSeconds: Double?

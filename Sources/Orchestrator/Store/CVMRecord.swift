@@ -1,3 +1,4 @@
+import CVMProtocol
 import Foundation
 import GRDB
 
@@ -16,7 +17,7 @@ public struct CVMRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var image: String
     public var imageVersion: String
     public var task: String
-    public var role: String
+    public var role: AgentConfig.Role
     public var cluster: String?
     public var host: String
     public var domainName: String
@@ -51,7 +52,7 @@ public struct CVMRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var lastMigrationTotalMs: Int?
     /// The role the agent reported in its last heartbeat (it differs from `role` until a
     /// promotion or a membership change has reached the agent).
-    public var agentRole: String? = nil
+    public var agentRole: AgentConfig.Role? = nil
 }
 
 /// A cluster: several CVMs of one task, one master and servants, each knowing every member

@@ -1,3 +1,4 @@
+import CVMProtocol
 import Foundation
 import GRDB
 
@@ -208,16 +209,16 @@ extension Store {
 
         static func promoteServant(inCluster name: String, _ db: Database) throws -> CVMRecord? {
             let members = try CVMRecord.filter(Column("cluster") == name).fetchAll(db)
-            guard !members.contains(where: { $0.role == "master" && $0.state == .running }) else { return nil }
-            let candidates = members.filter { $0.state == .running && $0.role == "servant" }
+            guard !members.contains(where: { $0.role == .master && $0.state == .running }) else { return nil }
+            let candidates = members.filter { $0.state == .running && $0.role == .servant }
             guard var chosen = candidates.max(by: {
                 ($0.lastHeartbeatAt ?? .distantPast, $1.name) < ($1.lastHeartbeatAt ?? .distantPast, $0.name)
             }) else { return nil }
-            for var lost in members where lost.role == "master" {
-                lost.role = "servant"
+            for var lost in members where lost.role == .master {
+                lost.role = .servant
                 try lost.update(db)
             }
-            chosen.role = "master"
+            chosen.role = .master
             try chosen.update(db)
             return chosen
         }

@@ -81,7 +81,7 @@ struct ClusterCommand: AsyncParsableCommand {
                     + "master \(report.master ?? "none")\(report.healthy || report.managedBy == "policy" ? "" : " — needs `cvmctl cluster heal \(report.name)`")")
                 var table = Table("MEMBER", "ROLE", "AGENT ROLE", "HOST", "STATE", "LAST HB")
                 for member in report.members {
-                    table.add([member.name, member.role, member.agentRole ?? "-", member.host, member.state,
+                    table.add([member.name, member.role.rawValue, member.agentRole?.rawValue ?? "-", member.host, member.state,
                                member.lastHeartbeatAgeSeconds.map { String(format: "%.1fs", $0) } ?? "-"])
                 }
                 out.append(table.rendered)

@@ -1,3 +1,4 @@
+import CVMProtocol
 import ArgumentParser
 import Foundation
 import Orchestrator
@@ -28,7 +29,7 @@ struct DeployCommand: AsyncParsableCommand {
     var task: String?
 
     @Option(help: "Cluster role: single, master or servant.")
-    var role: String = "single"
+    var role: AgentConfig.Role = .single
 
     @Option(help: "vCPUs (default: the image's).")
     var vcpus: Int?
@@ -86,3 +87,5 @@ struct DeployOutput: Encodable {
         totalMs = r.totalMs
     }
 }
+
+extension AgentConfig.Role: ExpressibleByArgument {}

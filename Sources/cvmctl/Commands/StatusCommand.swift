@@ -32,7 +32,7 @@ struct StatusCommand: AsyncParsableCommand {
                     table.add([c.name, c.state, c.host, c.domainState, Format.duration(c.uptimeSeconds),
                                c.lastHeartbeatAgeSeconds.map { Format.duration($0) + " ago" } ?? "never",
                                c.cpuPercent.map { String(format: "%.1f%%", $0) } ?? "-", mem, io,
-                               c.role == "single" ? c.task : "\(c.task) (\(c.role))"])
+                               c.role == .single ? c.task : "\(c.task) (\(c.role.rawValue))"])
                 }
                 print(table.rendered)
                 for c in report.cvms where c.failure != nil && c.state == "failed" {

@@ -1,3 +1,4 @@
+import CVMProtocol
 import Foundation
 import Orchestrator
 import Testing
@@ -116,16 +117,16 @@ import Testing
         let formed = try eventually(timeout: 60) {
             let m = try members()
             return m.count == 2 && m.allSatisfy { $0.state == .running && $0.agentRole == $0.role }
-                && Set(m.map(\.role)) == ["master", "servant"]
+                && Set(m.map(\.role)) == [.master, .servant]
         }
-        #expect(formed, "\((try? members().map { "\($0.name) \($0.role)/\($0.agentRole ?? "-") \($0.state)" }) ?? [])")
+        #expect(formed, "\((try? members().map { "\($0.name) \($0.role)/\($0.agentRole?.rawValue ?? "-") \($0.state)" }) ?? [])")
         // `cluster status` lists it as a policy task's cluster; heal and delete leave it to the planner.
         let listed = try cli.json([ClusterLifecycleTests.Report].self, "cluster", "status")
         #expect(listed.map(\.name) == ["health-monitor"] && listed.first?.healthy == true && listed.first?.members.count == 2)
         let heal = try cli.run("cluster", "heal", "health-monitor")
         #expect(heal.status != 0 && heal.stderr.contains("belongs to policy task"), "\(heal.stderr)")
-        let master = try #require(try members().first { $0.role == "master" })
-        let servant = try #require(try members().first { $0.role == "servant" })
+        let master = try #require(try members().first { $0.role == .master })
+        let servant = try #require(try members().first { $0.role == .servant })
 
         // The master's QEMU dies: the servant is promoted (its agent reports it), and elastic
         // mode replaces the lost CVM with a new servant.
@@ -134,10 +135,10 @@ import Testing
         let recovered = try eventually(timeout: 60) {
             let m = try members()
             guard m.count == 2, m.allSatisfy({ $0.state == .running }) else { return false }
-            return m.first { $0.name == servant.name }?.role == "master" && m.first { $0.name == servant.name }?.agentRole == "master"
-                && !m.contains { $0.name == master.name } && m.filter { $0.role == "servant" }.allSatisfy { $0.agentRole == "servant" }
+            return m.first { $0.name == servant.name }?.role == .master && m.first { $0.name == servant.name }?.agentRole == .master
+                && !m.contains { $0.name == master.name } && m.filter { $0.role == .servant }.allSatisfy { $0.agentRole == .servant }
         }
-        #expect(recovered, "\((try? members().map { "\($0.name) \($0.role)/\($0.agentRole ?? "-") \($0.state)" }) ?? [])")
+        #expect(recovered, "\((try? members().map { "\($0.name) \($0.role)/\($0.agentRole?.rawValue ?? "-") \($0.state)" }) ?? [])")
         #expect(try cli.traces(of: master.name) == [])
         elastic.terminate()
         #expect(eventually(timeout: 20) { !elastic.isRunning })

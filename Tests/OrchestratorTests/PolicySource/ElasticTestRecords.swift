@@ -1,3 +1,4 @@
+import CVMProtocol
 import Foundation
 @testable import Orchestrator
 
@@ -10,7 +11,7 @@ enum ElasticTestRecords {
         netBytes: Int64? = nil, diskBytes: Int64? = nil
     ) -> CVMRecord {
         CVMRecord(
-            id: "id-" + name, name: name, image: "cvm-base", imageVersion: "1", task: task, role: "single", host: host,
+            id: "id-" + name, name: name, image: "cvm-base", imageVersion: "1", task: task, role: .single, host: host,
             domainName: "cvm-" + name, state: state, secret: String(repeating: "00", count: 32), vcpus: vcpus,
             memoryMiB: memoryMiB, diskMiB: 64, intervalMs: 1000, virtType: "qemu", createdAt: Date(),
             lastHeartbeatAt: heartbeatAt, bootNonce: boot, cpuPercent: cpu, memUsedKiB: memUsedKiB,

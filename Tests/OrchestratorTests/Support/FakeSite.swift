@@ -1,3 +1,4 @@
+import CVMProtocol
 import Foundation
 import Logging
 @testable import Orchestrator
@@ -37,7 +38,7 @@ struct FakeSite {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    func deploy(_ name: String, host: String = "local", role: String = "single") async throws -> DeployResult {
+    func deploy(_ name: String, host: String = "local", role: AgentConfig.Role = .single) async throws -> DeployResult {
         try await orchestrator.deploy(DeployRequest(image: "tiny", name: name, host: host, role: role))
     }
 
