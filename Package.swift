@@ -136,6 +136,7 @@ let package = Package(
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "OrchestratorTests", dependencies: [
             "Orchestrator", "Planning", "Libvirt", "CVMProtocol", "ConfigFile",
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PropertyBased", package: "swift-property-based"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

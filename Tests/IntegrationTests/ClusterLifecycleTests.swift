@@ -184,7 +184,7 @@ import Testing
         for name in ["slow-1", "slow-2"] { #expect(try cli.traces(of: name) == []) }
         // A cluster another live process is changing: heal and delete refuse, nothing changes.
         let store = try Store(directory: cli.state)
-        try store.insert(ClusterRecord(name: "busy", image: "cvm-base", task: "health-monitor", size: 1, hosts: "local",
+        try store.insert(ClusterRecord(name: "busy", image: "cvm-base", task: "health-monitor", size: 1, hosts: ["local"],
                                        nextOrdinal: 2, createdAt: Date(), ownerPid: getpid()))
         try refused("cluster", "heal", "busy", saying: "is being changed by process \(getpid())")
         try refused("cluster", "delete", "busy", saying: "is being changed by process \(getpid())")

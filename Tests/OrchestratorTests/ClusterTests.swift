@@ -24,7 +24,7 @@ import Testing
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try Store(directory: dir)
-        let cluster = ClusterRecord(name: "web", image: "cvm-base", task: "t", size: 2, hosts: "local,b",
+        let cluster = ClusterRecord(name: "web", image: "cvm-base", task: "t", size: 2, hosts: ["local", "b"],
                                     nextOrdinal: 3, createdAt: Date())
         try store.insert(cluster)
         #expect(throws: OrchestratorError.nameTaken("web")) { try store.insert(cluster) }
@@ -46,7 +46,7 @@ import Testing
 
     @Test("a cluster is healthy with every member running and a running master")
     func report() throws {
-        let cluster = ClusterRecord(name: "c", image: "cvm-base", task: "t", size: 2, hosts: "local", nextOrdinal: 3, createdAt: Date())
+        let cluster = ClusterRecord(name: "c", image: "cvm-base", task: "t", size: 2, hosts: ["local"], nextOrdinal: 3, createdAt: Date())
         var master = StoreTests.record("c-1"), servant = StoreTests.record("c-2")
         master.role = .master; servant.role = .servant
         master.state = .running; servant.state = .running
@@ -109,7 +109,7 @@ extension ClusterRecord {
 }
 
 @Suite struct ClusterHealingTests {
-    static let cluster = ClusterRecord(name: "c", image: "cvm-base", task: "t", size: 2, hosts: "local", nextOrdinal: 3, createdAt: Date())
+    static let cluster = ClusterRecord(name: "c", image: "cvm-base", task: "t", size: 2, hosts: ["local"], nextOrdinal: 3, createdAt: Date())
 
     static func report(_ states: [(String, CVMRecord.State)]) -> ClusterReport {
         let members = states.enumerated().map { index, entry in

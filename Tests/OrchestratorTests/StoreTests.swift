@@ -1,5 +1,6 @@
 import CVMProtocol
 import Foundation
+import GRDB
 @testable import Orchestrator
 import Testing
 
@@ -46,5 +47,28 @@ import Testing
 
     @Test func unopenableStoreIsAClearError() {
         #expect(throws: (any Error).self) { try Store(directory: "/proc/cvm-cannot-exist") }
+    }
+
+    @Test("a store written before lists were lists keeps its hosts' kinds and clusters' hosts")
+    func commaJoinedListsMigrateToArrays() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let old = try DatabaseQueue(path: dir + "/state.sqlite")
+            try Store.migrator.migrate(old, upTo: "v4")
+            try old.write { db in
+                try db.execute(sql: """
+                    INSERT INTO host(name, uri, dataDir, hypervisors, addedAt) VALUES ('tb1', 'qemu+libssh2://x/system', '/d', 'qemu', '2026-01-01 00:00:00');
+                    INSERT INTO cluster(name, image, task, size, hosts, nextOrdinal, createdAt) VALUES ('web', 'cvm-base', 't', 2, 'local,tb1', 3, '2026-01-01 00:00:00');
+                    """)
+            }
+        }
+        let store = try Store(directory: dir)
+        #expect(try store.host(named: "tb1")?.hypervisors == ["qemu"])
+        #expect(try store.cluster(named: "web")?.hosts == ["local", "tb1"])
+        var host = try #require(try store.host(named: "tb1"))
+        host.hypervisors = ["qemu", "kvm"]
+        try store.save(host)
+        #expect(try Store(directory: dir).host(named: "tb1")?.hypervisors == ["qemu", "kvm"])
     }
 }

@@ -45,7 +45,7 @@ package struct ClusterManager: Sendable {
             throw OrchestratorError.nameTaken(name)
         }
         try await store.insert(ClusterRecord(name: request.name, image: image.manifest.name, task: task, size: request.size,
-                                       hosts: request.hosts.joined(separator: ","), nextOrdinal: request.size + 1, createdAt: Date(),
+                                       hosts: request.hosts, nextOrdinal: request.size + 1, createdAt: Date(),
                                        ownerPid: getpid()))
         defer { try? store.releaseCluster(named: request.name, pid: getpid()) }
         journal("cluster.create", "cluster \(request.name): \(request.size) × \(image.manifest.name) (task \(task)) over \(request.hosts.joined(separator: ", "))")

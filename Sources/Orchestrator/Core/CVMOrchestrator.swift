@@ -72,7 +72,7 @@ public final class CVMOrchestrator: Sendable {
         try store.save(HostRecord(name: Self.localHostName, uri: configuration.localURI, address: nil, user: nil,
                                   identity: nil, hostKey: nil, zone: "local", latitude: 0, longitude: 0,
                                   trust: .local, cpus: 0, memoryMiB: 0, costPerHour: 0, latencyMs: 0,
-                                  dataDir: dataDir, hypervisors: "qemu,kvm", addedAt: Date()))
+                                  dataDir: dataDir, hypervisors: ["qemu", "kvm"], addedAt: Date()))
     }
 
     public func host(named name: String) throws -> HostRecord {

@@ -49,7 +49,7 @@ package struct CVMDeployer: Sendable {
         let hypervisor = try await hypervisors.hypervisor(for: host)
         let virt = try await chooseVirtType(host: host, hypervisor: hypervisor, image: image)
         guard host.hypervisorKinds.contains(virt.type) else {
-            throw OrchestratorError.noCapacity(host: host.name, reason: "it does not offer hypervisor kind '\(virt.type)' (it offers: \(host.hypervisors))")
+            throw OrchestratorError.noCapacity(host: host.name, reason: "it does not offer hypervisor kind '\(virt.type)' (it offers: \(host.hypervisors.joined(separator: ", ")))")
         }
         guard manifest.hypervisors.contains(virt.type) else {
             throw OrchestratorError.invalidArgument("image '\(manifest.name)' does not support hypervisor kind '\(virt.type)' on host '\(host.name)' (it supports: \(manifest.hypervisors.joined(separator: ", ")))")

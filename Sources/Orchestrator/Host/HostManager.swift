@@ -60,7 +60,7 @@ package struct HostManager: Sendable {
             address: spec.address, user: spec.user, identity: identity, hostKey: pinned, zone: spec.zone,
             latitude: spec.latitude, longitude: spec.longitude, trust: spec.trust, cpus: spec.cpus,
             memoryMiB: spec.memoryMiB, costPerHour: spec.costPerHour, latencyMs: nil, dataDir: spec.dataDir,
-            hypervisors: spec.hypervisors.joined(separator: ","), addedAt: Date())
+            hypervisors: spec.hypervisors, addedAt: Date())
         do {
             let ssh = try RemoteAccess(host: record, knownHosts: knownHosts)
                 .session(acceptNewHostKey: pinned == nil && spec.acceptNewHostKey)

@@ -255,7 +255,7 @@ extension Store {
     /// Refuses a host that would exceed its declared vCPU or memory capacity.
     package func checkCapacity(of host: HostRecord, for cvm: CVMRecord) throws {
         guard host.hypervisorKinds.contains(cvm.virtType) else {
-            throw OrchestratorError.noCapacity(host: host.name, reason: "it does not offer hypervisor kind '\(cvm.virtType)' (it offers: \(host.hypervisors))")
+            throw OrchestratorError.noCapacity(host: host.name, reason: "it does not offer hypervisor kind '\(cvm.virtType)' (it offers: \(host.hypervisors.joined(separator: ", ")))")
         }
         let there = try cvms().filter { $0.host == host.name && $0.id != cvm.id }
         if host.cpus > 0 {

@@ -65,15 +65,15 @@ public struct ClusterRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var task: String
     /// How many members it should have.
     public var size: Int
-    /// The hosts its members may be placed on, comma-separated (spread over them).
-    public var hosts: String
+    /// The hosts its members may be placed on (spread over them); a JSON array in the store.
+    public var hosts: [String]
     /// Member names are `NAME-<ordinal>`: the next replacement takes this ordinal.
     public var nextOrdinal: Int
     public var createdAt: Date
     /// The process creating, healing or deleting the cluster (one at a time), if any.
     public var ownerPid: Int32? = nil
 
-    public init(name: String, image: String, task: String, size: Int, hosts: String, nextOrdinal: Int,
+    public init(name: String, image: String, task: String, size: Int, hosts: [String], nextOrdinal: Int,
                 createdAt: Date, ownerPid: Int32? = nil) {
         self.name = name
         self.image = image
@@ -85,7 +85,7 @@ public struct ClusterRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
         self.ownerPid = ownerPid
     }
 
-    public var hostList: [String] { hosts.split(separator: ",").map(String.init) }
+    public var hostList: [String] { hosts }
 }
 
 /// A hypervisor host: the local one or a remote one reached over SSH.
@@ -111,12 +111,12 @@ public struct HostRecord: Codable, Sendable, Equatable, FetchableRecord, Persist
     public var latencyMs: Double?
     /// Where images and volumes live on that host.
     public var dataDir: String
-    /// Domain types the operator allows on this host, comma-separated (`qemu,kvm`).
-    public var hypervisors: String
+    /// Domain types the operator allows on this host (`qemu`, `kvm`); a JSON array in the store.
+    public var hypervisors: [String]
     public var addedAt: Date
 
     public var isLocal: Bool { address == nil }
-    public var hypervisorKinds: [String] { hypervisors.split(separator: ",").map { String($0) } }
+    public var hypervisorKinds: [String] { hypervisors }
 }
 
 /// One line of the orchestrator's journal: every decision and action with its reason.

@@ -152,6 +152,24 @@ public final class Store: Sendable {
                 t.column("at", .double).notNull()
             }
         }
+        // Lists are lists: a host's hypervisor kinds and a cluster's hosts become JSON arrays
+        // (they were comma-joined text).
+        m.registerMigration("v5") { db in
+            func toJSON(_ text: String) -> String {
+                let items = text.split(separator: ",").map { "\"" + $0.trimmingCharacters(in: .whitespaces) + "\"" }
+                return "[" + items.joined(separator: ",") + "]"
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT name, hypervisors FROM host") {
+                let name: String = row["name"], text: String = row["hypervisors"]
+                guard !text.hasPrefix("[") else { continue }
+                try db.execute(sql: "UPDATE host SET hypervisors = ? WHERE name = ?", arguments: [toJSON(text), name])
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT name, hosts FROM cluster") {
+                let name: String = row["name"], text: String = row["hosts"]
+                guard !text.hasPrefix("[") else { continue }
+                try db.execute(sql: "UPDATE cluster SET hosts = ? WHERE name = ?", arguments: [toJSON(text), name])
+            }
+        }
         return m
     }
 }

@@ -59,7 +59,7 @@ struct HostCommand: AsyncParsableCommand {
         init(_ h: HostRecord, cvms: Int = 0) {
             name = h.name; address = h.address; user = h.user; zone = h.zone; latitude = h.latitude; longitude = h.longitude
             trust = h.trust.rawValue; cpus = h.cpus; memoryMiB = h.memoryMiB; costPerHour = h.costPerHour
-            latencyMs = h.latencyMs; hypervisors = h.hypervisors; self.cvms = cvms
+            latencyMs = h.latencyMs; hypervisors = h.hypervisors.joined(separator: ","); self.cvms = cvms
         }
     }
 

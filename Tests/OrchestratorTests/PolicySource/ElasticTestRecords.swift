@@ -21,7 +21,7 @@ enum ElasticTestRecords {
 
     static func host(
         _ name: String, trust: HostRecord.Trust = .private, cpus: Int = 8, memoryMiB: Int = 16384, latencyMs: Double? = 2,
-        cost: Double = 0.1, hypervisors: String = "qemu,kvm"
+        cost: Double = 0.1, hypervisors: [String] = ["qemu", "kvm"]
     ) -> HostRecord {
         HostRecord(
             name: name, uri: "qemu+libssh2://root@10.0.0.1/system", address: name == "local" ? nil : "10.0.0.1",
@@ -33,5 +33,5 @@ enum ElasticTestRecords {
     static let local = HostRecord(
         name: "local", uri: "qemu:///system", address: nil, user: nil, identity: nil, hostKey: nil, zone: "local",
         latitude: 0, longitude: 0, trust: .local, cpus: 0, memoryMiB: 0, costPerHour: 0, latencyMs: 0,
-        dataDir: "/var/lib/cvmctl/local", hypervisors: "qemu,kvm", addedAt: Date())
+        dataDir: "/var/lib/cvmctl/local", hypervisors: ["qemu", "kvm"], addedAt: Date())
 }

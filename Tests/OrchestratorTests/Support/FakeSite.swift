@@ -29,7 +29,7 @@ struct FakeSite {
         try orchestrator.store.save(HostRecord(
             name: "cloud", uri: "fake:///cloud", address: "127.0.0.2", user: "root", identity: "/dev/null", hostKey: nil,
             zone: "cloud", latitude: 0, longitude: 0, trust: .private, cpus: 0, memoryMiB: 0, costPerHour: 0,
-            latencyMs: 1, dataDir: root + "/cloud", hypervisors: "qemu,kvm", addedAt: Date()))
+            latencyMs: 1, dataDir: root + "/cloud", hypervisors: ["qemu", "kvm"], addedAt: Date()))
         return FakeSite(orchestrator: orchestrator, hypervisors: hypervisors, root: root)
     }
 
