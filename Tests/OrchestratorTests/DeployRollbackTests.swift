@@ -107,7 +107,7 @@ import Testing
         defer { site.remove() }
         _ = try await site.deploy("web")
         site.local.fail(.openChannel)
-        let result = try await site.orchestrator.decommission(name: "web", graceSeconds: 0.1)
+        let result = try await site.orchestrator.decommission(name: "web", grace: .milliseconds(100))
         #expect(result.outcome == .destroyed)
         try site.expectGone("web")
     }

@@ -13,9 +13,9 @@ extension CVMOrchestrator {
         try await deployer.deploy(request, progress: progress)
     }
 
-    /// See ``CVMDeployer/decommission(name:graceSeconds:)``.
-    public func decommission(name: String, graceSeconds: Double = 10) async throws -> DecommissionResult {
-        try await deployer.decommission(name: name, graceSeconds: graceSeconds)
+    /// See ``CVMDeployer/decommission(name:grace:)``.
+    public func decommission(name: String, grace: Duration = .seconds(10)) async throws -> DecommissionResult {
+        try await deployer.decommission(name: name, grace: grace)
     }
 
     func teardown(_ record: CVMRecord, reason: String) async throws {

@@ -3,9 +3,9 @@ import Foundation
 
 extension CVMDeployer {
     /// Drains and removes a CVM: asks its agent to stop (signed command over its channel),
-    /// waits for the guest to power off (`graceSeconds`), destroys it otherwise, then
+    /// waits for the guest to power off (`grace`), destroys it otherwise, then
     /// undefines the domain, deletes its volumes and forgets it. Repeating it is safe.
-    package func decommission(name: String, graceSeconds: Double = 10) async throws -> DecommissionResult {
+    package func decommission(name: String, grace: Duration = .seconds(10)) async throws -> DecommissionResult {
         let clock = ContinuousClock()
         let began = clock.now
         guard let record = try await store.cvm(named: name) else {
@@ -28,7 +28,7 @@ extension CVMDeployer {
         var outcome = DecommissionResult.Outcome.destroyed
         if let domain = try await hypervisor.lookupDomain(named: record.domainName),
            await domain.isActive(), let secret = Hex.decode(record.secret) {
-            if await stopAgent(domain: domain, record: record, secret: secret, grace: graceSeconds) {
+            if await stopAgent(domain: domain, record: record, secret: secret, grace: grace) {
                 outcome = .stoppedGracefully
             }
         }
@@ -38,7 +38,7 @@ extension CVMDeployer {
     }
 
     /// Sends `stop` and waits until the domain is shut off. False when it did not happen in time.
-    func stopAgent(domain: any HypervisorDomain, record: CVMRecord, secret: [UInt8], grace: Double) async -> Bool {
+    func stopAgent(domain: any HypervisorDomain, record: CVMRecord, secret: [UInt8], grace: Duration) async -> Bool {
         guard let channel = try? await domain.openAgentChannel(cvmID: record.id, secret: secret, force: true) else { return false }
         defer { channel.close() }
         do {
@@ -46,7 +46,7 @@ extension CVMDeployer {
         } catch {
             return false
         }
-        let deadline = ContinuousClock.now + .seconds(grace)
+        let deadline = ContinuousClock.now + grace
         while ContinuousClock.now < deadline {
             if let state = try? await domain.state(), !state.isRunning { return true }
             try? await Task.sleep(for: .milliseconds(50))

@@ -8,14 +8,14 @@ public struct ElasticConfiguration: Sendable {
     /// One evaluation, carry its actions out, stop.
     public var once: Bool
     /// How long a decommission waits for the agent to power the CVM off.
-    public var decommissionGraceSeconds: Double
+    public var decommissionGrace: Duration
 
     public init(usageSources: [any UsageSource] = [], recommendOnly: Bool = false, once: Bool = false,
-                decommissionGraceSeconds: Double = 10) {
+                decommissionGrace: Duration = .seconds(10)) {
         self.usageSources = usageSources
         self.recommendOnly = recommendOnly
         self.once = once
-        self.decommissionGraceSeconds = decommissionGraceSeconds
+        self.decommissionGrace = decommissionGrace
     }
 
     /// `act` or `recommend-only`, for the journal.

@@ -49,7 +49,7 @@ public final class ElasticService: Service, Sendable {
     public convenience init(orchestrator: CVMOrchestrator, follower: PolicyFollower, configuration: ElasticConfiguration, logger: Logger,
                             configurer: CVMOrchestrator.AgentConfigurer? = nil) {
         let runner = PolicyActionRunner(orchestrator: orchestrator, origin: "elastic",
-                                        decommissionGraceSeconds: configuration.decommissionGraceSeconds, configurer: configurer)
+                                        decommissionGrace: configuration.decommissionGrace, configurer: configurer)
         self.init(orchestrator: orchestrator, follower: follower, configuration: configuration, logger: logger,
                   configurer: configurer, runner: runner)
     }

@@ -47,7 +47,7 @@ public struct PolicyActionRunner: Sendable {
     public let orchestrator: CVMOrchestrator
     public let origin: String
     /// How long a decommission waits for the agent to power the CVM off before destroying it.
-    public var decommissionGraceSeconds: Double
+    public var decommissionGrace: Duration
     /// How a task cluster's agents are told their role and peers (nil: over a channel taken
     /// over for the purpose; elastic mode passes its heartbeat monitor's).
     public var configurer: CVMOrchestrator.AgentConfigurer?
@@ -59,11 +59,11 @@ public struct PolicyActionRunner: Sendable {
         let clusters = Mutex<Set<String>>([])
     }
 
-    public init(orchestrator: CVMOrchestrator, origin: String, decommissionGraceSeconds: Double = 10,
+    public init(orchestrator: CVMOrchestrator, origin: String, decommissionGrace: Duration = .seconds(10),
                 configurer: CVMOrchestrator.AgentConfigurer? = nil) {
         self.orchestrator = orchestrator
         self.origin = origin
-        self.decommissionGraceSeconds = decommissionGraceSeconds
+        self.decommissionGrace = decommissionGrace
         self.configurer = configurer
     }
 
@@ -167,7 +167,7 @@ public struct PolicyActionRunner: Sendable {
             return "migrated \(prepared.cvm) from \(from) to \(to) in \(result.totalMs) ms\(pause)"
         case .decommission:
             let cluster = try await orchestrator.store.cvm(named: prepared.cvm)?.cluster
-            let result = try await orchestrator.decommission(name: prepared.cvm, graceSeconds: decommissionGraceSeconds)
+            let result = try await orchestrator.decommission(name: prepared.cvm, grace: decommissionGrace)
             // Decommissioned: nothing after this makes the action a failure.
             let membership = if let cluster { await membershipAfterLeaving(cluster: cluster) } else { "" }
             return "decommissioned \(prepared.cvm) (\(result.outcome.rawValue)) in \(result.totalMs) ms\(membership)"

@@ -10,21 +10,21 @@ public struct MigrateRequest: Sendable {
     public var bandwidthMiBs: UInt64?
     /// The longest switch-over pause allowed. 50 ms keeps the pause well under 100 ms for
     /// CVM-sized guests; QEMU's own default is 300 ms.
-    public var maxDowntimeMs: UInt64
+    public var maxDowntime: Duration
     /// Poll libvirt for the copy's progress (for a progress bar). Each poll is a query to
     /// the source QEMU on the same connection that drives the switch-over, so leave it off
     /// when nobody watches.
     public var reportProgress: Bool
 
-    public static let defaultMaxDowntimeMs: UInt64 = 50
+    public static let defaultMaxDowntime: Duration = .milliseconds(50)
 
     public init(name: String, destination: String, bandwidthMiBs: UInt64? = nil,
-                maxDowntimeMs: UInt64 = MigrateRequest.defaultMaxDowntimeMs, reportProgress: Bool = true) {
+                maxDowntime: Duration = MigrateRequest.defaultMaxDowntime, reportProgress: Bool = true) {
         self.reportProgress = reportProgress
         self.name = name
         self.destination = destination
         self.bandwidthMiBs = bandwidthMiBs
-        self.maxDowntimeMs = maxDowntimeMs
+        self.maxDowntime = maxDowntime
     }
 }
 
@@ -100,14 +100,14 @@ package struct CVMMigrator: Sendable {
             r.state = .migrating
             r.ownerPid = getpid()
         }
-        journal("migrate.start", cvm: record.name, host: source.name, "to \(destination.name) (max downtime \(request.maxDowntimeMs) ms\(request.bandwidthMiBs.map { ", \($0) MiB/s" } ?? ""))")
+        journal("migrate.start", cvm: record.name, host: source.name, "to \(destination.name) (max downtime \(request.maxDowntime.milliseconds) ms\(request.bandwidthMiBs.map { ", \($0) MiB/s" } ?? ""))")
         do {
             progress(.phase("preparing \(destination.name)"))
             let options = try await prepareDestination(record: record, domain: domain, source: sourceHV, destination: destinationHV,
                                                        targetAddress: targetAddress, bandwidthMiBs: request.bandwidthMiBs) { done, total in
                 progress(.transfer(done: done, total: total, what: "kernel to \(destination.name)"))
             }
-            try await domain.setMaxDowntime(milliseconds: request.maxDowntimeMs)
+            try await domain.setMaxDowntime(milliseconds: UInt64(max(1, request.maxDowntime.milliseconds)))
 
             let (completions, registration) = try sourceHV.jobCompletions(ofDomain: record.domainName)
             defer { _ = registration }

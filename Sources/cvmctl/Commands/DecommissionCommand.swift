@@ -20,7 +20,7 @@ struct DecommissionCommand: AsyncParsableCommand {
         try await reportingErrors {
             let orchestrator = try global.orchestrator()
             let (name, grace) = (self.name, self.grace)
-            let result = try await orchestrator.decommission(name: name, graceSeconds: grace)
+            let result = try await orchestrator.decommission(name: name, grace: .milliseconds(Int64(min(grace, 86_400) * 1000)))
             if global.json {
                 try JSONOutput.print(["name": result.name, "outcome": result.outcome.rawValue, "totalMs": "\(result.totalMs)"])
                 return

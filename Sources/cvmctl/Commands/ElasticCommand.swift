@@ -89,7 +89,7 @@ struct ElasticCommand: AsyncParsableCommand {
                 let configuration = ElasticConfiguration(
                     usageSources: (usageFile.map { [UsageFileSource(path: $0)] } ?? [])
                         + (try tmsAdmin.map { [try TMSUsageSource(address: $0)] } ?? []), recommendOnly: recommendOnly,
-                    once: once, decommissionGraceSeconds: grace)
+                    once: once, decommissionGrace: .milliseconds(Int64(min(grace, 86_400) * 1000)))
                 var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
                 var monitor: HeartbeatMonitor?
                 if try await !monitorRunning(orchestrator.store) {

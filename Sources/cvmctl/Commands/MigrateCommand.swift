@@ -23,7 +23,7 @@ struct MigrateCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Bandwidth limit in MiB/s.", valueName: "mib/s")) var bandwidth: UInt64?
 
     @Option(help: ArgumentHelp("Longest pause allowed at switch-over, in ms.", valueName: "ms"))
-    var maxDowntime: UInt64 = MigrateRequest.defaultMaxDowntimeMs
+    var maxDowntime: Int64 = MigrateRequest.defaultMaxDowntime.milliseconds
 
     func validate() throws {
         if maxDowntime == 0 { throw ValidationError("--max-downtime must be at least 1 ms") }
@@ -34,7 +34,7 @@ struct MigrateCommand: AsyncParsableCommand {
         try await reportingErrors {
             let orchestrator = try global.orchestrator()
             let watched = !global.quiet && !global.json
-            let request = MigrateRequest(name: name, destination: to, bandwidthMiBs: bandwidth, maxDowntimeMs: maxDowntime,
+            let request = MigrateRequest(name: name, destination: to, bandwidthMiBs: bandwidth, maxDowntime: .milliseconds(maxDowntime),
                                          reportProgress: watched)
             let bar = ProgressBar(enabled: watched)
             let result = try await cancellableOnSignal {
