@@ -34,7 +34,7 @@ package struct ClusterManager: Sendable {
             throw OrchestratorError.invalidArgument("cluster size must be within \(Self.clusterSizes.lowerBound)-\(Self.clusterSizes.upperBound), not \(request.size)")
         }
         guard !request.hosts.isEmpty else { throw OrchestratorError.invalidArgument("a cluster needs at least one host") }
-        for hostName in request.hosts { _ = try store.requireHost(named: hostName) }
+        for hostName in request.hosts { _ = try await store.requireHost(named: hostName) }
         let image = try catalog.verified(request.image)
         let task = request.task ?? image.manifest.tasks.first ?? "idle"
         guard image.manifest.tasks.contains(task) else {
@@ -48,7 +48,7 @@ package struct ClusterManager: Sendable {
                                        hosts: request.hosts, nextOrdinal: request.size + 1, createdAt: Date(),
                                        ownerPid: getpid()))
         defer { try? store.releaseCluster(named: request.name, pid: getpid()) }
-        journal("cluster.create", "cluster \(request.name): \(request.size) × \(image.manifest.name) (task \(task)) over \(request.hosts.joined(separator: ", "))")
+        await journal("cluster.create", "cluster \(request.name): \(request.size) × \(image.manifest.name) (task \(task)) over \(request.hosts.joined(separator: ", "))")
 
         var deployed: [String] = []
         var perHost: [String: Int] = [:]
@@ -72,7 +72,7 @@ package struct ClusterManager: Sendable {
                 for name in undo.reversed() { _ = try? await deployer.decommission(name: name) }
                 try await store.deleteCluster(named: request.name)
             }
-            journal("cluster.rollback", "cluster \(request.name) not created: \(error)")
+            await journal("cluster.rollback", "cluster \(request.name) not created: \(error)")
             throw error
         }
         return try clusterReport(name: request.name)
@@ -112,7 +112,7 @@ package struct ClusterManager: Sendable {
     package func promoteIfMasterLost(cluster name: String, configurer: AgentConfigurer? = nil) async throws -> String? {
         // Check and change in one transaction: the monitor and a heal may both try at once.
         guard let chosen = try await store.promoteServant(inCluster: name) else { return nil }
-        journal("cluster.promote", cvm: chosen.name, host: chosen.host, "cluster \(name): \(chosen.name) promoted to master (no running master)")
+        await journal("cluster.promote", cvm: chosen.name, host: chosen.host, "cluster \(name): \(chosen.name) promoted to master (no running master)")
         _ = await configureMembers(cluster: name, configurer: configurer)
         return chosen.name
     }
@@ -155,7 +155,7 @@ package struct ClusterManager: Sendable {
             _ = try await deployer.decommission(name: member.name)
             let replacement = try await deployMember(replacing: member.name)
             result.replaced.append(.init(lost: member.name, replacement: replacement.name, host: replacement.host))
-            journal("cluster.replace", cvm: replacement.name, host: replacement.host, "cluster \(name): \(replacement.name) replaces lost member \(member.name)")
+            await journal("cluster.replace", cvm: replacement.name, host: replacement.host, "cluster \(name): \(replacement.name) replaces lost member \(member.name)")
             changed = true
         }
         members = try await store.members(ofCluster: name)
@@ -164,7 +164,7 @@ package struct ClusterManager: Sendable {
             for _ in 0..<missing {
                 let added = try await deployMember(replacing: nil)
                 result.added.append(added.name)
-                journal("cluster.add", cvm: added.name, host: added.host, "cluster \(name): \(added.name) added (below size \(cluster.size))")
+                await journal("cluster.add", cvm: added.name, host: added.host, "cluster \(name): \(added.name) added (below size \(cluster.size))")
             }
             changed = true
         }
@@ -189,7 +189,7 @@ package struct ClusterManager: Sendable {
             results.append(try await deployer.decommission(name: member.name))
         }
         try await store.deleteCluster(named: name)
-        journal("cluster.delete", "cluster \(name) deleted (\(results.count) members decommissioned)")
+        await journal("cluster.delete", "cluster \(name) deleted (\(results.count) members decommissioned)")
         return results
     }
 
@@ -227,7 +227,7 @@ package struct ClusterManager: Sendable {
             }
         }
         if !unreachable.isEmpty {
-            journal("cluster.configure", "cluster \(name): not reached: \(unreachable.joined(separator: ", ")) (the next heal retries)")
+            await journal("cluster.configure", "cluster \(name): not reached: \(unreachable.joined(separator: ", ")) (the next heal retries)")
         }
         return (configured, unreachable)
     }

@@ -20,7 +20,27 @@ package struct Journal: Sendable {
     }
 }
 
+extension Journal {
+    /// Records an event from async code, through the store's async API. The entry is written
+    /// even when the calling task is cancelled: a rollback's journal lines are the record of it.
+    package func callAsFunction(_ kind: String, cvm: String? = nil, host: String? = nil, _ message: String, policyCommit: String? = nil) async {
+        let store = self.store
+        let event = EventRecord(kind: kind, cvm: cvm, host: host, message: message, policyCommit: policyCommit)
+        do {
+            _ = try await withoutCancellation { try await store.record(event) }
+        } catch {
+            logger.warning("could not record event", metadata: ["cvm.event": "\(kind)", "cvm.error": "\(error)"])
+        }
+    }
+}
+
 extension Store {
+    /// The host named `name`, or ``OrchestratorError/unknownHost(_:)``, read through the async API.
+    package func requireHost(named name: String) async throws -> HostRecord {
+        guard let host = try await host(named: name) else { throw OrchestratorError.unknownHost(name) }
+        return host
+    }
+
     /// The host named `name`, or ``OrchestratorError/unknownHost(_:)``.
     package func requireHost(named name: String) throws -> HostRecord {
         guard let host = try host(named: name) else { throw OrchestratorError.unknownHost(name) }

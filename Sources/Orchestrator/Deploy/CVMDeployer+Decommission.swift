@@ -17,13 +17,13 @@ extension CVMDeployer {
            record.state != .running, record.state != .failed {
             throw OrchestratorError.deployInProgress(name: name, pid: pid)
         }
-        let host = try store.requireHost(named: record.host)
+        let host = try await store.requireHost(named: record.host)
         let hypervisor = try await hypervisors.hypervisor(for: host)
         try await store.update(cvmID: record.id) { r in
             r.state = .stopping
             r.ownerPid = getpid()
         }
-        journal("decommission.start", cvm: name, host: host.name, "stopping agent")
+        await journal("decommission.start", cvm: name, host: host.name, "stopping agent")
 
         var outcome = DecommissionResult.Outcome.destroyed
         if let domain = try await hypervisor.lookupDomain(named: record.domainName),
@@ -63,7 +63,7 @@ extension CVMDeployer {
             try await teardown(record, on: try await hypervisors.hypervisor(for: host), reason: reason)
         } else {
             try await withoutCancellation { try await store.deleteCVM(id: record.id) }
-            journal("cvm.removed", cvm: record.name, host: record.host, reason)
+            await journal("cvm.removed", cvm: record.name, host: record.host, reason)
         }
     }
 
@@ -75,6 +75,6 @@ extension CVMDeployer {
         try await hypervisor.deleteVolumes(named: CVMVolumes.all(of: record))
         let store = self.store
         try await withoutCancellation { try await store.deleteCVM(id: record.id) }
-        journal("cvm.removed", cvm: record.name, host: record.host, reason)
+        await journal("cvm.removed", cvm: record.name, host: record.host, reason)
     }
 }

@@ -45,7 +45,7 @@ package struct CVMDeployer: Sendable {
             throw OrchestratorError.invalidArgument("image '\(manifest.name)' cannot run task '\(task)' (it runs: \(manifest.tasks.joined(separator: ", ")))")
         }
         let role = request.role
-        let host = try store.requireHost(named: request.host)
+        let host = try await store.requireHost(named: request.host)
         let hypervisor = try await hypervisors.hypervisor(for: host)
         let virt = try await chooseVirtType(host: host, hypervisor: hypervisor, image: image)
         guard host.hypervisorKinds.contains(virt.type) else {
@@ -88,7 +88,7 @@ package struct CVMDeployer: Sendable {
             diskMiB: request.diskMiB ?? manifest.defaults.diskMiB, intervalMs: configuration.heartbeatIntervalMs,
             virtType: virt.type, ownerPid: getpid(), createdAt: Date(), policyCommit: request.policyCommit)
         try await store.insert(record)
-        journal("deploy.start", cvm: name, host: host.name, "deploying image \(manifest.name) \(manifest.version) (\(virt.type): \(virt.reason))", policyCommit: request.policyCommit)
+        await journal("deploy.start", cvm: name, host: host.name, "deploying image \(manifest.name) \(manifest.version) (\(virt.type): \(virt.reason))", policyCommit: request.policyCommit)
 
         do {
             let config = try AgentConfig(id: record.id, name: name, task: task, role: role,
@@ -109,7 +109,7 @@ package struct CVMDeployer: Sendable {
                 r.deployMs = bootMs
                 r.apply(heartbeat, at: now)
             } ?? record
-            journal("deploy.done", cvm: name, host: host.name, "first heartbeat \(bootMs) ms after start", policyCommit: request.policyCommit)
+            await journal("deploy.done", cvm: name, host: host.name, "first heartbeat \(bootMs) ms after start", policyCommit: request.policyCommit)
             return DeployResult(cvm: record, created: true, bootToHeartbeatMs: bootMs,
                                 totalMs: Self.ms(clock.now - began), virtTypeReason: virt.reason)
         } catch {

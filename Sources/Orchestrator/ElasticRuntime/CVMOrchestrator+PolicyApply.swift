@@ -36,7 +36,7 @@ extension CVMOrchestrator {
         progress: @Sendable (String) -> Void = { _ in }
     ) async throws -> [ActionOutcome] {
         try await store.recordAppliedPolicy(AppliedPolicy(commit: revision.commit, ref: revision.ref, repository: repositoryRoot, appliedBy: "apply"))
-        journal("policy.applied", "apply: commit \(revision.shortCommit) (\(revision.ref)) in force; \(plan.actions.count) change\(plan.actions.count == 1 ? "" : "s") to carry out",
+        await journal("policy.applied", "apply: commit \(revision.shortCommit) (\(revision.ref)) in force; \(plan.actions.count) change\(plan.actions.count == 1 ? "" : "s") to carry out",
                 policyCommit: revision.commit)
         let runner = PolicyActionRunner(orchestrator: self, origin: "apply")
         var outcomes: [ActionOutcome] = []

@@ -70,7 +70,7 @@ public final class ElasticService: Service, Sendable {
         var loop = ElasticLoop(follower: initialFollower, cooldowns: cooldowns)
         let runner = self.runner
         let sources = configuration.usageSources.map(\.description).joined(separator: ", ")
-        orchestrator.journal(
+        await orchestrator.journal(
             "elastic.started",
             "mode \(configuration.mode), following \(initialFollower.ref) in \(initialFollower.repository.directory), TMS usage from \(sources.isEmpty ? "nothing (heartbeats only)" : sources)"
                 + (cooldowns.isEmpty ? "" : ", cooldowns carried over for \(cooldowns.keys.sorted().joined(separator: ", "))"),
@@ -99,7 +99,7 @@ public final class ElasticService: Service, Sendable {
         }
         let how = Task.isCancelled ? "cancelled; actions under way were undone"
             : configuration.once ? "one evaluation done" : "stopped gracefully; actions under way finished"
-        orchestrator.journal("elastic.stopped", how,
+        await orchestrator.journal("elastic.stopped", how,
                              policyCommit: loop.follower.inForce.commit)
         logger.log(level: Task.isCancelled ? .warning : .info, "elastic mode stopped", metadata: ["cvm.reason": "\(how)"])
     }
@@ -132,7 +132,7 @@ public final class ElasticService: Service, Sendable {
     }
 
     private func heal(cluster name: String, why: String, policyCommit: String) async {
-        orchestrator.journal("elastic.heal", "cluster \(name): \(why)", policyCommit: policyCommit)
+        await orchestrator.journal("elastic.heal", "cluster \(name): \(why)", policyCommit: policyCommit)
         do {
             let result = try await orchestrator.healCluster(name: name, configurer: configurer)
             var done: [String] = []
@@ -140,11 +140,11 @@ public final class ElasticService: Service, Sendable {
             done += result.replaced.map { "replaced \($0.lost) with \($0.replacement) on \($0.host)" }
             done += result.added.map { "added \($0)" }
             if !result.unreachable.isEmpty { done.append("not reached: \(result.unreachable.joined(separator: ", "))") }
-            orchestrator.journal("elastic.healed", "cluster \(name): \(done.isEmpty ? "nothing left to do" : done.joined(separator: "; "))",
+            await orchestrator.journal("elastic.healed", "cluster \(name): \(done.isEmpty ? "nothing left to do" : done.joined(separator: "; "))",
                                  policyCommit: policyCommit)
             healing.withLock { $0.ended(name, failed: false, at: Date()) }
         } catch {
-            orchestrator.journal("elastic.failed", "heal of cluster \(name) failed: \(error)", policyCommit: policyCommit)
+            await orchestrator.journal("elastic.failed", "heal of cluster \(name) failed: \(error)", policyCommit: policyCommit)
             healing.withLock { $0.ended(name, failed: true, at: Date()) }
         }
     }
@@ -163,7 +163,7 @@ public final class ElasticService: Service, Sendable {
                 loop.clearProblem(of: source.description)
             } catch {
                 if loop.noteProblem("\(error)", of: source.description) {
-                    orchestrator.journal("elastic.measure", "\(source.description): \(error); evaluating without it", policyCommit: revision.commit)
+                    await orchestrator.journal("elastic.measure", "\(source.description): \(error); evaluating without it", policyCommit: revision.commit)
                 }
             }
         }
@@ -208,14 +208,14 @@ public final class ElasticService: Service, Sendable {
         }
         if let evaluation = loop.planner.lastEvaluation {
             for task in loop.decisions.changes(in: evaluation) {
-                orchestrator.journal("elastic.decision", DecisionLog.line(for: task), policyCommit: revision.commit)
+                await orchestrator.journal("elastic.decision", DecisionLog.line(for: task), policyCommit: revision.commit)
             }
         }
 
         // Act (or only say what would be done).
         if configuration.recommendOnly {
             for action in actions {
-                orchestrator.journal("elastic.recommend", cvm: action.cvmName, host: action.hostName,
+                await orchestrator.journal("elastic.recommend", cvm: action.cvmName, host: action.hostName,
                                      "would \(action.summary) [\(action.cause.rawValue)] — \(action.reason)", policyCommit: action.policyCommit)
             }
             return []
@@ -226,7 +226,7 @@ public final class ElasticService: Service, Sendable {
                 let taken = Set(prepared.map(\.cvm)).union(pending.withLock { $0.keys })
                 prepared.append(try runner.prepare(action, taken: taken, policy: revision.policy))
             } catch {
-                orchestrator.journal("elastic.failed", "\(action.summary) not started: \(error)", policyCommit: action.policyCommit)
+                await orchestrator.journal("elastic.failed", "\(action.summary) not started: \(error)", policyCommit: action.policyCommit)
             }
         }
         return prepared

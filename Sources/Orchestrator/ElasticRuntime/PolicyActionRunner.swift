@@ -103,13 +103,13 @@ public struct PolicyActionRunner: Sendable {
         case let .migrate(_, from, _): host = from
         case let .decommission(_, h): host = h
         }
-        orchestrator.journal("\(origin).action", cvm: prepared.cvm, host: host,
+        await orchestrator.journal("\(origin).action", cvm: prepared.cvm, host: host,
                              "\(Self.summary(of: prepared)) [\(action.cause.rawValue)] — \(action.reason)", policyCommit: commit)
         var placement: PlacementRecord?
         do {
             placement = try await recordPlacement(prepared)
             let summary = try await carryOut(prepared)
-            orchestrator.journal("\(origin).done", cvm: prepared.cvm, host: host, summary, policyCommit: commit)
+            await orchestrator.journal("\(origin).done", cvm: prepared.cvm, host: host, summary, policyCommit: commit)
             return ActionOutcome(prepared: prepared, failure: nil, summary: summary)
         } catch {
             // Also when cancelled (the deploy or migration was undone): no explanation of a
@@ -120,7 +120,7 @@ public struct PolicyActionRunner: Sendable {
             }
             let line = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
             let why = error is CancellationError ? "interrupted; undone" : line
-            orchestrator.journal("\(origin).failed", cvm: prepared.cvm, host: host, "\(Self.summary(of: prepared)) failed: \(why)", policyCommit: commit)
+            await orchestrator.journal("\(origin).failed", cvm: prepared.cvm, host: host, "\(Self.summary(of: prepared)) failed: \(why)", policyCommit: commit)
             return ActionOutcome(prepared: prepared, failure: why, summary: "\(Self.summary(of: prepared)) failed: \(why)")
         }
     }

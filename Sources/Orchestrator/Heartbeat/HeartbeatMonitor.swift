@@ -225,7 +225,7 @@ public final class HeartbeatMonitor: Service, Sendable {
             r.failure = reason
         })?.map { $0.state == .failed && $0.failure == reason } ?? false
         if changed {
-            orchestrator.journal("cvm.failed", cvm: record.name, host: record.host, reason)
+            await orchestrator.journal("cvm.failed", cvm: record.name, host: record.host, reason)
             logger.warning("CVM failed", metadata: ["cvm.name": "\(record.name)", "cvm.reason": "\(reason)"])
         }
     }

@@ -97,7 +97,7 @@ package struct HostManager: Sendable {
     /// and capacity and measures the round-trip time of a libvirt call (median of 5).
     /// Throws the operator error that says why when the host cannot be reached.
     package func probeHost(named name: String) async throws -> HostProbe {
-        let host = try store.requireHost(named: name)
+        let host = try await store.requireHost(named: name)
         let result = try await LibvirtExecutor.run { () -> HostProbe in
                 let c = try libvirt.connection(to: host)
                 var rtts: [Double] = []

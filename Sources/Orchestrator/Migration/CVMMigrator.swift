@@ -74,8 +74,8 @@ package struct CVMMigrator: Sendable {
         guard record.state == .running else {
             throw OrchestratorError.invalidArgument("CVM '\(record.name)' is \(record.state.rawValue); only a running CVM can be migrated")
         }
-        let source = try store.requireHost(named: record.host)
-        let destination = try store.requireHost(named: request.destination)
+        let source = try await store.requireHost(named: record.host)
+        let destination = try await store.requireHost(named: request.destination)
         guard source.name != destination.name else {
             throw OrchestratorError.invalidArgument("CVM '\(record.name)' already runs on '\(destination.name)'")
         }
@@ -100,7 +100,7 @@ package struct CVMMigrator: Sendable {
             r.state = .migrating
             r.ownerPid = getpid()
         }
-        journal("migrate.start", cvm: record.name, host: source.name, "to \(destination.name) (max downtime \(request.maxDowntime.milliseconds) ms\(request.bandwidthMiBs.map { ", \($0) MiB/s" } ?? ""))")
+        await journal("migrate.start", cvm: record.name, host: source.name, "to \(destination.name) (max downtime \(request.maxDowntime.milliseconds) ms\(request.bandwidthMiBs.map { ", \($0) MiB/s" } ?? ""))")
         do {
             progress(.phase("preparing \(destination.name)"))
             let options = try await prepareDestination(record: record, domain: domain, source: sourceHV, destination: destinationHV,
@@ -133,7 +133,7 @@ package struct CVMMigrator: Sendable {
                     r.lastMigrationTotalMs = total
                 }
             }
-            journal("migrate.done", cvm: record.name, host: destination.name,
+            await journal("migrate.done", cvm: record.name, host: destination.name,
                     "from \(source.name) in \(total) ms, pause \(stats?.downtimeMs.map { "\($0) ms" } ?? "unknown")")
             return MigrationResult(name: record.name, from: source.name, to: destination.name, pauseMs: stats?.downtimeMs,
                                    totalMs: total, dataTotalBytes: stats?.dataTotal)
@@ -162,7 +162,7 @@ package struct CVMMigrator: Sendable {
                     if !stillRunning { r.failure = failure }
                 }
             }
-            journal("migrate.failed", cvm: record.name, host: source.name, interrupted ? "aborted by the operator" : "\(error)")
+            await journal("migrate.failed", cvm: record.name, host: source.name, interrupted ? "aborted by the operator" : "\(error)")
             if interrupted {
                 throw OrchestratorError.interrupted("migration of '\(record.name)' aborted; it still runs on '\(source.name)'")
             }

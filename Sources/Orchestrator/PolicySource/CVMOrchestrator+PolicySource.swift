@@ -34,7 +34,7 @@ extension CVMOrchestrator {
         let inForce = try await store.appliedPolicy()?.commit
         if refusalJournaled {
             let count = error.diagnostics.count
-            journal("policy.refused",
+            await journal("policy.refused",
                     "apply: commit \(candidate.commit.prefix(12)) (\(ref)) refused, \(count) error\(count == 1 ? "" : "s"): \(error.diagnostics[0].brief)\(count > 1 ? " …" : ""); \(inForce.map { "policy \($0.prefix(12)) stays in force" } ?? "no policy in force yet")",
                     policyCommit: inForce)
         }

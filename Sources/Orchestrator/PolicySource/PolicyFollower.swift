@@ -64,7 +64,7 @@ public struct PolicyFollower: Sendable {
             let problem = "\(error)"
             guard problem != lastProblem else { return }
             lastProblem = problem
-            orchestrator.journal("policy.unreadable", "\(origin): cannot read \(ref) in \(root): \(problem); policy \(inForce.shortCommit) stays in force",
+            await orchestrator.journal("policy.unreadable", "\(origin): cannot read \(ref) in \(root): \(problem); policy \(inForce.shortCommit) stays in force",
                                  policyCommit: tracker.inForce?.commit)
         }
     }
@@ -82,7 +82,7 @@ public struct PolicyFollower: Sendable {
                 ?? stored.map { $0 == revision.commit ? "already in force" : "replaces \($0.prefix(12)), in force until now" }
                 ?? "no policy was in force"
             let scope = recordsApplied ? was : "for recommendations only; the commit in force stays \(stored.map { String($0.prefix(12)) } ?? "none")"
-            orchestrator.journal(
+            await orchestrator.journal(
                 "policy.adopted",
                 "\(origin): commit \(revision.shortCommit) (\(revision.ref)) \"\(subject)\" adopted: \(policy.tasks.count) tasks, \(policy.tiers.count) tiers; \(scope)",
                 policyCommit: revision.commit)
@@ -96,7 +96,7 @@ public struct PolicyFollower: Sendable {
         case let .refused(commit, ref, error, inForce):
             let count = error.diagnostics.count
             let keeping = inForce.map { "policy \($0.prefix(12)) stays in force" } ?? "no policy in force yet"
-            orchestrator.journal(
+            await orchestrator.journal(
                 "policy.refused",
                 "\(origin): commit \(commit.prefix(12)) (\(ref)) refused, \(count) error\(count == 1 ? "" : "s"): \(error.diagnostics[0].brief)\(count > 1 ? " …" : ""); \(keeping)",
                 policyCommit: inForce)
