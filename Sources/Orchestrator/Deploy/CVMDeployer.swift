@@ -232,20 +232,50 @@ package enum CVMVolumes {
 }
 
 extension CVMRecord {
-    /// Copies a heartbeat's usage into the record.
+    /// Copies a heartbeat's usage into the record. A guest controls every figure it sends:
+    /// each is bounded here (``GuestFigures``), so sums and unit conversions over records
+    /// can never overflow, whatever a hostile agent reports.
     mutating func apply(_ hb: Heartbeat, at now: Date) {
         lastHeartbeatAt = now
         bootNonce = String(hb.boot, radix: 16)
         lastSeq = Int64(clamping: hb.seq)
         agentStatus = hb.status.rawValue
-        cpuPercent = hb.cpuPercent
-        memUsedKiB = Int64(clamping: hb.memUsedKiB)
-        memTotalKiB = Int64(clamping: hb.memTotalKiB)
-        diskReadBytes = Int64(clamping: hb.diskReadBytes)
-        diskWriteBytes = Int64(clamping: hb.diskWriteBytes)
-        netRxBytes = Int64(clamping: hb.netRxBytes)
-        netTxBytes = Int64(clamping: hb.netTxBytes)
-        connections = Int64(clamping: hb.connections)
+        cpuPercent = GuestFigures.percent(hb.cpuPercent)
+        memUsedKiB = GuestFigures.kibibytes(hb.memUsedKiB)
+        memTotalKiB = GuestFigures.kibibytes(hb.memTotalKiB)
+        diskReadBytes = GuestFigures.bytes(hb.diskReadBytes)
+        diskWriteBytes = GuestFigures.bytes(hb.diskWriteBytes)
+        netRxBytes = GuestFigures.bytes(hb.netRxBytes)
+        netTxBytes = GuestFigures.bytes(hb.netTxBytes)
+        connections = GuestFigures.count(hb.connections)
         agentRole = hb.role
+    }
+}
+
+/// Bounds for the figures a guest reports. Each is far above anything real (a byte counter
+/// of 2^50 is a pebibyte) and far below where a sum of thousands of them, or a conversion of
+/// KiB to bytes, could overflow 64 bits or lose precision as a Double.
+public enum GuestFigures {
+    package static let maxBytes: Int64 = 1 << 50
+    package static let maxKiB: Int64 = 1 << 40
+    package static let maxCount: Int64 = 1 << 32
+    /// 100 per vCPU; no CVM has 10,000 vCPUs.
+    package static let maxPercent: Double = 1_000_000
+
+    package static func bytes(_ value: UInt64) -> Int64 { Int64(min(value, UInt64(maxBytes))) }
+    package static func kibibytes(_ value: UInt64) -> Int64 { Int64(min(value, UInt64(maxKiB))) }
+    package static func count(_ value: UInt64) -> Int64 { Int64(min(value, UInt64(maxCount))) }
+    package static func percent(_ value: Double) -> Double { value.isFinite ? min(max(0, value), maxPercent) : 0 }
+
+    /// `a + b`, saturating at the bounds of Int64.
+    package static func sum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (value, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : value
+    }
+
+    /// `value` KiB in bytes, saturating.
+    public static func bytes(kibibytes value: Int64) -> Int64 {
+        let (product, overflow) = value.multipliedReportingOverflow(by: 1024)
+        return overflow ? (value > 0 ? .max : .min) : product
     }
 }

@@ -31,7 +31,7 @@ public struct HeartbeatUsage: Sendable {
             guard let at = cvm.lastHeartbeatAt, now.timeIntervalSince(at) <= 3 * Double(max(cvm.intervalMs, 1)) / 1000 else { continue }
             seen.insert(cvm.id)
             var values = result[cvm.task] ?? [:]
-            if let cpu = cvm.cpuPercent { values[.cpuPercent, default: 0] += cpu }
+            if let cpu = cvm.cpuPercent { values[.cpuPercent, default: 0] += GuestFigures.percent(cpu) }
             if let memory = cvm.memUsedKiB { values[.memoryMiB, default: 0] += Double(memory) / 1024 }
             if let connections = cvm.connections { values[.connections, default: 0] += Double(connections) }
             let rates = rates(for: cvm, heartbeatAt: at)
@@ -46,8 +46,10 @@ public struct HeartbeatUsage: Sendable {
     /// Network and disk rates since the previous heartbeat of the same boot; the last rate
     /// again when no new heartbeat arrived since the previous call; nil until two readings.
     private mutating func rates(for cvm: CVMRecord, heartbeatAt: Date) -> (network: Double?, disk: Double?) {
-        let network = (cvm.netRxBytes ?? 0) + (cvm.netTxBytes ?? 0)
-        let disk = (cvm.diskReadBytes ?? 0) + (cvm.diskWriteBytes ?? 0)
+        // Saturating: the figures come from a guest (bounded when recorded, but a store
+        // written by an older version may hold anything).
+        let network = GuestFigures.sum(cvm.netRxBytes ?? 0, cvm.netTxBytes ?? 0)
+        let disk = GuestFigures.sum(cvm.diskReadBytes ?? 0, cvm.diskWriteBytes ?? 0)
         var next = Counters(heartbeatAt: heartbeatAt, boot: cvm.bootNonce, networkBytes: network, diskBytes: disk)
         if let before = counters[cvm.id], before.boot == cvm.bootNonce {
             let elapsed = heartbeatAt.timeIntervalSince(before.heartbeatAt)

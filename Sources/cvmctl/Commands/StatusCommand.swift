@@ -26,7 +26,7 @@ struct StatusCommand: AsyncParsableCommand {
                 var table = Table("NAME", "STATE", "HOST", "DOMAIN", "UPTIME", "HEARTBEAT", "CPU", "MEM", "DISK R/W", "TASK")
                 for c in report.cvms {
                     let mem = c.memUsedKiB.map { used in
-                        "\(Format.bytes(used * 1024))/\(Format.bytes((c.memTotalKiB ?? 0) * 1024))"
+                        "\(Format.bytes(GuestFigures.bytes(kibibytes: used)))/\(Format.bytes(GuestFigures.bytes(kibibytes: c.memTotalKiB ?? 0)))"
                     } ?? "-"
                     let io = c.diskReadBytes.map { "\(Format.bytes($0))/\(Format.bytes(c.diskWriteBytes ?? 0))" } ?? "-"
                     table.add([c.name, c.state, c.host, c.domainState, Format.duration(c.uptimeSeconds),
