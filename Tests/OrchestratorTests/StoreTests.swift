@@ -71,4 +71,30 @@ import Testing
         try store.save(host)
         #expect(try Store(directory: dir).host(named: "tb1")?.hypervisors == ["qemu", "kvm"])
     }
+
+    @Test("every file of the store is 0600 and its folder 0700, whatever the umask and the folder's mode")
+    func filesArePrivate() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir, 0o755)
+        let previous = umask(0o022)
+        defer { umask(previous) }
+        let store = try Store(directory: dir)
+        try store.insert(Self.record("a")) // the WAL and its index exist now
+        func mode(_ path: String) throws -> Int {
+            try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+        }
+        #expect(try mode(dir) == 0o700)
+        for file in ["state.sqlite", "state.sqlite-wal", "state.sqlite-shm"] {
+            #expect(try mode(dir + "/" + file) == 0o600, "\(file)")
+        }
+    }
+
+    @Test("a shared folder (sticky, like /tmp) is refused as the state folder")
+    func sharedFolderIsRefused() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir, 0o1777)
+        #expect(throws: StoreError.self) { try Store(directory: dir) }
+    }
 }

@@ -16,18 +16,42 @@ public final class Store: Sendable {
         self.directory = directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
+        try Self.makePrivate(directory: directory)
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.label = "cvm.state"
         let path = (directory as NSString).appendingPathComponent("state.sqlite")
+        // SQLite gives the -wal and -shm files the database file's mode: create it 0600
+        // before SQLite does (with the process's umask), and fix files an older version made.
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        if fd >= 0 { close(fd) }
+        for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
+            chmod(file, 0o600)
+        }
         do {
             db = try DatabasePool(path: path, configuration: config)
         } catch {
             throw StoreError.cannotOpen(path: path, reason: "\(error)")
         }
-        chmod(path, 0o600)
         try Self.migrator.migrate(db)
         storeID = try db.read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'storeID'") } ?? "unknown"
+    }
+
+    /// The state directory holds every CVM's secret: 0700 whatever the umask or the mode it
+    /// had, when it is ours (owned by this user) and not a shared folder (sticky, like /tmp).
+    static func makePrivate(directory: String) throws {
+        var info = stat()
+        guard stat(directory, &info) == 0 else {
+            throw StoreError.cannotOpen(path: directory, reason: "cannot read the folder's mode")
+        }
+        let mode = info.st_mode & 0o7777
+        guard mode & 0o077 != 0 else { return }
+        guard info.st_uid == getuid(), mode & 0o1000 == 0 else {
+            throw StoreError.cannotOpen(path: directory, reason: "the state folder is shared (mode \(String(mode, radix: 8))) and would expose the CVMs' secrets; use a folder of its own (--state or CVM_STATE)")
+        }
+        guard chmod(directory, 0o700) == 0 else {
+            throw StoreError.cannotOpen(path: directory, reason: "cannot make the folder private (chmod 0700)")
+        }
     }
 
     /// A random id made when the store was created; written into every domain's metadata.
