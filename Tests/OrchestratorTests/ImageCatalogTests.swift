@@ -65,4 +65,33 @@ import Testing
         try "exit 3".write(toFile: root + "/images/tiny/recipe.sh", atomically: true, encoding: .utf8)
         #expect(throws: OrchestratorError.imageBuildFailed("tiny", status: 3)) { try catalog.build("tiny", logger: Logger(label: "t")) }
     }
+
+    @Test(arguments: ["..", ".", ".hidden", "Tiny", "a/b", "", "tiny\u{0}", String(repeating: "a", count: 65)])
+    func namesOutsideTheCatalogAreRefused(_ name: String) throws {
+        let (catalog, root) = try Self.makeCatalog()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // A manifest in the catalog's parent must not be reachable as image "..".
+        try ImageManifestTests.valid.write(toFile: root + "/images/../manifest.yaml", atomically: true, encoding: .utf8)
+        #expect(!ImageCatalog.isValidName(name))
+        #expect(throws: OrchestratorError.self) { try catalog.manifest(name) }
+    }
+
+    @Test(arguments: [("recipe: recipe.sh", "recipe: ../../evil.sh", "recipe"), ("recipe: recipe.sh", "recipe: /bin/sh", "recipe"),
+                      ("file: vmlinuz", "file: ../../etc/shadow", "artifact")])
+    func manifestPathsStayInTheImageFolder(_ change: (String, String, String)) throws {
+        let (catalog, root) = try Self.makeCatalog()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let path = root + "/images/tiny/manifest.yaml"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        try text.replacingOccurrences(of: change.0, with: change.1).write(toFile: path, atomically: true, encoding: .utf8)
+        do {
+            _ = try catalog.manifest("tiny")
+            Issue.record("a manifest naming \(change.1) was accepted")
+        } catch {
+            // One line naming what is wrong (the manifest reader already refuses a path as an
+            // artifact file; the catalog refuses a recipe outside the folder).
+            let line = "\(error)"
+            #expect(line.contains(change.2) && (line.contains("outside") || line.contains("inside the build folder")), "\(line)")
+        }
+    }
 }

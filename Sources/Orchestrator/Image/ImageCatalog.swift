@@ -38,11 +38,39 @@ public struct ImageCatalog: Sendable {
     func buildDirectory(_ name: String) -> String { (folder(name) as NSString).appendingPathComponent("build") }
     func lockPath(_ name: String) -> String { (buildDirectory(name) as NSString).appendingPathComponent("manifest.lock") }
 
+    /// An image name is a folder name of the catalog and nothing else: lowercase letters,
+    /// digits, '.', '_' and '-', starting with a letter or digit (so never `.` or `..`).
+    public static func isValidName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, name.utf8.count <= 64,
+              (first >= "a" && first <= "z") || (first >= "0" && first <= "9") else { return false }
+        return name.unicodeScalars.allSatisfy {
+            ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "." || $0 == "_" || $0 == "-"
+        }
+    }
+
     public func manifest(_ name: String) throws -> ImageManifest {
-        guard !name.contains("/"), FileManager.default.fileExists(atPath: manifestPath(name)) else {
+        guard Self.isValidName(name), FileManager.default.fileExists(atPath: manifestPath(name)) else {
             throw OrchestratorError.unknownImage(name, available: names())
         }
-        return try ImageManifest.load(file: manifestPath(name))
+        let manifest = try ImageManifest.load(file: manifestPath(name))
+        try confine(manifest, of: name)
+        return manifest
+    }
+
+    /// The recipe and the artifacts a manifest names must stay inside the image's folder
+    /// (and its `build/`): a manifest cannot make the orchestrator run or ship other files.
+    func confine(_ manifest: ImageManifest, of name: String) throws {
+        let folder = (self.folder(name) as NSString).resolvingSymlinksInPath
+        let recipe = ((folder as NSString).appendingPathComponent(manifest.recipe) as NSString).resolvingSymlinksInPath
+        guard !manifest.recipe.hasPrefix("/"), recipe.hasPrefix(folder + "/") else {
+            throw OrchestratorError.invalidArgument("\(manifestPath(name)): recipe '\(manifest.recipe)' is outside the image's folder; name a script inside \(self.folder(name))")
+        }
+        for artifact in manifest.artifacts {
+            let parts = artifact.file.split(separator: "/", omittingEmptySubsequences: false)
+            guard !artifact.file.hasPrefix("/"), !parts.contains(where: { $0 == ".." || $0.isEmpty }) else {
+                throw OrchestratorError.invalidArgument("\(manifestPath(name)): artifact '\(artifact.name)' file '\(artifact.file)' is outside the build folder; name a file inside build/")
+            }
+        }
     }
 
     public func lock(_ name: String) throws -> ImageLock? {
