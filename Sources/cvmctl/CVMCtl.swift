@@ -31,7 +31,12 @@ struct CVMCtl: AsyncParsableCommand {
             }
         } catch {
             code = exitCode(for: error).rawValue
-            let message = fullMessage(for: error)
+            var message = fullMessage(for: error)
+            if code == ExitCode.validationFailure.rawValue {
+                // A bad flag or value: one line, like every other error, and status 1.
+                message = usageErrorLine(for: error)
+                code = ExitCode.failure.rawValue
+            }
             if !message.isEmpty {
                 fflush(nil) // keep the order of what was already printed
                 (code == 0 ? FileHandle.standardOutput : FileHandle.standardError).write(Data((message + "\n").utf8))
@@ -40,5 +45,13 @@ struct CVMCtl: AsyncParsableCommand {
         OpenOrchestrators.closeAll()
         fflush(nil)
         _exit(code)
+    }
+
+    /// `cvmctl: error: MESSAGE (see 'cvmctl COMMAND --help')` for a bad flag or value.
+    static func usageErrorLine(for error: any Error) -> String {
+        let message = Self.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+        let stripped = message.hasPrefix("Error: ") ? String(message.dropFirst("Error: ".count)) : message
+        let words = CommandLine.arguments.dropFirst().prefix { !$0.hasPrefix("-") }.prefix(2).joined(separator: " ")
+        return "cvmctl: error: \(stripped) (see 'cvmctl \(words.isEmpty ? "" : words + " ")--help')"
     }
 }

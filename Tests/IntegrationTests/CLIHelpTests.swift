@@ -27,4 +27,19 @@ import Testing
         #expect(out.status == 0)
         for text in mentions { #expect(out.stdout.contains(text), "\(arguments) help lacks \(text)") }
     }
+
+    /// A bad flag or value is an error like any other: one line, `cvmctl: error:`, status 1.
+    @Test(arguments: [
+        ["deploy", "--image", "cvm-base", "--vcpus", "abc"],
+        ["deploy", "--image", "cvm-base", "--role", "king"],
+        ["deploy", "--image", "cvm-base", "--virt-type", "xen"],
+        ["migrate", "web"],
+        ["status", "--no-such-flag"],
+    ])
+    func badArgumentsAreOneLine(arguments: [String]) throws {
+        let out = try CLIHarness().run(arguments)
+        #expect(out.status == 1, "\(arguments): status \(out.status)")
+        let lines = out.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines.first?.hasPrefix("cvmctl: error: ") == true, "\(arguments): \(out.stderr)")
+    }
 }
