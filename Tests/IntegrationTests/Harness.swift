@@ -52,13 +52,19 @@ struct CLIHarness {
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                      stderr: String(decoding: e, as: UTF8.self))
+        var stderr = String(decoding: e, as: UTF8.self)
+        if p.terminationReason == .uncaughtSignal {
+            // Say so: a crash otherwise shows as a bare non-zero status.
+            stderr += "[harness: cvmctl \(arguments.prefix(2).joined(separator: " ")) killed by signal \(p.terminationStatus)]\n"
+        }
+        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: stderr)
     }
 
     func json<T: Decodable>(_ type: T.Type, _ arguments: String...) throws -> T {
         let out = try run(arguments + ["--json"])
-        guard out.status == 0 else { throw HarnessError.failed(out.stderr) }
+        guard out.status == 0 else {
+            throw HarnessError.failed("exit \(out.status): \(out.stderr)stdout: \(out.stdout.suffix(2000))")
+        }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return try decoder.decode(T.self, from: Data(out.stdout.utf8))
