@@ -111,4 +111,37 @@ import Testing
         #expect(result.outcome == .destroyed)
         try site.expectGone("web")
     }
+
+    /// A `deploying` row whose owner died and whose pid was reused by another process (here
+    /// pid 1, which always runs) is an interrupted deploy, not one in progress.
+    @Test func aReusedPidDoesNotBlockTheName() async throws {
+        let site = try FakeSite.make()
+        defer { site.remove() }
+        let firstStart = try #require(ProcessLiveness.startTime(of: 1))
+        var stale = StoreTests.record("web")
+        stale.ownerPid = 1
+        stale.ownerStart = firstStart + 1 // the owner started at another time: a different process
+        try await site.store.insert(stale)
+        let result = try await site.deploy("web")
+        #expect(result.created)
+        try site.expectRunsOnce("web", on: "local")
+
+        // The same pid with the start time recorded is that very process: still in progress.
+        var live = StoreTests.record("db")
+        live.ownerPid = 1
+        live.ownerStart = firstStart
+        try await site.store.insert(live)
+        await #expect(throws: OrchestratorError.deployInProgress(name: "db", pid: 1)) { try await site.deploy("db") }
+        await #expect(throws: OrchestratorError.deployInProgress(name: "db", pid: 1)) {
+            try await site.orchestrator.decommission(name: "db")
+        }
+    }
+
+    @Test func theStartTimeOfAProcessIsReadFromProc() throws {
+        let mine = try #require(ProcessLiveness.startTime(of: getpid()))
+        #expect(ProcessLiveness.currentStart == mine)
+        #expect(ProcessLiveness.isAlive(getpid(), start: mine))
+        #expect(!ProcessLiveness.isAlive(getpid(), start: mine + 1))
+        #expect(ProcessLiveness.startTime(of: 0) == nil)
+    }
 }

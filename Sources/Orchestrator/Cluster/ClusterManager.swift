@@ -46,7 +46,7 @@ package struct ClusterManager: Sendable {
         }
         try await store.insert(ClusterRecord(name: request.name, image: image.manifest.name, task: task, size: request.size,
                                        hosts: request.hosts, nextOrdinal: request.size + 1, createdAt: Date(),
-                                       ownerPid: getpid()))
+                                       ownerPid: getpid(), ownerStart: ProcessLiveness.currentStart))
         defer { try? store.releaseCluster(named: request.name, pid: getpid()) }
         await journal("cluster.create", "cluster \(request.name): \(request.size) × \(image.manifest.name) (task \(task)) over \(request.hosts.joined(separator: ", "))")
 
@@ -201,14 +201,14 @@ package struct ClusterManager: Sendable {
 
     /// Owns the cluster for this process (one creator, healer or deleter at a time).
     private func claim(cluster name: String) throws {
-        if let owner = try store.claimCluster(named: name, pid: getpid(), isAlive: ProcessLiveness.isAlive) {
+        if let owner = try store.claimCluster(named: name, pid: getpid(), isAlive: { ProcessLiveness.isAlive($0, start: $1) }) {
             throw OrchestratorError.clusterBusy(name: name, pid: owner)
         }
     }
 
     /// Whether a live process other than this one is changing the cluster.
     package func clusterIsBusy(_ cluster: ClusterRecord) -> Bool {
-        ProcessLiveness.isOtherLiveProcess(cluster.ownerPid)
+        ProcessLiveness.isOtherLiveProcess(cluster.ownerPid, start: cluster.ownerStart)
     }
 
     /// Sends `configure` (role, peers) to the running members whose agent does not hold its

@@ -13,7 +13,7 @@ extension CVMDeployer {
             if removed { return DecommissionResult(name: name, outcome: .alreadyGone, totalMs: 0) }
             throw OrchestratorError.unknownCVM(name)
         }
-        if ProcessLiveness.isOtherLiveProcess(record.ownerPid), let pid = record.ownerPid,
+        if ProcessLiveness.isOtherLiveProcess(record.ownerPid, start: record.ownerStart), let pid = record.ownerPid,
            record.state != .running, record.state != .failed {
             throw OrchestratorError.deployInProgress(name: name, pid: pid)
         }
@@ -22,6 +22,7 @@ extension CVMDeployer {
         try await store.update(cvmID: record.id) { r in
             r.state = .stopping
             r.ownerPid = getpid()
+            r.ownerStart = ProcessLiveness.currentStart
         }
         await journal("decommission.start", cvm: name, host: host.name, "stopping agent")
 

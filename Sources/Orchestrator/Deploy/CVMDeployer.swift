@@ -62,7 +62,7 @@ package struct CVMDeployer: Sendable {
                 return DeployResult(cvm: existing, created: false, bootToHeartbeatMs: existing.deployMs ?? 0,
                                     totalMs: Self.ms(clock.now - began), virtTypeReason: virt.reason)
             case .deploying, .stopping:
-                if ProcessLiveness.isOtherLiveProcess(existing.ownerPid), let pid = existing.ownerPid {
+                if ProcessLiveness.isOtherLiveProcess(existing.ownerPid, start: existing.ownerStart), let pid = existing.ownerPid {
                     throw OrchestratorError.deployInProgress(name: name, pid: pid)
                 }
                 progress("cleaning up an interrupted operation on \(name)")
@@ -86,7 +86,8 @@ package struct CVMDeployer: Sendable {
             state: .deploying, secret: Hex.encode(secret),
             vcpus: request.vcpus ?? manifest.defaults.vcpus, memoryMiB: request.memoryMiB ?? manifest.defaults.memoryMiB,
             diskMiB: request.diskMiB ?? manifest.defaults.diskMiB, intervalMs: configuration.heartbeatIntervalMs,
-            virtType: virt.type, ownerPid: getpid(), createdAt: Date(), policyCommit: request.policyCommit)
+            virtType: virt.type, ownerPid: getpid(), ownerStart: ProcessLiveness.currentStart, createdAt: Date(),
+            policyCommit: request.policyCommit)
         try await store.insert(record)
         await journal("deploy.start", cvm: name, host: host.name, "deploying image \(manifest.name) \(manifest.version) (\(virt.type): \(virt.reason))", policyCommit: request.policyCommit)
 
@@ -105,6 +106,7 @@ package struct CVMDeployer: Sendable {
             record = try await store.update(cvmID: record.id) { r in
                 r.state = .running
                 r.ownerPid = nil
+                r.ownerStart = nil
                 r.startedAt = now
                 r.deployMs = bootMs
                 r.apply(heartbeat, at: now)

@@ -21,7 +21,7 @@ public enum ElasticInventory {
     /// planner cleans it up instead of waiting for it forever.
     public static func build(
         hosts: [HostRecord], cvms: [CVMRecord], machine: LocalMachine, pending: [PendingAction] = [],
-        remoteLoad: [String: Double] = [:], isAlive: (Int32) -> Bool = { _ in true }
+        remoteLoad: [String: Double] = [:], isAlive: (Int32, Int64?) -> Bool = { _, _ in true }
     ) -> HostInventory {
         var used: [String: ResourceAmount] = [:]
         for cvm in cvms {
@@ -31,7 +31,7 @@ public enum ElasticInventory {
         for cvm in cvms where cvm.policyCommit != nil {
             snapshots[cvm.name] = CVMSnapshot(
                 id: cvm.name, task: cvm.task, host: cvm.host, vcpus: cvm.vcpus, memoryMiB: cvm.memoryMiB,
-                phase: cvm.state != .running && cvm.state != .failed && cvm.ownerPid.map({ !isAlive($0) }) == true
+                phase: cvm.state != .running && cvm.state != .failed && cvm.ownerPid.map({ !isAlive($0, cvm.ownerStart) }) == true
                     ? .failed : phase(of: cvm.state))
         }
         for action in pending {

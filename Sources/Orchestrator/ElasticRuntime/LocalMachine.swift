@@ -26,8 +26,8 @@ public struct LocalMachine: Sendable, Hashable {
         return LocalMachine(cpus: cpus, memoryMiB: memory, load: load)
     }
 
-    /// Whether process `pid` exists on this machine.
-    public static func isAlive(_ pid: Int32) -> Bool {
-        kill(pid, 0) == 0 || errno == EPERM
+    /// Whether the process that took ownership (`pid`, started at `start`) still runs here.
+    public static func isAlive(_ pid: Int32, start: Int64?) -> Bool {
+        ProcessLiveness.isAlive(pid, start: start)
     }
 }

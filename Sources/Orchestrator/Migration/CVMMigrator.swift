@@ -99,6 +99,7 @@ package struct CVMMigrator: Sendable {
         try await store.update(cvmID: record.id) { r in
             r.state = .migrating
             r.ownerPid = getpid()
+            r.ownerStart = ProcessLiveness.currentStart
         }
         await journal("migrate.start", cvm: record.name, host: source.name, "to \(destination.name) (max downtime \(request.maxDowntime.milliseconds) ms\(request.bandwidthMiBs.map { ", \($0) MiB/s" } ?? ""))")
         do {
@@ -129,6 +130,7 @@ package struct CVMMigrator: Sendable {
                     r.host = destination.name
                     r.state = .running
                     r.ownerPid = nil
+                    r.ownerStart = nil
                     r.lastMigrationPauseMs = stats?.downtimeMs.map { Int($0) }
                     r.lastMigrationTotalMs = total
                 }
@@ -159,6 +161,7 @@ package struct CVMMigrator: Sendable {
                 try await store.update(cvmID: record.id) { r in
                     r.state = stillRunning ? .running : .failed
                     r.ownerPid = nil
+                    r.ownerStart = nil
                     if !stillRunning { r.failure = failure }
                 }
             }

@@ -62,7 +62,7 @@ package struct StatusReporter: Sendable {
         }
 
         let monitor = try await store.monitor()
-        let monitorAlive = monitor.map { ProcessLiveness.isAlive($0.pid) && now.timeIntervalSince($0.tickAt) < 5 } ?? false
+        let monitorAlive = monitor?.isAlive(now: now) ?? false
         let cvms = records.map { r -> CVMStatus in
             let age = r.lastHeartbeatAt.map { now.timeIntervalSince($0) }
             var state = r.state.rawValue

@@ -31,6 +31,8 @@ public struct CVMRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var virtType: String
     /// The process carrying out a transitional state (to tell a live operation from a crashed one).
     public var ownerPid: Int32?
+    /// The owner's start time (`/proc/PID/stat`), so a reused pid is not taken for it.
+    public var ownerStart: Int64? = nil
     public var createdAt: Date
     public var startedAt: Date?
     public var deployMs: Int?
@@ -72,9 +74,12 @@ public struct ClusterRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var createdAt: Date
     /// The process creating, healing or deleting the cluster (one at a time), if any.
     public var ownerPid: Int32? = nil
+    /// The owner's start time (`/proc/PID/stat`), so a reused pid is not taken for it.
+    public var ownerStart: Int64? = nil
 
     public init(name: String, image: String, task: String, size: Int, hosts: [String], nextOrdinal: Int,
-                createdAt: Date, ownerPid: Int32? = nil) {
+                createdAt: Date, ownerPid: Int32? = nil, ownerStart: Int64? = nil) {
+        self.ownerStart = ownerStart
         self.name = name
         self.image = image
         self.task = task

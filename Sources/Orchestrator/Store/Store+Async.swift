@@ -80,7 +80,7 @@ extension Store {
     /// Makes `pid` the cluster's owner unless another live process owns it. Returns the
     /// owner that holds it otherwise (nil: claimed, or no such cluster — check first).
     /// `isAlive` runs inside the write transaction.
-    public func claimCluster(named name: String, pid: Int32, isAlive: @Sendable (Int32) -> Bool) async throws -> Int32? {
+    public func claimCluster(named name: String, pid: Int32, isAlive: @Sendable (Int32, Int64?) -> Bool) async throws -> Int32? {
         try await db.write { try Transactions.claimCluster(named: name, pid: pid, isAlive: isAlive, $0) }
     }
 

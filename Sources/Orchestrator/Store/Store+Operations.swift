@@ -74,7 +74,7 @@ extension Store {
 
     /// Makes `pid` the cluster's owner unless another live process owns it. Returns the
     /// owner that holds it otherwise (nil: claimed, or no such cluster — check first).
-    public func claimCluster(named name: String, pid: Int32, isAlive: (Int32) -> Bool) throws -> Int32? {
+    public func claimCluster(named name: String, pid: Int32, isAlive: (Int32, Int64?) -> Bool) throws -> Int32? {
         try db.write { try Transactions.claimCluster(named: name, pid: pid, isAlive: isAlive, $0) }
     }
 
@@ -193,10 +193,11 @@ extension Store {
             return ordinal
         }
 
-        static func claimCluster(named name: String, pid: Int32, isAlive: (Int32) -> Bool, _ db: Database) throws -> Int32? {
+        static func claimCluster(named name: String, pid: Int32, isAlive: (Int32, Int64?) -> Bool, _ db: Database) throws -> Int32? {
             guard var cluster = try ClusterRecord.fetchOne(db, key: name) else { return nil }
-            if let owner = cluster.ownerPid, owner != pid, isAlive(owner) { return owner }
+            if let owner = cluster.ownerPid, owner != pid, isAlive(owner, cluster.ownerStart) { return owner }
             cluster.ownerPid = pid
+            cluster.ownerStart = pid == getpid() ? ProcessLiveness.currentStart : nil
             try cluster.update(db)
             return nil
         }
@@ -204,6 +205,7 @@ extension Store {
         static func releaseCluster(named name: String, pid: Int32, _ db: Database) throws {
             guard var cluster = try ClusterRecord.fetchOne(db, key: name), cluster.ownerPid == pid else { return }
             cluster.ownerPid = nil
+            cluster.ownerStart = nil
             try cluster.update(db)
         }
 

@@ -194,6 +194,11 @@ public final class Store: Sendable {
                 try db.execute(sql: "UPDATE cluster SET hosts = ? WHERE name = ?", arguments: [toJSON(text), name])
             }
         }
+        // Owners are a pid and the process's start time: a reused pid is not the owner.
+        m.registerMigration("v6") { db in
+            try db.alter(table: "cvm") { t in t.add(column: "ownerStart", .integer) }
+            try db.alter(table: "cluster") { t in t.add(column: "ownerStart", .integer) }
+        }
         return m
     }
 }

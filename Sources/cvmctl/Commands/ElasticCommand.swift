@@ -108,7 +108,7 @@ struct ElasticCommand: AsyncParsableCommand {
         /// Another process's heartbeat monitor ticked in the last few seconds.
         func monitorRunning(_ store: Store) async throws -> Bool {
             guard let monitor = try await store.monitor(), monitor.pid != getpid() else { return false }
-            return Date().timeIntervalSince(monitor.tickAt) < 5 && kill(monitor.pid, 0) == 0
+            return monitor.isAlive(now: Date())
         }
     }
 }

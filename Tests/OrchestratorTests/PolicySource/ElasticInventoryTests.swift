@@ -70,7 +70,7 @@ struct ElasticInventoryTests {
         var busy = R.cvm("busy", state: .stopping)
         busy.ownerPid = 7
         let inventory = ElasticInventory.build(
-            hosts: [R.local], cvms: [crashed, busy], machine: Self.machine, isAlive: { $0 == 7 })
+            hosts: [R.local], cvms: [crashed, busy], machine: Self.machine, isAlive: { pid, _ in pid == 7 })
         #expect(inventory.cvm(id: "crashed")?.phase == .failed)
         #expect(inventory.cvm(id: "busy")?.phase == .decommissioning)
         #expect(inventory.actionsInFlight == 1)
