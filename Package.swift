@@ -118,6 +118,13 @@ let package = Package(
         // Tests mirror the targets.
         .testTarget(name: "CVMProtocolTests", dependencies: ["CVMProtocol"]),
         .testTarget(name: "UsageModelTests", dependencies: ["UsageModel"]),
+        // ConfigFile, and the three readers that parse through it (policies, the traffic
+        // manager's configuration, image manifests) fed the same hostile documents.
+        .testTarget(name: "ConfigFileTests", dependencies: [
+            "ConfigFile", "Planning", "TrafficManager", "Orchestrator",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
         .testTarget(name: "cvmctlTests", dependencies: [
             "cvmctl", "TMSCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -63,4 +63,21 @@ import Testing
     @Test func invalidYAMLIsReportedWithItsLine() {
         #expect(throws: ConfigFileError.self) { try ImageManifest.parse("name: [unclosed\n", file: "m.yaml") }
     }
+
+    @Test func numbersBeyondIntAreRangeErrors() throws {
+        let text = Self.valid.replacingOccurrences(of: "  memoryMiB: 128", with: "  memoryMiB: 99999999999999999999")
+        let error = try #require(throws: ConfigFileError.self) { try ImageManifest.parse(text, file: "m.yaml") }
+        #expect(error.description == "m.yaml:8:14: defaults.memoryMiB: 99999999999999999999 is out of range 32...65536")
+    }
+
+    @Test func deepOrLargeManifestsAreRefusedUnparsed() throws {
+        let deep = "name: " + String(repeating: "{a: ", count: 5_000)
+        let error = try #require(throws: ConfigFileError.self) { try ImageManifest.parse(deep, file: "m.yaml") }
+        #expect(error.description == "m.yaml:1:\(7 + 63 * 4): -: nested more than 64 levels deep")
+        let large = Self.valid + "\n#" + String(repeating: "x", count: 1 << 20)
+        #expect(throws: ConfigFileError(file: "m.yaml", line: 1, column: 1, key: "-",
+                                        problem: "larger than 1 MiB, the most a configuration file may hold")) {
+            try ImageManifest.parse(large, file: "m.yaml")
+        }
+    }
 }

@@ -1,3 +1,5 @@
+import ConfigFile
+
 /// An image's manifest (`images/<name>/manifest.yaml`): what the image is, what it can run
 /// and how to boot it. Artifact checksums are not in it: they come from the lock the
 /// build writes (``ImageLock``), because the recipe resolves Debian's current kernel.
@@ -34,18 +36,22 @@ public struct ImageManifest: Sendable, Equatable {
 extension ImageManifest {
     static let knownHypervisors: Set = ["kvm", "qemu"]
 
-    /// Parses and validates a manifest; errors name the file, line, column and field.
+    /// Reads, parses and validates a manifest (a file larger than 1 MiB or nested more than
+    /// 64 levels deep is refused before parsing).
+    /// - Throws: `ConfigFileError` naming the file, line, column and field.
     public static func load(file: String) throws -> ImageManifest {
-        try parse(YAMLMapping.load(file: file))
+        try parse(YAMLReader.load(file: file))
     }
 
+    /// Parses and validates a manifest's text (`file` names it in errors).
+    /// - Throws: `ConfigFileError` naming the file, line, column and field.
     public static func parse(_ text: String, file: String) throws -> ImageManifest {
-        try parse(YAMLMapping.parse(text, file: file))
+        try parse(YAMLReader.parse(text, file: file))
     }
 
-    static func parse(_ doc: YAMLMapping) throws -> ImageManifest {
-        try doc.rejectUnknownKeys(["name", "version", "description", "tasks", "hypervisors", "defaults",
-                                   "boot", "artifacts", "recipe"])
+    static func parse(_ doc: YAMLReader) throws(ConfigFileError) -> ImageManifest {
+        try doc.expectOnly(["name", "version", "description", "tasks", "hypervisors", "defaults",
+                            "boot", "artifacts", "recipe"])
         let name = try doc.string("name")
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
             throw doc.error("name", "may contain only letters, digits, '-', '_' and '.'", at: doc.value("name"))
@@ -54,17 +60,17 @@ extension ImageManifest {
         if let bad = hypervisors.first(where: { !knownHypervisors.contains($0) }) {
             throw doc.error("hypervisors", "unknown hypervisor kind '\(bad)' (known: kvm, qemu)", at: doc.value("hypervisors"))
         }
-        let d = try doc.mapping("defaults")
-        try d.rejectUnknownKeys(["vcpus", "memoryMiB", "diskMiB"])
-        let b = try doc.mapping("boot")
-        try b.rejectUnknownKeys(["method", "cmdline"])
+        let d = try doc.submapping("defaults")
+        try d.expectOnly(["vcpus", "memoryMiB", "diskMiB"])
+        let b = try doc.submapping("boot")
+        try b.expectOnly(["method", "cmdline"])
         let method = try b.string("method")
         guard method == "direct-kernel" else {
             throw b.error("method", "unsupported boot method '\(method)' (supported: direct-kernel)", at: b.value("method"))
         }
         var artifacts: [Artifact] = []
         for a in try doc.mappings("artifacts") {
-            try a.rejectUnknownKeys(["name", "file"])
+            try a.expectOnly(["name", "file"])
             let file = try a.string("file")
             guard !file.contains("/"), file != "..", file != "." else {
                 throw a.error("file", "must be a plain file name inside the build folder", at: a.value("file"))

@@ -1,3 +1,4 @@
+import ConfigFile
 import Yams
 
 /// Reads and validates policy files into a ``PolicySet``.
@@ -38,17 +39,15 @@ public enum PolicyLoader {
 }
 
 extension PolicyReader {
-    /// Parses one file's text and reads its sections into `draft`.
+    /// Parses one file's text and reads its sections into `draft`. Text that is too large,
+    /// too deep or not YAML is one syntax diagnostic at its position.
     mutating func readDocument(_ text: String, into draft: inout PolicyDraft) {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            let (mark, problem) = error.markAndProblem
-            report(.syntax, at: location(mark), key: "", "YAML syntax: \(problem)")
-            return
+            root = try YAMLText.compose(text)
         } catch {
-            report(.syntax, at: location(nil), key: "", "YAML syntax: \(error)")
+            let message = error.code == .syntax ? "YAML syntax: \(error.message)" : error.message
+            report(.syntax, at: PolicyLocation(file: file, line: error.line, column: error.column), key: "", message)
             return
         }
         guard let root, !root.isNull else { return }  // an empty file defines nothing
@@ -60,21 +59,5 @@ extension PolicyReader {
         if let v = sections["tasks"] { readTasks(v, into: &draft) }
         if let v = sections["elastic"] { readElastic(v, into: &draft) }
         if let v = sections["placement"] { readPlacement(v, into: &draft) }
-    }
-}
-
-extension YamlError {
-    /// Where libyaml stopped and what it said, for a diagnostic.
-    var markAndProblem: (Mark?, String) {
-        switch self {
-        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
-            let .composer(context, problem, mark, _):
-            let detail = context.map { " (\($0.text))" } ?? ""
-            return (mark, problem + detail)
-        case let .reader(problem, _, _, _):
-            return (nil, problem)
-        default:
-            return (nil, "\(self)")
-        }
     }
 }

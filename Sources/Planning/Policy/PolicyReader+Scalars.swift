@@ -1,3 +1,4 @@
+import ConfigFile
 import Yams
 
 extension PolicyReader {
@@ -15,17 +16,30 @@ extension PolicyReader {
         return scalar.string
     }
 
-    /// A whole number within `range`. Quoted numbers are strings, hence wrong type.
+    /// The largest whole number a policy may give, whatever the key's own range: counts,
+    /// vCPUs and MiB beyond it are mistakes, and below it their products (`minCVMs ×
+    /// memoryMiB`) stay far from overflowing.
+    static let largestInteger = 1_000_000_000
+
+    /// A whole number within `range` (and within ±`largestInteger`). Quoted numbers are
+    /// strings, hence wrong type; a number too large for `Int` is out of range.
     mutating func int(_ field: PolicyField, in range: ClosedRange<Int>) -> Int? {
-        guard field.value.tagName == .int, let value = field.value.int else {
+        guard field.value.tagName == .int, let scalar = field.value.scalar else {
             report(.wrongType, at: field.valueLocation, key: field.path, "expected an integer, found \(field.value.kindDescription)")
             return nil
         }
-        guard range.contains(value) else {
+        let bounded = max(range.lowerBound, -Self.largestInteger)...min(range.upperBound, Self.largestInteger)
+        switch YAMLInteger(yaml11: scalar.string) {
+        case let .value(value) where !range.contains(value):
             report(.invalidValue, at: field.valueLocation, key: field.path, "\(value) is out of range \(describe(range))")
-            return nil
+        case let .value(value) where bounded.contains(value):
+            return value
+        case .value, .outOfRange:
+            report(.invalidValue, at: field.valueLocation, key: field.path, "\(scalar.string) is out of range \(describe(bounded))")
+        case .notAnInteger:
+            report(.wrongType, at: field.valueLocation, key: field.path, "expected an integer, found \(field.value.kindDescription)")
         }
-        return value
+        return nil
     }
 
     /// A finite number (integer or decimal) satisfying `valid`, described by `requirement`

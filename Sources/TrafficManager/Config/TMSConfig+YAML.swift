@@ -1,21 +1,17 @@
+import ConfigFile
 import Foundation
 import TMSCore
 
 extension TMSConfig {
-    /// Reads and validates a configuration file. Blocking file I/O: never call it on an
-    /// event loop.
+    /// Reads and validates a configuration file (a file larger than 1 MiB is refused unread).
+    /// Blocking file I/O: never call it on an event loop.
     /// - Throws: `ConfigError` naming file, line, column and key.
     public static func load(file: String) throws(ConfigError) -> TMSConfig {
-        let text: String
-        do {
-            text = try String(contentsOfFile: file, encoding: .utf8)
-        } catch {
-            throw ConfigError(file: file, line: 0, column: 0, key: "-", problem: "cannot read the file: \(error.localizedDescription)")
-        }
-        return try parse(text, file: file)
+        try parse(YAMLText.read(file: file), file: file)
     }
 
-    /// Parses and validates configuration text (`file` names it in errors).
+    /// Parses and validates configuration text (`file` names it in errors). Text larger than
+    /// 1 MiB or nested more than 64 levels deep is refused before it is parsed.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> TMSConfig {
         let root = try YAMLReader.parse(text, file: file)
         try root.expectOnly(["cores", "admin", "drainTimeout", "usage", "monitors", "vServers"])
@@ -24,8 +20,8 @@ extension TMSConfig {
         if root.has("admin") { config.admin = try AdminConfig(root.submapping("admin")) }
         config.drainTimeout = try root.optionalDuration("drainTimeout", in: .zero ... .seconds(3600)) ?? config.drainTimeout
         if root.has("usage") { config.usage = try UsageConfig(root.submapping("usage")) }
-        config.monitors = try root.list("monitors").map { (reader) throws(ConfigError) in try MonitorConfig(reader) }
-        let vServerReaders = try root.list("vServers")
+        config.monitors = try root.optionalMappings("monitors").map { (reader) throws(ConfigError) in try MonitorConfig(reader) }
+        let vServerReaders = try root.optionalMappings("vServers")
         guard !vServerReaders.isEmpty else { throw root.error("vServers", "at least one vServer is required") }
         config.vServers = try vServerReaders.map { (reader) throws(ConfigError) in try VServerConfig(reader) }
         try config.validate(root: root, vServerReaders: vServerReaders)
@@ -36,7 +32,7 @@ extension TMSConfig {
     private func validate(root: YAMLReader, vServerReaders: [YAMLReader]) throws(ConfigError) {
         var monitorNames: Set<String> = []
         for (index, monitor) in monitors.enumerated() where !monitorNames.insert(monitor.name).inserted {
-            throw try root.list("monitors")[index].error("name", "monitor \(monitor.name) is defined twice")
+            throw try root.optionalMappings("monitors")[index].error("name", "monitor \(monitor.name) is defined twice")
         }
         var names: Set<String> = []
         var binds: [HostPort: String] = [:]
@@ -190,7 +186,7 @@ extension VServerConfig {
             }
             bind = address
         }
-        let serviceReaders = try reader.list("services")
+        let serviceReaders = try reader.optionalMappings("services")
         guard !serviceReaders.isEmpty else { throw reader.error("services", "at least one service is required") }
         var services: [ServiceConfig] = []
         for serviceReader in serviceReaders {

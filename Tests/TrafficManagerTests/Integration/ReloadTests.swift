@@ -97,5 +97,32 @@ extension ProxyTests {
                 #expect(manager.vServer("b") == nil)
             }
         }
+
+        @Test("a file nested 5,000 levels deep is refused on reload and the configuration in force stays")
+        func deepFileRefused() async throws {
+            let echo = try await TestBackend.start(.echo)
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("tms-deep-\(UUID().uuidString).yaml").path
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            try Self.yaml(Self.vServer("a", echo, limit: 5)).write(toFile: file, atomically: true, encoding: .utf8)
+            let manager = TrafficManager(config: try TMSConfig.load(file: file), configFile: file, cores: 2)
+            try await manager.start()
+            do {
+                for hostile in ["vServers: " + String(repeating: "[", count: 5_000),
+                                "vServers:\n" + String(repeating: "- ", count: 5_000) + "x\n",
+                                Self.yaml(Self.vServer("a", echo, limit: 9)) + "#" + String(repeating: "x", count: 2 << 20)] {
+                    try hostile.write(toFile: file, atomically: true, encoding: .utf8)
+                    await #expect(throws: ConfigError.self) { _ = try await manager.reloadFromFile() }
+                    #expect(manager.table?.generation == 1)
+                    #expect(manager.vServer("a")?.quota.sizing.limit == 5)
+                }
+                let address = try #require(manager.listeningAddress(of: "a"))
+                #expect(try await TestConnection.echo([3], via: address) == [3])
+            } catch {
+                await manager.shutdown()
+                throw error
+            }
+            await expectQuotaReturnsToZero(manager)
+            await manager.shutdown()
+        }
     }
 }
