@@ -1,30 +1,36 @@
 /// Everything admission needs about one core, packed in one 64-bit word so that an
-/// admission or a release is a single compare-exchange on a cache line that only that core
-/// (and, rarely, the publisher of a new limit) writes.
+/// admission is a single atomic fetch-add on a cache line that only that core (and, rarely,
+/// the publisher of a new limit or a thread serving a waiter) writes.
 ///
 /// Layout, from the low bits: capacity (27 bits) = exclusive number + held quota;
-/// in-use (27 bits); generation (8 low bits of the configuration generation the numbers
-/// are expressed in); bit 63: the debt flag — set while the vServer may be over its limit
-/// after a decrease, when the core must not admit.
+/// generation (8 low bits of the configuration generation the numbers are expressed in);
+/// bit 35: the debt flag — set while the vServer may be over its limit after a decrease,
+/// when the core must not admit; bits 37-63: the tally.
+///
+/// The tally counts admissions minus the releases made through the word, modulo 2^27. A
+/// core's thread releases with a plain store to the core's own release counter instead
+/// (see `VServerQuota.release`), so the uses in force are `tally - released` (modulo
+/// 2^27, `inUse(released:)`). The tally is the top field so that it wraps by falling off
+/// the word: it never carries into the other fields.
 ///
 /// Because the generation is part of the word, a compare-exchange prepared against one
 /// configuration fails if the publisher re-classified the core in between.
 ///
-/// The fast paths add or subtract `inUseUnit` with one atomic fetch-add: an admission adds
-/// first and checks the old word (undoing the add when the core had no room), so in-use may
-/// briefly exceed capacity by the number of admissions in flight on that core. `headroom`
-/// keeps that from ever carrying into the generation bits.
+/// The fast path adds `inUseUnit` with one atomic fetch-add first and checks the old word
+/// (undoing the add when the core had no room), so the uses counted may briefly exceed the
+/// capacity by the number of admissions in flight on that core; `headroom` keeps that below
+/// 2^27, where the modular count would be ambiguous.
 struct CoreWord: Equatable, CustomStringConvertible {
     static let fieldBits: UInt64 = 27
     static let fieldMask: UInt64 = (1 << fieldBits) - 1
     /// The largest in-use count or capacity a core can represent (134 217 727).
     static let maxField = Int(fieldMask)
-    static let inUseShift: UInt64 = 27
-    static let generationShift: UInt64 = 54
+    static let generationShift: UInt64 = 27
     static let generationMask: UInt64 = 0xFF
-    static let debtBit: UInt64 = 1 << 63
+    static let debtBit: UInt64 = 1 << 35
+    static let tallyShift: UInt64 = 37
     /// One use, as added to the raw word.
-    static let inUseUnit = 1 << 27
+    static let inUseUnit = 1 << 37
     /// Room above any capacity for optimistic increments in flight.
     static let headroom = 1 << 16
 
@@ -34,25 +40,35 @@ struct CoreWord: Equatable, CustomStringConvertible {
 
     init(raw: Int) { self.bits = UInt64(bitPattern: Int64(raw)) }
 
-    init(debt: Bool, generation: Int, inUse: Int, capacity: Int) {
-        precondition(inUse >= 0 && inUse <= Self.maxField, "in-use \(inUse) out of range")
+    init(debt: Bool, generation: Int, tally: Int, capacity: Int) {
+        precondition(tally >= 0 && tally <= Self.maxField, "tally \(tally) out of range")
         precondition(capacity >= 0 && capacity <= Self.maxField, "capacity \(capacity) out of range")
         bits = (debt ? Self.debtBit : 0)
             | (UInt64(truncatingIfNeeded: generation) & Self.generationMask) << Self.generationShift
-            | UInt64(inUse) << Self.inUseShift
+            | UInt64(tally) << Self.tallyShift
             | UInt64(capacity)
     }
 
     var raw: Int { Int(Int64(bitPattern: bits)) }
 
     var capacity: Int { Int(bits & Self.fieldMask) }
-    var inUse: Int { Int((bits >> Self.inUseShift) & Self.fieldMask) }
+    /// Admissions minus the releases made through the word, modulo 2^27.
+    var tally: Int { Int(bits >> Self.tallyShift) }
     /// The low 8 bits of the configuration generation.
     var generation: Int { Int((bits >> Self.generationShift) & Self.generationMask) }
     var debt: Bool { bits & Self.debtBit != 0 }
 
-    func with(inUse: Int, capacity: Int) -> CoreWord {
-        CoreWord(debt: debt, generation: generation, inUse: inUse, capacity: capacity)
+    /// The uses in force, given the core's release counter.
+    @inline(__always)
+    func inUse(released: Int) -> Int { Self.modular(tally &- released) }
+
+    /// `value` modulo 2^27, in `0...maxField`.
+    @inline(__always)
+    static func modular(_ value: Int) -> Int { value & maxField }
+
+    /// The same word with the tally moved by `delta` (modulo 2^27) and a new capacity.
+    func with(tallyDelta delta: Int, capacity: Int) -> CoreWord {
+        CoreWord(debt: debt, generation: generation, tally: Self.modular(tally &+ delta), capacity: capacity)
     }
 
     func with(debt: Bool) -> CoreWord {
@@ -60,6 +76,6 @@ struct CoreWord: Equatable, CustomStringConvertible {
     }
 
     var description: String {
-        "CoreWord(gen: \(generation), inUse: \(inUse), capacity: \(capacity)\(debt ? ", debt" : ""))"
+        "CoreWord(gen: \(generation), tally: \(tally), capacity: \(capacity)\(debt ? ", debt" : ""))"
     }
 }

@@ -7,7 +7,8 @@ extension VServerQuota {
     /// one, answer `.wouldQueue` (queue policy `.wait`) or `.refused`.
     ///
     /// Lock-free. Within the core's quota this is one atomic fetch-add on the core's own
-    /// word; a borrow adds one compare-exchange loop on the shared pool.
+    /// word (and plain loads of that core's cache line); a borrow adds one compare-exchange
+    /// loop on the shared pool.
     /// - Precondition: `0 <= core < cores` (traps otherwise).
     public func admit(core: Int) -> Admission {
         checkCore(core)
@@ -37,9 +38,10 @@ extension VServerQuota {
         // A compare-exchange would need a load before it, which costs more than the add.
         let before = CoreWord(raw: word.loadThenWrappingIncrement(by: CoreWord.inUseUnit,
                                                                   ordering: .sequentiallyConsistent))
-        if !before.debt && before.inUse < before.capacity {
+        let inUse = self.inUse(before, core: core)
+        if !before.debt && inUse < before.capacity {
             let exclusive = mailbox(core: core, generation: before.generation, .exclusive)
-            return .admitted(before.inUse < exclusive ? .exclusive : .heldBatch)
+            return .admitted(inUse < exclusive ? .exclusive : .heldBatch)
         }
         let current = word.wrappingDecrementThenLoad(by: CoreWord.inUseUnit, ordering: .sequentiallyConsistent)
         return attemptAdmitSlowly(core: core, current: current, yieldToWaiters: yieldToWaiters, remote: remote)
@@ -51,14 +53,15 @@ extension VServerQuota {
         var current = current
         while true {
             let state = CoreWord(raw: current)
-            if !state.debt && state.inUse < state.capacity {
+            let inUse = self.inUse(state, core: core)
+            if !state.debt && inUse < state.capacity {
                 // Room appeared meanwhile (a release, a publish).
-                let next = state.with(inUse: state.inUse &+ 1, capacity: state.capacity).raw
+                let next = state.with(tallyDelta: 1, capacity: state.capacity).raw
                 let (exchanged, original) = word.compareExchange(
                     expected: current, desired: next, ordering: .sequentiallyConsistent)
                 if exchanged {
                     let exclusive = mailbox(core: core, generation: state.generation, .exclusive)
-                    return .admitted(state.inUse < exclusive ? .exclusive : .heldBatch)
+                    return .admitted(inUse < exclusive ? .exclusive : .heldBatch)
                 }
                 current = original
                 continue
@@ -95,8 +98,8 @@ extension VServerQuota {
             current = word.load(ordering: .sequentiallyConsistent)
             while true {
                 let now = CoreWord(raw: current)
-                let admitNow = !now.debt && now.inUse < now.capacity &+ batch
-                let next = now.with(inUse: now.inUse &+ (admitNow ? 1 : 0), capacity: now.capacity &+ batch).raw
+                let admitNow = !now.debt && self.inUse(now, core: core) < now.capacity &+ batch
+                let next = now.with(tallyDelta: admitNow ? 1 : 0, capacity: now.capacity &+ batch).raw
                 let (exchanged, original) = word.compareExchange(
                     expected: current, desired: next, ordering: .sequentiallyConsistent)
                 if exchanged {

@@ -3,28 +3,53 @@ import Atomics
 extension VServerQuota {
     /// Ends one use on `core` (SPEC.md §1.1): when the core then holds borrowed quota it no
     /// longer needs (exclusive + held - in-use >= batch), it returns one batch to the shared
-    /// pool; holding less than a batch, it returns what it holds once that much is spare. If requests wait, the queue is then served in
-    /// order; with `now`, waiters whose time ran out are expired first.
+    /// pool; holding less than a batch, it returns what it holds once that much is spare. If
+    /// requests wait, the queue is then served in order; with `now`, waiters whose time ran
+    /// out are expired first.
     ///
-    /// Lock-free unless requests are waiting.
+    /// Lock-free unless requests are waiting. Releases of one core must not overlap (see the
+    /// type's thread-safety rule): the fast path is a plain store to the core's release
+    /// counter, which only the releasing thread writes.
     /// - Precondition: `0 <= core < cores` and the core has a use to release (traps otherwise).
     @discardableResult
     public func release(core: Int, now: Duration? = nil) -> Release {
         checkCore(core)
         let word = self.word(core)
-        // The fast path: one fetch-add. Returning quota, rarer, is a compare-exchange after it.
-        let before = CoreWord(raw: word.loadThenWrappingDecrement(by: CoreWord.inUseUnit,
-                                                                  ordering: .sequentiallyConsistent))
-        precondition(before.inUse > 0, "release on core \(core) without an admitted use")
+        // The fast path: count the release, then read the word to see whether quota is spare.
+        // Returning quota, rarer, is a compare-exchange after it.
+        let after: CoreWord
+        let inUse: Int
+        if plainReleases {
+            // Single writer: a plain store, no locked instruction. The word is read after it
+            // (the fence keeps the compiler from swapping the two; on x86-64 it emits no
+            // instruction): a publisher either sees this release in the counter after its
+            // process-wide barrier, or re-classified the word before this read (`publish`).
+            let counter = released(core)
+            let count = counter.load(ordering: .relaxed)
+            counter.store(CoreWord.modular(count &+ 1), ordering: .releasing)
+            atomicMemoryFence(ordering: .acquiringAndReleasing)
+            after = CoreWord(raw: word.load(ordering: .acquiring))
+            inUse = after.inUse(released: count)
+        } else {
+            after = CoreWord(raw: word.wrappingDecrementThenLoad(by: CoreWord.inUseUnit,
+                                                                 ordering: .sequentiallyConsistent))
+            inUse = self.inUse(after, core: core) &+ 1
+        }
+        // A release without a use shows as -1 modulo 2^27; admissions in flight on other
+        // threads can lift a real count above the largest limit, but not by headroom / 2.
+        precondition(inUse > 0 && inUse < CoreWord.maxField - CoreWord.headroom / 2,
+                     "release on core \(core) without an admitted use")
         var returned = 0
-        let exclusive = mailbox(core: core, generation: before.generation, .exclusive)
-        let batch = mailbox(core: core, generation: before.generation, .batch)
-        if Self.spare(capacity: before.capacity, inUse: before.inUse &- 1, exclusive: exclusive, batch: batch) > 0 {
+        let exclusive = mailbox(core: core, generation: after.generation, .exclusive)
+        let batch = mailbox(core: core, generation: after.generation, .batch)
+        if Self.spare(capacity: after.capacity, inUse: inUse &- 1, exclusive: exclusive, batch: batch) > 0 {
             returned = returnSpareQuota(core: core)
         }
         bump(.released, core: core)
-        // Sequentially consistent with the enqueuer's announcement: either it sees the quota
-        // just freed, or this load sees it waiting (no lost wake-up).
+        // No lost wake-up: quota freed for other cores went back to the shared pool with
+        // locked instructions, sequentially consistent with an enqueuer's announcement
+        // (either it sees the quota, or this load sees it waiting); a request waiting for
+        // this core's own quota was queued by this thread (the thread-safety rule).
         if flag(FlagSlot.waiting).load(ordering: .sequentiallyConsistent) > 0 {
             return Release(returnedToShared: returned, waiters: serveWaiters(now: now))
         }
@@ -52,9 +77,10 @@ extension VServerQuota {
             // publish after next), the word changed too and the exchange below fails.
             let exclusive = mailbox(core: core, generation: state.generation, .exclusive)
             let batch = mailbox(core: core, generation: state.generation, .batch)
-            let amount = Self.spare(capacity: state.capacity, inUse: state.inUse, exclusive: exclusive, batch: batch)
+            let amount = Self.spare(capacity: state.capacity, inUse: inUse(state, core: core),
+                                    exclusive: exclusive, batch: batch)
             guard amount > 0 else { return 0 }
-            let next = state.with(inUse: state.inUse, capacity: state.capacity &- amount).raw
+            let next = state.with(tallyDelta: 0, capacity: state.capacity &- amount).raw
             let (exchanged, original) = word.compareExchange(
                 expected: current, desired: next, ordering: .sequentiallyConsistent)
             if exchanged {

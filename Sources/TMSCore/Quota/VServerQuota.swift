@@ -3,12 +3,17 @@ import Atomics
 /// The connection quota of one vServer running on N cores: exclusive numbers per core, the
 /// shared pool, batches, the wait queue and the published configuration (SPEC.md §1.1).
 ///
-/// Thread-safety: every method may be called from any thread. The data plane calls
-/// `admit`/`release` for core `c` from the event loop that owns core `c`; then an admission
-/// or release within the core's quota is one atomic fetch-add on a cache line only that core
-/// writes, and borrowing or returning a batch adds one atomic operation on the shared pool.
-/// No lock is taken on those paths. Locks are taken only by the control plane
-/// (`reconfigure`, `updateLimit`) and by the wait queue (only while requests wait).
+/// Thread-safety: every method may be called from any thread, with one rule per core:
+/// `release(core: c)` calls must not overlap each other (a core's uses are released by one
+/// thread at a time), and a request that may wait (`admitOrWait(core: c)`) is made by the
+/// thread that releases on core `c`. That is the data plane's contract — core `c` is driven
+/// by the event loop that owns it — and the one under which the quota is exact. Then an
+/// admission within the core's quota is one atomic fetch-add on a cache line only that core
+/// writes and a release is plain loads and stores on that line (no locked instruction where
+/// the system has a process-wide barrier, see `ProcessBarrier`); borrowing or returning a
+/// batch adds one atomic operation on the shared pool. No lock is taken on those paths. Locks
+/// are taken only by the control plane (`reconfigure`, `updateLimit`) and by the wait queue
+/// (only while requests wait).
 ///
 /// Invariants, after every operation has completed:
 /// - per core: in-use <= capacity = exclusive number + held quota, held >= 0;
@@ -28,6 +33,9 @@ public final class VServerQuota: Sendable {
     let slab: AtomicSlab
     /// `slab`'s memory, stored inline so that a core reaches its word with one load less.
     let cells: AtomicCells
+    /// Whether releases are plain stores to the core's release counter (`ProcessBarrier`
+    /// available) rather than a locked fetch-add on the core's word. Fixed for the lifetime.
+    let plainReleases: Bool
     let control: Locked<ControlState>
     let queue: Locked<WaitQueue<Waiter>>
 
@@ -51,6 +59,7 @@ public final class VServerQuota: Sendable {
         self.queuePolicy = queuePolicy
         slab = AtomicSlab(rows: 2 + config.cores)
         cells = slab.cells
+        plainReleases = ProcessBarrier.isAvailable
         control = Locked(ControlState(config: config, sizing: sizing, generation: 0))
         let (capacity, timeout): (Int, Duration) = switch queuePolicy {
         case .refuse: (0, .zero)
@@ -61,7 +70,7 @@ public final class VServerQuota: Sendable {
         for core in 0..<cores {
             writeMailbox(core: core, generation: 0, sizing: sizing)
             word(core).store(
-                CoreWord(debt: false, generation: 0, inUse: 0, capacity: sizing.perCoreExclusive).raw,
+                CoreWord(debt: false, generation: 0, tally: 0, capacity: sizing.perCoreExclusive).raw,
                 ordering: .sequentiallyConsistent)
         }
     }
@@ -115,6 +124,23 @@ extension VServerQuota {
     @inline(__always)
     func word(_ core: Int) -> UnsafeAtomic<Int> {
         cells.atomic(row: Self.firstCoreRow &+ core, slot: 0)
+    }
+
+    /// The releases the core's thread made with plain stores (modulo 2^27, see `CoreWord`).
+    /// Written only by `release` for that core; on the word's cache line.
+    @inline(__always)
+    func released(_ core: Int) -> UnsafeAtomic<Int> {
+        cells.atomic(row: Self.firstCoreRow &+ core, slot: 1)
+    }
+
+    /// The uses in force on `core` for a word just loaded from it: the word's tally less the
+    /// core's release counter, read after the word. Exact on the core's own thread. Elsewhere
+    /// the counter may not show the core's latest releases yet, so the result may count uses
+    /// already released (too high), never miss a use counted in the word as loaded: decisions
+    /// taken on it are conservative, and a compare-exchange on the unchanged word confirms them.
+    @inline(__always)
+    func inUse(_ word: CoreWord, core: Int) -> Int {
+        word.inUse(released: released(core).load(ordering: .acquiring))
     }
 
     @inline(__always)
