@@ -22,7 +22,7 @@ import Testing
 
     /// The fast paths add and subtract `inUseUnit` on the raw word: the tally wraps modulo
     /// 2^27 by falling off the top, never touching capacity, generation or the debt flag, and
-    /// the uses in force (tally - released, modulo 2^27) stay exact across the wrap.
+    /// the uses in force (tally + own count, modulo 2^27) stay exact across the wrap.
     @Test func tallyWrapsWithoutTouchingTheOtherFields() async {
         await propertyCheck(
             input: Gen.bool(), Gen.int(in: 0...255), Gen.int(in: 0...CoreWord.maxField),
@@ -32,12 +32,12 @@ import Testing
             let raw = word.raw &+ admits &* CoreWord.inUseUnit &- min(admits, releases) &* CoreWord.inUseUnit
             let after = CoreWord(raw: raw)
             #expect(after.capacity == capacity && after.generation == generation && after.debt == debt)
-            // `start` uses were in force with a release counter equal to 0; the plain releases
-            // the core then made are counted apart from the word.
+            // `start` uses were in force with an own count of 0; the releases the core then
+            // made on its plain fast path are counted apart from the word.
             let plainReleases = releases - min(admits, releases)
             let expected = start + admits - releases
             if expected >= 0 {
-                #expect(after.inUse(released: CoreWord.modular(plainReleases)) == expected)
+                #expect(after.inUse(own: CoreWord.modular(-plainReleases)) == expected)
             }
         }
     }

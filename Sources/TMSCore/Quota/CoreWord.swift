@@ -1,25 +1,25 @@
-/// Everything admission needs about one core, packed in one 64-bit word so that an
-/// admission is a single atomic fetch-add on a cache line that only that core (and, rarely,
-/// the publisher of a new limit or a thread serving a waiter) writes.
+/// Everything admission needs about one core, packed in one 64-bit word so that every
+/// change to it is a single atomic operation on a cache line that only that core (and,
+/// rarely, the publisher of a new limit or a thread serving a waiter) writes.
 ///
 /// Layout, from the low bits: capacity (27 bits) = exclusive number + held quota;
 /// generation (8 low bits of the configuration generation the numbers are expressed in);
 /// bit 35: the debt flag — set while the vServer may be over its limit after a decrease,
 /// when the core must not admit; bits 37-63: the tally.
 ///
-/// The tally counts admissions minus the releases made through the word, modulo 2^27. A
-/// core's thread releases with a plain store to the core's own release counter instead
-/// (see `VServerQuota.release`), so the uses in force are `tally - released` (modulo
-/// 2^27, `inUse(released:)`). The tally is the top field so that it wraps by falling off
-/// the word: it never carries into the other fields.
+/// The tally counts the admissions minus the releases made through the word, modulo 2^27.
+/// The core's own thread admits and releases on its fast path with plain stores to the
+/// core's own count instead (see `VServerQuota`), so the uses in force are `tally + own`
+/// (modulo 2^27, `inUse(own:)`). The tally is the top field so that it wraps by falling
+/// off the word: it never carries into the other fields.
 ///
 /// Because the generation is part of the word, a compare-exchange prepared against one
 /// configuration fails if the publisher re-classified the core in between.
 ///
-/// The fast path adds `inUseUnit` with one atomic fetch-add first and checks the old word
-/// (undoing the add when the core had no room), so the uses counted may briefly exceed the
-/// capacity by the number of admissions in flight on that core; `headroom` keeps that below
-/// 2^27, where the modular count would be ambiguous.
+/// The locked admission path adds `inUseUnit` with one atomic fetch-add first and checks the
+/// old word (undoing the add when the core had no room), so the uses counted may briefly
+/// exceed the capacity by the number of admissions in flight on that core; `headroom` keeps
+/// that below 2^27, where the modular count would be ambiguous.
 struct CoreWord: Equatable, CustomStringConvertible {
     static let fieldBits: UInt64 = 27
     static let fieldMask: UInt64 = (1 << fieldBits) - 1
@@ -52,15 +52,16 @@ struct CoreWord: Equatable, CustomStringConvertible {
     var raw: Int { Int(Int64(bitPattern: bits)) }
 
     var capacity: Int { Int(bits & Self.fieldMask) }
-    /// Admissions minus the releases made through the word, modulo 2^27.
+    /// Admissions minus releases made through the word, modulo 2^27.
     var tally: Int { Int(bits >> Self.tallyShift) }
     /// The low 8 bits of the configuration generation.
     var generation: Int { Int((bits >> Self.generationShift) & Self.generationMask) }
     var debt: Bool { bits & Self.debtBit != 0 }
 
-    /// The uses in force, given the core's release counter.
+    /// The uses in force, given the core's own count (admissions minus releases made on the
+    /// core's plain fast path, modulo 2^27).
     @inline(__always)
-    func inUse(released: Int) -> Int { Self.modular(tally &- released) }
+    func inUse(own: Int) -> Int { Self.modular(tally &+ own) }
 
     /// `value` modulo 2^27, in `0...maxField`.
     @inline(__always)

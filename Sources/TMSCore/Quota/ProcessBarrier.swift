@@ -9,14 +9,15 @@ import Musl
 /// `MEMBARRIER_CMD_PRIVATE_EXPEDITED`, the kernel interrupting the CPUs that run the
 /// process's threads).
 ///
-/// Why: it lets a core's thread publish a release with a plain store — no locked instruction
-/// on the fast path — while the rare control-plane writer (`publish`) still sees every such
-/// store: the classic asymmetric barrier (one side plain, the other side heavy), as used by
-/// folly's `asymmetricHeavyBarrier` and userspace RCU.
+/// Why: it lets a core's thread admit and release with plain loads and stores — no locked
+/// instruction on the fast path — while the rare other writers of the core's word (the
+/// publisher of a new limit, a thread serving a waiter) still synchronize with it
+/// (`VServerQuota.intruding`): the classic asymmetric barrier (one side plain, the other
+/// side heavy), as in folly's `asymmetricHeavyBarrier` and userspace RCU.
 ///
 /// Where the system offers no such barrier (not Linux, an old kernel, a seccomp filter that
-/// blocks the call) `isAvailable` is false and the quota keeps releases on a locked
-/// read-modify-write.
+/// blocks the call) `isAvailable` is false and the quota keeps its fast paths on atomic
+/// read-modify-writes.
 enum ProcessBarrier {
     /// Whether `synchronize()` works in this process. The first read registers the process
     /// with the kernel (required once before the expedited command may be used).

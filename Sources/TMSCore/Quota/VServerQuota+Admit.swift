@@ -6,9 +6,9 @@ extension VServerQuota {
     /// pool and admit; if the pool cannot lend a batch, or requests are already waiting for
     /// one, answer `.wouldQueue` (queue policy `.wait`) or `.refused`.
     ///
-    /// Lock-free. Within the core's quota this is one atomic fetch-add on the core's own
-    /// word (and plain loads of that core's cache line); a borrow adds one compare-exchange
-    /// loop on the shared pool.
+    /// Lock-free. Within the core's quota this is plain loads and stores on the core's own
+    /// cache lines (one atomic fetch-add where the system has no process-wide barrier, see
+    /// `VServerQuota`); a borrow adds one compare-exchange loop on the shared pool.
     /// - Precondition: `0 <= core < cores` (traps otherwise).
     public func admit(core: Int) -> Admission {
         checkCore(core)
@@ -30,11 +30,13 @@ extension VServerQuota {
 
     /// The admission algorithm (counting only borrowed batches). `yieldToWaiters`: do not
     /// borrow while requests wait in the queue (they are served first, in order). `remote`:
-    /// called for a core by another thread (serving a waiter), for the counters.
+    /// called while serving a waiter (`intruding` on the core, perhaps from another thread):
+    /// atomic operations only; also for the counters.
     @inline(__always)
     func attemptAdmit(core: Int, yieldToWaiters: Bool, remote: Bool) -> Attempt {
+        if !remote && plainFastPath, let source = admitPlainly(core: core) { return .admitted(source) }
         let word = self.word(core)
-        // The fast path: count the use first (one fetch-add), keep it if the core had room.
+        // The atomic path: count the use first (one fetch-add), keep it if the core had room.
         // A compare-exchange would need a load before it, which costs more than the add.
         let before = CoreWord(raw: word.loadThenWrappingIncrement(by: CoreWord.inUseUnit,
                                                                   ordering: .sequentiallyConsistent))
@@ -45,6 +47,34 @@ extension VServerQuota {
         }
         let current = word.wrappingDecrementThenLoad(by: CoreWord.inUseUnit, ordering: .sequentiallyConsistent)
         return attemptAdmitSlowly(core: core, current: current, yieldToWaiters: yieldToWaiters, remote: remote)
+    }
+
+    /// The core's own thread, within the core's quota and with nobody `intruding`: the use is
+    /// counted in the core's own count with a plain store. Returns nil (nothing changed) when
+    /// the core has no room, is flagged, or another thread is working on its word.
+    @inline(__always)
+    private func admitPlainly(core: Int) -> AdmissionSource? {
+        let busy = self.busy(core)
+        busy.store(1, ordering: .relaxed)
+        // Keeps the compiler from moving the loads below above the busy mark (`intruding`
+        // relies on that order); on x86-64 it emits no instruction.
+        atomicMemoryFence(ordering: .acquiringAndReleasing)
+        guard intruders(core).load(ordering: .acquiring) == 0 else {
+            busy.store(0, ordering: .releasing)
+            return nil
+        }
+        let state = CoreWord(raw: word(core).load(ordering: .relaxed))
+        let own = ownCount(core)
+        let count = own.load(ordering: .relaxed)
+        let inUse = state.inUse(own: count)
+        guard !state.debt && inUse < state.capacity else {
+            busy.store(0, ordering: .releasing)
+            return nil
+        }
+        own.store(CoreWord.modular(count &+ 1), ordering: .relaxed)
+        busy.store(0, ordering: .releasing)
+        let exclusive = mailbox(core: core, generation: state.generation, .exclusive)
+        return inUse < exclusive ? .exclusive : .heldBatch
     }
 
     /// The rest of the admission algorithm, one compare-exchange at a time.

@@ -41,18 +41,14 @@ extension VServerQuota {
     /// (SPEC.md §1.1, dynamic limit).
     ///
     /// Publishing is serialized by the control lock; cores keep admitting and releasing
-    /// meanwhile. Each core's word is re-classified by one compare-exchange, so a core
-    /// idle for hours is as exact as a busy one:
+    /// meanwhile (on their atomic path: the publish is `intruding` on every core, so it reads
+    /// each core's own count exactly). Each core's word is re-classified by one
+    /// compare-exchange, so a core idle for hours is as exact as a busy one:
     /// 1. the new numbers go into each core's spare mailbox;
     /// 2. a smaller shared pool is re-based first, so that the pool never looks larger
     ///    mid-publish than it will be (a larger one is re-based last);
     /// 3. each core: held := max(0, in-use - new exclusive) (`Reclassification`); quota it
-    ///    no longer needs goes back to the pool, quota it now needs is taken from it. A
-    ///    release the core made at that instant with a plain store may not be visible yet,
-    ///    so the in-use read may be one or a few too high; after every core, a process-wide
-    ///    barrier (`ProcessBarrier`) makes those releases visible and any quota the core
-    ///    now holds beyond what its uses need goes back to the pool (a release made after
-    ///    the barrier sees the re-classified word and returns spare quota itself);
+    ///    no longer needs goes back to the pool, quota it now needs is taken from it;
     /// 4. if the pool ended negative the vServer is over its new limit: every core stays
     ///    flagged (no admissions) until releases bring the pool back to zero or more.
     ///
@@ -67,7 +63,7 @@ extension VServerQuota {
             }
             let sizing: PoolSizing
             do throws(PoolConfigError) { sizing = try Self.sizing(for: config) } catch { return .failure(error) }
-            let over = publishLocked(&state, config: config, sizing: sizing)
+            let over = intruding(0..<cores) { publishLocked(&state, config: config, sizing: sizing) }
             return .success((sizing, state.generation, over))
         }
         let (sizing, generation, over) = try outcome.get()
@@ -75,7 +71,7 @@ extension VServerQuota {
                            waiters: serveWaiters(now: nil))
     }
 
-    /// Steps 1-4 of `publish`. Called with the control lock held.
+    /// Steps 1-4 of `publish`. Called with the control lock held, `intruding` on every core.
     private func publishLocked(_ state: inout ControlState, config: PoolConfig, sizing new: PoolSizing) -> Bool {
         let old = state.sizing
         let generation = state.generation &+ 1
@@ -112,10 +108,6 @@ extension VServerQuota {
                 current = original
             }
         }
-        if plainReleases {
-            ProcessBarrier.synchronize()
-            for core in 0..<cores { deferredCredit += returnExcess(core: core, exclusive: new.perCoreExclusive) }
-        }
         SharedPool.adjust(sharedCounter, by: deferredCredit)
         state = ControlState(config: config, sizing: new, generation: generation)
 
@@ -123,26 +115,6 @@ extension VServerQuota {
         if !over { clearDebtFlags() }
         if mayOwe { publishing.store(0, ordering: .sequentiallyConsistent) }
         return over
-    }
-
-    /// Takes from `core`'s word the held quota beyond what its uses need (held - max(0,
-    /// in-use - exclusive)), which a re-classification left there when it read the in-use
-    /// count before a concurrent release became visible. Returns the amount taken (for the
-    /// pool). Called with the control lock held, after the process-wide barrier.
-    func returnExcess(core: Int, exclusive: Int) -> Int {
-        let word = self.word(core)
-        var current = word.load(ordering: .sequentiallyConsistent)
-        while true {
-            let state = CoreWord(raw: current)
-            let needed = max(0, inUse(state, core: core) - exclusive)
-            let excess = state.capacity - exclusive - needed
-            guard excess > 0 else { return 0 }
-            let next = state.with(tallyDelta: 0, capacity: state.capacity - excess).raw
-            let (exchanged, original) = word.compareExchange(
-                expected: current, desired: next, ordering: .sequentiallyConsistent)
-            if exchanged { return excess }
-            current = original
-        }
     }
 
     /// Clears every core's debt flag. Only valid while the shared pool is >= 0, which then

@@ -7,42 +7,24 @@ extension VServerQuota {
     /// requests wait, the queue is then served in order; with `now`, waiters whose time ran
     /// out are expired first.
     ///
-    /// Lock-free unless requests are waiting. Releases of one core must not overlap (see the
-    /// type's thread-safety rule): the fast path is a plain store to the core's release
-    /// counter, which only the releasing thread writes.
+    /// Lock-free unless requests are waiting. Within the core's quota this is plain loads and
+    /// stores on the core's own cache lines (see `VServerQuota` for the thread rule).
     /// - Precondition: `0 <= core < cores` and the core has a use to release (traps otherwise).
     @discardableResult
     public func release(core: Int, now: Duration? = nil) -> Release {
         checkCore(core)
-        let word = self.word(core)
-        // The fast path: count the release, then read the word to see whether quota is spare.
+        // Count the release, keeping the word as it was: it tells whether quota is now spare.
         // Returning quota, rarer, is a compare-exchange after it.
-        let after: CoreWord
-        let inUse: Int
-        if plainReleases {
-            // Single writer: a plain store, no locked instruction. The word is read after it
-            // (the fence keeps the compiler from swapping the two; on x86-64 it emits no
-            // instruction): a publisher either sees this release in the counter after its
-            // process-wide barrier, or re-classified the word before this read (`publish`).
-            let counter = released(core)
-            let count = counter.load(ordering: .relaxed)
-            counter.store(CoreWord.modular(count &+ 1), ordering: .releasing)
-            atomicMemoryFence(ordering: .acquiringAndReleasing)
-            after = CoreWord(raw: word.load(ordering: .acquiring))
-            inUse = after.inUse(released: count)
-        } else {
-            after = CoreWord(raw: word.wrappingDecrementThenLoad(by: CoreWord.inUseUnit,
-                                                                 ordering: .sequentiallyConsistent))
-            inUse = self.inUse(after, core: core) &+ 1
-        }
+        let (state, inUse) = plainFastPath ? releasePlainly(core: core) ?? releaseAtomically(core: core)
+            : releaseAtomically(core: core)
         // A release without a use shows as -1 modulo 2^27; admissions in flight on other
         // threads can lift a real count above the largest limit, but not by headroom / 2.
         precondition(inUse > 0 && inUse < CoreWord.maxField - CoreWord.headroom / 2,
                      "release on core \(core) without an admitted use")
         var returned = 0
-        let exclusive = mailbox(core: core, generation: after.generation, .exclusive)
-        let batch = mailbox(core: core, generation: after.generation, .batch)
-        if Self.spare(capacity: after.capacity, inUse: inUse &- 1, exclusive: exclusive, batch: batch) > 0 {
+        let exclusive = mailbox(core: core, generation: state.generation, .exclusive)
+        let batch = mailbox(core: core, generation: state.generation, .batch)
+        if Self.spare(capacity: state.capacity, inUse: inUse &- 1, exclusive: exclusive, batch: batch) > 0 {
             returned = returnSpareQuota(core: core)
         }
         bump(.released, core: core)
@@ -54,6 +36,36 @@ extension VServerQuota {
             return Release(returnedToShared: returned, waiters: serveWaiters(now: now))
         }
         return Release(returnedToShared: returned)
+    }
+
+    /// The core's own thread with nobody `intruding`: one use less in the core's own count,
+    /// a plain store. Returns the word and the uses in force before the release, or nil
+    /// (nothing changed) when another thread is working on the core's word.
+    @inline(__always)
+    private func releasePlainly(core: Int) -> (CoreWord, Int)? {
+        let busy = self.busy(core)
+        busy.store(1, ordering: .relaxed)
+        // Keeps the compiler from moving the loads below above the busy mark (`intruding`
+        // relies on that order); on x86-64 it emits no instruction.
+        atomicMemoryFence(ordering: .acquiringAndReleasing)
+        guard intruders(core).load(ordering: .acquiring) == 0 else {
+            busy.store(0, ordering: .releasing)
+            return nil
+        }
+        let state = CoreWord(raw: word(core).load(ordering: .relaxed))
+        let own = ownCount(core)
+        let count = own.load(ordering: .relaxed)
+        own.store(CoreWord.modular(count &- 1), ordering: .relaxed)
+        busy.store(0, ordering: .releasing)
+        return (state, state.inUse(own: count))
+    }
+
+    /// One use less in the core's word (one atomic fetch-add). Returns the word before and
+    /// the uses in force before the release.
+    private func releaseAtomically(core: Int) -> (CoreWord, Int) {
+        let before = CoreWord(raw: word(core).loadThenWrappingDecrement(by: CoreWord.inUseUnit,
+                                                                        ordering: .sequentiallyConsistent))
+        return (before, inUse(before, core: core))
     }
 
     /// SPEC: return a batch when exclusive + held - in-use >= batch. A core can hold less than

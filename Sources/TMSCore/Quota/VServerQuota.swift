@@ -1,19 +1,31 @@
 import Atomics
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The connection quota of one vServer running on N cores: exclusive numbers per core, the
 /// shared pool, batches, the wait queue and the published configuration (SPEC.md §1.1).
 ///
-/// Thread-safety: every method may be called from any thread, with one rule per core:
-/// `release(core: c)` calls must not overlap each other (a core's uses are released by one
-/// thread at a time), and a request that may wait (`admitOrWait(core: c)`) is made by the
-/// thread that releases on core `c`. That is the data plane's contract — core `c` is driven
-/// by the event loop that owns it — and the one under which the quota is exact. Then an
-/// admission within the core's quota is one atomic fetch-add on a cache line only that core
-/// writes and a release is plain loads and stores on that line (no locked instruction where
-/// the system has a process-wide barrier, see `ProcessBarrier`); borrowing or returning a
-/// batch adds one atomic operation on the shared pool. No lock is taken on those paths. Locks
-/// are taken only by the control plane (`reconfigure`, `updateLimit`) and by the wait queue
-/// (only while requests wait).
+/// Thread-safety: every method may be called from any thread, with one rule per core: the
+/// calls that admit or release on core `c` (`admit`, `admitOrWait`, `release` with
+/// `core: c`) are made by one thread at a time — the data plane's contract, core `c` being
+/// driven by the event loop that owns it, and the one under which the quota is exact.
+///
+/// Then, where the system has a process-wide barrier (`ProcessBarrier`), an admission or a
+/// release within the core's quota is plain loads and stores on the core's own cache lines:
+/// no locked instruction, nothing another core writes. Every other writer of a core's word
+/// (a thread serving a waiter there, the publisher of a new limit) first keeps the core's
+/// thread off that fast path (`intruding`): it announces itself, issues the barrier, waits
+/// for an operation in progress to end, and works with atomic operations, as the core's
+/// thread then does too. Without such a barrier the core's thread always uses the atomic
+/// path (one fetch-add per admission or release). Borrowing or returning a batch adds one
+/// atomic operation on the shared pool. No lock is taken on those paths; locks are taken
+/// only by the control plane (`reconfigure`, `updateLimit`) and by the wait queue (only
+/// while requests wait).
 ///
 /// Invariants, after every operation has completed:
 /// - per core: in-use <= capacity = exclusive number + held quota, held >= 0;
@@ -33,9 +45,9 @@ public final class VServerQuota: Sendable {
     let slab: AtomicSlab
     /// `slab`'s memory, stored inline so that a core reaches its word with one load less.
     let cells: AtomicCells
-    /// Whether releases are plain stores to the core's release counter (`ProcessBarrier`
-    /// available) rather than a locked fetch-add on the core's word. Fixed for the lifetime.
-    let plainReleases: Bool
+    /// Whether a core's own thread admits and releases with plain stores (`ProcessBarrier`
+    /// available) rather than atomic operations on the core's word. Fixed for the lifetime.
+    let plainFastPath: Bool
     let control: Locked<ControlState>
     let queue: Locked<WaitQueue<Waiter>>
 
@@ -59,7 +71,7 @@ public final class VServerQuota: Sendable {
         self.queuePolicy = queuePolicy
         slab = AtomicSlab(rows: 2 + config.cores)
         cells = slab.cells
-        plainReleases = ProcessBarrier.isAvailable
+        plainFastPath = ProcessBarrier.isAvailable
         control = Locked(ControlState(config: config, sizing: sizing, generation: 0))
         let (capacity, timeout): (Int, Duration) = switch queuePolicy {
         case .refuse: (0, .zero)
@@ -97,6 +109,14 @@ public final class VServerQuota: Sendable {
 
 // MARK: - Slab layout
 
+/// Slots of a core's row besides its mailboxes (`MailboxField`) and counters (`CoreCounter`).
+enum CoreSlot {
+    static let word = 0
+    static let ownCount = 1
+    static let busy = 20
+    static let intruders = 21
+}
+
 /// Slots of row 1.
 enum FlagSlot {
     /// 1 while a decrease is being published.
@@ -123,24 +143,62 @@ extension VServerQuota {
 
     @inline(__always)
     func word(_ core: Int) -> UnsafeAtomic<Int> {
-        cells.atomic(row: Self.firstCoreRow &+ core, slot: 0)
+        cells.atomic(row: Self.firstCoreRow &+ core, slot: CoreSlot.word)
     }
 
-    /// The releases the core's thread made with plain stores (modulo 2^27, see `CoreWord`).
-    /// Written only by `release` for that core; on the word's cache line.
+    /// The core's own count: admissions minus releases its thread made on the plain fast
+    /// path, modulo 2^27 (see `CoreWord`). Written only by the core's thread, on the word's
+    /// cache line.
     @inline(__always)
-    func released(_ core: Int) -> UnsafeAtomic<Int> {
-        cells.atomic(row: Self.firstCoreRow &+ core, slot: 1)
+    func ownCount(_ core: Int) -> UnsafeAtomic<Int> {
+        cells.atomic(row: Self.firstCoreRow &+ core, slot: CoreSlot.ownCount)
     }
 
-    /// The uses in force on `core` for a word just loaded from it: the word's tally less the
-    /// core's release counter, read after the word. Exact on the core's own thread. Elsewhere
-    /// the counter may not show the core's latest releases yet, so the result may count uses
-    /// already released (too high), never miss a use counted in the word as loaded: decisions
-    /// taken on it are conservative, and a compare-exchange on the unchanged word confirms them.
+    /// The uses in force on `core` for a word just loaded from it: the word's tally plus the
+    /// core's own count. Exact on the core's own thread, and on any thread while `intruding`
+    /// on the core; elsewhere a snapshot for monitoring.
     @inline(__always)
     func inUse(_ word: CoreWord, core: Int) -> Int {
-        word.inUse(released: released(core).load(ordering: .acquiring))
+        word.inUse(own: ownCount(core).load(ordering: .acquiring))
+    }
+
+    /// 1 while the core's thread is on its plain fast path. Written only by that thread.
+    @inline(__always)
+    func busy(_ core: Int) -> UnsafeAtomic<Int> {
+        cells.atomic(row: Self.firstCoreRow &+ core, slot: CoreSlot.busy)
+    }
+
+    /// How many threads are working on the core's word with its thread kept off the plain
+    /// fast path (`intruding`).
+    @inline(__always)
+    func intruders(_ core: Int) -> UnsafeAtomic<Int> {
+        cells.atomic(row: Self.firstCoreRow &+ core, slot: CoreSlot.intruders)
+    }
+
+    /// Runs `body` with the threads of `cores` kept off their plain fast paths, so that
+    /// `body` may change those cores' words with atomic operations and read their own
+    /// counts exactly (the classic asymmetric handshake: the fast path pays plain stores,
+    /// this side a process-wide barrier, a few microseconds).
+    ///
+    /// The core's thread marks itself busy, then reads the intruder count; this side raises
+    /// the count, then issues the barrier, then waits until the core is not busy. After the
+    /// barrier, either the core's thread sees the count and takes the atomic path, or its
+    /// busy mark — stored before it read the count — is visible here and this side waits for
+    /// its operation, whose stores are then visible too. Callable on a core's own thread.
+    func intruding<Result>(_ cores: Range<Int>, _ body: () throws -> Result) rethrows -> Result {
+        guard plainFastPath else { return try body() }
+        for core in cores { intruders(core).wrappingIncrement(ordering: .sequentiallyConsistent) }
+        defer { for core in cores { intruders(core).wrappingDecrement(ordering: .sequentiallyConsistent) } }
+        ProcessBarrier.synchronize()
+        for core in cores {
+            var spins = 0
+            while busy(core).load(ordering: .acquiring) != 0 {
+                // A few instructions, unless the core's thread was preempted mid-operation.
+                spins += 1
+                if spins > 64 { sched_yield() }
+            }
+        }
+        return try body()
     }
 
     @inline(__always)
