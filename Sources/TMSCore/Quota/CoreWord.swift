@@ -16,10 +16,10 @@
 /// Because the generation is part of the word, a compare-exchange prepared against one
 /// configuration fails if the publisher re-classified the core in between.
 ///
-/// The locked admission path adds `inUseUnit` with one atomic fetch-add first and checks the
-/// old word (undoing the add when the core had no room), so the uses counted may briefly
-/// exceed the capacity by the number of admissions in flight on that core; `headroom` keeps
-/// that below 2^27, where the modular count would be ambiguous.
+/// Admissions through the word are compare-exchanges, releases fetch-adds of -`inUseUnit`:
+/// the tally never counts a use that does not exist. `headroom` keeps the largest limit
+/// below 2^27 with room to spare, so a release without a use (-1 modulo 2^27) is told apart
+/// from any real count.
 struct CoreWord: Equatable, CustomStringConvertible {
     static let fieldBits: UInt64 = 27
     static let fieldMask: UInt64 = (1 << fieldBits) - 1
@@ -31,7 +31,7 @@ struct CoreWord: Equatable, CustomStringConvertible {
     static let tallyShift: UInt64 = 37
     /// One use, as added to the raw word.
     static let inUseUnit = 1 << 37
-    /// Room above any capacity for optimistic increments in flight.
+    /// Room between the largest limit and 2^27.
     static let headroom = 1 << 16
 
     var bits: UInt64

@@ -7,7 +7,7 @@ extension VServerQuota {
     /// one, answer `.wouldQueue` (queue policy `.wait`) or `.refused`.
     ///
     /// Lock-free. Within the core's quota this is plain loads and stores on the core's own
-    /// cache lines (one atomic fetch-add where the system has no process-wide barrier, see
+    /// cache lines (one compare-exchange where the system has no process-wide barrier, see
     /// `VServerQuota`); a borrow adds one compare-exchange loop on the shared pool.
     /// - Precondition: `0 <= core < cores` (traps otherwise).
     public func admit(core: Int) -> Admission {
@@ -35,17 +35,12 @@ extension VServerQuota {
     @inline(__always)
     func attemptAdmit(core: Int, yieldToWaiters: Bool, remote: Bool) -> Attempt {
         if !remote && plainFastPath, let source = admitPlainly(core: core) { return .admitted(source) }
-        let word = self.word(core)
-        // The atomic path: count the use first (one fetch-add), keep it if the core had room.
-        // A compare-exchange would need a load before it, which costs more than the add.
-        let before = CoreWord(raw: word.loadThenWrappingIncrement(by: CoreWord.inUseUnit,
-                                                                  ordering: .sequentiallyConsistent))
-        let inUse = self.inUse(before, core: core)
-        if !before.debt && inUse < before.capacity {
-            let exclusive = mailbox(core: core, generation: before.generation, .exclusive)
-            return .admitted(inUse < exclusive ? .exclusive : .heldBatch)
-        }
-        let current = word.wrappingDecrementThenLoad(by: CoreWord.inUseUnit, ordering: .sequentiallyConsistent)
+        // The atomic path: a compare-exchange, never an optimistic fetch-add. An add undone
+        // when the core had no room is, until undone, a use that does not exist; a publish
+        // re-classifying the core in between took it for a real one, charged the shared pool
+        // for it (below zero, without pausing any core) and the core then admitted into
+        // that charge: one use over the limit.
+        let current = word(core).load(ordering: .sequentiallyConsistent)
         return attemptAdmitSlowly(core: core, current: current, yieldToWaiters: yieldToWaiters, remote: remote)
     }
 

@@ -17,10 +17,8 @@ extension VServerQuota {
         // Returning quota, rarer, is a compare-exchange after it.
         let (state, inUse) = plainFastPath ? releasePlainly(core: core) ?? releaseAtomically(core: core)
             : releaseAtomically(core: core)
-        // A release without a use shows as -1 modulo 2^27; admissions in flight on other
-        // threads can lift a real count above the largest limit, but not by headroom / 2.
-        precondition(inUse > 0 && inUse < CoreWord.maxField - CoreWord.headroom / 2,
-                     "release on core \(core) without an admitted use")
+        // A release without a use shows as -1 modulo 2^27, above any real count.
+        precondition(inUse > 0 && inUse <= Self.maximumLimit, "release on core \(core) without an admitted use")
         var returned = 0
         let exclusive = mailbox(core: core, generation: state.generation, .exclusive)
         let batch = mailbox(core: core, generation: state.generation, .batch)

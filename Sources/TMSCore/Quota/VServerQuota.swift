@@ -22,10 +22,10 @@ import Darwin
 /// thread off that fast path (`intruding`): it announces itself, issues the barrier, waits
 /// for an operation in progress to end, and works with atomic operations, as the core's
 /// thread then does too. Without such a barrier the core's thread always uses the atomic
-/// path (one fetch-add per admission or release). Borrowing or returning a batch adds one
-/// atomic operation on the shared pool. No lock is taken on those paths; locks are taken
-/// only by the control plane (`reconfigure`, `updateLimit`) and by the wait queue (only
-/// while requests wait).
+/// path (a compare-exchange per admission, a fetch-add per release). Borrowing or
+/// returning a batch adds one atomic operation on the shared pool. No lock is taken on
+/// those paths; locks are taken only by the control plane (`reconfigure`, `updateLimit`)
+/// and by the wait queue (only while requests wait).
 ///
 /// Invariants, after every operation has completed:
 /// - per core: in-use <= capacity = exclusive number + held quota, held >= 0;
