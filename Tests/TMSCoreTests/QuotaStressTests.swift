@@ -49,59 +49,6 @@ import Testing
         #expect(admissions.load(ordering: .relaxed) == quota.totalCounters.admitted)
     }
 
-    /// The core threads admit and release on their plain fast path while a control thread
-    /// keeps re-publishing the same limit (every publish re-classifies every core from its
-    /// exact count, `intruding` on it). A count read mid-operation would leave a core with
-    /// more uses than capacity, or held quota its uses do not need: the uses in force —
-    /// counted outside the quota — never exceed the limit, the ledger balances after every
-    /// round, and when everything ends no quota stays held.
-    @Test func fastPathStaysExactUnderRepublishing() throws {
-        let cores = 2
-        let limit = 40   // e = 16, S = 8, b = 1: the threads borrow and return constantly
-        let quota = try VServerQuota(PoolConfig(limit: limit, cores: cores))
-        let live = ManagedAtomic<Int>(0)
-        let excess = ManagedAtomic<Int>(0)
-        let done = ManagedAtomic<Int>(0)
-        let operations = 200_000 / Self.scale
-        for round in 0..<10 {
-            let publishes = ManagedAtomic<Int>(0)
-            runThreads(cores + 1) { thread in
-                if thread == cores {
-                    while done.load(ordering: .acquiring) < cores * (round + 1) {
-                        _ = try! quota.updateLimit(limit)
-                        publishes.wrappingIncrement(ordering: .relaxed)
-                    }
-                    return
-                }
-                var random = SplitMix(seed: UInt64(round * 10 + thread))
-                var open = 0
-                for _ in 0..<operations {
-                    if open > 0 && (open >= 22 || random.next() % 2 == 0) {
-                        live.wrappingDecrement(ordering: .sequentiallyConsistent)
-                        quota.release(core: thread)
-                        open -= 1
-                    } else if quota.admit(core: thread).isAdmitted {
-                        open += 1
-                        if live.wrappingIncrementThenLoad(ordering: .sequentiallyConsistent) > limit {
-                            excess.wrappingIncrement(ordering: .relaxed)
-                        }
-                    }
-                }
-                for _ in 0..<open {
-                    live.wrappingDecrement(ordering: .sequentiallyConsistent)
-                    quota.release(core: thread)
-                }
-                done.wrappingIncrement(ordering: .releasing)
-            }
-            let state = quota.inspect()
-            #expect(state.ledgerBalances && state.coresConsistent, "round \(round)")
-            #expect(state.totalInUse == 0 && state.totalHeld == 0, "round \(round): \(state.cores)")
-            #expect(state.sharedAvailable == state.sizing.sharedPool, "round \(round)")
-            #expect(publishes.load(ordering: .relaxed) > 0)
-        }
-        #expect(excess.load(ordering: .relaxed) == 0)
-    }
-
     /// Core threads admit (some waiting in the queue) and release while a control thread
     /// flips services up and down, publishing new limits under their feet. At every quiescent
     /// point (all threads joined) and at the end: the ledger balances, every core's in-use is

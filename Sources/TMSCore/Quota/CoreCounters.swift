@@ -2,11 +2,12 @@
 /// in atomics, so another thread can read them at any time (the set of values read together
 /// is not a consistent snapshot while the core is busy).
 ///
-/// To keep the fast path free of atomic read-modify-writes, what a core counts for its own
+/// To keep the fast path at one atomic read-modify-write, what a core counts for its own
 /// calls is written with a plain atomic store (single writer); what other threads count for
-/// it (waiters they serve on it, expiries) uses atomic increments. Like the quota itself,
-/// the counts are exact when each core is driven by one thread at a time — the data
-/// plane's contract, one core per event loop (see `VServerQuota`).
+/// it (waiters they serve on it, expiries) uses atomic increments. The counts are therefore
+/// exact when each core is driven by one thread at a time — the data plane's contract, one
+/// core per event loop — and may miss increments if two threads call for the same core
+/// concurrently (the quota itself stays exact in every case).
 public struct CoreCounters: Sendable, Hashable, Codable {
     /// Uses admitted (directly or by serving a waiter).
     public var admitted = 0

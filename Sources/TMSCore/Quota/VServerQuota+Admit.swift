@@ -6,9 +6,8 @@ extension VServerQuota {
     /// pool and admit; if the pool cannot lend a batch, or requests are already waiting for
     /// one, answer `.wouldQueue` (queue policy `.wait`) or `.refused`.
     ///
-    /// Lock-free. Within the core's quota this is plain loads and stores on the core's own
-    /// cache lines (one compare-exchange where the system has no process-wide barrier, see
-    /// `VServerQuota`); a borrow adds one compare-exchange loop on the shared pool.
+    /// Lock-free. Within the core's quota this is one atomic fetch-add on the core's own
+    /// word; a borrow adds one compare-exchange loop on the shared pool.
     /// - Precondition: `0 <= core < cores` (traps otherwise).
     public func admit(core: Int) -> Admission {
         checkCore(core)
@@ -30,46 +29,20 @@ extension VServerQuota {
 
     /// The admission algorithm (counting only borrowed batches). `yieldToWaiters`: do not
     /// borrow while requests wait in the queue (they are served first, in order). `remote`:
-    /// called while serving a waiter (`intruding` on the core, perhaps from another thread):
-    /// atomic operations only; also for the counters.
+    /// called for a core by another thread (serving a waiter), for the counters.
     @inline(__always)
     func attemptAdmit(core: Int, yieldToWaiters: Bool, remote: Bool) -> Attempt {
-        if !remote && plainFastPath, let source = admitPlainly(core: core) { return .admitted(source) }
-        // The atomic path: a compare-exchange, never an optimistic fetch-add. An add undone
-        // when the core had no room is, until undone, a use that does not exist; a publish
-        // re-classifying the core in between took it for a real one, charged the shared pool
-        // for it (below zero, without pausing any core) and the core then admitted into
-        // that charge: one use over the limit.
-        let current = word(core).load(ordering: .sequentiallyConsistent)
+        let word = self.word(core)
+        // The fast path: count the use first (one fetch-add), keep it if the core had room.
+        // A compare-exchange would need a load before it, which costs more than the add.
+        let before = CoreWord(raw: word.loadThenWrappingIncrement(by: CoreWord.inUseUnit,
+                                                                  ordering: .sequentiallyConsistent))
+        if !before.debt && before.inUse < before.capacity {
+            let exclusive = mailbox(core: core, generation: before.generation, .exclusive)
+            return .admitted(before.inUse < exclusive ? .exclusive : .heldBatch)
+        }
+        let current = word.wrappingDecrementThenLoad(by: CoreWord.inUseUnit, ordering: .sequentiallyConsistent)
         return attemptAdmitSlowly(core: core, current: current, yieldToWaiters: yieldToWaiters, remote: remote)
-    }
-
-    /// The core's own thread, within the core's quota and with nobody `intruding`: the use is
-    /// counted in the core's own count with a plain store. Returns nil (nothing changed) when
-    /// the core has no room, is flagged, or another thread is working on its word.
-    @inline(__always)
-    private func admitPlainly(core: Int) -> AdmissionSource? {
-        let busy = self.busy(core)
-        busy.store(1, ordering: .relaxed)
-        // Keeps the compiler from moving the loads below above the busy mark (`intruding`
-        // relies on that order); on x86-64 it emits no instruction.
-        atomicMemoryFence(ordering: .acquiringAndReleasing)
-        guard intruders(core).load(ordering: .acquiring) == 0 else {
-            busy.store(0, ordering: .releasing)
-            return nil
-        }
-        let state = CoreWord(raw: word(core).load(ordering: .relaxed))
-        let own = ownCount(core)
-        let count = own.load(ordering: .relaxed)
-        let inUse = state.inUse(own: count)
-        guard !state.debt && inUse < state.capacity else {
-            busy.store(0, ordering: .releasing)
-            return nil
-        }
-        own.store(CoreWord.modular(count &+ 1), ordering: .relaxed)
-        busy.store(0, ordering: .releasing)
-        let exclusive = mailbox(core: core, generation: state.generation, .exclusive)
-        return inUse < exclusive ? .exclusive : .heldBatch
     }
 
     /// The rest of the admission algorithm, one compare-exchange at a time.
@@ -78,15 +51,14 @@ extension VServerQuota {
         var current = current
         while true {
             let state = CoreWord(raw: current)
-            let inUse = self.inUse(state, core: core)
-            if !state.debt && inUse < state.capacity {
+            if !state.debt && state.inUse < state.capacity {
                 // Room appeared meanwhile (a release, a publish).
-                let next = state.with(tallyDelta: 1, capacity: state.capacity).raw
+                let next = state.with(inUse: state.inUse &+ 1, capacity: state.capacity).raw
                 let (exchanged, original) = word.compareExchange(
                     expected: current, desired: next, ordering: .sequentiallyConsistent)
                 if exchanged {
                     let exclusive = mailbox(core: core, generation: state.generation, .exclusive)
-                    return .admitted(inUse < exclusive ? .exclusive : .heldBatch)
+                    return .admitted(state.inUse < exclusive ? .exclusive : .heldBatch)
                 }
                 current = original
                 continue
@@ -123,8 +95,8 @@ extension VServerQuota {
             current = word.load(ordering: .sequentiallyConsistent)
             while true {
                 let now = CoreWord(raw: current)
-                let admitNow = !now.debt && self.inUse(now, core: core) < now.capacity &+ batch
-                let next = now.with(tallyDelta: admitNow ? 1 : 0, capacity: now.capacity &+ batch).raw
+                let admitNow = !now.debt && now.inUse < now.capacity &+ batch
+                let next = now.with(inUse: now.inUse &+ (admitNow ? 1 : 0), capacity: now.capacity &+ batch).raw
                 let (exchanged, original) = word.compareExchange(
                     expected: current, desired: next, ordering: .sequentiallyConsistent)
                 if exchanged {

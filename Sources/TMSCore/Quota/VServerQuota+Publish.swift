@@ -41,9 +41,8 @@ extension VServerQuota {
     /// (SPEC.md §1.1, dynamic limit).
     ///
     /// Publishing is serialized by the control lock; cores keep admitting and releasing
-    /// meanwhile (on their atomic path: the publish is `intruding` on every core, so it reads
-    /// each core's own count exactly). Each core's word is re-classified by one
-    /// compare-exchange, so a core idle for hours is as exact as a busy one:
+    /// meanwhile. Each core's word is re-classified by one compare-exchange, so a core
+    /// idle for hours is as exact as a busy one:
     /// 1. the new numbers go into each core's spare mailbox;
     /// 2. a smaller shared pool is re-based first, so that the pool never looks larger
     ///    mid-publish than it will be (a larger one is re-based last);
@@ -63,7 +62,7 @@ extension VServerQuota {
             }
             let sizing: PoolSizing
             do throws(PoolConfigError) { sizing = try Self.sizing(for: config) } catch { return .failure(error) }
-            let over = intruding(0..<cores) { publishLocked(&state, config: config, sizing: sizing) }
+            let over = publishLocked(&state, config: config, sizing: sizing)
             return .success((sizing, state.generation, over))
         }
         let (sizing, generation, over) = try outcome.get()
@@ -71,7 +70,7 @@ extension VServerQuota {
                            waiters: serveWaiters(now: nil))
     }
 
-    /// Steps 1-4 of `publish`. Called with the control lock held, `intruding` on every core.
+    /// Steps 1-4 of `publish`. Called with the control lock held.
     private func publishLocked(_ state: inout ControlState, config: PoolConfig, sizing new: PoolSizing) -> Bool {
         let old = state.sizing
         let generation = state.generation &+ 1
@@ -91,10 +90,10 @@ extension VServerQuota {
             while true {
                 let state = CoreWord(raw: current)
                 let heldBefore = state.capacity - old.perCoreExclusive
-                let change = Reclassification(inUse: inUse(state, core: core), held: heldBefore,
+                let change = Reclassification(inUse: state.inUse, held: heldBefore,
                                               newExclusive: new.perCoreExclusive)
                 let next = CoreWord(debt: state.debt || mayOwe, generation: generation,
-                                    tally: state.tally, capacity: new.perCoreExclusive + change.held).raw
+                                    inUse: state.inUse, capacity: new.perCoreExclusive + change.held).raw
                 let (exchanged, original) = word.compareExchange(
                     expected: current, desired: next, ordering: .sequentiallyConsistent)
                 if exchanged {

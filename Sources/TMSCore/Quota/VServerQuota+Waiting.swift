@@ -66,16 +66,6 @@ extension VServerQuota {
     /// The requests waiting, in serving order.
     public var waiters: [Waiter] { queue.withLock { $0.elements } }
 
-    /// Whether a waiter on `core` might be admitted now, from a look at the core's word and
-    /// the shared pool without `intruding` (which costs a process-wide barrier). May answer
-    /// false while the core's thread has just freed a use: that thread then serves the queue
-    /// itself after its release (it queued its core's waiters, by the thread rule).
-    private func mayServe(core: Int) -> Bool {
-        let state = CoreWord(raw: word(core).load(ordering: .sequentiallyConsistent))
-        if state.debt || inUse(state, core: core) < state.capacity { return true }
-        return sharedAvailable >= mailbox(core: core, generation: state.generation, .batch)
-    }
-
     private func serveLocked(_ queue: inout WaitQueue<Waiter>, now: Duration?) -> WaiterUpdate {
         let waiting = flag(FlagSlot.waiting)
         var expired: [Waiter] = []
@@ -87,19 +77,14 @@ extension VServerQuota {
             }
         }
         var served: [ServedWaiter] = []
-        guard let first = queue.first, mayServe(core: first.core) else { return WaiterUpdate(served: served, expired: expired) }
-        // Admitting on the waiters' cores from this thread: keep those cores' threads on
-        // their atomic path meanwhile, and read their own counts exactly.
-        intruding(0..<cores) {
-            while let head = queue.first {
-                guard case .admitted(let source) = attemptAdmit(core: head.core, yieldToWaiters: false, remote: true)
-                else { break }
-                queue.removeFirst()
-                waiting.wrappingDecrement(ordering: .sequentiallyConsistent)
-                bump(.admitted, core: head.core, remote: true)
-                bump(.served, core: head.core, remote: true)
-                served.append(ServedWaiter(waiter: head, source: source))
-            }
+        while let head = queue.first {
+            guard case .admitted(let source) = attemptAdmit(core: head.core, yieldToWaiters: false, remote: true)
+            else { break }
+            queue.removeFirst()
+            waiting.wrappingDecrement(ordering: .sequentiallyConsistent)
+            bump(.admitted, core: head.core, remote: true)
+            bump(.served, core: head.core, remote: true)
+            served.append(ServedWaiter(waiter: head, source: source))
         }
         return WaiterUpdate(served: served, expired: expired)
     }
