@@ -21,7 +21,7 @@ package struct HostManager: Sendable {
     }
 
     func hostDirectory(_ name: String) -> String {
-        (stateDirectory as NSString).appendingPathComponent("hosts/\(name)")
+        Self.hostDirectory(stateDirectory: stateDirectory, name)
     }
 
     func knownHostsPath(_ name: String) -> String {
