@@ -4,6 +4,8 @@
 #   testbed.sh up N     create hosts cvmh2 .. cvmh(N+1) (first removes any leftovers)
 #   testbed.sh down     stop and remove everything `up` created
 #   testbed.sh status   list the hosts and whether their libvirtd and sshd answer
+#   testbed.sh link K down|up        pull host K's cable / plug it back (chaos tests)
+#   testbed.sh restart-libvirtd K    restart host K's libvirtd at once (chaos tests)
 #
 # Each host K (2 <= K <= N+1) is:
 #   * a network namespace `cvmhK`: eth0 10.200.0.K/24 veth'd to the bridge cvmbr0
@@ -489,10 +491,57 @@ cmd_status() {
     return $bad
 }
 
+# Faults for the chaos tests.
+host_arg() {
+    [[ ${1:-} =~ ^[0-9]+$ ]] && netns_exists "cvmh$1" || die "no test-bed host cvmh${1:-?}"
+}
+
+# link K down|up: the host's cable: its veth on the bridge goes down (established
+# connections hang, new ones find no route) or comes back.
+cmd_link() {
+    local k=${1:-} how=${2:-}
+    require_root
+    host_arg "$k"
+    [[ $how == up || $how == down ]] || die "usage: testbed.sh link K down|up"
+    ip link set "cvmh$k-r" "$how"
+    log "cvmh$k: link $how"
+}
+
+# restart-libvirtd K: stops host K's libvirtd (SIGTERM, as a package upgrade or an operator
+# does) and starts it again at once, inside the host's namespaces. Its guests keep running.
+cmd_restart_libvirtd() {
+    local k=${1:-} state pid p tini i
+    require_root
+    host_arg "$k"
+    state=$(state_dir)
+    tini=$(cat "$state/h$k/tini.pid")
+    for pid in $(ip netns pids "cvmh$k"); do
+        [[ $(cat "/proc/$pid/comm" 2>/dev/null) == libvirtd ]] && kill -TERM "$pid"
+    done
+    for ((i = 0; i < 100; i++)); do
+        pid=""
+        for p in $(ip netns pids "cvmh$k"); do [[ $(cat "/proc/$p/comm" 2>/dev/null) == libvirtd ]] && pid=$p; done
+        [[ -z $pid ]] && break
+        sleep 0.05
+    done
+    [[ -z $pid ]] || die "cvmh$k: libvirtd (pid $pid) did not stop"
+    rm -f "$state/h$k/root/run/libvirtd.pid"
+    # Under a tini of its own: a child subreaper for the QEMUs it starts, like the first one.
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C \
+        nsenter -t "$tini" -m -u -n -- setsid tini -s -- libvirtd --listen </dev/null >>"$state/h$k/log/boot.log" 2>&1 &
+    for ((i = 0; i < 100; i++)); do
+        [[ $(libvirt_probe "$PREFIX.$k") == "cvmh$k" ]] && break
+        sleep 0.05
+    done
+    log "cvmh$k: libvirtd restarted"
+}
+
 case ${1:-} in
 up) shift; cmd_up "$@" ;;
 down) cmd_down ;;
 status) cmd_status ;;
+link) shift; cmd_link "$@" ;;
+restart-libvirtd) shift; cmd_restart_libvirtd "$@" ;;
 __boot) boot_host "$2" ;;
-*) die "usage: testbed.sh up N | down | status" ;;
+*) die "usage: testbed.sh up N | down | status | link K down|up | restart-libvirtd K" ;;
 esac

@@ -53,7 +53,13 @@ public final class EventRegistration: @unchecked Sendable {
         self.connection = connection
         self.callbackID = callbackID
     }
-    deinit { _ = virConnectDomainEventDeregisterAny(connection.raw, callbackID) }
+    /// Deregisters on a thread of its own: over a link that dropped silently the call blocks
+    /// until the keepalive gives up, and whoever releases the registration (often under a
+    /// lock, or on a cooperative thread) must not wait for that.
+    deinit {
+        let connection = self.connection, callbackID = self.callbackID
+        Thread.detachNewThread { _ = virConnectDomainEventDeregisterAny(connection.raw, callbackID) }
+    }
 }
 
 extension LibvirtConnection {

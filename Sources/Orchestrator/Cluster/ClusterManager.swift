@@ -137,11 +137,15 @@ package struct ClusterManager: Sendable {
         var perHost: [String: Int] = [:]
         for member in members where member.state != .failed { perHost[member.host, default: 0] += 1 }
         var changed = result.promoted != nil
+        // Replacements go to the allowed hosts that answer (as far as the monitor knows).
+        let links = (try? await store.hostLinks()) ?? [:]
+        let answering = cluster.hostList.filter { links[$0]?.isUnreachable != true }
+        let candidates = answering.isEmpty ? cluster.hostList : answering
 
         func deployMember(replacing lostName: String?) async throws -> (name: String, host: String) {
             guard let ordinal = try await store.takeOrdinal(cluster: name) else { throw OrchestratorError.unknownCluster(name) }
             let newName = "\(name)-\(ordinal)"
-            let host = ClusterSpread.host(among: cluster.hostList, holding: perHost)
+            let host = ClusterSpread.host(among: candidates, holding: perHost)
             perHost[host, default: 0] += 1
             let peers = (try await store.members(ofCluster: name)).filter { $0.state != .failed && $0.name != lostName }.map(\.name)
             progress("deploying \(newName) (servant) on \(host)\(lostName.map { " to replace \($0)" } ?? "")")
@@ -152,7 +156,11 @@ package struct ClusterManager: Sendable {
 
         for member in lost {
             progress("decommissioning lost member \(member.name)")
-            _ = try await deployer.decommission(name: member.name)
+            // On a host that does not answer, it is fenced (destroyed when the host is back)
+            // and replaced now.
+            if try await deployer.decommission(name: member.name).outcome == .deferred {
+                progress("\(member.name)'s host \(member.host) does not answer: fenced when it is back")
+            }
             let replacement = try await deployMember(replacing: member.name)
             result.replaced.append(.init(lost: member.name, replacement: replacement.name, host: replacement.host))
             await journal("cluster.replace", cvm: replacement.name, host: replacement.host, "cluster \(name): \(replacement.name) replaces lost member \(member.name)")

@@ -18,7 +18,13 @@ extension CVMDeployer {
             throw OrchestratorError.deployInProgress(name: name, pid: pid)
         }
         let host = try await store.requireHost(named: record.host)
-        let hypervisor = try await hypervisors.hypervisor(for: host)
+        let hypervisor: any Hypervisor
+        do {
+            hypervisor = try await reachableHypervisor(for: host)
+        } catch let unreachable as OrchestratorError {
+            guard case .hostUnreachable = unreachable else { throw unreachable }
+            return try await deferToFencing(record, because: unreachable, began: began)
+        }
         try await store.update(cvmID: record.id) { r in
             r.state = .stopping
             r.ownerPid = getpid()
@@ -36,6 +42,42 @@ extension CVMDeployer {
         try await teardown(record, on: hypervisor,
                            reason: outcome == .stoppedGracefully ? "decommissioned (agent stopped)" : "decommissioned (destroyed)")
         return DecommissionResult(name: name, outcome: outcome, totalMs: Self.ms(clock.now - began))
+    }
+
+    /// The host's hypervisor, unless a running monitor declared the host lost or it does not
+    /// answer within 10 s (``OrchestratorError/hostUnreachable(host:reason:)``).
+    func reachableHypervisor(for host: HostRecord) async throws -> any Hypervisor {
+        // The monitor's word only while a monitor is running: a stale row proves nothing.
+        if let link = try await store.hostLink(named: host.name), let lost = link.lostAt,
+           try await store.monitor()?.isAlive(now: Date()) == true {
+            throw OrchestratorError.hostUnreachable(host: host.name, reason: "declared lost by the heartbeat monitor at \(lost) (\(link.reason ?? "no answer"))")
+        }
+        let hypervisors = self.hypervisors
+        do {
+            return try await withDeadline(.seconds(10), "host \(host.name)") { try await hypervisors.hypervisor(for: host) }
+        } catch let error as DeadlineExceeded {
+            throw OrchestratorError.hostUnreachable(host: host.name, reason: error.description)
+        } catch OrchestratorError.libvirtUnreachable(let uri, let reason) {
+            throw OrchestratorError.hostUnreachable(host: host.name, reason: "\(uri): \(reason)")
+        }
+    }
+
+    /// A CVM whose host does not answer cannot be stopped now: it leaves every cluster and
+    /// task at once (so a replacement can be deployed) and becomes `fencing`; the heartbeat
+    /// monitor destroys its domain and volumes when the host answers again, then forgets it.
+    private func deferToFencing(_ record: CVMRecord, because error: OrchestratorError, began: ContinuousClock.Instant) async throws -> DecommissionResult {
+        let reason = "decommissioned while \(record.host) was unreachable (\(error)): destroyed when it answers again"
+        try await withoutCancellation { [store] in
+            try await store.update(cvmID: record.id) { r in
+                r.state = .fencing
+                r.cluster = nil
+                r.failure = reason
+                r.ownerPid = nil
+                r.ownerStart = nil
+            }
+        }
+        await journal("decommission.deferred", cvm: record.name, host: record.host, reason)
+        return DecommissionResult(name: record.name, outcome: .deferred, totalMs: Self.ms(ContinuousClock.now - began))
     }
 
     /// Sends `stop` and waits until the domain is shut off. False when it did not happen in time.
@@ -69,7 +111,9 @@ extension CVMDeployer {
     }
 
     func teardown(_ record: CVMRecord, on hypervisor: any Hypervisor, reason: String) async throws {
-        if let domain = try await hypervisor.lookupDomain(named: record.domainName) {
+        // Only this CVM's domain: its UUID is the CVM's id (a domain of that name made by
+        // someone else is left alone).
+        if let domain = try await hypervisor.lookupDomain(named: record.domainName), domain.uuid.lowercased() == record.id.lowercased() {
             try await domain.destroy()
             try await domain.undefine()
         }

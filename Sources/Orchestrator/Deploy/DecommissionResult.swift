@@ -9,6 +9,9 @@ public struct DecommissionResult: Sendable {
         case destroyed
         /// Nothing was left to remove: a retry after an earlier decommission.
         case alreadyGone
+        /// Its host does not answer: the CVM left its cluster or task and is destroyed by
+        /// the heartbeat monitor when the host answers again.
+        case deferred
     }
     public var name: String
     public var outcome: Outcome

@@ -28,10 +28,11 @@ public enum ElasticInventory {
             used[cvm.host, default: .zero] += .cvm(vcpus: cvm.vcpus, memoryMiB: cvm.memoryMiB)
         }
         var snapshots: [String: CVMSnapshot] = [:]
-        for cvm in cvms where cvm.policyCommit != nil {
+        // A CVM being fenced was replaced already: it belongs to no task any more.
+        for cvm in cvms where cvm.policyCommit != nil && cvm.state != .fencing {
             snapshots[cvm.name] = CVMSnapshot(
                 id: cvm.name, task: cvm.task, host: cvm.host, vcpus: cvm.vcpus, memoryMiB: cvm.memoryMiB,
-                phase: cvm.state != .running && cvm.state != .failed && cvm.ownerPid.map({ !isAlive($0, cvm.ownerStart) }) == true
+                phase: [.deploying, .stopping, .migrating].contains(cvm.state) && cvm.ownerPid.map({ !isAlive($0, cvm.ownerStart) }) == true
                     ? .failed : phase(of: cvm.state))
         }
         for action in pending {
@@ -69,8 +70,9 @@ public enum ElasticInventory {
     static func phase(of state: CVMRecord.State) -> CVMPhase {
         switch state {
         case .deploying: .deploying
-        case .running: .running
-        case .failed: .failed
+        // Unconfirmed: believed running until its host answers or is declared lost.
+        case .running, .unknown: .running
+        case .failed, .fencing: .failed
         case .stopping: .decommissioning
         case .migrating: .migrating
         }

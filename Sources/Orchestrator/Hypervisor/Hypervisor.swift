@@ -37,7 +37,18 @@ package protocol Hypervisor: Sendable {
     /// Names of the volumes in the host's CVM pool.
     func volumeNames() async throws -> [String]
 
+    // MARK: Connection
+    /// False once the connection under this hypervisor is known to be dead (closed by the
+    /// daemon, keepalive expired). No I/O: a link that dropped silently still looks alive
+    /// until the keepalive notices; the monitor probes with a deadline for that.
+    var isConnected: Bool { get }
+    /// One cheap round trip to the daemon; throws when it fails.
+    func ping() async throws
+
     // MARK: Events
+    /// Delivers lifecycle events of the host's domains to `handler` (on an event thread:
+    /// queue them, do no I/O there) until the returned registration is released.
+    func onLifecycleEvents(_ handler: @escaping @Sendable (LifecycleEvent) -> Void) throws -> any Sendable
     /// Job-completed events of the named domain until `registration` is released.
     func jobCompletions(ofDomain name: String) throws -> (events: AsyncStream<JobCompleted>, registration: any Sendable)
 

@@ -18,6 +18,16 @@ package struct LibvirtHypervisor: Hypervisor {
     }
 
     package var hostName: String { host.name }
+    package var isConnected: Bool { connection.isAlive }
+
+    package func ping() async throws {
+        let connection = self.connection
+        _ = try await LibvirtExecutor.run { try connection.nodeInfo() }
+    }
+
+    package func onLifecycleEvents(_ handler: @escaping @Sendable (LifecycleEvent) -> Void) throws -> any Sendable {
+        try connection.onLifecycleEvents(handler)
+    }
     var storage: HostStorage { HostStorage(host: host, connection: connection) }
 
     package func lookupDomain(named name: String) async throws -> (any HypervisorDomain)? {

@@ -38,7 +38,9 @@ package final class LibvirtHypervisors: HypervisorProvider {
             try RemoteAccess(host: host, knownHosts: knownHostsPath(host.name)).session(timeout: .seconds(5)).disconnect()
             throw OrchestratorError.hostUnreachable(host: host.name, reason: "libvirt: \(error.message)")
         }
-        connection.setKeepAlive()
+        // A peer silent for about 6 s closes the connection: calls blocked on a dropped link
+        // fail then instead of holding a thread of the bounded libvirt pool for minutes.
+        connection.setKeepAlive(interval: 2, count: 2)
         connections.withLock { $0[host.name] = connection }
         return connection
     }

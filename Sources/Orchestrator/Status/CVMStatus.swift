@@ -44,6 +44,7 @@ public struct StatusReport: Sendable, Codable, Equatable {
     /// Whether a heartbeat monitor is running for this state directory, and its pid.
     public var monitorPid: Int32?
     public var monitorAlive: Bool
-    /// Hosts that could not be asked.
+    /// Hosts that could not be asked, and why.
     public var unreachableHosts: [String]
+    public var hostProblems: [String: String] = [:]
 }

@@ -5,39 +5,66 @@ import Foundation
 package struct StatusReporter: Sendable {
     let store: Store
     let hypervisors: any HypervisorProvider
+    /// How long one host may take to list its domains before it is reported unreachable.
+    let hostDeadline: Duration
 
-    package init(store: Store, hypervisors: any HypervisorProvider) {
+    package init(store: Store, hypervisors: any HypervisorProvider, hostDeadline: Duration = .seconds(2)) {
         self.store = store
         self.hypervisors = hypervisors
+        self.hostDeadline = hostDeadline
+    }
+
+    struct DomainSeen: Sendable {
+        var name: String
+        var uuid: String
+        var state: String
+        var owner: String?
+        var cvmID: String?
+    }
+
+    enum HostView: Sendable {
+        case unregistered
+        case unreachable(String)
+        case domains([DomainSeen])
     }
 
     /// The state of every CVM, reconciled with libvirt on every host that has CVMs:
     /// domains missing or stopped under a running CVM, and domains carrying this store's
     /// id that the store does not know, are reported as mismatches rather than hidden.
+    /// Hosts are asked all at once, each within `hostDeadline`: an unreachable host is
+    /// reported (with the monitor's view of it), never waited for.
     package func status(now: Date = Date()) async throws -> StatusReport {
         let records = try await store.cvms()
+        let links = (try? await store.hostLinks()) ?? [:]
         var mismatches: [Mismatch] = []
         var unreachable: [String] = []
+        var hostProblems: [String: String] = [:]
         var domainStates: [String: String] = [:] // cvm id -> libvirt state
         let hostNames = Set(records.map(\.host)).union([CVMOrchestrator.localHostName])
+        let views = await withTaskGroup(of: (String, HostView).self) { group in
+            for hostName in hostNames {
+                group.addTask { (hostName, await self.view(of: hostName)) }
+            }
+            var views: [String: HostView] = [:]
+            for await (name, view) in group { views[name] = view }
+            return views
+        }
         for hostName in hostNames.sorted() {
-            guard let host = try await store.host(named: hostName) else {
+            let seen: [DomainSeen]
+            switch views[hostName] ?? .unregistered {
+            case .unregistered:
                 for r in records where r.host == hostName {
                     mismatches.append(Mismatch(host: hostName, cvm: r.name, domain: r.domainName, problem: "host is not registered"))
                 }
                 continue
-            }
-            let seen: [(name: String, uuid: String, state: String, owner: String?, cvmID: String?)]
-            do {
-                var found: [(name: String, uuid: String, state: String, owner: String?, cvmID: String?)] = []
-                for d in try await hypervisors.hypervisor(for: host).allDomains() {
-                    let meta = await d.cvmMetadata()
-                    found.append((d.name, d.uuid, (try? await d.state().description) ?? "unknown", meta?.owner, meta?.id))
+            case .unreachable(let why):
+                if records.contains(where: { $0.host == hostName }) {
+                    unreachable.append(hostName)
+                    hostProblems[hostName] = why
                 }
-                seen = found
-            } catch {
-                if records.contains(where: { $0.host == hostName }) { unreachable.append(hostName) }
                 continue
+            case .domains(let domains):
+                seen = domains
             }
             for r in records where r.host == hostName {
                 if let d = seen.first(where: { $0.uuid == r.id || $0.cvmID == r.id }) {
@@ -48,7 +75,7 @@ package struct StatusReporter: Sendable {
                     }
                 } else {
                     domainStates[r.id] = "missing"
-                    if r.state != .deploying {
+                    if r.state != .deploying && r.state != .fencing {
                         mismatches.append(Mismatch(host: hostName, cvm: r.name, domain: r.domainName,
                                                    problem: "no such domain in libvirt"))
                     }
@@ -67,10 +94,15 @@ package struct StatusReporter: Sendable {
             let age = r.lastHeartbeatAt.map { now.timeIntervalSince($0) }
             var state = r.state.rawValue
             var failure = r.failure
-            // Heartbeat ages only mean something while a monitor is reading the channels.
-            if monitorAlive, r.state == .running, let age, age > 3 * Double(r.intervalMs) / 1000 {
-                state = CVMRecord.State.failed.rawValue
-                failure = failure ?? "no heartbeat for \(Int(age)) s"
+            if r.state == .running, let why = hostProblems[r.host] {
+                // Not confirmed either way: the host does not answer.
+                state = CVMRecord.State.unknown.rawValue
+                failure = failure ?? "host \(r.host) unreachable: \(links[r.host]?.reason ?? why)"
+            } else if monitorAlive, r.state == .running, let age, age > 3 * Double(r.intervalMs) / 1000 {
+                // Heartbeat ages only mean something while a monitor is reading the channels;
+                // the monitor itself confirms the failure with libvirt.
+                state = CVMRecord.State.unknown.rawValue
+                failure = failure ?? "no heartbeat for \(Int(age)) s (not confirmed yet)"
             }
             if r.state == .running, let d = domainStates[r.id], d != "running" {
                 state = CVMRecord.State.failed.rawValue
@@ -86,6 +118,25 @@ package struct StatusReporter: Sendable {
                              lastMigrationTotalMs: r.lastMigrationTotalMs)
         }
         return StatusReport(cvms: cvms, mismatches: mismatches, monitorPid: monitor?.pid, monitorAlive: monitorAlive,
-                            unreachableHosts: unreachable)
+                            unreachableHosts: unreachable.sorted(), hostProblems: hostProblems)
+    }
+
+    /// One host's domains, or why they could not be listed within the deadline.
+    private func view(of hostName: String) async -> HostView {
+        guard let host = try? await store.host(named: hostName) else { return .unregistered }
+        let hypervisors = self.hypervisors
+        do {
+            return .domains(try await withDeadline(hostDeadline, "host \(hostName)") {
+                var found: [DomainSeen] = []
+                for d in try await hypervisors.hypervisor(for: host).allDomains() {
+                    let meta = await d.cvmMetadata()
+                    found.append(DomainSeen(name: d.name, uuid: d.uuid, state: (try? await d.state().description) ?? "unknown",
+                                            owner: meta?.owner, cvmID: meta?.id))
+                }
+                return found
+            })
+        } catch {
+            return .unreachable("\(error)")
+        }
     }
 }

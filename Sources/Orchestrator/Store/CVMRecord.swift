@@ -10,6 +10,17 @@ public struct CVMRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     /// `migrating`) are written before the work starts, so a crash leaves a trace.
     public enum State: String, Codable, Sendable, CaseIterable {
         case deploying, running, failed, stopping, migrating
+        /// Heartbeats stopped while the host's libvirtd cannot be reached: not confirmed
+        /// failed, so nothing acts on it (no promotion, no replacement) until the host is
+        /// declared lost or answers again.
+        case unknown
+        /// Replaced while its host was unreachable: no longer a member of anything; the
+        /// monitor destroys its domain and volumes when the host answers again, then
+        /// forgets it.
+        case fencing
+
+        /// Confirmed failed or on its way out: heal and elastic mode may replace it.
+        public var isGone: Bool { self == .failed || self == .fencing }
     }
 
     public var id: String
@@ -146,6 +157,35 @@ public struct EventRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// What the heartbeat monitor last knew of a host's libvirtd: unreachable since when, and
+/// declared lost (unreachable for longer than the loss timeout) when. No row, or one with
+/// neither date, means it answers.
+public struct HostLinkRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "hostLink"
+    public var host: String
+    public var unreachableSince: Date?
+    public var lostAt: Date?
+    public var reason: String?
+    public var checkedAt: Date
+
+    public var isLost: Bool { lostAt != nil }
+    public var isUnreachable: Bool { unreachableSince != nil }
+}
+
+/// A live migration in flight, written before the job starts and removed when the store
+/// has the outcome: a `migrate` killed in between leaves it, and the next command or the
+/// monitor finds where the domain really runs.
+public struct MigrationIntent: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "migrationIntent"
+    public var cvmID: String
+    public var name: String
+    public var source: String
+    public var destination: String
+    public var startedAt: Date
+    public var ownerPid: Int32?
+    public var ownerStart: Int64?
 }
 
 /// The heartbeat monitor's own liveness, so `status` can say whether anyone is watching.

@@ -180,3 +180,33 @@ extension Store {
         try await db.write { try Transactions.recordAppliedPolicy(text, $0) }
     }
 }
+
+// MARK: Host reachability and migrations in flight
+
+extension Store {
+    /// What the monitor last recorded about every host's reachability.
+    public func hostLinks() async throws -> [String: HostLinkRecord] {
+        let rows = try await db.read { try HostLinkRecord.fetchAll($0) }
+        return Dictionary(rows.map { ($0.host, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    public func hostLink(named host: String) async throws -> HostLinkRecord? {
+        try await db.read { try HostLinkRecord.fetchOne($0, key: host) }
+    }
+
+    public func save(_ link: HostLinkRecord) async throws {
+        try await db.write { try link.save($0) }
+    }
+
+    public func intents() async throws -> [MigrationIntent] {
+        try await db.read { try MigrationIntent.fetchAll($0) }
+    }
+
+    public func save(_ intent: MigrationIntent) async throws {
+        try await db.write { try intent.save($0) }
+    }
+
+    public func deleteIntent(cvmID: String) async throws {
+        _ = try await db.write { try MigrationIntent.deleteOne($0, key: cvmID) }
+    }
+}

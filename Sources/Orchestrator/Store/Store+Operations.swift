@@ -211,7 +211,10 @@ extension Store {
 
         static func promoteServant(inCluster name: String, _ db: Database) throws -> CVMRecord? {
             let members = try CVMRecord.filter(Column("cluster") == name).fetchAll(db)
-            guard !members.contains(where: { $0.role == .master && $0.state == .running }) else { return nil }
+            // Only when every master is confirmed failed (or gone): a master that is `unknown`
+            // (its host does not answer) or busy (deploying, migrating, stopping) still counts,
+            // or its return would make two masters.
+            guard !members.contains(where: { $0.role == .master && !$0.state.isGone }) else { return nil }
             let candidates = members.filter { $0.state == .running && $0.role == .servant }
             guard var chosen = candidates.max(by: {
                 ($0.lastHeartbeatAt ?? .distantPast, $1.name) < ($1.lastHeartbeatAt ?? .distantPast, $0.name)

@@ -199,6 +199,26 @@ public final class Store: Sendable {
             try db.alter(table: "cvm") { t in t.add(column: "ownerStart", .integer) }
             try db.alter(table: "cluster") { t in t.add(column: "ownerStart", .integer) }
         }
+        // What the heartbeat monitor knows of each host's reachability (HostLinkRecord), and
+        // migrations in flight (MigrationIntent), so a killed `migrate` can be reconciled.
+        m.registerMigration("v7") { db in
+            try db.create(table: "hostLink") { t in
+                t.column("host", .text).primaryKey()
+                t.column("unreachableSince", .datetime)
+                t.column("lostAt", .datetime)
+                t.column("reason", .text)
+                t.column("checkedAt", .datetime).notNull()
+            }
+            try db.create(table: "migrationIntent") { t in
+                t.column("cvmID", .text).primaryKey()
+                t.column("name", .text).notNull()
+                t.column("source", .text).notNull()
+                t.column("destination", .text).notNull()
+                t.column("startedAt", .datetime).notNull()
+                t.column("ownerPid", .integer)
+                t.column("ownerStart", .integer)
+            }
+        }
         return m
     }
 }

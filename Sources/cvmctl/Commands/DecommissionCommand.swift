@@ -29,6 +29,8 @@ struct DecommissionCommand: AsyncParsableCommand {
             case .stoppedGracefully: print("decommissioned \(name): agent stopped, domain and volumes removed (\(result.totalMs) ms)")
             case .destroyed: print("decommissioned \(name): domain destroyed, volumes removed (\(result.totalMs) ms)")
             case .alreadyGone: print("\(name) was already decommissioned; nothing to do")
+            case .deferred:
+                print("\(name) left its cluster and task, but its host does not answer: the heartbeat monitor destroys its domain and volumes when the host is back (state: fencing)")
             }
         }
     }

@@ -50,7 +50,10 @@ struct StatusCommand: AsyncParsableCommand {
                 }
             }
             if !report.unreachableHosts.isEmpty {
-                print("\nunreachable hosts: \(report.unreachableHosts.joined(separator: ", "))")
+                print("\nunreachable hosts:")
+                for host in report.unreachableHosts {
+                    print("  \(host): \(report.hostProblems[host] ?? "no answer")")
+                }
             }
             if !report.monitorAlive && !report.cvms.isEmpty {
                 print("\nnote: no heartbeat monitor is running for this state directory; start one with `cvmctl monitor`")

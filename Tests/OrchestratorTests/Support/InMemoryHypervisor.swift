@@ -45,6 +45,9 @@ final class InMemoryHypervisor: Hypervisor, @unchecked Sendable {
         var migrationBlocks = false
         var migrationAborted = false
         var calls: [Step] = []
+        /// The connection was closed (a daemon restart): callers must get a new hypervisor.
+        var disconnected = false
+        var lifecycleHandlers: [@Sendable (LifecycleEvent) -> Void] = []
     }
 
     let hostName: String
@@ -58,6 +61,17 @@ final class InMemoryHypervisor: Hypervisor, @unchecked Sendable {
     func fail(_ step: Step, after: Int = 0) { state.withLock { $0.failures[step] = after } }
     func setAgent(_ agent: Agent) { state.withLock { $0.agent = agent } }
     func blockMigrations() { state.withLock { $0.migrationBlocks = true } }
+
+    var isConnected: Bool { state.withLock { !$0.disconnected } }
+
+    func ping() async throws {
+        if !isConnected { throw OrchestratorError.hostUnreachable(host: hostName, reason: "in-memory connection closed") }
+    }
+
+    func onLifecycleEvents(_ handler: @escaping @Sendable (LifecycleEvent) -> Void) throws -> any Sendable {
+        state.withLock { $0.lifecycleHandlers.append(handler) }
+        return hostName
+    }
 
     var domainNames: [String] { state.withLock { $0.domains.keys.sorted() } }
     var runningDomainNames: [String] { state.withLock { $0.domains.filter(\.value.running).keys.sorted() } }

@@ -1,0 +1,206 @@
+import Foundation
+import Orchestrator
+import Testing
+
+/// Faults an operator meets, done for real: a cloud host's libvirtd restarted, a host's
+/// cable pulled and plugged back, two guests killed at once. Each test prints one row of the
+/// chaos table — detection time, recovery time, what was left behind — and checks the goals:
+/// nothing failed that was healthy, no CVM running twice, no two masters, nothing left.
+@Suite(.serialized) struct ChaosTests {
+    /// One sample of what `cvmctl status` and `cluster status` say, with when it was taken.
+    struct Sample {
+        var at: Date
+        var cvms: [CVMStatus]
+        var took: TimeInterval
+        func cvm(_ name: String) -> CVMStatus? { cvms.first { $0.name == name } }
+    }
+
+    static func testbed(_ arguments: String...) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = [CLIHarness.repoRoot + "/scripts/testbed.sh"] + arguments
+        p.standardOutput = FileHandle.nullDevice
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw ChaosError(message: "testbed.sh \(arguments.joined(separator: " ")): \(message)") }
+    }
+
+    struct ChaosError: Error, CustomStringConvertible { var message: String; var description: String { message } }
+
+    /// Samples status every `every` until `until` says stop or `timeout` passes.
+    static func watch(_ cli: CLIHarness, timeout: TimeInterval, every: TimeInterval = 0.2,
+                      until done: ([Sample]) -> Bool) throws -> [Sample] {
+        var samples: [Sample] = []
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            let asked = Date()
+            let report = try cli.status()
+            samples.append(Sample(at: asked, cvms: report.cvms, took: Date().timeIntervalSince(asked)))
+            if done(samples) { break }
+            Thread.sleep(forTimeInterval: every)
+        }
+        return samples
+    }
+
+    static func row(_ fault: String, detection: TimeInterval?, recovery: TimeInterval?, leftBehind: [String], note: String = "") {
+        func s(_ t: TimeInterval?) -> String { t.map { String(format: "%.1f s", $0) } ?? "—" }
+        let left = leftBehind.isEmpty ? "nothing" : leftBehind.joined(separator: ", ")
+        print("CHAOS | \(fault) | detection \(s(detection)) | recovery \(s(recovery)) | left behind: \(left)\(note.isEmpty ? "" : " | \(note)")")
+    }
+
+    /// When `name` was last heard from, as a sample tells it.
+    static func heard(_ sample: Sample, _ name: String) -> Date? {
+        sample.cvm(name)?.lastHeartbeatAgeSeconds.map { sample.at.addingTimeInterval(-$0) }
+    }
+
+    @Test func libvirtdRestartOnACloudHostFailsNothing() throws {
+        let cli = try MigrationTests.harness()
+        defer { cli.cleanUp() }
+        #expect(try cli.run("deploy", "--image", "cvm-base", "--name", "steady", "--host", "c2").status == 0)
+        let monitor = cli.process(["monitor", "-q"])
+        try monitor.run()
+        defer { monitor.terminate(); monitor.waitUntilExit() }
+        try MigrationTests().expectHealthy(cli, "steady", on: "c2")
+
+        let fault = Date()
+        try Self.testbed("restart-libvirtd", "2")
+        // Heard from again after the restart, and not failed at any point.
+        let samples = try Self.watch(cli, timeout: 20) { samples in
+            guard let last = samples.last, let heard = Self.heard(last, "steady") else { return false }
+            return heard > fault.addingTimeInterval(0.5) && last.cvm("steady")?.state == "running"
+        }
+        let states = samples.compactMap { $0.cvm("steady")?.state }
+        let recovered = samples.last.flatMap { Self.heard($0, "steady") }
+        let events = try cli.events().filter { $0.at >= fault }
+        let detected = events.first { $0.kind == "host.unreachable" && $0.host == "c2" }?.at
+        #expect(!states.contains("failed"), "a libvirtd restart failed a healthy CVM: \(states)")
+        #expect(recovered.map { $0 > fault } == true, "no heartbeat after the restart: \(states)")
+        #expect(!events.contains { $0.kind == "cvm.failed" }, "\(events.map(\.message))")
+        let status = try cli.status()
+        #expect(status.mismatches.isEmpty, "\(status.mismatches)")
+        Self.row("libvirtd restart (cloud host)", detection: detected.map { $0.timeIntervalSince(fault) },
+                 recovery: recovered.map { $0.timeIntervalSince(fault) }, leftBehind: [],
+                 note: "states seen: \(Array(Set(states)).sorted().joined(separator: "/"))")
+        #expect(try cli.run("decommission", "steady").status == 0)
+        #expect(try cli.remoteTraces(of: "steady") == [])
+    }
+
+    @Test func twoGuestsKilledAtOnceAreSeenTogether() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let created = try cli.json(ClusterLifecycleTests.Report.self, "cluster", "create", "two", "--image", "cvm-base", "--size", "3")
+        #expect(created.healthy)
+        let monitor = cli.process(["monitor", "-q"])
+        try monitor.run()
+        defer { monitor.terminate(); monitor.waitUntilExit() }
+        #expect(try eventually(timeout: 10) { try cli.status().monitorAlive })
+        Thread.sleep(forTimeInterval: 2)
+
+        let pids = try ["two-1", "two-2"].map { name in
+            let text = try String(contentsOfFile: "/run/libvirt/qemu/cvm-\(name).pid", encoding: .utf8)
+            return try #require(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
+        let fault = Date()
+        for pid in pids { kill(pid, SIGKILL) }
+        var failedAt: [String: Date] = [:]
+        var masterAt: Date?
+        _ = try Self.watch(cli, timeout: 20, every: 0.1) { samples in
+            let s = samples.last!
+            for name in ["two-1", "two-2"] where failedAt[name] == nil && s.cvm(name)?.state == "failed" { failedAt[name] = s.at }
+            let report = try? ClusterLifecycleTests().cluster(cli, "two")
+            if masterAt == nil, report?.master == "two-3", report?.member("two-3")?.agentRole == "master" { masterAt = Date() }
+            return failedAt.count == 2 && masterAt != nil
+        }
+        let first = failedAt.values.min(), second = failedAt.values.max()
+        #expect(failedAt.count == 2, "not both failed: \(failedAt)")
+        if let first, let second {
+            #expect(second.timeIntervalSince(first) < 1.0, "the second failure was seen \(second.timeIntervalSince(first)) s after the first")
+            #expect(first.timeIntervalSince(fault) <= 3, "detected after \(first.timeIntervalSince(fault)) s")
+        }
+        #expect(masterAt != nil, "two-3 never became master")
+        Self.row("two guests killed at once (master + servant)", detection: second.map { $0.timeIntervalSince(fault) },
+                 recovery: masterAt.map { $0.timeIntervalSince(fault) }, leftBehind: [],
+                 note: "second failure \(String(format: "%.2f", (second ?? fault).timeIntervalSince(first ?? fault))) s after the first; recovery = servant promoted and holding the role")
+        #expect(try cli.run("cluster", "delete", "two").status == 0)
+        for name in ["two-1", "two-2", "two-3"] { #expect(try cli.traces(of: name) == []) }
+    }
+
+    @Test func aLostHostIsReplacedAndFencedWhenItReturns() throws {
+        let cli = try MigrationTests.harness()
+        defer { cli.cleanUp() }
+        defer { try? Self.testbed("link", "2", "up") }
+        let created = try cli.json(ClusterLifecycleTests.Report.self, "cluster", "create", "ha", "--image", "cvm-base", "--size", "2",
+                                   "--host", "c2", "--host", "c3")
+        #expect(created.healthy && created.master == "ha-1")
+        #expect(created.members.map(\.host) == ["c2", "c3"])
+        let repo = try PolicyRepoFixture(in: cli.state + "/policy-repo")
+        try repo.commit(PolicyRepoFixture.policy(rule: "thresholds: {cpuPercent: 50}\nmaxCVMs: 1"), message: "policy")
+        let usage = UsageFile(path: cli.state + "/usage.jsonl")
+        try usage.write(cpuPercent: 5)
+        let elastic = cli.process(["elastic", "run", "--repo", repo.path, "--branch", "main", "--usage-file", usage.path, "-q"])
+        elastic.standardOutput = FileHandle.nullDevice
+        elastic.standardError = FileHandle.nullDevice
+        try elastic.run()
+        defer { if elastic.isRunning { elastic.terminate(); elastic.waitUntilExit() } }
+        #expect(try eventually(timeout: 10) { try cli.status().monitorAlive })
+        try MigrationTests().expectHealthy(cli, "ha-1", on: "c2")
+
+        // The cable of c2 (holding the master) is pulled.
+        let fault = Date()
+        try Self.testbed("link", "2", "down")
+        var unknownAt: Date?, promotedAt: Date?, replacementAt: Date?
+        var slowestStatus: TimeInterval = 0
+        var doubleMasters: [String] = []
+        let outage = try Self.watch(cli, timeout: 60, every: 0.2) { samples in
+            let s = samples.last!
+            slowestStatus = max(slowestStatus, s.took)
+            if unknownAt == nil, let state = s.cvm("ha-1")?.state, state != "running" { unknownAt = s.at }
+            guard let report = try? ClusterLifecycleTests().cluster(cli, "ha") else { return false }
+            let runningMasters = report.members.filter { $0.state == "running" && $0.agentRole == "master" }
+            if runningMasters.count > 1 { doubleMasters.append(runningMasters.map(\.name).joined(separator: "+")) }
+            if promotedAt == nil, report.master == "ha-2", report.member("ha-2")?.agentRole == "master" { promotedAt = s.at }
+            if replacementAt == nil, let added = report.members.first(where: { $0.name != "ha-1" && $0.name != "ha-2" }),
+               added.state == "running", let heard = Self.heard(s, added.name), heard > fault {
+                replacementAt = s.at
+            }
+            return promotedAt != nil && replacementAt != nil
+        }
+        let events = try cli.events().filter { $0.at >= fault }
+        let lostAt = events.first { $0.kind == "host.lost" && $0.host == "c2" }?.at
+        #expect(unknownAt != nil && promotedAt != nil && replacementAt != nil,
+                "not recovered: \(outage.last?.cvms.map { "\($0.name)@\($0.host) \($0.state)" } ?? [])")
+        #expect(doubleMasters.isEmpty, "two masters: \(doubleMasters)")
+        #expect(slowestStatus < 4, "status took \(slowestStatus) s while c2 was unreachable")
+        if let lostAt, let replacementAt {
+            print("CHAOS | host lost → replacement heartbeating: \(String(format: "%.1f", replacementAt.timeIntervalSince(lostAt))) s")
+        }
+        // The promotion waited for the confirmed loss: never while ha-1 was only unknown.
+        if let lostAt, let promotedAt { #expect(promotedAt >= lostAt.addingTimeInterval(-0.5)) }
+
+        // The cable is plugged back: the old master is fenced (destroyed there), never a
+        // second master next to ha-2.
+        let back = Date()
+        try Self.testbed("link", "2", "up")
+        let fenced = try eventually(timeout: 40) {
+            try cli.status().cvms.first { $0.name == "ha-1" } == nil && (try cli.remoteTraces(of: "ha-1")).isEmpty
+        }
+        let fencedAt = Date()
+        let traces = try cli.remoteTraces(of: "ha-1"), rows = try cli.status().cvms.map { "\($0.name) \($0.state)" }
+        #expect(fenced, "ha-1 not fenced: \(traces) \(rows)")
+        let report = try ClusterLifecycleTests().cluster(cli, "ha")
+        #expect(report.healthy && report.master == "ha-2", "\(report.members.map { "\($0.name) \($0.role)/\($0.agentRole ?? "-") \($0.state)" })")
+        #expect(report.members.filter { $0.agentRole == "master" }.count == 1)
+        Self.row("host link down (master's host), plugged back after recovery",
+                 detection: unknownAt.map { $0.timeIntervalSince(fault) },
+                 recovery: replacementAt.map { $0.timeIntervalSince(fault) },
+                 leftBehind: try cli.remoteTraces(of: "ha-1"),
+                 note: "loss confirmed at \(lostAt.map { String(format: "%.1f s", $0.timeIntervalSince(fault)) } ?? "—"), promoted at \(promotedAt.map { String(format: "%.1f s", $0.timeIntervalSince(fault)) } ?? "—"), old master fenced \(String(format: "%.1f", fencedAt.timeIntervalSince(back))) s after the link returned, slowest status \(String(format: "%.1f", slowestStatus)) s")
+        elastic.terminate()
+        #expect(eventually(timeout: 20) { !elastic.isRunning })
+        #expect(try cli.run("cluster", "delete", "ha").status == 0)
+        for name in ["ha-1", "ha-2", "ha-3"] { #expect(try cli.remoteTraces(of: name) == []) }
+    }
+}
