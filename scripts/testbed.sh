@@ -526,6 +526,11 @@ cmd_restart_libvirtd() {
     done
     [[ -z $pid ]] || die "cvmh$k: libvirtd (pid $pid) did not stop"
     rm -f "$state/h$k/root/run/libvirtd.pid"
+    # virtlogd stays (guests log through it); started if something stopped it.
+    local logd=""
+    for p in $(ip netns pids "cvmh$k"); do [[ $(cat "/proc/$p/comm" 2>/dev/null) == virtlogd ]] && logd=$p; done
+    [[ -n $logd ]] || env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C \
+        nsenter -t "$tini" -m -u -n -- virtlogd -d </dev/null >>"$state/h$k/log/boot.log" 2>&1
     # Under a tini of its own: a child subreaper for the QEMUs it starts, like the first one.
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C \
         nsenter -t "$tini" -m -u -n -- setsid tini -s -- libvirtd --listen </dev/null >>"$state/h$k/log/boot.log" 2>&1 &

@@ -96,10 +96,20 @@ package struct CVMMigrator: Sendable {
             throw OrchestratorError.invalidArgument("CVM '\(record.name)' has no running domain on '\(source.name)'; see `cvmctl status`")
         }
 
+        // The intent first: a `migrate` killed from here on leaves it, and the next command
+        // (or the monitor) finds where the domain really runs (``reconcileInterrupted()``).
+        try await store.save(MigrationIntent(cvmID: record.id, name: record.name, source: source.name,
+                                             destination: destination.name, startedAt: Date(),
+                                             ownerPid: getpid(), ownerStart: ProcessLiveness.currentStart))
         try await store.update(cvmID: record.id) { r in
             r.state = .migrating
             r.ownerPid = getpid()
             r.ownerStart = ProcessLiveness.currentStart
+        }
+        let intentStore = store
+        defer {
+            // Settled either way by now (the store says where it runs).
+            Task { try? await withoutCancellation { try await intentStore.deleteIntent(cvmID: record.id) } }
         }
         await journal("migrate.start", cvm: record.name, host: source.name, "to \(destination.name) (max downtime \(request.maxDowntime.milliseconds) ms\(request.bandwidthMiBs.map { ", \($0) MiB/s" } ?? ""))")
         do {
