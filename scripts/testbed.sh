@@ -507,6 +507,32 @@ cmd_link() {
     log "cvmh$k: link $how"
 }
 
+# Runs a command inside host K's namespaces (those of its tini), with a clean environment
+# and none of our descriptors: a caller waiting for this script's end through an inherited
+# descriptor would otherwise wait for the daemon's (see launch_host).
+in_host() { # [--background] state k tini command...
+    local bg=0 state k tini
+    [[ $1 == --background ]] && { bg=1; shift; }
+    state=$1 k=$2 tini=$3
+    shift 3
+    if ((bg)); then
+        in_host_exec "$tini" "$@" </dev/null >>"$state/h$k/log/boot.log" 2>&1 &
+    else
+        (in_host_exec "$tini" "$@") </dev/null >>"$state/h$k/log/boot.log" 2>&1
+    fi
+}
+
+# Closes our descriptors, then becomes the command: call it in a process of its own.
+in_host_exec() { # tini command...
+    local p fd tini=$1
+    shift
+    for p in /proc/$BASHPID/fd/*; do
+        fd=${p##*/}
+        if ((fd > 2)); then eval "exec $fd>&-"; fi
+    done
+    exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C nsenter -t "$tini" -m -u -n -- "$@"
+}
+
 # restart-libvirtd K: stops host K's libvirtd (SIGTERM, as a package upgrade or an operator
 # does) and starts it again at once, inside the host's namespaces. Its guests keep running.
 cmd_restart_libvirtd() {
@@ -529,11 +555,9 @@ cmd_restart_libvirtd() {
     # virtlogd stays (guests log through it); started if something stopped it.
     local logd=""
     for p in $(ip netns pids "cvmh$k"); do [[ $(cat "/proc/$p/comm" 2>/dev/null) == virtlogd ]] && logd=$p; done
-    [[ -n $logd ]] || env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C \
-        nsenter -t "$tini" -m -u -n -- virtlogd -d </dev/null >>"$state/h$k/log/boot.log" 2>&1
+    [[ -n $logd ]] || in_host "$state" "$k" "$tini" virtlogd -d
     # Under a tini of its own: a child subreaper for the QEMUs it starts, like the first one.
-    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C \
-        nsenter -t "$tini" -m -u -n -- setsid tini -s -- libvirtd --listen </dev/null >>"$state/h$k/log/boot.log" 2>&1 &
+    in_host --background "$state" "$k" "$tini" setsid tini -s -- libvirtd --listen
     for ((i = 0; i < 100; i++)); do
         [[ $(libvirt_probe "$PREFIX.$k") == "cvmh$k" ]] && break
         sleep 0.05

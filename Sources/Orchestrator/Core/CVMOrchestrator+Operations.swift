@@ -14,8 +14,10 @@ extension CVMOrchestrator {
     }
 
     /// See ``CVMDeployer/decommission(name:grace:)``.
+    /// An interrupted migration of it is settled first, so it removes what really runs.
     public func decommission(name: String, grace: Duration = .seconds(10)) async throws -> DecommissionResult {
-        try await deployer.decommission(name: name, grace: grace)
+        await migrator.reconcileInterrupted()
+        return try await deployer.decommission(name: name, grace: grace)
     }
 
     func teardown(_ record: CVMRecord, reason: String) async throws {
@@ -24,12 +26,15 @@ extension CVMOrchestrator {
 
     /// See ``CVMMigrator/migrate(_:progress:)``.
     public func migrate(_ request: MigrateRequest, progress: @escaping @Sendable (MigrationProgress) -> Void = { _ in }) async throws -> MigrationResult {
-        try await migrator.migrate(request, progress: progress)
+        await migrator.reconcileInterrupted()
+        return try await migrator.migrate(request, progress: progress)
     }
 
     /// See ``StatusReporter/status(now:)``.
+    /// Interrupted migrations are settled first (each host within 10 s).
     public func status(now: Date = Date()) async throws -> StatusReport {
-        try await statusReporter.status(now: now)
+        await migrator.reconcileInterrupted()
+        return try await statusReporter.status(now: now)
     }
 
     // MARK: Clusters

@@ -106,12 +106,19 @@ public final class HeartbeatMonitor: Service, Sendable {
         try await store.monitorTick(pid: pid, startedAt: started)
         logger.info("heartbeat monitor started", metadata: ["cvm.state": "\(orchestrator.configuration.stateDirectory)"])
         await withDiscardingTaskGroup { group in
+            var nextReconcile = Date.distantPast
             group.addTask {
                 for await hostEvent in self.lifecycle.stream { await self.handle(hostEvent) }
             }
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
                     try await store.monitorTick(pid: pid, startedAt: started)
+                    if Date() >= nextReconcile {
+                        // A `migrate` killed midway leaves its CVM `migrating`, watched by no one.
+                        nextReconcile = Date().addingTimeInterval(2)
+                        let migrator = orchestrator.migrator
+                        group.addTask { await migrator.reconcileInterrupted() }
+                    }
                     let records = try await sweep(group: &group)
                     try await promoteWhereMastersAreLost(records)
                 } catch is CancellationError {
@@ -324,7 +331,7 @@ public final class HeartbeatMonitor: Service, Sendable {
     }
 
     /// Opens a host's hypervisor, proves it answers, and subscribes to its lifecycle events;
-    /// on failure, schedules the next attempt (backoff 0.25 s doubling up to 5 s).
+    /// on failure, schedules the next attempt (backoff 0.25 s doubling up to 2 s).
     private func connect(host name: String) async {
         let started = Date()
         do {
@@ -338,6 +345,12 @@ public final class HeartbeatMonitor: Service, Sendable {
             let probeTimeout = self.probeTimeout
             let attempt = Task {
                 defer { self.state.withLock { $0.links[name]?.attemptInFlight = false } }
+                if let address = host.address {
+                    // A host off the network fails here within a second (libvirt's own connect
+                    // would hang in SYN retries and see the host's return late).
+                    let open = try await LibvirtExecutor.run { TCPReachability.canConnect(to: address, port: 22, timeout: .seconds(1)) }
+                    guard open else { throw OrchestratorError.hostUnreachable(host: name, reason: "no TCP connection to \(address):22 within 1 s") }
+                }
                 let hypervisor = try await provider.hypervisor(for: host)
                 _ = try await withDeadline(probeTimeout, "\(name)'s libvirtd") { try await hypervisor.allDomains().count }
                 return hypervisor
@@ -372,7 +385,7 @@ public final class HeartbeatMonitor: Service, Sendable {
                 link.unreachableSince = link.unreachableSince ?? started
                 link.reason = reason
                 link.nextAttempt = Date().addingTimeInterval(link.backoff)
-                link.backoff = min(link.backoff * 2, 5)
+                link.backoff = min(link.backoff * 2, 2)
                 s.links[name] = link
                 return first
             }

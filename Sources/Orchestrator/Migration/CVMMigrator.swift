@@ -106,11 +106,6 @@ package struct CVMMigrator: Sendable {
             r.ownerPid = getpid()
             r.ownerStart = ProcessLiveness.currentStart
         }
-        let intentStore = store
-        defer {
-            // Settled either way by now (the store says where it runs).
-            Task { try? await withoutCancellation { try await intentStore.deleteIntent(cvmID: record.id) } }
-        }
         await journal("migrate.start", cvm: record.name, host: source.name, "to \(destination.name) (max downtime \(request.maxDowntime.milliseconds) ms\(request.bandwidthMiBs.map { ", \($0) MiB/s" } ?? ""))")
         do {
             progress(.phase("preparing \(destination.name)"))
@@ -144,6 +139,7 @@ package struct CVMMigrator: Sendable {
                     r.lastMigrationPauseMs = stats?.downtimeMs.map { Int($0) }
                     r.lastMigrationTotalMs = total
                 }
+                try await store.deleteIntent(cvmID: record.id)
             }
             await journal("migrate.done", cvm: record.name, host: destination.name,
                     "from \(source.name) in \(total) ms, pause \(stats?.downtimeMs.map { "\($0) ms" } ?? "unknown")")
@@ -174,6 +170,7 @@ package struct CVMMigrator: Sendable {
                     r.ownerStart = nil
                     if !stillRunning { r.failure = failure }
                 }
+                try await store.deleteIntent(cvmID: record.id)
             }
             await journal("migrate.failed", cvm: record.name, host: source.name, interrupted ? "aborted by the operator" : "\(error)")
             if interrupted {
