@@ -80,6 +80,11 @@ import Testing
             ids.append(r.id)
         }
         #expect(try store.promoteServant(inCluster: "c") == nil, "the master runs")
+        // Unconfirmed (its host does not answer) or busy: still the master, nobody promoted.
+        for state in [CVMRecord.State.unknown, .migrating, .stopping, .deploying] {
+            try store.update(cvmID: ids[0]) { $0.state = state }
+            #expect(try store.promoteServant(inCluster: "c") == nil, "promoted over a master that is \(state)")
+        }
         try store.update(cvmID: ids[0]) { $0.state = .failed }
         #expect(try store.promoteServant(inCluster: "c")?.name == "c-3")
         #expect(try store.promoteServant(inCluster: "c") == nil, "a second attempt finds the new master")
