@@ -10,6 +10,8 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
     case invalidName(String)
     case deployTimeout(name: String, seconds: Double, hint: String)
     case deployInProgress(name: String, pid: Int32)
+    /// libvirt has a domain of the CVM's domain name that no CVM of this store owns.
+    case domainExists(name: String, domain: String, host: String)
     case unknownCVM(String)
     case unknownCluster(String)
     case clusterBusy(name: String, pid: Int32)
@@ -44,7 +46,10 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
         case .deployTimeout(let name, let seconds, let hint):
             return "CVM '\(name)' sent no valid heartbeat within \(Self.format(seconds)) s; deploy rolled back\(hint.isEmpty ? "" : " (\(hint))")"
         case .deployInProgress(let name, let pid):
-            return "CVM '\(name)' is being changed by another cvmctl (pid \(pid)); wait for it or stop that process"
+            let who = pid == getpid() ? "another operation of this cvmctl" : "another cvmctl"
+            return "CVM '\(name)' is being deployed or changed by \(who) (pid \(pid)); wait for it to finish or stop that process"
+        case .domainExists(let name, let domain, let host):
+            return "host '\(host)' already has a libvirt domain '\(domain)' that no CVM of this store owns; choose another --name for '\(name)', or remove that domain (virsh destroy/undefine \(domain)) if it is a leftover"
         case .unknownCVM(let name):
             return "no CVM named '\(name)'; see `cvmctl status`"
         case .unknownCluster(let name):
