@@ -40,6 +40,16 @@ struct HostStorage {
         }
     }
 
+    /// Removes `<sha256>.part.<pid>` files of copies whose process is gone (killed or
+    /// crashed mid-copy): nobody else would, and each holds up to a whole artifact.
+    func removeAbandonedCopies(of sha256: String) {
+        let prefix = sha256 + ".part."
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: cachePath)) ?? [] where name.hasPrefix(prefix) {
+            guard let pid = Int32(name.dropFirst(prefix.count)), pid != getpid(), !ProcessLiveness.isAlive(pid) else { continue }
+            try? FileManager.default.removeItem(atPath: (cachePath as NSString).appendingPathComponent(name))
+        }
+    }
+
     /// Volume names carry the CVM's id, not only its name: several state directories may
     /// share a host's data directory (and so its pool), and names repeat across them.
     static func diskVolume(_ cvm: CVMRecord) -> String { "\(cvm.name)-\(cvm.id.prefix(8))-disk.img" }
@@ -61,10 +71,19 @@ struct HostStorage {
             if locallyCached(sha256: sha256) { return target }
             // Replaced by the rename below; CVMs booted from the old file keep their open copy.
         }
-        try fm.createDirectory(atPath: cachePath, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let partial = target + ".part.\(getpid())"
-        try? fm.removeItem(atPath: partial)
-        try fm.copyItem(atPath: path, toPath: partial)
+        do {
+            try fm.createDirectory(atPath: cachePath, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            removeAbandonedCopies(of: sha256)
+            try? fm.removeItem(atPath: partial)
+            try fm.copyItem(atPath: path, toPath: partial)
+        } catch {
+            // A partial copy left behind would keep a full disk full for every later command.
+            try? fm.removeItem(atPath: partial)
+            guard DiskSpace.isFull(error) else { throw error }
+            let bytes = (try? fm.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value
+            throw DiskSpace.error(writing: target, needed: bytes)
+        }
         guard try FileDigest.sha256(path: partial).hex == sha256 else {
             try? fm.removeItem(atPath: partial)
             throw OrchestratorError.invalidArgument("copy of \(path) into the image cache does not match its sha256; check the disk")

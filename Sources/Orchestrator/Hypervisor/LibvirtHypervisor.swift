@@ -74,10 +74,16 @@ package struct LibvirtHypervisor: Hypervisor {
     package func createVolume(named name: String, capacityBytes: UInt64, contents: [UInt8]?) async throws -> String {
         let storage = self.storage
         return try await LibvirtExecutor.run {
-            let volume = try storage.pool().createVolume(xml: StorageVolumeDefinition(
-                name: name, capacityBytes: capacityBytes, format: "raw").xml)
-            if let contents { try volume.upload(contents) }
-            return try volume.path
+            do {
+                let volume = try storage.pool().createVolume(xml: StorageVolumeDefinition(
+                    name: name, capacityBytes: capacityBytes, format: "raw").xml)
+                if let contents { try volume.upload(contents) }
+                return try volume.path
+            } catch where DiskSpace.isFull(error) {
+                // The caller's rollback deletes the volume by name.
+                throw DiskSpace.error(writing: (storage.volumesPath as NSString).appendingPathComponent(name),
+                                      needed: storage.host.isLocal ? contents.map { UInt64($0.count) } : nil)
+            }
         }
     }
 

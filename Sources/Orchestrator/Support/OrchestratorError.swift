@@ -23,6 +23,8 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
     case hostRefused(host: String, reason: String)
     case noCapacity(host: String, reason: String)
     case migrationFailed(name: String, reason: String)
+    /// A write found its file system full; `shortMiB`: how much more room it needed, if known.
+    case noSpace(path: String, shortMiB: Int?)
     /// The operator interrupted a long operation, which was undone.
     case interrupted(String)
 
@@ -72,6 +74,9 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
             return "host '\(host)' cannot take it: \(reason)"
         case .interrupted(let what):
             return what
+        case .noSpace(let path, let shortMiB):
+            let free = shortMiB.map { "free at least \($0) MiB" } ?? "free some space"
+            return "no space left on device writing \(path): \(free) on that file system and retry (nothing of this operation was kept)"
         case .migrationFailed(let name, let reason):
             return "migration of '\(name)' failed, it still runs where it was: \(reason)"
         }
