@@ -63,6 +63,21 @@ import Testing
         try site.expectGone(name)
     }
 
+    @Test("a decommission while this process still deploys the CVM is told so and removes nothing")
+    func decommissionDuringAnInProcessDeploy() async throws {
+        let site = try FakeSite.make(deployTimeout: .milliseconds(600))
+        defer { site.remove() }
+        site.local.setAgent(.silent)
+        let deploy = Task { try await site.deploy("web") }
+        while site.local.runningDomainNames.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        await #expect(throws: OrchestratorError.deployInProgress(name: "web", pid: getpid())) {
+            try await site.orchestrator.decommission(name: "web", grace: .zero)
+        }
+        #expect(site.local.runningDomainNames == ["cvm-web"], "the deploy's guest is left to the deploy")
+        await #expect(throws: OrchestratorError.self) { try await deploy.value }
+        try site.expectGone("web")
+    }
+
     @Test("a domain of that name that no CVM of the store owns is left alone, and the name given back")
     func foreignDomainIsLeftAlone() async throws {
         let site = try FakeSite.make()
