@@ -151,7 +151,7 @@ let package = Package(
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "IntegrationTests", dependencies: ["Orchestrator", "Planning", "Libvirt", "SSHClient"]),
         .testTarget(name: "TrafficManagerTests", dependencies: [
-            "TrafficManager", "TMSCore",
+            "TrafficManager", "TMSCore", "ConfigFile",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

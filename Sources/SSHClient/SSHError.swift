@@ -31,6 +31,8 @@ public struct SSHError: Error, Sendable, CustomStringConvertible {
         case disconnected
         /// Opening or using a channel (remote command) failed.
         case channel
+        /// A remote command wrote more to stdout or stderr than the caller accepts.
+        case outputTooLarge
         /// An SFTP request failed; `sftpStatus` carries the SSH_FX_* status when known.
         case sftp
         /// A local file could not be read.

@@ -10,11 +10,17 @@ extension SSHSession {
     /// closed (sshd then hangs up on the command, which may still finish on its own) and
     /// `.timeout` is thrown. The session stays usable.
     ///
+    /// `maxOutputBytes` bounds what is kept of each stream (default 16 MiB): a command that
+    /// writes more to stdout or to stderr is cut off like one that times out, and
+    /// `.outputTooLarge` is thrown, rather than holding all of it in memory.
+    ///
     /// - Returns: the exit status, or 128 + the signal number when the command was killed
     ///   by a signal (as a POSIX shell reports it; 255 for a signal without a number here),
     ///   and everything the command wrote to stdout and stderr.
-    /// - Throws: `SSHError` with `.notConnected`, `.channel`, `.timeout` or `.disconnected`.
-    public func exec(_ command: String, timeout: Duration = .seconds(60)) throws(SSHError)
+    /// - Throws: `SSHError` with `.notConnected`, `.channel`, `.timeout`, `.outputTooLarge`
+    ///   or `.disconnected`.
+    public func exec(_ command: String, timeout: Duration = .seconds(60),
+                     maxOutputBytes: Int = SSHSession.defaultMaxOutputBytes) throws(SSHError)
         -> (exitStatus: Int32, stdout: [UInt8], stderr: [UInt8])
     {
         let operation = "exec"
@@ -36,8 +42,8 @@ extension SSHSession {
         var stderr: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 32 * 1024)
         while true {
-            let outRC = drain(channel, stream: 0, into: &stdout, buffer: &buffer)
-            let errRC = drain(channel, stream: SSH_EXTENDED_DATA_STDERR, into: &stderr, buffer: &buffer)
+            let outRC = try drain(channel, stream: 0, into: &stdout, limit: maxOutputBytes, buffer: &buffer)
+            let errRC = try drain(channel, stream: SSH_EXTENDED_DATA_STDERR, into: &stderr, limit: maxOutputBytes, buffer: &buffer)
             for rc in [outRC, errRC] where rc < 0 && rc != Int(LIBSSH2_ERROR_EAGAIN) {
                 throw failure(Int32(rc), operation: operation, default: .channel)
             }
@@ -65,14 +71,22 @@ extension SSHSession {
         "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
     }
 
+    /// What `exec` keeps of each of stdout and stderr unless told otherwise: 16 MiB.
+    public static let defaultMaxOutputBytes = 16 << 20
+
     /// Reads what is available on one stream. Returns 0 at end of file, EAGAIN when more
-    /// may come, or a negative libssh2 error.
-    private func drain(_ channel: OpaquePointer, stream: Int32, into output: inout [UInt8], buffer: inout [UInt8]) -> Int {
+    /// may come, or a negative libssh2 error; throws `.outputTooLarge` past `limit` bytes.
+    private func drain(_ channel: OpaquePointer, stream: Int32, into output: inout [UInt8], limit: Int,
+                       buffer: inout [UInt8]) throws(SSHError) -> Int {
         while true {
             let n = buffer.withUnsafeMutableBytes { raw in
                 libssh2_channel_read_ex(channel, stream, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count)
             }
             guard n > 0 else { return n }
+            guard n <= limit - output.count else {
+                throw SSHError(.outputTooLarge, operation: "exec", host: peer,
+                               message: "the command wrote more than \(limit) bytes to \(stream == 0 ? "stdout" : "stderr"); it was cut off")
+            }
             output.append(contentsOf: buffer[0..<n])
         }
     }

@@ -69,6 +69,28 @@ struct TmsRunTests {
         let table = try harness.run(["tms", "usage", "--admin", "127.0.0.1:\(admin)"])
         #expect(table.status == 0 && table.stdout.contains("vserver/a"), "\(table.stdout)\(table.stderr)")
 
+        // The admin token: created in the state directory with mode 0600; without it (or with
+        // another) the endpoint answers 401 and `tms usage` says which file to use.
+        let tokenFile = harness.state + "/tms-admin.token"
+        let mode = (try FileManager.default.attributesOfItem(atPath: tokenFile)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600)
+        let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try TCPClient(port: admin).exchange("POST /reload HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").hasPrefix("HTTP/1.1 401"))
+        #expect(try TCPClient(port: admin).exchange("GET /usage HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(String(token.reversed()))\r\n"
+                                                    + "Connection: close\r\n\r\n").hasPrefix("HTTP/1.1 401"))
+        #expect(try TCPClient(port: admin).exchange("GET /usage HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
+                                                    + "Connection: close\r\n\r\n").hasPrefix("HTTP/1.1 200"))
+        let otherToken = harness.state + "/other.token"
+        try String(repeating: "ab", count: 32).write(toFile: otherToken, atomically: false, encoding: .utf8)
+        chmod(otherToken, 0o600)
+        let refused = try harness.run(["tms", "usage", "--admin", "127.0.0.1:\(admin)", "--admin-token-file", otherToken])
+        #expect(refused.status != 0 && refused.errorLines.count == 1 && refused.stderr.contains("401"), "\(refused.stderr)")
+        chmod(otherToken, 0o644)
+        let open = try harness.run(["tms", "usage", "--admin", "127.0.0.1:\(admin)", "--admin-token-file", otherToken])
+        #expect(open.status != 0 && open.errorLines.count == 1 && open.stderr.contains("chmod 600"), "\(open.stderr)")
+        let missing = try harness.run(["tms", "usage", "--admin", "127.0.0.1:\(admin)", "--admin-token-file", harness.state + "/none"])
+        #expect(missing.status != 0 && missing.errorLines.count == 1 && missing.stderr.contains("does not exist"), "\(missing.stderr)")
+
         // Reload: a removed, b added.
         try write([("b", portB)])
         kill(process.processIdentifier, SIGHUP)
@@ -202,6 +224,20 @@ private final class TCPClient {
         while received.count < bytes.count {
             let n = read(fd, &buffer, buffer.count)
             guard n > 0 else { throw SocketFailure("connection ended after \(received.count) of \(bytes.count) bytes") }
+            received += buffer[0..<n]
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    /// Sends `text` and reads until the peer closes.
+    func exchange(_ text: String) throws -> String {
+        let bytes = Array(text.utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count else { throw SocketFailure("write failed: errno \(errno)") }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            guard n > 0 else { break }
             received += buffer[0..<n]
         }
         return String(decoding: received, as: UTF8.self)

@@ -40,31 +40,14 @@ struct HostStorage {
         }
     }
 
-    var imagesPoolName: String { Self.poolName(dataDir: host.dataDir) + "-img" }
-
-    /// The host's image cache as a libvirt pool: lets us see over the libvirt connection
-    /// whether an artifact (named by its sha256) is there, without an SSH round trip.
-    func imagesPool() throws -> LibvirtStoragePool {
-        try Self.transientPool(named: imagesPoolName, path: cachePath, mode: "0755", on: connection)
-    }
-
-    /// Size of a cached artifact on this host: from the images pool when the host is remote,
-    /// from the file system when it is local. Nil when absent.
-    func imagesPoolVolumeSize(_ sha256: String) throws -> UInt64? {
-        if host.isLocal {
-            let path = (cachePath as NSString).appendingPathComponent(sha256)
-            return (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value
+    /// Removes `<sha256>.part.<pid>` files of copies whose process is gone (killed or
+    /// crashed mid-copy): nobody else would, and each holds up to a whole artifact.
+    func removeAbandonedCopies(of sha256: String) {
+        let prefix = sha256 + ".part."
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: cachePath)) ?? [] where name.hasPrefix(prefix) {
+            guard let pid = Int32(name.dropFirst(prefix.count)), pid != getpid(), !ProcessLiveness.isAlive(pid) else { continue }
+            try? FileManager.default.removeItem(atPath: (cachePath as NSString).appendingPathComponent(name))
         }
-        return try imagesPool().lookupVolume(name: sha256)?.capacityBytes
-    }
-
-    /// True when the cache holds a file named `sha256` of `bytes` bytes. Files are only
-    /// put there under their checksum after the upload was verified on the host.
-    func cached(sha256: String, bytes: Int64) -> Bool {
-        if host.isLocal { return (try? imagesPoolVolumeSize(sha256)) == UInt64(bytes) }
-        guard let pool = try? imagesPool() else { return false }
-        guard let volume = try? pool.lookupVolume(name: sha256), let size = try? volume.capacityBytes else { return false }
-        return size == UInt64(bytes)
     }
 
     /// Volume names carry the CVM's id, not only its name: several state directories may
@@ -72,16 +55,35 @@ struct HostStorage {
     static func diskVolume(_ cvm: CVMRecord) -> String { "\(cvm.name)-\(cvm.id.prefix(8))-disk.img" }
     static func volumes(_ cvm: CVMRecord) -> [String] { [diskVolume(cvm)] }
 
-    /// Copies an artifact into the local cache under its sha256 unless it is there already,
+    /// True when the local cache holds a file named `sha256` whose content has that sha256.
+    func locallyCached(sha256: String) -> Bool {
+        let target = (cachePath as NSString).appendingPathComponent(sha256)
+        return (try? FileDigest.sha256(path: target).hex) == sha256
+    }
+
+    /// Copies an artifact into the local cache under its sha256 unless a file with that
+    /// content is there already (a cached file that does not hash to its name is replaced),
     /// and checks the copy. Returns the cached path.
     func stageLocally(artifact path: String, sha256: String) throws -> String {
         let target = (cachePath as NSString).appendingPathComponent(sha256)
         let fm = FileManager.default
-        if fm.fileExists(atPath: target) { return target }
-        try fm.createDirectory(atPath: cachePath, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        if fm.fileExists(atPath: target) {
+            if locallyCached(sha256: sha256) { return target }
+            // Replaced by the rename below; CVMs booted from the old file keep their open copy.
+        }
         let partial = target + ".part.\(getpid())"
-        try? fm.removeItem(atPath: partial)
-        try fm.copyItem(atPath: path, toPath: partial)
+        do {
+            try fm.createDirectory(atPath: cachePath, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            removeAbandonedCopies(of: sha256)
+            try? fm.removeItem(atPath: partial)
+            try fm.copyItem(atPath: path, toPath: partial)
+        } catch {
+            // A partial copy left behind would keep a full disk full for every later command.
+            try? fm.removeItem(atPath: partial)
+            guard DiskSpace.isFull(error) else { throw error }
+            let bytes = (try? fm.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value
+            throw DiskSpace.error(writing: target, needed: bytes)
+        }
         guard try FileDigest.sha256(path: partial).hex == sha256 else {
             try? fm.removeItem(atPath: partial)
             throw OrchestratorError.invalidArgument("copy of \(path) into the image cache does not match its sha256; check the disk")

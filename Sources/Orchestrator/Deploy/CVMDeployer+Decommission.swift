@@ -13,7 +13,7 @@ extension CVMDeployer {
             if removed { return DecommissionResult(name: name, outcome: .alreadyGone, totalMs: 0) }
             throw OrchestratorError.unknownCVM(name)
         }
-        if ProcessLiveness.isOtherLiveProcess(record.ownerPid, start: record.ownerStart), let pid = record.ownerPid,
+        if ActiveOperations.isInProgress(record), let pid = record.ownerPid,
            record.state != .running, record.state != .failed {
             throw OrchestratorError.deployInProgress(name: name, pid: pid)
         }

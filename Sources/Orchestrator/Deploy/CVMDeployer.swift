@@ -55,28 +55,7 @@ package struct CVMDeployer: Sendable {
             throw OrchestratorError.invalidArgument("image '\(manifest.name)' does not support hypervisor kind '\(virt.type)' on host '\(host.name)' (it supports: \(manifest.hypervisors.joined(separator: ", ")))")
         }
 
-        // Idempotency and crash recovery.
-        if let existing = try await store.cvm(named: name) {
-            switch existing.state {
-            case .running where existing.image == manifest.name && existing.host == host.name:
-                return DeployResult(cvm: existing, created: false, bootToHeartbeatMs: existing.deployMs ?? 0,
-                                    totalMs: Self.ms(clock.now - began), virtTypeReason: virt.reason)
-            case .deploying, .stopping:
-                if ProcessLiveness.isOtherLiveProcess(existing.ownerPid, start: existing.ownerStart), let pid = existing.ownerPid {
-                    throw OrchestratorError.deployInProgress(name: name, pid: pid)
-                }
-                progress("cleaning up an interrupted operation on \(name)")
-                try await teardown(existing, reason: "cleanup of an interrupted operation")
-            default:
-                throw OrchestratorError.nameTaken(name)
-            }
-        }
         let domainName = CVMNaming.domainName(for: name)
-        if try await hypervisor.lookupDomain(named: domainName) != nil {
-            throw OrchestratorError.nameTaken(name)
-        }
-
-        // Intent first: from here on a crash leaves a row that the next run cleans up.
         var secret = [UInt8](repeating: 0, count: 32)
         var rng = SystemRandomNumberGenerator()
         for i in secret.indices { secret[i] = rng.next() }
@@ -88,7 +67,37 @@ package struct CVMDeployer: Sendable {
             diskMiB: request.diskMiB ?? manifest.defaults.diskMiB, intervalMs: configuration.heartbeatIntervalMs,
             virtType: virt.type, ownerPid: getpid(), ownerStart: ProcessLiveness.currentStart, createdAt: Date(),
             policyCommit: request.policyCommit)
-        try await store.insert(record)
+        _ = ActiveOperations.begin(record.id) // a fresh id: always free
+        defer { ActiveOperations.end(record.id) }
+
+        // Idempotency, crash recovery, then intent: from the insert on, a crash leaves a row
+        // that the next run cleans up. A concurrent deploy of the same name may insert between
+        // our look and our insert: then we look again and see what it is doing.
+        var lostRace = false
+        while true {
+            if let existing = try await settleExisting(named: name, for: record, progress: progress) {
+                return DeployResult(cvm: existing, created: false, bootToHeartbeatMs: existing.deployMs ?? 0,
+                                    totalMs: Self.ms(clock.now - began), virtTypeReason: virt.reason)
+            }
+            do {
+                try await store.insert(record)
+                break
+            } catch OrchestratorError.nameTaken(name) where !lostRace {
+                lostRace = true
+            }
+        }
+        // The name is ours in the store, so a domain of that name is none of this store's
+        // deploys: leave it alone and give the name back.
+        do {
+            if try await hypervisor.lookupDomain(named: domainName) != nil {
+                throw OrchestratorError.domainExists(name: name, domain: domainName, host: host.name)
+            }
+        } catch {
+            let store = self.store
+            let id = record.id
+            try? await withoutCancellation { try await store.deleteCVM(id: id) }
+            throw error
+        }
         await journal("deploy.start", cvm: name, host: host.name, "deploying image \(manifest.name) \(manifest.version) (\(virt.type): \(virt.reason))", policyCommit: request.policyCommit)
 
         do {
@@ -127,6 +136,64 @@ package struct CVMDeployer: Sendable {
             }
             throw error
         }
+    }
+
+    /// Settles a CVM row that already carries the name. Returns it when it is the very CVM
+    /// asked for, running (the deploy is a no-op); nil when the name is free (again): the
+    /// row was an interrupted operation (torn down) or a failed CVM of the same definition
+    /// (torn down, to be deployed anew).
+    /// - Throws: `deployInProgress` while another operation works on it, `nameTaken` when it
+    ///   is another CVM (a different image, host or cluster).
+    func settleExisting(named name: String, for wanted: CVMRecord,
+                        progress: @Sendable (String) -> Void) async throws -> CVMRecord? {
+        guard let existing = try await store.cvm(named: name) else { return nil }
+        if existing.state != .running, existing.state != .failed, ActiveOperations.isInProgress(existing),
+           let pid = existing.ownerPid {
+            throw OrchestratorError.deployInProgress(name: name, pid: pid)
+        }
+        let sameHostAndImage = existing.image == wanted.image && existing.host == wanted.host
+        switch existing.state {
+        case .running where sameHostAndImage:
+            return existing
+        case .deploying, .stopping:
+            progress("cleaning up an interrupted operation on \(name)")
+            try await teardown(existing, reason: "cleanup of an interrupted operation")
+            return nil
+        case .failed where sameHostAndImage && existing.cluster == wanted.cluster:
+            try await replaceFailed(existing, progress: progress)
+            return nil
+        case .migrating:
+            throw OrchestratorError.invalidArgument("CVM '\(name)' was left half-migrated by a process that ended; see `cvmctl status`, then decommission it or migrate it again")
+        default:
+            throw OrchestratorError.nameTaken(name)
+        }
+    }
+
+    /// Tears down a failed CVM so that a deploy of the same definition can replace it. The
+    /// row is claimed first (failed → stopping, owned by this process, in one transaction),
+    /// so of two deploys replacing it only one tears it down; the other is told who does.
+    func replaceFailed(_ failed: CVMRecord, progress: @Sendable (String) -> Void) async throws {
+        guard ActiveOperations.begin(failed.id) else {
+            throw OrchestratorError.deployInProgress(name: failed.name, pid: getpid())
+        }
+        defer { ActiveOperations.end(failed.id) }
+        let pid = getpid()
+        let start = ProcessLiveness.currentStart
+        let claimed = try await store.update(cvmID: failed.id) { r in
+            guard r.state == .failed else { return }
+            r.state = .stopping
+            r.ownerPid = pid
+            r.ownerStart = start
+        }
+        guard let claimed else { return } // removed meanwhile: the name is free
+        guard claimed.state == .stopping, claimed.ownerPid == pid else {
+            if let owner = claimed.ownerPid, ActiveOperations.isInProgress(claimed) {
+                throw OrchestratorError.deployInProgress(name: failed.name, pid: owner)
+            }
+            throw OrchestratorError.nameTaken(failed.name)
+        }
+        progress("replacing failed CVM \(failed.name)")
+        try await teardown(claimed, reason: "replaced: it had failed and was deployed again with the same definition")
     }
 
     /// `kvm` or `qemu` for this host. Locally KVM is probed (see ``VirtTypeChooser``);

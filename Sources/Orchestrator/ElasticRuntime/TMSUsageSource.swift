@@ -1,3 +1,4 @@
+import ConfigFile
 import Planning
 import Foundation
 #if canImport(Glibc)
@@ -15,13 +16,20 @@ import Glibc
 /// The HTTP/1.1 request is a tiny blocking client over a socket (no HTTP library in the
 /// orchestrator), run on a thread of its own so it never blocks the cooperative pool; it
 /// gives up after `timeout`. Meant for the loopback address of a local traffic manager.
+///
+/// Every request carries `Authorization: Bearer <token>`, the token being re-read from
+/// `tokenFile` (the traffic manager's admin token file, mode 0600) at each read: an
+/// endpoint that does not know the token answers 401, and its figures are never used.
 public struct TMSUsageSource: UsageSource {
     public let host: String
     public let port: Int
+    public let tokenFile: String
     public var timeout: Duration
 
-    /// - Parameter address: `HOST:PORT` (an IP address; `localhost` means 127.0.0.1).
-    public init(address: String, timeout: Duration = .seconds(5)) throws(UsageSourceError) {
+    /// - Parameters:
+    ///   - address: `HOST:PORT` (an IP address; `localhost` means 127.0.0.1).
+    ///   - tokenFile: the traffic manager's admin token file.
+    public init(address: String, tokenFile: String, timeout: Duration = .seconds(5)) throws(UsageSourceError) {
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
               (1...65_535).contains(port) else {
             throw .unreadable(path: address, reason: "expected HOST:PORT")
@@ -31,6 +39,7 @@ public struct TMSUsageSource: UsageSource {
         if host == "localhost" { host = "127.0.0.1" }
         self.host = host
         self.port = port
+        self.tokenFile = tokenFile
         self.timeout = timeout
     }
 
@@ -38,11 +47,17 @@ public struct TMSUsageSource: UsageSource {
     public var description: String { "traffic manager usage \(url)" }
 
     public func read() async throws -> [TaskUsageReading] {
-        let (host, port, timeout, url) = (self.host, self.port, self.timeout, self.url)
+        let (host, port, timeout, url, tokenFile) = (self.host, self.port, self.timeout, self.url, self.tokenFile)
         let body: Data = try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 continuation.resume(with: Result { () throws(UsageSourceError) -> Data in
-                    try BlockingHTTP.get(path: "/usage", host: host, port: port, timeout: timeout, url: url)
+                    let token: String
+                    do throws(TokenFile.Failure) {
+                        token = try TokenFile.read(path: tokenFile)
+                    } catch {
+                        throw .unreadable(path: url, reason: error.description)
+                    }
+                    return try BlockingHTTP.get(path: "/usage", host: host, port: port, token: token, timeout: timeout, url: url)
                 })
             }
         }
@@ -82,7 +97,7 @@ public struct TMSUsageSource: UsageSource {
 /// A minimal blocking HTTP/1.1 GET over a socket: `Connection: close`, the body is what
 /// follows the header up to EOF (or `Content-Length`). Status other than 200 is an error.
 enum BlockingHTTP {
-    static func get(path: String, host: String, port: Int, timeout: Duration, url: String) throws(UsageSourceError) -> Data {
+    static func get(path: String, host: String, port: Int, token: String, timeout: Duration, url: String) throws(UsageSourceError) -> Data {
         func fail(_ reason: String) -> UsageSourceError { .unreadable(path: url, reason: reason) }
         var storage = sockaddr_storage()
         var length: socklen_t
@@ -115,7 +130,9 @@ enum BlockingHTTP {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
         }
         guard connected == 0 else { throw fail("connect: \(String(cString: strerror(errno))) (is `cvmctl tms run` running?)") }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nAccept: application/json\r\nConnection: close\r\n\r\n".utf8)
+        guard token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { throw fail("the admin token holds characters a header cannot carry") }
+        let request = Array(("GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nAccept: application/json\r\n"
+            + "Authorization: Bearer \(token)\r\nConnection: close\r\n\r\n").utf8)
         var sent = 0
         while sent < request.count {
             let written = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -147,6 +164,9 @@ enum BlockingHTTP {
                let length = Int(parts[1].trimmingCharacters(in: .whitespaces)), length <= body.count {
                 body = body.prefix(length)
             }
+        }
+        if status == 401 {
+            throw fail("HTTP 401: the traffic manager refused the admin token; use its admin token file (--tms-admin-token-file)")
         }
         guard status == 200 else {
             throw fail("HTTP \(status.map(String.init) ?? "?"): \(String(decoding: body.prefix(200), as: UTF8.self))")

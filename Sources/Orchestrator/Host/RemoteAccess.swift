@@ -40,7 +40,10 @@ struct RemoteAccess {
     }
 
     /// Copies an artifact into `<dataDir>/images/<sha256>` on the host unless a file with
-    /// that checksum is there already; checks the copy's checksum on the host.
+    /// that checksum is there already (`sha256sum` on the host: a file of the right name and
+    /// size may still be corrupt, and is then replaced); checks the copy's checksum on the
+    /// host. A copy that does not match is uploaded once more from scratch (a resumed upload
+    /// trusts the bytes of an earlier part file) before giving up.
     func stage(artifact path: String, sha256: String, progress: (Int64, Int64) -> Void) throws -> String {
         let directory = (host.dataDir as NSString).appendingPathComponent("images")
         let target = (directory as NSString).appendingPathComponent(sha256)
@@ -49,15 +52,28 @@ struct RemoteAccess {
         do {
             if try remoteSHA256(ssh, target) == sha256 { return target }
             try ssh.makeDirectory(directory)
-            try ssh.upload(localPath: path, remotePath: target, mode: 0o644) { done, total in
-                progress(Int64(done), Int64(total))
-                return true
-            }
-            guard try remoteSHA256(ssh, target) == sha256 else {
+            for _ in 1...2 {
+                try ssh.upload(localPath: path, remotePath: target, mode: 0o644) { done, total in
+                    progress(Int64(done), Int64(total))
+                    return true
+                }
+                if try remoteSHA256(ssh, target) == sha256 { return target }
                 _ = try? ssh.removeFile(target)
-                throw OrchestratorError.hostUnreachable(host: host.name, reason: "uploaded \(path) but its sha256 on the host differs; check the host's disk")
+                _ = try? ssh.removeFile(target + ".part")
             }
-            return target
+            throw OrchestratorError.hostUnreachable(host: host.name, reason: "uploaded \(path) twice but its sha256 on the host differs; check the host's disk")
+        } catch let error as SSHError {
+            throw Self.operatorError(error, host: host)
+        }
+    }
+
+    /// True when `<dataDir>/images/<sha256>` on the host hashes to `sha256` there.
+    func hasCached(sha256: String) throws -> Bool {
+        let target = ((host.dataDir as NSString).appendingPathComponent("images") as NSString).appendingPathComponent(sha256)
+        let ssh = try session()
+        defer { ssh.disconnect() }
+        do {
+            return try remoteSHA256(ssh, target) == sha256
         } catch let error as SSHError {
             throw Self.operatorError(error, host: host)
         }

@@ -24,9 +24,12 @@ package protocol Hypervisor: Sendable {
     // MARK: Storage
     /// Puts an image artifact into the host's content-addressed cache (a local copy, or an
     /// upload when the host lacks a file with that sha256) and returns its path on the host.
+    /// A cached file is reused only when its content hashes to `sha256` on the host: one
+    /// that does not (bit rot, a truncated copy, tampering) is replaced.
     func stageArtifact(at path: String, sha256: String, progress: @escaping @Sendable (Int64, Int64) -> Void) async throws -> String
-    /// Size in bytes of the cached artifact named by its sha256, or nil when absent.
-    func cachedArtifactSize(sha256: String) async throws -> UInt64?
+    /// True when the cache holds the artifact named by its sha256 and its content hashes to
+    /// that sha256 on the host (a name and a size prove nothing).
+    func hasCachedArtifact(sha256: String) async throws -> Bool
     /// The path the cache gives an artifact of this sha256 (whether it is there or not).
     func cachedArtifactPath(sha256: String) -> String
     /// Creates a raw volume in the host's CVM pool, optionally writing `contents` at its

@@ -57,21 +57,24 @@ package struct LibvirtHypervisor: Hypervisor {
         let knownHosts = knownHostsPath
         return try await LibvirtExecutor.run {
             guard storage.host.isLocal else {
-                let target = (storage.cachePath as NSString).appendingPathComponent(sha256)
-                let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? -1
-                if storage.cached(sha256: sha256, bytes: bytes) { return target }
-                let staged = try RemoteAccess(host: storage.host, knownHosts: knownHosts)
+                // The checksum is computed on the host (sha256sum over SSH): libvirt would
+                // only tell the file's size.
+                return try RemoteAccess(host: storage.host, knownHosts: knownHosts)
                     .stage(artifact: path, sha256: sha256, progress: progress)
-                _ = try? storage.imagesPool() // make the new file visible to the next check
-                return staged
             }
             return try storage.stageLocally(artifact: path, sha256: sha256)
         }
     }
 
-    package func cachedArtifactSize(sha256: String) async throws -> UInt64? {
+    package func hasCachedArtifact(sha256: String) async throws -> Bool {
         let storage = self.storage
-        return try await LibvirtExecutor.run { try storage.imagesPoolVolumeSize(sha256) }
+        let knownHosts = knownHostsPath
+        return try await LibvirtExecutor.run {
+            guard storage.host.isLocal else {
+                return try RemoteAccess(host: storage.host, knownHosts: knownHosts).hasCached(sha256: sha256)
+            }
+            return storage.locallyCached(sha256: sha256)
+        }
     }
 
     package func cachedArtifactPath(sha256: String) -> String {
@@ -81,10 +84,16 @@ package struct LibvirtHypervisor: Hypervisor {
     package func createVolume(named name: String, capacityBytes: UInt64, contents: [UInt8]?) async throws -> String {
         let storage = self.storage
         return try await LibvirtExecutor.run {
-            let volume = try storage.pool().createVolume(xml: StorageVolumeDefinition(
-                name: name, capacityBytes: capacityBytes, format: "raw").xml)
-            if let contents { try volume.upload(contents) }
-            return try volume.path
+            do {
+                let volume = try storage.pool().createVolume(xml: StorageVolumeDefinition(
+                    name: name, capacityBytes: capacityBytes, format: "raw").xml)
+                if let contents { try volume.upload(contents) }
+                return try volume.path
+            } catch where DiskSpace.isFull(error) {
+                // The caller's rollback deletes the volume by name.
+                throw DiskSpace.error(writing: (storage.volumesPath as NSString).appendingPathComponent(name),
+                                      needed: storage.host.isLocal ? contents.map { UInt64($0.count) } : nil)
+            }
         }
     }
 

@@ -197,8 +197,7 @@ package struct CVMMigrator: Sendable {
             guard sha.count == 64, Hex.decode(sha) != nil else {
                 throw OrchestratorError.invalidArgument("CVM '\(record.name)' boots a \(artifact) outside the image cache (\(current ?? "none")); cannot move it")
             }
-            if let size = try await source.cachedArtifactSize(sha256: sha),
-               try await destination.cachedArtifactSize(sha256: sha) == size {
+            if try await destination.hasCachedArtifact(sha256: sha) {
                 staged.append(destination.cachedArtifactPath(sha256: sha))
                 continue
             }

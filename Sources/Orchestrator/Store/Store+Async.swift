@@ -28,7 +28,7 @@ extension Store {
 
     /// Inserts a new CVM; fails with `nameTaken` when the name exists.
     public func insert(_ cvm: CVMRecord) async throws {
-        try await db.write { try Transactions.insert(cvm, $0) }
+        try await sayingDiskFull { try await db.write { try Transactions.insert(cvm, $0) } }
     }
 
     public func save(_ cvm: CVMRecord) async throws {
@@ -38,11 +38,21 @@ extension Store {
     /// Applies `change` to the CVM's current row inside one write transaction.
     @discardableResult
     public func update(cvmID: String, _ change: @Sendable (inout CVMRecord) -> Void) async throws -> CVMRecord? {
-        try await db.write { try Transactions.update(cvmID: cvmID, change, $0) }
+        try await sayingDiskFull { try await db.write { try Transactions.update(cvmID: cvmID, change, $0) } }
     }
 
     public func deleteCVM(id: String) async throws {
-        _ = try await db.write { try CVMRecord.deleteOne($0, key: id) }
+        _ = try await sayingDiskFull { try await db.write { try CVMRecord.deleteOne($0, key: id) } }
+    }
+
+    /// Runs a write; SQLite's "database or disk is full" becomes the operator's
+    /// ``OrchestratorError/noSpace(path:shortMiB:)`` naming the store's file.
+    func sayingDiskFull<T>(_ write: () async throws -> T) async throws -> T {
+        do {
+            return try await write()
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw OrchestratorError.noSpace(path: (directory as NSString).appendingPathComponent("state.sqlite"), shortMiB: nil)
+        }
     }
 
     // MARK: Elastic mode

@@ -10,6 +10,8 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
     case invalidName(String)
     case deployTimeout(name: String, seconds: Double, hint: String)
     case deployInProgress(name: String, pid: Int32)
+    /// libvirt has a domain of the CVM's domain name that no CVM of this store owns.
+    case domainExists(name: String, domain: String, host: String)
     case unknownCVM(String)
     case unknownCluster(String)
     case clusterBusy(name: String, pid: Int32)
@@ -21,6 +23,8 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
     case hostRefused(host: String, reason: String)
     case noCapacity(host: String, reason: String)
     case migrationFailed(name: String, reason: String)
+    /// A write found its file system full; `shortMiB`: how much more room it needed, if known.
+    case noSpace(path: String, shortMiB: Int?)
     /// The operator interrupted a long operation, which was undone.
     case interrupted(String)
 
@@ -44,7 +48,10 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
         case .deployTimeout(let name, let seconds, let hint):
             return "CVM '\(name)' sent no valid heartbeat within \(Self.format(seconds)) s; deploy rolled back\(hint.isEmpty ? "" : " (\(hint))")"
         case .deployInProgress(let name, let pid):
-            return "CVM '\(name)' is being changed by another cvmctl (pid \(pid)); wait for it or stop that process"
+            let who = pid == getpid() ? "another operation of this cvmctl" : "another cvmctl"
+            return "CVM '\(name)' is being deployed or changed by \(who) (pid \(pid)); wait for it to finish or stop that process"
+        case .domainExists(let name, let domain, let host):
+            return "host '\(host)' already has a libvirt domain '\(domain)' that no CVM of this store owns; choose another --name for '\(name)', or remove that domain (virsh destroy/undefine \(domain)) if it is a leftover"
         case .unknownCVM(let name):
             return "no CVM named '\(name)'; see `cvmctl status`"
         case .unknownCluster(let name):
@@ -67,6 +74,9 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
             return "host '\(host)' cannot take it: \(reason)"
         case .interrupted(let what):
             return what
+        case .noSpace(let path, let shortMiB):
+            let free = shortMiB.map { "free at least \($0) MiB" } ?? "free some space"
+            return "no space left on device writing \(path): \(free) on that file system and retry (nothing of this operation was kept)"
         case .migrationFailed(let name, let reason):
             return "migration of '\(name)' failed, it still runs where it was: \(reason)"
         }

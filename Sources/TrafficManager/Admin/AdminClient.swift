@@ -20,14 +20,17 @@ public enum AdminClient {
             switch self {
             case let .unreachable(address, reason):
                 return "cannot reach the traffic manager's admin endpoint at \(address): \(reason) (is `cvmctl tms run` running? see --admin)"
+            case .status(401, _):
+                return "the admin endpoint refused the admin token (401); use the token file of the traffic manager at that address (--admin-token-file)"
             case let .status(code, body): return "the admin endpoint answered \(code): \(body)"
             case let .invalid(reason): return "unexpected answer from the admin endpoint: \(reason)"
             }
         }
     }
 
-    /// Sends `method path` and returns the response (any status).
-    public static func request(_ method: HTTPMethod, _ path: String, to address: HostPort,
+    /// Sends `method path` with `Authorization: Bearer <token>` (none when `token` is nil)
+    /// and returns the response (any status).
+    public static func request(_ method: HTTPMethod, _ path: String, to address: HostPort, token: String?,
                                timeout: Duration = .seconds(10)) async throws -> Response {
         let group = MultiThreadedEventLoopGroup.singleton
         let loop = group.next()
@@ -51,6 +54,7 @@ public enum AdminClient {
         headers.add(name: "Host", value: address.description)
         headers.add(name: "Connection", value: "close")
         headers.add(name: "Content-Length", value: "0")
+        if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
@@ -65,13 +69,13 @@ public enum AdminClient {
     }
 
     /// `GET /usage`, decoded.
-    public static func usage(from address: HostPort) async throws -> UsageReport {
-        try decode(UsageReport.self, try await request(.GET, "/usage", to: address))
+    public static func usage(from address: HostPort, token: String) async throws -> UsageReport {
+        try decode(UsageReport.self, try await request(.GET, "/usage", to: address, token: token))
     }
 
     /// `GET /status`, decoded.
-    public static func status(from address: HostPort) async throws -> StatusReport {
-        try decode(StatusReport.self, try await request(.GET, "/status", to: address))
+    public static func status(from address: HostPort, token: String) async throws -> StatusReport {
+        try decode(StatusReport.self, try await request(.GET, "/status", to: address, token: token))
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ response: Response) throws -> T {

@@ -44,6 +44,10 @@ struct AdminResponse: Sendable {
         .json(status, "{\"error\":\(jsonString(message))}\n")
     }
 
+    /// The one answer to a request without the admin token (one line, names no path).
+    static let unauthorized = AdminResponse.error(
+        401, "missing or wrong admin token: send Authorization: Bearer <the token in the traffic manager's admin token file>")
+
     static func jsonString(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {

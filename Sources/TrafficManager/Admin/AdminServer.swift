@@ -1,3 +1,4 @@
+import ConfigFile
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -5,6 +6,11 @@ import NIOPosix
 
 /// The admin endpoint (loopback HTTP/1.1, on the control loop): `/usage`, `/metrics`,
 /// `/status`, `POST /reload`.
+///
+/// Loopback is not a boundary between the processes of one machine, so every request must
+/// carry `Authorization: Bearer <token>` (the token of `admin.tokenFile`, mode 0600);
+/// anything else is answered 401 before it is routed, reads included (usage drives elastic
+/// mode, which must not act on figures from whoever answers on the port).
 final class AdminServer: Sendable {
     let bound: HostPort
     private let channel: any Channel
@@ -14,13 +20,14 @@ final class AdminServer: Sendable {
         self.channel = channel
     }
 
-    static func start(address: HostPort, manager: TrafficManager, loop: any EventLoop) async throws -> AdminServer {
+    static func start(address: HostPort, token: String, manager: TrafficManager, loop: any EventLoop) async throws -> AdminServer {
+        let expected = Array("Bearer \(token)".utf8)
         let channel = try await ServerBootstrap(group: loop)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(manager: manager))
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(manager: manager, expectedAuthorization: expected))
                 }
             }
             .bind(to: address.socketAddress()).get()
@@ -38,10 +45,13 @@ private final class AdminHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let manager: TrafficManager
+    /// `Bearer <token>`, compared in constant time with the request's Authorization header.
+    private let expectedAuthorization: [UInt8]
     private var request: HTTPRequestHead?
 
-    init(manager: TrafficManager) {
+    init(manager: TrafficManager, expectedAuthorization: [UInt8]) {
         self.manager = manager
+        self.expectedAuthorization = expectedAuthorization
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -51,16 +61,27 @@ private final class AdminHandler: ChannelInboundHandler {
         case .end:
             guard let head = request else { return }
             request = nil
+            let keepAlive = head.isKeepAlive
+            let isHead = head.method == .HEAD
+            guard isAuthorized(head) else {
+                write(.unauthorized, keepAlive: keepAlive, bodyless: isHead, context: context)
+                return
+            }
             let route = AdminRoute(method: head.method.rawValue, uri: head.uri)
             let promise = context.eventLoop.makePromise(of: AdminResponse.self)
             let manager = self.manager
             promise.completeWithTask { await Self.respond(to: route, manager: manager) }
-            let keepAlive = head.isKeepAlive
-            let isHead = head.method == .HEAD
             promise.futureResult.assumeIsolated().whenSuccess { [self] response in
                 write(response, keepAlive: keepAlive, bodyless: isHead, context: context)
             }
         }
+    }
+
+    /// Exactly one Authorization header, equal to `Bearer <token>`.
+    private func isAuthorized(_ head: HTTPRequestHead) -> Bool {
+        let values = head.headers["Authorization"]
+        guard values.count == 1, let value = values.first else { return false }
+        return TokenFile.constantTimeEqual(Array(value.utf8), expectedAuthorization)
     }
 
     private static func respond(to route: AdminRoute, manager: TrafficManager) async -> AdminResponse {
@@ -95,6 +116,7 @@ private final class AdminHandler: ChannelInboundHandler {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: response.contentType)
         headers.add(name: "Content-Length", value: "\(response.body.utf8.count)")
+        if response.status == 401 { headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"cvm-tms-admin\"") }
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)

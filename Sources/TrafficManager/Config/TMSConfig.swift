@@ -26,14 +26,22 @@ public struct TMSConfig: Sendable, Hashable {
     public func monitor(named name: String) -> MonitorConfig? { monitors.first { $0.name == name } }
 }
 
-/// The admin endpoint (`/usage`, `/metrics`, `/reload`, `/status`). Loopback only.
+/// The admin endpoint (`/usage`, `/metrics`, `/reload`, `/status`). Loopback only, and every
+/// request must carry `Authorization: Bearer <token>` with the token of `tokenFile`.
 public struct AdminConfig: Sendable, Hashable {
     public static let defaultAddress = HostPort(host: "127.0.0.1", port: 9901)
+    /// The token file's name in the state directory when neither the command line nor the
+    /// configuration file names one (`cvmctl` fills it in).
+    public static let defaultTokenFileName = "tms-admin.token"
     /// `nil`: no admin endpoint.
     public var address: HostPort?
+    /// The file holding the admin token (created with mode 0600 when missing). Required when
+    /// `address` is set: `start()` refuses to serve the admin endpoint without a token.
+    public var tokenFile: String?
 
-    public init(address: HostPort? = AdminConfig.defaultAddress) {
+    public init(address: HostPort? = AdminConfig.defaultAddress, tokenFile: String? = nil) {
         self.address = address
+        self.tokenFile = tokenFile
     }
 }
 

@@ -1,3 +1,4 @@
+import ConfigFile
 import Foundation
 import Logging
 import NIOCore
@@ -64,7 +65,11 @@ public final class TrafficManager: Sendable {
         do {
             _ = try await gate.run { try await apply(initial) }
             if let address = initial.admin.address {
-                let admin = try await AdminServer.start(address: address, manager: self, loop: controlLoop)
+                guard let tokenFile = initial.admin.tokenFile else {
+                    throw TrafficManagerError.invalid("the admin endpoint needs a token file (admin.tokenFile, or --admin-token-file)")
+                }
+                let token = try TokenFile.readOrCreate(path: tokenFile)
+                let admin = try await AdminServer.start(address: address, token: token, manager: self, loop: controlLoop)
                 state.withLock { $0.admin = admin }
             }
         } catch {

@@ -59,6 +59,9 @@ struct ElasticCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Read TMS task usage from a running `cvmctl tms run` admin endpoint.", valueName: "host:port"))
         var tmsAdmin: String?
 
+        @Option(help: ArgumentHelp("Admin token file of that traffic manager (default: STATE/tms-admin.token).", valueName: "file"))
+        var tmsAdminTokenFile: String?
+
         @Flag(help: "Journal what would be done; deploy, migrate and decommission nothing.")
         var recommendOnly = false
 
@@ -88,7 +91,7 @@ struct ElasticCommand: AsyncParsableCommand {
                     origin: "elastic")
                 let configuration = ElasticConfiguration(
                     usageSources: (usageFile.map { [UsageFileSource(path: $0)] } ?? [])
-                        + (try tmsAdmin.map { [try TMSUsageSource(address: $0)] } ?? []), recommendOnly: recommendOnly,
+                        + (try tmsAdmin.map { [try TMSUsageSource(address: $0, tokenFile: tmsAdminTokenFile ?? TmsCommand.defaultTokenFile(global))] } ?? []), recommendOnly: recommendOnly,
                     once: once, decommissionGrace: .milliseconds(Int64(min(grace, 86_400) * 1000)))
                 var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
                 var monitor: HeartbeatMonitor?

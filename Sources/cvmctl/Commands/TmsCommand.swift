@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfigFile
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -19,8 +20,13 @@ struct TmsCommand: AsyncParsableCommand {
             backup chain, and relays bytes to a service that is up. The file is documented key \
             by key in docs/tms.sample.yaml; an error names file:line:column and the key.
 
-            Settings: --cores and --admin > the file's cores and admin.address > defaults \
-            (every core; 127.0.0.1:9901).
+            Settings: --cores, --admin and --admin-token-file > the file's cores, admin.address \
+            and admin.tokenFile > defaults (every core; 127.0.0.1:9901; tms-admin.token in the \
+            state directory).
+
+            Every admin request must send `Authorization: Bearer TOKEN`, TOKEN being the \
+            contents of the admin token file. The file is created (mode 0600, a random token) \
+            when it does not exist; one that other users may read is refused.
 
             SIGHUP (or POST /reload on the admin endpoint) re-reads the file and applies it \
             without dropping connections; a file that does not validate is refused and the one \
@@ -39,6 +45,9 @@ struct TmsCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Admin endpoint address (loopback).", valueName: "host:port"))
         var admin: String?
 
+        @Option(help: ArgumentHelp("Admin token file, created when missing (default: STATE/tms-admin.token).", valueName: "file"))
+        var adminTokenFile: String?
+
         func validate() throws {
             if let cores, cores < 1 { throw ValidationError("--cores must be 1 or more") }
             if let admin {
@@ -51,6 +60,7 @@ struct TmsCommand: AsyncParsableCommand {
             try await reportingErrors {
                 var file = try TMSConfig.load(file: config)
                 if let admin { file.admin.address = HostPort(parsing: admin) }
+                file.admin.tokenFile = adminTokenFile ?? file.admin.tokenFile ?? TmsCommand.defaultTokenFile(global)
                 var logger = global.logger
                 if global.verbose == 0 && !global.quiet { logger.logLevel = .info }
                 let manager = TrafficManager(config: file, configFile: config, cores: cores, logger: logger)
@@ -66,7 +76,9 @@ struct TmsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show the traffic manager's task usage: current, patterns and forecast.",
             discussion: """
-            Reads GET /usage from the admin endpoint of a running `cvmctl tms run`. Tasks are \
+            Reads GET /usage from the admin endpoint of a running `cvmctl tms run`, with the \
+            token of its admin token file (--admin-token-file; default STATE/tms-admin.token, \
+            which `cvmctl tms run` creates with the same --state). Tasks are \
             each vServer's balancing (vserver/NAME) and each monitor (monitor/NAME); POLICY TASK \
             is the name the orchestrator's policies use. --json prints the whole report.
             """)
@@ -75,6 +87,9 @@ struct TmsCommand: AsyncParsableCommand {
 
         @Option(help: ArgumentHelp("Admin endpoint address (default: CVM_TMS_ADMIN, else 127.0.0.1:9901).", valueName: "host:port"))
         var admin: String?
+
+        @Option(help: ArgumentHelp("Admin token file of that traffic manager (default: STATE/tms-admin.token).", valueName: "file"))
+        var adminTokenFile: String?
 
         var address: HostPort? {
             HostPort(parsing: admin ?? ProcessInfo.processInfo.environment["CVM_TMS_ADMIN"] ?? AdminConfig.defaultAddress.description)
@@ -86,7 +101,9 @@ struct TmsCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let report = try await AdminClient.usage(from: address!)
+                guard let address else { throw ValidationError("--admin must be HOST:PORT with an IP address") }
+                let token = try TokenFile.read(path: adminTokenFile ?? TmsCommand.defaultTokenFile(global))
+                let report = try await AdminClient.usage(from: address, token: token)
                 if global.json {
                     try JSONOutput.print(report)
                     return
@@ -119,5 +136,11 @@ struct TmsCommand: AsyncParsableCommand {
         static func number(_ value: Double) -> String {
             value >= 100 || value == value.rounded() ? String(Int(value.rounded())) : String(format: "%.1f", value)
         }
+    }
+
+    /// `STATE/tms-admin.token`: where `tms run` keeps its admin token and its clients look
+    /// for it unless told otherwise.
+    static func defaultTokenFile(_ global: GlobalOptions) -> String {
+        (global.configuration.stateDirectory as NSString).appendingPathComponent(AdminConfig.defaultTokenFileName)
     }
 }

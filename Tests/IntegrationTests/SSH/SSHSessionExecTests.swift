@@ -46,6 +46,29 @@ struct SSHSessionExecTests {
         #expect(result.stderr.count == 3_000_005)
     }
 
+    /// A command that writes without end is cut off at the cap (per stream) with a clear
+    /// error instead of growing memory; output up to the cap is returned whole; the session
+    /// stays usable.
+    @Test(arguments: ["", ">&2"])
+    func outputBeyondTheCapIsAnError(_ redirect: String) async throws {
+        let ssh = try await connected()
+        let clock = ContinuousClock()
+        var error: SSHError?
+        let elapsed = clock.measure {
+            do throws(SSHError) {
+                _ = try ssh.exec("cat /dev/zero \(redirect)", timeout: .seconds(20), maxOutputBytes: 1 << 20)
+            } catch let failure {
+                error = failure
+            }
+        }
+        #expect(error?.code == .outputTooLarge)
+        #expect(error?.description.contains(redirect.isEmpty ? "stdout" : "stderr") == true, "\(String(describing: error))")
+        #expect(elapsed < .seconds(10), "cut off at the cap, not at the timeout")
+        let exact = try ssh.exec("head -c 1048576 /dev/zero \(redirect)", maxOutputBytes: 1 << 20)
+        #expect((redirect.isEmpty ? exact.stdout : exact.stderr).count == 1 << 20)
+        #expect(try ssh.exec("echo still here").stdout == Array("still here\n".utf8))
+    }
+
     @Test func commandsReadingStdinSeeEndOfFile() async throws {
         let ssh = try await connected()
         let result = try ssh.exec("cat; echo after", timeout: .seconds(5))

@@ -30,23 +30,61 @@ struct TMSUsageSourceTests {
     @Test("a body that is not a usage report is an error naming the URL")
     func rejectsGarbage() {
         #expect(throws: UsageSourceError.self) { try TMSUsageSource.parse(Data("<html>".utf8), url: "http://x/usage") }
-        #expect(throws: UsageSourceError.self) { try TMSUsageSource(address: "no-port") }
+        #expect(throws: UsageSourceError.self) { try TMSUsageSource(address: "no-port", tokenFile: "/nonexistent") }
+    }
+
+    /// A token file as `cvmctl tms run` writes it (mode 0600), in a directory of its own.
+    static func tokenFile(mode: mode_t = 0o600) throws -> (path: String, token: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tms-usage-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("tms-admin.token").path
+        let token = String(repeating: "5a", count: 32)
+        try (token + "\n").write(toFile: path, atomically: false, encoding: .utf8)
+        chmod(path, mode)
+        return (path, token)
     }
 
     @Test("reads /usage over a real loopback socket; an unreachable endpoint is an error")
     func readsOverHTTP() async throws {
         let server = try OneShotHTTPServer(body: Self.report)
-        let source = try TMSUsageSource(address: "127.0.0.1:\(server.port)")
+        let (tokenFile, token) = try Self.tokenFile()
+        let source = try TMSUsageSource(address: "127.0.0.1:\(server.port)", tokenFile: tokenFile)
         let readings = try await source.read()
         #expect(readings.count == 2)
-        #expect(server.request().hasPrefix("GET /usage HTTP/1.1\r\n"))
-        await #expect(throws: UsageSourceError.self) { _ = try await TMSUsageSource(address: "127.0.0.1:\(server.port)").read() }
+        let request = server.request()
+        #expect(request.hasPrefix("GET /usage HTTP/1.1\r\n"))
+        #expect(request.contains("\r\nAuthorization: Bearer \(token)\r\n"), "the admin token goes with every request")
+        await #expect(throws: UsageSourceError.self) {
+            _ = try await TMSUsageSource(address: "127.0.0.1:\(server.port)", tokenFile: tokenFile).read()
+        }
+    }
+
+    @Test("a missing or world-readable token file is one line naming the file; nothing is sent")
+    func tokenFileProblems() async throws {
+        let server = try OneShotHTTPServer(body: Self.report)
+        let (open, _) = try Self.tokenFile(mode: 0o644)
+        for (file, needle) in [(open, "chmod 600 \(open)"), ("/nonexistent/tms-admin.token", "does not exist")] {
+            do {
+                _ = try await TMSUsageSource(address: "127.0.0.1:\(server.port)", tokenFile: file).read()
+                Issue.record("read usage with token file \(file)")
+            } catch {
+                #expect("\(error)".contains(needle), "\(error)")
+                #expect(!"\(error)".contains("\n"))
+            }
+        }
+        // Nothing connected: the server still waits for its first client.
+        let (good, _) = try Self.tokenFile()
+        #expect(try await TMSUsageSource(address: "127.0.0.1:\(server.port)", tokenFile: good).read().count == 2)
     }
 
     @Test("non-200 answers are errors with the status")
     func statusErrors() throws {
         let response = Data("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\nbusy!".utf8)
         #expect(throws: UsageSourceError.self) { try BlockingHTTP.body(of: response) { .unreadable(path: "u", reason: $0) } }
+        let refused = Data("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n".utf8)
+        #expect(throws: UsageSourceError.unreadable(path: "u", reason: "HTTP 401: the traffic manager refused the admin token; use its admin token file (--tms-admin-token-file)")) {
+            try BlockingHTTP.body(of: refused) { .unreadable(path: "u", reason: $0) }
+        }
         let ok = Data("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}trailing".utf8)
         #expect(try BlockingHTTP.body(of: ok) { .unreadable(path: "u", reason: $0) } == Data("{}".utf8))
     }

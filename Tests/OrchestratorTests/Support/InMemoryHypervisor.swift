@@ -121,7 +121,7 @@ final class InMemoryHypervisor: Hypervisor, @unchecked Sendable {
         return cachedArtifactPath(sha256: sha256)
     }
 
-    func cachedArtifactSize(sha256: String) async throws -> UInt64? { state.withLock { $0.artifacts[sha256] } }
+    func hasCachedArtifact(sha256: String) async throws -> Bool { state.withLock { $0.artifacts[sha256] != nil } }
     func cachedArtifactPath(sha256: String) -> String { "/fake/\(hostName)/images/\(sha256)" }
 
     func createVolume(named name: String, capacityBytes: UInt64, contents: [UInt8]?) async throws -> String {

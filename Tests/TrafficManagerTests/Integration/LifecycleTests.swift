@@ -4,9 +4,9 @@ import Testing
 
 extension ProxyTests {
     @Suite struct Lifecycle {
-        static func yaml(_ echo: TestBackend, drain: String) -> String {
+        static func yaml(_ echo: TestBackend, drain: String, tokenFile: String = freshTokenFile()) -> String {
             """
-            admin: { address: 127.0.0.1:0 }
+            admin: { address: 127.0.0.1:0, tokenFile: "\(tokenFile)" }
             drainTimeout: \(drain)
             vServers:
               - name: web
@@ -57,7 +57,9 @@ extension ProxyTests {
         @Test("the admin endpoint serves usage (counts match the traffic), Prometheus metrics and status")
         func adminEndpoint() async throws {
             let echo = try await TestBackend.start(.echo)
-            try await withTrafficManager(Self.yaml(echo, drain: "1s")) { manager in
+            let tokenFile = freshTokenFile()
+            try await withTrafficManager(Self.yaml(echo, drain: "1s", tokenFile: tokenFile)) { manager in
+                let token = try adminToken(tokenFile)
                 let address = try #require(manager.listeningAddress(of: "web"))
                 for seed in 0..<4 {
                     let data = payload(seed: UInt64(seed), count: 250_000)
@@ -65,7 +67,7 @@ extension ProxyTests {
                 }
                 await manager.sampleUsage()
                 let admin = try #require(manager.adminAddress)
-                let usage = try await AdminClient.usage(from: admin)
+                let usage = try await AdminClient.usage(from: admin, token: token)
                 let web = try #require(usage.task("vserver/web"))
                 #expect(web.task == "web-balancing")
                 #expect(web.totals.connections == 4)
@@ -75,17 +77,17 @@ extension ProxyTests {
                 #expect(web.patterns["bytesPerSecond"]?.peak ?? 0 > 0)
                 #expect(web.forecast["connections"] != nil)
 
-                let metrics = try await AdminClient.request(.GET, "/metrics", to: admin)
+                let metrics = try await AdminClient.request(.GET, "/metrics", to: admin, token: token)
                 #expect(metrics.status == 200)
                 #expect(metrics.text.contains(#"tms_task_bytes_in_total{task="vserver/web",kind="vserver",policy_task="web-balancing"} 1000000"#))
                 #expect(metrics.text.contains("tms_vserver_limit{vserver=\"web\"} 100"))
                 #expect(metrics.text.contains("tms_task_usage_anticipated"))
 
-                let status = try await AdminClient.status(from: admin)
+                let status = try await AdminClient.status(from: admin, token: token)
                 #expect(status.vServer("web")?.quota.limit == 100)
                 #expect(status.vServer("web")?.listening == address.description)
-                #expect(try await AdminClient.request(.GET, "/nope", to: admin).status == 404)
-                #expect(try await AdminClient.request(.GET, "/reload", to: admin).status == 405)
+                #expect(try await AdminClient.request(.GET, "/nope", to: admin, token: token).status == 404)
+                #expect(try await AdminClient.request(.GET, "/reload", to: admin, token: token).status == 405)
             }
         }
     }

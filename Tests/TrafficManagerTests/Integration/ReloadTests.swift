@@ -4,8 +4,8 @@ import Testing
 
 extension ProxyTests {
     @Suite struct Reload {
-        static func yaml(_ vServers: String, drain: String = "400ms") -> String {
-            "admin: { address: 127.0.0.1:0 }\ndrainTimeout: \(drain)\nvServers:\n" + vServers
+        static func yaml(_ vServers: String, drain: String = "400ms", tokenFile: String = freshTokenFile()) -> String {
+            "admin: { address: 127.0.0.1:0, tokenFile: \"\(tokenFile)\" }\ndrainTimeout: \(drain)\nvServers:\n" + vServers
         }
 
         static func vServer(_ name: String, _ backend: TestBackend, limit: Int = 100, port: Int = 0) -> String {
@@ -23,7 +23,8 @@ extension ProxyTests {
             let echo = try await TestBackend.start(.echo)
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("tms-reload-\(UUID().uuidString).yaml").path
             defer { try? FileManager.default.removeItem(atPath: file) }
-            let first = Self.yaml(Self.vServer("keep", echo, limit: 5) + Self.vServer("gone", echo))
+            let tokenFile = freshTokenFile()
+            let first = Self.yaml(Self.vServer("keep", echo, limit: 5) + Self.vServer("gone", echo), tokenFile: tokenFile)
             try first.write(toFile: file, atomically: true, encoding: .utf8)
             let manager = TrafficManager(config: try TMSConfig.load(file: file), configFile: file, cores: 2)
             try await manager.start()
@@ -35,7 +36,8 @@ extension ProxyTests {
                 let keepQuota = try #require(manager.vServer("keep")?.quota)
 
                 // Change keep's limit (same port), remove gone, add new.
-                let second = Self.yaml(Self.vServer("keep", echo, limit: 9, port: keepAddress.port) + Self.vServer("new", echo))
+                let second = Self.yaml(Self.vServer("keep", echo, limit: 9, port: keepAddress.port) + Self.vServer("new", echo),
+                                       tokenFile: tokenFile)
                 try second.write(toFile: file, atomically: true, encoding: .utf8)
                 let summary = try await manager.reloadFromFile()
                 #expect(summary.generation == 2)
@@ -64,12 +66,13 @@ extension ProxyTests {
                 // The admin endpoint reloads too; a broken file is refused and changes nothing.
                 try "vServers: [ { name: broken, bogus: 1 } ]".write(toFile: file, atomically: true, encoding: .utf8)
                 let admin = try #require(manager.adminAddress)
-                let refused = try await AdminClient.request(.POST, "/reload", to: admin)
+                let token = try adminToken(tokenFile)
+                let refused = try await AdminClient.request(.POST, "/reload", to: admin, token: token)
                 #expect(refused.status == 400)
                 #expect(refused.text.contains("bogus"))
                 #expect(manager.table?.generation == 2)
                 try second.write(toFile: file, atomically: true, encoding: .utf8)
-                let accepted = try await AdminClient.request(.POST, "/reload", to: admin)
+                let accepted = try await AdminClient.request(.POST, "/reload", to: admin, token: token)
                 #expect(accepted.status == 200)
                 #expect(manager.table?.generation == 3)
                 #expect(manager.vServer("keep")?.quota === keepQuota)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TMSCore
 import TrafficManager
@@ -66,4 +67,16 @@ func payload(seed: UInt64, count: Int) -> [UInt8] {
 /// FNV-1a, the checksum the payload tests compare.
 func checksum(_ bytes: [UInt8]) -> UInt64 {
     bytes.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+}
+
+/// A path for an admin token file that does not exist yet (the traffic manager creates it),
+/// in a directory of its own under the temporary directory.
+func freshTokenFile() -> String {
+    FileManager.default.temporaryDirectory
+        .appendingPathComponent("tms-token-\(UUID().uuidString)").appendingPathComponent("admin.token").path
+}
+
+/// The admin token a running traffic manager wrote to `file`.
+func adminToken(_ file: String) throws -> String {
+    try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
 }
