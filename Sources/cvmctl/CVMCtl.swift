@@ -21,6 +21,10 @@ struct CVMCtl: AsyncParsableCommand {
     /// handlers would tear down OpenSSL while a worker thread may still be releasing the
     /// last handle of an SSH-tunnelled libvirt connection, which crashes the process.
     static func main() async {
+        // A peer that closes a socket we write to (an SSH-tunnelled libvirt connection to a
+        // host that dropped off, a TMS admin endpoint, a closed pipe) must be an error on
+        // that write, not the death of the process.
+        signal(SIGPIPE, SIG_IGN)
         var code: Int32 = 0
         do {
             var command = try parseAsRoot()

@@ -135,14 +135,7 @@ import Testing
         let cli = try CLIHarness()
         defer { cli.cleanUp() }
         #expect(try cli.json(Report.self, "cluster", "create", "kv", "--image", "cvm-base", "--size", "2").healthy)
-        let repo = try PolicyRepoFixture(in: cli.state + "/policy-repo")
-        try repo.commit(PolicyRepoFixture.policy(rule: "thresholds: {cpuPercent: 50}\nmaxCVMs: 1"), message: "policy")
-        let usage = UsageFile(path: cli.state + "/usage.jsonl")
-        try usage.write(cpuPercent: 5)
-        let elastic = cli.process(["elastic", "run", "--repo", repo.path, "--branch", "main", "--usage-file", usage.path, "-q"])
-        elastic.standardOutput = FileHandle.nullDevice
-        elastic.standardError = FileHandle.nullDevice
-        try elastic.run()
+        let elastic = try cli.startQuietElastic()
         defer { if elastic.isRunning { elastic.terminate(); elastic.waitUntilExit() } }
         #expect(try eventually(timeout: 10) { try cli.status().monitorAlive })
         Thread.sleep(forTimeInterval: 2)

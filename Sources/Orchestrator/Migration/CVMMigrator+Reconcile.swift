@@ -56,8 +56,13 @@ extension CVMMigrator {
             else { (false, nil, onDestination, destinationHV) }
         var removed: [String] = []
         if let drop {
-            try await drop.domain.destroy()
-            try await drop.domain.undefine()
+            // libvirt may be removing an incoming domain by itself (its migration's client is
+            // gone): tolerate it vanishing under us, then check it is really gone.
+            try? await drop.domain.destroy()
+            try? await drop.domain.undefine()
+            if try await ours(on: dropHV) != nil {
+                throw OrchestratorError.migrationFailed(name: record.name, reason: "could not remove the half-migrated domain on \(dropHV.hostName) yet")
+            }
             removed.append("domain \(record.domainName) on \(dropHV.hostName)")
         }
         let volumes = Set(try await dropHV.volumeNames()).intersection(CVMVolumes.all(of: record))

@@ -104,6 +104,12 @@ package struct StatusReporter: Sendable {
                 state = CVMRecord.State.unknown.rawValue
                 failure = failure ?? "no heartbeat for \(Int(age)) s (not confirmed yet)"
             }
+            if [.deploying, .migrating, .stopping].contains(r.state), let pid = r.ownerPid,
+               !ProcessLiveness.isAlive(pid, start: r.ownerStart) {
+                // Its cvmctl died midway (SIGKILL, crash): nobody is finishing the job.
+                state = CVMRecord.State.failed.rawValue
+                failure = "left \(r.state.rawValue) by cvmctl pid \(pid), which is gone; decommission or redeploy it"
+            }
             if r.state == .running, let d = domainStates[r.id], d != "running" {
                 state = CVMRecord.State.failed.rawValue
                 failure = failure ?? "domain is \(d)"

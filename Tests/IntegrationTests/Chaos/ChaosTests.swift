@@ -136,14 +136,7 @@ import Testing
                                    "--host", "c2", "--host", "c3")
         #expect(created.healthy && created.master == "ha-1")
         #expect(created.members.map(\.host) == ["c2", "c3"])
-        let repo = try PolicyRepoFixture(in: cli.state + "/policy-repo")
-        try repo.commit(PolicyRepoFixture.policy(rule: "thresholds: {cpuPercent: 50}\nmaxCVMs: 1"), message: "policy")
-        let usage = UsageFile(path: cli.state + "/usage.jsonl")
-        try usage.write(cpuPercent: 5)
-        let elastic = cli.process(["elastic", "run", "--repo", repo.path, "--branch", "main", "--usage-file", usage.path, "-q"])
-        elastic.standardOutput = FileHandle.nullDevice
-        elastic.standardError = FileHandle.nullDevice
-        try elastic.run()
+        let elastic = try cli.startQuietElastic()
         defer { if elastic.isRunning { elastic.terminate(); elastic.waitUntilExit() } }
         #expect(try eventually(timeout: 10) { try cli.status().monitorAlive })
         try MigrationTests().expectHealthy(cli, "ha-1", on: "c2")
@@ -222,8 +215,13 @@ import Testing
         kill(migrate.processIdentifier, SIGKILL)
         migrate.waitUntilExit()
 
-        // The next command finds where the domain runs and settles the store.
-        let status = try cli.status()
+        // The next command finds where the domain runs and settles the store (a host busy
+        // removing the half-made domain by itself may take another command or two).
+        var status = try cli.status()
+        for _ in 0..<5 where status.cvms.first(where: { $0.name == "mover2" })?.state != "running" {
+            Thread.sleep(forTimeInterval: 1)
+            status = try cli.status()
+        }
         let settled = Date()
         let cvm = try #require(status.cvms.first { $0.name == "mover2" })
         #expect(cvm.state == "running" && cvm.domainState == "running", "\(cvm.state)/\(cvm.domainState) on \(cvm.host)")

@@ -76,3 +76,20 @@ extension CLIHarness {
         try Store(directory: state).events(after: 0, limit: Int.max)
     }
 }
+
+extension CLIHarness {
+    /// Starts `cvmctl elastic run` (with its own heartbeat monitor) over a policy that never
+    /// scales — one rule, `maxCVMs: 1`, usage at 5 % of a 50 % threshold — so what it does is
+    /// heal clusters. Output discarded; the caller terminates it.
+    func startQuietElastic() throws -> Process {
+        let repo = try PolicyRepoFixture(in: state + "/policy-repo")
+        try repo.commit(PolicyRepoFixture.policy(rule: "thresholds: {cpuPercent: 50}\nmaxCVMs: 1"), message: "policy")
+        let usage = UsageFile(path: state + "/usage.jsonl")
+        try usage.write(cpuPercent: 5)
+        let elastic = process(["elastic", "run", "--repo", repo.path, "--branch", "main", "--usage-file", usage.path, "-q"])
+        elastic.standardOutput = FileHandle.nullDevice
+        elastic.standardError = FileHandle.nullDevice
+        try elastic.run()
+        return elastic
+    }
+}
