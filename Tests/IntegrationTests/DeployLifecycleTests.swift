@@ -76,9 +76,11 @@ import Testing
         kill(deploy.processIdentifier, SIGKILL)
         deploy.waitUntilExit()
 
-        // The store still says deploying, with an owner that is gone: status shows it.
+        // The store still says deploying, with an owner that is gone: status says it failed, and why.
         let report = try cli.status()
-        #expect(report.cvms.first?.state == "deploying")
+        #expect(report.cvms.first?.state == "failed")
+        #expect(report.cvms.first?.failure?.contains("left deploying by cvmctl pid \(deploy.processIdentifier), which is gone") == true,
+                "\(report.cvms.first?.failure ?? "")")
 
         // A retry recognises the dead operation, cleans it up and deploys afresh.
         let retried = try cli.run("deploy", "--image", "cvm-base", "--name", "crash")

@@ -178,9 +178,18 @@ public final class ElasticService: Service, Sendable {
             return []
         }
         let heartbeats = loop.heartbeats.observe(records, now: now)
+        // A host the monitor finds unreachable is not asked (its call would hang until the
+        // keepalive gives up); any other gets 2 s: measuring must never hold up healing.
+        let links = (try? await orchestrator.store.hostLinks()) ?? [:]
         for host in hosts where !host.isLocal && loop.remoteLoad.shouldSample(host.name, now: now) {
             do {
-                let times = try await LibvirtExecutor.run { try self.orchestrator.connection(to: host).cpuTimes() }
+                if links[host.name]?.isUnreachable == true {
+                    throw OrchestratorError.hostUnreachable(host: host.name, reason: links[host.name]?.reason ?? "no answer")
+                }
+                let orchestrator = self.orchestrator
+                let times = try await withDeadline(.seconds(2), "CPU times of \(host.name)") {
+                    try await LibvirtExecutor.run { try orchestrator.connection(to: host).cpuTimes() }
+                }
                 loop.remoteLoad.record(host.name, times)
             } catch {
                 loop.remoteLoad.failed(host.name, now: now)

@@ -233,11 +233,20 @@ public final class HeartbeatMonitor: Service, Sendable {
     /// reconnection when one is due.
     private func refreshLink(host: String, now: Date, group: inout DiscardingTaskGroup) {
         var probe: (any Hypervisor)?
+        var forget = false
         let (dead, connect) = state.withLock { s -> ([Watch], Bool) in
             var link = s.links[host] ?? HostLink()
             var dead: [Watch] = []
             if let hypervisor = link.hypervisor, !hypervisor.isConnected {
                 dead = Self.dropConnection(&link, host: host, since: now, reason: "the connection to its libvirtd closed", watches: &s.watches)
+            } else if link.hypervisor != nil, let since = link.unreachableSince, link.probeInFlight,
+                      now.timeIntervalSince(since) >= 3 {
+                // Silent for 3 s with a ping still hanging and libvirt's keepalive not giving
+                // up: the link is gone. A new connection (after a TCP check) notices the host's
+                // return at once; the old one would only after TCP's retransmission backoff.
+                let reason = link.reason ?? "no answer"
+                dead = Self.dropConnection(&link, host: host, since: since, reason: reason, watches: &s.watches)
+                forget = true
             }
             // A connection that looks alive is pinged every second: a link that dropped
             // silently is noticed within about two seconds, before heartbeats are even missed.
@@ -254,6 +263,7 @@ public final class HeartbeatMonitor: Service, Sendable {
             s.links[host] = link
             return (dead, connect)
         }
+        if forget { orchestrator.hypervisors.forget(host: host) }
         Self.close(dead)
         if !dead.isEmpty {
             logger.warning("host connection lost", metadata: ["cvm.host": "\(host)", "cvm.reason": "the connection to its libvirtd closed"])

@@ -101,6 +101,13 @@ package protocol AgentLink: Sendable {
 /// Opens (and caches) the ``Hypervisor`` of each host.
 package protocol HypervisorProvider: Sendable {
     func hypervisor(for host: HostRecord) async throws -> any Hypervisor
+    /// Forgets the host's cached connection (one that stopped answering without being
+    /// closed): the next `hypervisor(for:)` opens a new one.
+    func forget(host: String)
+}
+
+extension HypervisorProvider {
+    package func forget(host: String) {}
 }
 
 extension AgentLink {

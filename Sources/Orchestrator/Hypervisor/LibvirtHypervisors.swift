@@ -45,6 +45,12 @@ package final class LibvirtHypervisors: HypervisorProvider {
         return connection
     }
 
+    package func forget(host: String) {
+        let dropped = connections.withLock { $0.removeValue(forKey: host) }
+        // Closing a connection over a dead link blocks: not here, and not under the lock.
+        if let dropped { Thread.detachNewThread { withExtendedLifetime(dropped) {} } }
+    }
+
     /// Closes every connection opened so far.
     package func closeAll() {
         connections.withLock { $0.removeAll() }
