@@ -55,10 +55,15 @@ public final class EventRegistration: @unchecked Sendable {
     }
     /// Deregisters on a thread of its own: over a link that dropped silently the call blocks
     /// until the keepalive gives up, and whoever releases the registration (often under a
-    /// lock, or on a cooperative thread) must not wait for that.
+    /// lock, or on a cooperative thread) must not wait for that. Nothing is sent on a
+    /// connection libvirt has closed (closing it drops its callbacks).
     deinit {
         let connection = self.connection, callbackID = self.callbackID
-        Thread.detachNewThread { _ = virConnectDomainEventDeregisterAny(connection.raw, callbackID) }
+        guard connection.isAlive else { return }
+        Thread.detachNewThread {
+            _ = virConnectDomainEventDeregisterAny(connection.raw, callbackID)
+            virResetLastError()
+        }
     }
 }
 

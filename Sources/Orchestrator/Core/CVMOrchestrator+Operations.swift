@@ -77,8 +77,4 @@ extension CVMOrchestrator {
     public func removeHost(named name: String) throws { try hosts.removeHost(named: name) }
     public func probeHost(named name: String) async throws -> HostProbe { try await hosts.probeHost(named: name) }
     func knownHostsPath(_ name: String) -> String { hosts.knownHostsPath(name) }
-
-    static func libvirtURI(user: String, address: String, identity: String, knownHosts: String) -> String {
-        HostManager.libvirtURI(user: user, address: address, identity: identity, knownHosts: knownHosts)
-    }
 }

@@ -6,7 +6,7 @@ import Synchronization
 /// The orchestrator's end of a CVM agent's virtio-serial channel, read through libvirt's
 /// stream API (`virDomainOpenChannel`) on the same connection that manages the domain.
 /// That path needs no network and no listener on the host, works the same for a remote
-/// host over `qemu+libssh2://`, and after a migration is simply reopened on the new host.
+/// host over `qemu+ssh://`, and after a migration is simply reopened on the new host.
 ///
 /// Incoming lines are framed, authenticated (HMAC-SHA256 with the CVM's secret) and
 /// checked for replay before they become ``Event``s; anything else is reported as

@@ -234,9 +234,9 @@ public final class HeartbeatMonitor: Service, Sendable {
     private func refreshLink(host: String, now: Date, group: inout DiscardingTaskGroup) {
         var probe: (any Hypervisor)?
         var forget = false
-        let (dead, connect) = state.withLock { s -> ([Watch], Bool) in
+        let (dead, connect) = state.withLock { s -> (Remains?, Bool) in
             var link = s.links[host] ?? HostLink()
-            var dead: [Watch] = []
+            var dead: Remains?
             if let hypervisor = link.hypervisor, !hypervisor.isConnected {
                 dead = Self.dropConnection(&link, host: host, since: now, reason: "the connection to its libvirtd closed", watches: &s.watches)
             } else if link.hypervisor != nil, let since = link.unreachableSince, link.probeInFlight,
@@ -264,9 +264,9 @@ public final class HeartbeatMonitor: Service, Sendable {
             return (dead, connect)
         }
         if forget { orchestrator.hypervisors.forget(host: host) }
-        Self.close(dead)
-        if !dead.isEmpty {
-            logger.warning("host connection lost", metadata: ["cvm.host": "\(host)", "cvm.reason": "the connection to its libvirtd closed"])
+        if let dead {
+            Self.bury(dead)
+            logger.warning("host connection dropped", metadata: ["cvm.host": "\(host)", "cvm.reason": "\(forget ? "no answer for 3 s" : "the connection to its libvirtd closed")"])
         }
         if connect { group.addTask { await self.connect(host: host) } }
         if let probe { group.addTask { await self.ping(host: host, probe) } }
@@ -304,16 +304,34 @@ public final class HeartbeatMonitor: Service, Sendable {
         await orchestrator.journal("host.reachable", host: host, message)
     }
 
-    /// Closes channels of a connection that died, on libvirt's pool and without waiting:
-    /// over a dropped link, closing a stream may block until the keepalive gives up.
-    private static func close(_ watches: [Watch]) {
-        guard !watches.isEmpty else { return }
-        Task.detached { try? await LibvirtExecutor.run { for watch in watches { watch.link.close() } } }
+    /// What a dropped connection leaves: the connection, its event registration, the
+    /// channels opened on it.
+    struct Remains: @unchecked Sendable {
+        // `registration` is only kept alive here, never used.
+        let hypervisor: any Hypervisor
+        let registration: (any Sendable)?
+        let watches: [Watch]
     }
 
-    /// Forgets a host's connection and hands back its channels (to be closed).
+    /// Closes what a dropped connection leaves, on a thread of its own, once libvirt has
+    /// closed the connection (its keepalive gives up on a dead link within about 6 s) or after
+    /// 30 s (the link came back first). Until then nothing more is sent on it: libvirt 9.0
+    /// crashes (`virNetClientIOEventFD` on freed data) when a stream abort and an event
+    /// deregistration wait on a client at the moment its keepalive closes it — a chaos test
+    /// found that. Once closed, each call fails at once without touching the network.
+    static func bury(_ remains: Remains) {
+        Thread.detachNewThread {
+            let deadline = Date().addingTimeInterval(30)
+            while remains.hypervisor.isConnected && Date() < deadline { usleep(200_000) }
+            for watch in remains.watches { watch.link.close() }
+            withExtendedLifetime(remains.registration) {}
+        }
+    }
+
+    /// Forgets a host's connection and hands back what it leaves (to be buried).
     private static func dropConnection(_ link: inout HostLink, host: String, since: Date, reason: String,
-                                       watches: inout [String: Watch]) -> [Watch] {
+                                       watches: inout [String: Watch]) -> Remains? {
+        let hypervisor = link.hypervisor, registration = link.registration
         link.hypervisor = nil
         link.registration = nil
         link.connectedAt = nil
@@ -322,7 +340,7 @@ public final class HeartbeatMonitor: Service, Sendable {
         link.nextAttempt = Date.distantPast
         let dropped = watches.filter { $0.value.host == host }
         for id in dropped.keys { watches.removeValue(forKey: id) }
-        return Array(dropped.values)
+        return hypervisor.map { Remains(hypervisor: $0, registration: registration, watches: Array(dropped.values)) }
     }
 
     /// A host's libvirtd did not answer in time although the connection looks alive (a link

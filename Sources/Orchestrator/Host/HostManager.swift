@@ -28,11 +28,11 @@ package struct HostManager: Sendable {
         (hostDirectory(name) as NSString).appendingPathComponent("known_hosts")
     }
 
-    /// libvirt over SSH with libssh2: key auth only, the host key checked against the
-    /// pinned known_hosts (libvirt refuses a mismatch and, non-interactive, an unknown key).
+    /// libvirt over SSH (see `LibvirtSSHTransport`): key auth only, the host key checked
+    /// against the pinned known_hosts file (a mismatch and an unknown key are refused).
     static func libvirtURI(user: String, address: String, identity: String, knownHosts: String) -> String {
-        let host = address.contains(":") ? "[\(address)]" : address
-        return "qemu+libssh2://\(user)@\(host)/system?keyfile=\(identity)&known_hosts=\(knownHosts)&sshauth=privkey&known_hosts_verify=normal"
+        LibvirtSSHTransport.uri(user: user, address: address, identity: identity,
+                                wrapper: LibvirtSSHTransport.wrapperPath(knownHosts: knownHosts))
     }
 
     /// Registers a remote host after checking that SSH reaches it with the pinned host key
@@ -54,6 +54,7 @@ package struct HostManager: Sendable {
         let knownHosts = knownHostsPath(spec.name)
         let pinned = spec.hostKey.map { $0.split(separator: " ").prefix(2).joined(separator: " ") }
         try (pinned.map { "\(spec.address) \($0)\n" } ?? "").write(toFile: knownHosts, atomically: true, encoding: .utf8)
+        try LibvirtSSHTransport.writeWrapper(at: LibvirtSSHTransport.wrapperPath(knownHosts: knownHosts), knownHosts: knownHosts)
         var record = HostRecord(
             name: spec.name,
             uri: Self.libvirtURI(user: spec.user, address: spec.address, identity: identity, knownHosts: knownHosts),

@@ -24,12 +24,12 @@ package final class LibvirtHypervisors: HypervisorProvider {
 
     /// An open connection to a host's libvirtd, reused within this process. Blocks.
     package func connection(to host: HostRecord) throws -> LibvirtConnection {
-        let uri = host.uri
+        // A remote host's URI is made from its record each time (its SSH wrapper rewritten if
+        // needed): a store written by an older version or a moved state directory still works.
+        let uri = host.isLocal ? host.uri : try LibvirtSSHTransport.prepare(host, knownHosts: knownHostsPath(host.name))
         if let cached = connections.withLock({ $0[host.name] }), cached.uri == uri, cached.isAlive { return cached }
         let connection: LibvirtConnection
         do {
-            // libvirt's qemu+libssh2 transport uses libssh2 from libvirt's own threads.
-            SSHLibrary.ensureInitialized()
             connection = try LibvirtConnection(uri: uri)
         } catch let error as LibvirtError {
             guard !host.isLocal else { throw OrchestratorError.libvirtUnreachable(uri: uri, reason: error.message) }

@@ -14,7 +14,7 @@ struct HostCommand: AsyncParsableCommand {
             discussion: """
             The host is contacted before it is saved: its SSH host key must match --host-key \
             (or, only with --accept-new-host-key, the key it presents is pinned), and --identity \
-            must log in. libvirt is then reached over qemu+libssh2 with the same key and identity.
+            must log in. libvirt is then reached over qemu+ssh (OpenSSH, checking the same pinned key) with the same identity.
             """)
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Host name (a-z, 0-9, '-').") var name: String

@@ -186,13 +186,13 @@ import Testing
         }
         let fencedAt = Date()
         let traces = try cli.remoteTraces(of: "ha-1"), rows = try cli.status().cvms.map { "\($0.name) \($0.state)" }
-        #expect(fenced, "ha-1 not fenced: \(traces) \(rows)")
+        #expect(fenced, "ha-1 not fenced: \(traces) \(rows)\nelastic log:\n\(cli.elasticLogTail(lines: 120))")
         let fencing = fencedAt.timeIntervalSince(back)
         if fencing > 10 {
             // Known defect: in some runs the monitor reaches the returned host only after
             // about 40 s (it fenced within 3 s in others); cause not found yet.
             withKnownIssue("fencing waits ~40 s after the link returns in some runs") {
-                Issue.record("old master fenced \(String(format: "%.1f", fencing)) s after the link returned (goal: within a few seconds)")
+                Issue.record("old master fenced \(String(format: "%.1f", fencing)) s after the link returned (goal: within a few seconds)\nelastic log:\n\(cli.elasticLogTail(lines: 120))")
             }
         }
         let report = try ClusterLifecycleTests().cluster(cli, "ha")

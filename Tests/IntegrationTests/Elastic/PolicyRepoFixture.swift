@@ -81,14 +81,24 @@ extension CLIHarness {
     /// Starts `cvmctl elastic run` (with its own heartbeat monitor) over a policy that never
     /// scales — one rule, `maxCVMs: 1`, usage at 5 % of a 50 % threshold — so what it does is
     /// heal clusters. Output discarded; the caller terminates it.
+    /// Where `startQuietElastic` writes the elastic process's log (debug level): a failing
+    /// test prints its tail.
+    var elasticLog: String { state + "/elastic.log" }
+
+    func elasticLogTail(lines: Int = 60) -> String {
+        let text = (try? String(contentsOfFile: elasticLog, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+
     func startQuietElastic() throws -> Process {
         let repo = try PolicyRepoFixture(in: state + "/policy-repo")
         try repo.commit(PolicyRepoFixture.policy(rule: "thresholds: {cpuPercent: 50}\nmaxCVMs: 1"), message: "policy")
         let usage = UsageFile(path: state + "/usage.jsonl")
         try usage.write(cpuPercent: 5)
-        let elastic = process(["elastic", "run", "--repo", repo.path, "--branch", "main", "--usage-file", usage.path, "-q"])
+        let elastic = process(["elastic", "run", "--repo", repo.path, "--branch", "main", "--usage-file", usage.path, "-v"])
+        FileManager.default.createFile(atPath: elasticLog, contents: nil)
         elastic.standardOutput = FileHandle.nullDevice
-        elastic.standardError = FileHandle.nullDevice
+        elastic.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: elasticLog))
         try elastic.run()
         return elastic
     }
