@@ -15,8 +15,8 @@
 #     /var/cache/libvirt /var/lib/cvm /root /etc/hosts /etc/resolv.conf /etc/shadow, so its
 #     daemons never share pidfiles, sockets, configuration or disk images with the root
 #     libvirtd or with another host;
-#   * virtlogd, libvirtd (tcp 10.200.0.K:16509, auth none) and sshd (10.200.0.K:22,
-#     keys only), all under `tini -s` (a child subreaper, so QEMU exits are reaped
+#   * virtlogd, libvirtd (no TCP listener: reached over SSH, like any host the orchestrator
+#     manages) and sshd (10.200.0.K:22, keys only), all under `tini -s` (a child subreaper, so QEMU exits are reaped
 #     promptly), the whole host being `ip netns pids cvmhK`.
 #
 # Output, under STATE (default /var/tmp/cvm-testbed, override with TESTBED_STATE):
@@ -25,6 +25,7 @@
 #   STATE/client/id_ed25519     client identity (ed25519: libssh2 1.10 cannot sign with RSA
 #                               in a way OpenSSH 9.2 accepts)
 #   STATE/client/known_hosts    `10.200.0.K ssh-ed25519 …` and `… ssh-rsa …` per host
+#   STATE/client/ssh            OpenSSH with those pinned keys: hosts.json's libvirtURI uses it
 #   STATE/hK/log/               libvirtd, sshd and boot logs of host K
 #
 # Traffic stays on this machine: literal IPs only, an empty resolv.conf and a private
@@ -145,9 +146,9 @@ stop_host() {
     local state=$1 k=$2 ns=cvmh$2 addr=$PREFIX.$2 h=$1/h$2 d ino inodes=()
     if netns_exists "$ns"; then
         inodes+=("$(stat -L -c %i "/run/netns/$ns")")
-        if timeout 2 bash -c "exec 3<>/dev/tcp/$addr/16509" 2>/dev/null; then
-            for d in $(timeout 10 virsh -q -c "qemu+tcp://$addr/system" list --name 2>/dev/null || true); do
-                timeout 10 virsh -q -c "qemu+tcp://$addr/system" destroy "$d" >/dev/null 2>&1 || true
+        if timeout 2 bash -c "exec 3<>/dev/tcp/$addr/22" 2>/dev/null; then
+            for d in $(ssh_probe "$state" "$addr" virsh -q -c qemu:///system list --name 2>/dev/null || true); do
+                ssh_probe "$state" "$addr" virsh -q -c qemu:///system destroy "$d" >/dev/null 2>&1 || true
             done
         fi
     fi
@@ -240,11 +241,9 @@ prepare_host() {
         host_uuid_source log_outputs log_filters
     cat >>"$etc/libvirtd.conf" <<EOF
 # --- testbed.sh: host $name ---
+# Reached over SSH only (as the orchestrator does): no TCP listener, no unauthenticated access.
 listen_tls = 0
-listen_tcp = 1
-listen_addr = "$addr"
-tcp_port = "16509"
-auth_tcp = "none"
+listen_tcp = 0
 host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
 log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
 EOF
@@ -359,15 +358,15 @@ ssh_probe() { # state addr command...
         -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=5 "root@$addr" "$@"
 }
 
-libvirt_probe() { # addr -> prints the host name
-    timeout 10 virsh -q -c "qemu+tcp://$1/system" hostname 2>/dev/null
+libvirt_probe() { # state addr -> prints the host name (libvirtd asked over SSH)
+    ssh_probe "$1" "$2" virsh -q -c qemu:///system hostname 2>/dev/null
 }
 
 wait_ready() {
     local state=$1 n=$2 k deadline=$((SECONDS + READY_TIMEOUT))
     for ((k = 2; k <= n + 1; k++)); do
-        until [[ $(libvirt_probe "$PREFIX.$k") == "cvmh$k" ]]; do
-            ((SECONDS < deadline)) || die "cvmh$k: libvirtd did not answer on $PREFIX.$k:16509 within ${READY_TIMEOUT}s"
+        until [[ $(libvirt_probe "$state" "$PREFIX.$k") == "cvmh$k" ]]; do
+            ((SECONDS < deadline)) || die "cvmh$k: libvirtd did not answer over SSH on $PREFIX.$k within ${READY_TIMEOUT}s"
             sleep 0.2
         done
         until [[ $(ssh_probe "$state" "$PREFIX.$k" hostname 2>/dev/null) == "cvmh$k" ]]; do
@@ -391,7 +390,7 @@ write_hosts_json() {
             printf '%s    {"name": "cvmh%d", "address": "%s.%d", "sshPort": 22, "user": "root",\n' "$sep" "$k" "$PREFIX" "$k"
             printf '     "identity": "%s", "knownHosts": "%s",\n' "$id" "$kh"
             printf '     "hostKey": "%s", "hostKeyRSA": "%s",\n' "$(pubkey "$h/ssh/ssh_host_ed25519_key.pub")" "$(pubkey "$h/ssh/ssh_host_rsa_key.pub")"
-            printf '     "libvirtURI": "qemu+tcp://%s.%d/system",\n' "$PREFIX" "$k"
+            printf '     "libvirtURI": "qemu+ssh://root@%s.%d/system?keyfile=%s&command=%s&no_tty=1",\n' "$PREFIX" "$k" "$id" "$state/client/ssh"
             printf '     "libvirtSSHURI": "qemu+libssh2://root@%s.%d/system?keyfile=%s&known_hosts=%s&sshauth=privkey",\n' "$PREFIX" "$k" "$id" "$kh"
             printf '     "imageDir": "%s", "netns": "cvmh%d", "stateDir": "%s"}' "$IMAGE_DIR" "$k" "$h"
             sep=$',\n'
@@ -436,6 +435,14 @@ cmd_up() {
 
     mkdir -p -m 700 "$state/client"
     ssh-keygen -q -t ed25519 -N '' -C cvm-testbed-client -f "$state/client/id_ed25519"
+    # How tests reach the hosts' libvirtds (`qemu+ssh://…&command=` in hosts.json): OpenSSH
+    # with the pinned known_hosts, keys only.
+    cat >"$state/client/ssh" <<EOF
+#!/bin/sh
+exec /usr/bin/ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes \\
+    -o UserKnownHostsFile='$state/client/known_hosts' -o GlobalKnownHostsFile=/dev/null "\$@"
+EOF
+    chmod 700 "$state/client/ssh"
 
     ip link add "$BRIDGE" type bridge
     disable_ipv6 "" "$BRIDGE"
@@ -481,7 +488,7 @@ cmd_status() {
     for k in $(host_ids "$state"); do
         any=1
         lv=down sh=down
-        [[ $(libvirt_probe "$PREFIX.$k") == "cvmh$k" ]] && lv=ok
+        [[ -f $state/client/id_ed25519 && $(libvirt_probe "$state" "$PREFIX.$k") == "cvmh$k" ]] && lv=ok
         [[ -f $state/client/id_ed25519 && $(ssh_probe "$state" "$PREFIX.$k" hostname 2>/dev/null) == "cvmh$k" ]] && sh=ok
         [[ $lv == ok && $sh == ok ]] || bad=1
         printf '%-8s %-12s %-9s %s\n' "cvmh$k" "$PREFIX.$k" "$lv" "$sh"
@@ -559,7 +566,7 @@ cmd_restart_libvirtd() {
     # Under a tini of its own: a child subreaper for the QEMUs it starts, like the first one.
     in_host --background "$state" "$k" "$tini" setsid tini -s -- libvirtd --listen
     for ((i = 0; i < 100; i++)); do
-        [[ $(libvirt_probe "$PREFIX.$k") == "cvmh$k" ]] && break
+        [[ $(libvirt_probe "$state" "$PREFIX.$k") == "cvmh$k" ]] && break
         sleep 0.05
     done
     log "cvmh$k: libvirtd restarted"

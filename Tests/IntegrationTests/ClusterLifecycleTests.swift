@@ -155,6 +155,40 @@ import Testing
         #expect(try cli.run("cluster", "delete", "kv").status == 0)
     }
 
+    /// A `cluster create` killed while its second member deploys leaves a half-made cluster:
+    /// `cluster status` says it is not healthy, and one `cluster heal` makes it whole —
+    /// removing the member the killed create left `deploying` (its domain and volume too)
+    /// and deploying the missing ones. A second heal has nothing to do.
+    @Test func aCreateKilledMidwayIsHealedByOneHeal() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let create = cli.process(["cluster", "create", "half", "--image", "cvm-base", "--size", "3", "-q"])
+        create.standardOutput = FileHandle.nullDevice
+        create.standardError = FileHandle.nullDevice
+        try create.run()
+        let store = try Store(directory: cli.state)
+        let caught = try eventually(timeout: 60) { try store.cvm(named: "half-2")?.state == .deploying }
+        kill(create.processIdentifier, SIGKILL)
+        create.waitUntilExit()
+        try #require(caught, "half-2 never showed up deploying")
+
+        let before = try cluster(cli, "half")
+        #expect(!before.healthy, "\(before.members.map { "\($0.name) \($0.state)" })")
+        let heal = try cli.run("cluster", "heal", "half")
+        #expect(heal.status == 0, "\(heal.stderr)")
+        #expect(heal.stdout.contains("half-2"), "heal did not say what it removed: \(heal.stdout)")
+        let after = try cluster(cli, "half")
+        #expect(after.healthy && after.running == 3 && after.master == "half-1",
+                "\(after.members.map { "\($0.name) \($0.role) \($0.state)" })")
+        #expect(after.member("half-2") == nil)
+        #expect(try cli.traces(of: "half-2") == [])
+        let again = try cli.run("cluster", "heal", "half")
+        #expect(again.status == 0 && again.stdout.contains("nothing to do"), "\(again.stdout)\(again.stderr)")
+
+        #expect(try cli.run("cluster", "delete", "half").status == 0)
+        for member in after.members { #expect(try cli.traces(of: member.name) == []) }
+    }
+
     @Test func badInputLeavesNothing() throws {
         let cli = try CLIHarness()
         defer { cli.cleanUp() }

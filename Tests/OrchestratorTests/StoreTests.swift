@@ -2,6 +2,7 @@ import CVMProtocol
 import Foundation
 import GRDB
 @testable import Orchestrator
+import Synchronization
 import Testing
 
 @Suite struct StoreTests {
@@ -33,6 +34,23 @@ import Testing
         #expect(try second.cvm(named: "b")?.state == .running)
         let attributes = try FileManager.default.attributesOfItem(atPath: dir + "/state.sqlite")
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
+    }
+
+    /// Commands started together on a new store (elastic mode, the monitor, a `status`) all
+    /// open it: each gets the same, fully migrated store, none an error.
+    @Test func storesOpenedTogetherOnANewFolderAllWork() throws {
+        for _ in 0..<5 {
+            let dir = try Fixtures.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let outcomes = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 6) { _ in
+                let outcome: String
+                do { outcome = try Store(directory: dir).storeID } catch { outcome = "error: \(error)" }
+                outcomes.withLock { $0.append(outcome) }
+            }
+            let seen = outcomes.withLock { $0 }
+            #expect(seen.count == 6 && Set(seen).count == 1 && !seen[0].hasPrefix("error"), "\(seen)")
+        }
     }
 
     @Test func eventsAreJournaledInOrder() throws {

@@ -133,9 +133,12 @@ package struct ClusterManager: Sendable {
         if let promoted = result.promoted { progress("promoted \(promoted) to master") }
 
         var members = try await store.members(ofCluster: name)
-        let lost = members.filter { $0.state == .failed }
+        // Lost: failed, or left `deploying`/`stopping` by a create, heal or decommission that
+        // was killed (its owner is gone): such a member counts as missing, not as whole.
+        let lost = members.filter { $0.state == .failed || Self.isAbandoned($0) }
+        let lostNames = Set(lost.map(\.name))
         var perHost: [String: Int] = [:]
-        for member in members where member.state != .failed { perHost[member.host, default: 0] += 1 }
+        for member in members where !lostNames.contains(member.name) { perHost[member.host, default: 0] += 1 }
         var changed = result.promoted != nil
         // Replacements go to the allowed hosts that answer (as far as the monitor knows).
         let links = (try? await store.hostLinks()) ?? [:]
@@ -147,7 +150,8 @@ package struct ClusterManager: Sendable {
             let newName = "\(name)-\(ordinal)"
             let host = ClusterSpread.host(among: candidates, holding: perHost)
             perHost[host, default: 0] += 1
-            let peers = (try await store.members(ofCluster: name)).filter { $0.state != .failed && $0.name != lostName }.map(\.name)
+            let peers = (try await store.members(ofCluster: name))
+                .filter { $0.state != .failed && !Self.isAbandoned($0) && $0.name != lostName }.map(\.name)
             progress("deploying \(newName) (servant) on \(host)\(lostName.map { " to replace \($0)" } ?? "")")
             _ = try await deployer.deploy(DeployRequest(image: cluster.image, name: newName, host: host, task: cluster.task,
                                                role: .servant, cluster: name, peers: peers))
@@ -155,7 +159,8 @@ package struct ClusterManager: Sendable {
         }
 
         for member in lost {
-            progress("decommissioning lost member \(member.name)")
+            progress(member.state == .failed ? "decommissioning lost member \(member.name)"
+                     : "removing \(member.name), left \(member.state.rawValue) by a process that is gone")
             // On a host that does not answer, it is fenced (destroyed when the host is back)
             // and replaced now.
             if try await deployer.decommission(name: member.name).outcome == .deferred {
@@ -185,6 +190,12 @@ package struct ClusterManager: Sendable {
         result.configured = outcome.configured
         result.unreachable = outcome.unreachable
         return result
+    }
+
+    /// A member a killed command left half-done: `deploying` or `stopping`, and no live
+    /// process works on it.
+    static func isAbandoned(_ member: CVMRecord) -> Bool {
+        (member.state == .deploying || member.state == .stopping) && !ActiveOperations.isInProgress(member)
     }
 
     /// Decommissions every member, then forgets the cluster. Repeating it is safe.

@@ -23,11 +23,25 @@ public final class Store: Sendable {
         let path = (directory as NSString).appendingPathComponent("state.sqlite")
         // SQLite gives the -wal and -shm files the database file's mode: create it 0600
         // before SQLite does (with the process's umask), and fix files an older version made.
-        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        // Only when it does not exist yet (O_EXCL): closing a descriptor of a database file
+        // drops every POSIX lock this process holds on it — those of a store already open in
+        // this process included — and lets other processes write under it (corruption).
+        let fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0o600)
         if fd >= 0 { close(fd) }
         for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
             chmod(file, 0o600)
         }
+        // Opening (which switches a new file to WAL) and migrating are done by one process at
+        // a time: two commands started together on a new or older store otherwise both create
+        // the same tables, and one fails ("table … already exists", "database is locked",
+        // even "malformed"). The lock is held for milliseconds, released when the process dies.
+        let lock = open(path + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard lock >= 0 else {
+            throw StoreError.cannotOpen(path: path, reason: "cannot create \(path).lock: \(String(cString: strerror(errno)))")
+        }
+        defer { close(lock) }
+        while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
+        defer { flock(lock, LOCK_UN) }
         do {
             db = try DatabasePool(path: path, configuration: config)
         } catch {

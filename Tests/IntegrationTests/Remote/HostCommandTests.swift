@@ -63,6 +63,21 @@ import Testing
         #expect(try cli.traces(of: "u1") == [])
     }
 
+    /// The pin changed after `host add` (another host's key): libvirt's own SSH connection
+    /// refuses the host — nothing is deployed there — and the error says why.
+    @Test func changedHostKeyIsRefusedOnLibvirtsConnectionToo() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let hosts = try TestBedHosts.load().hosts
+        #expect(try cli.addTestBedHost("moved", index: 0).status == 0)
+        try "\(hosts[0].address) \(hosts[1].hostKey)\n".write(toFile: cli.state + "/hosts/moved/known_hosts", atomically: true, encoding: .utf8)
+        let out = try cli.run("deploy", "--image", "cvm-base", "--name", "k1", "--host", "moved")
+        #expect(out.status == 1)
+        #expect(out.errorLines.first?.contains("does not match the pinned key") == true, "\(out.stderr)")
+        #expect(try cli.remoteTraces(of: "k1") == [])
+        #expect(try cli.traces(of: "k1") == [])
+    }
+
     @Test func unreachableHostIsRefused() throws {
         let cli = try CLIHarness()
         defer { cli.cleanUp() }

@@ -28,7 +28,8 @@ extension CLIHarness {
         return try run(["host", "add", name, "--address", h.address, "--identity", h.identity, "--host-key", h.hostKey] + extra)
     }
 
-    /// Domains and volumes of `cvm` on every test-bed host (over plain TCP, not our code path).
+    /// Domains and volumes of `cvm` on every test-bed host (through the test bed's own SSH
+    /// wrapper, not our code path).
     func remoteTraces(of cvm: String) throws -> [String] {
         var found: [String] = []
         for h in try TestBedHosts.load().hosts {
