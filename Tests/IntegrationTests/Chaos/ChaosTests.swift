@@ -188,13 +188,8 @@ import Testing
         let traces = try cli.remoteTraces(of: "ha-1"), rows = try cli.status().cvms.map { "\($0.name) \($0.state)" }
         #expect(fenced, "ha-1 not fenced: \(traces) \(rows)\nelastic log:\n\(cli.elasticLogTail(lines: 120))")
         let fencing = fencedAt.timeIntervalSince(back)
-        if fencing > 10 {
-            // Known defect: in some runs the monitor reaches the returned host only after
-            // about 40 s (it fenced within 3 s in others); cause not found yet.
-            withKnownIssue("fencing waits ~40 s after the link returns in some runs") {
-                Issue.record("old master fenced \(String(format: "%.1f", fencing)) s after the link returned (goal: within a few seconds)\nelastic log:\n\(cli.elasticLogTail(lines: 120))")
-            }
-        }
+        // Goal: within a few seconds (2-4 s measured); the bound leaves room for a loaded machine.
+        #expect(fencing < 20, "old master fenced \(String(format: "%.1f", fencing)) s after the link returned\nelastic log:\n\(cli.elasticLogTail(lines: 120))")
         let report = try ClusterLifecycleTests().cluster(cli, "ha")
         #expect(report.healthy && report.master == "ha-2", "\(report.members.map { "\($0.name) \($0.role)/\($0.agentRole ?? "-") \($0.state)" })")
         #expect(report.members.filter { $0.agentRole == "master" }.count == 1)
