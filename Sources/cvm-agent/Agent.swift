@@ -33,6 +33,9 @@ final class Agent {
     /// Boot problems (mounts, modules) that make every heartbeat `degraded`.
     private let bootDegraded: Bool
     private var lastPortProblem = ""
+    /// Set by a test through the kernel command line: see `FloodMode`.
+    private let flood = FloodMode.fromKernelCommandLine()
+    private var floodCounter: UInt64 = 0
 
     init(config: AgentConfig, isInit: Bool, bootDegraded: Bool) {
         self.config = config
@@ -57,10 +60,11 @@ final class Agent {
                 nextTick += interval
                 if nextTick <= now { nextTick = now + interval }
             }
+            if let flood, hostConnected { floodBurst(flood, on: port) }
             now = Clock.monotonicMs()
             // While disconnected, only peek (timeout 0) so a new connection is noticed
-            // within 100 ms and greeted with a heartbeat at once.
-            let readiness = port.wait(timeoutMs: hostConnected ? nextTick - now : 0)
+            // within 100 ms and greeted with a heartbeat at once. A flooding agent never waits.
+            let readiness = port.wait(timeoutMs: hostConnected && flood == nil ? nextTick - now : 0)
             switch readiness {
             case .hostDisconnected:
                 if hostConnected {
@@ -130,6 +134,16 @@ final class Agent {
             _ = port.write([UInt8(ascii: "\n")], patienceMs: 1000)
         case .failed(let code):
             Console.log("heartbeat write failed: \(Console.errnoText(code))")
+        }
+    }
+
+    /// One burst of a hostile guest's flood (see `FloodMode`), written without waiting.
+    private func floodBurst(_ mode: FloodMode, on port: VirtioPort) {
+        floodCounter &+= 1
+        if mode == .garbage || (mode == .mixed && floodCounter % 2 == 0) {
+            _ = port.write(FloodMode.garbageBurst(counter: floodCounter), patienceMs: 0)
+        } else {
+            for _ in 0..<32 { sendHeartbeat(on: port) }
         }
     }
 

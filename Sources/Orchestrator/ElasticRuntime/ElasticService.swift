@@ -40,28 +40,33 @@ public final class ElasticService: Service, Sendable {
     private let runner: any ElasticActionRunner
     private let pending = Mutex<[String: PendingAction]>([:])
     private let healing = Mutex(ClusterHealing())
+    private let wakeUp: WakeUp
     /// How cluster heals reach the agents: the configurer of the heartbeat monitor running in
     /// this process, if any.
     let configurer: CVMOrchestrator.AgentConfigurer?
 
     /// `follower` comes from ``PolicyFollower/start(orchestrator:repository:ref:recordsApplied:origin:)``,
     /// so a repository without a valid policy is refused before the service runs.
+    /// - Parameter wakeUp: signalled by the heartbeat monitor of this process when it
+    ///   confirms a failure: the loop evaluates (and heals) at once instead of at the next
+    ///   policy interval.
     public convenience init(orchestrator: CVMOrchestrator, follower: PolicyFollower, configuration: ElasticConfiguration, logger: Logger,
-                            configurer: CVMOrchestrator.AgentConfigurer? = nil) {
+                            configurer: CVMOrchestrator.AgentConfigurer? = nil, wakeUp: WakeUp = WakeUp()) {
         let runner = PolicyActionRunner(orchestrator: orchestrator, origin: "elastic",
                                         decommissionGrace: configuration.decommissionGrace, configurer: configurer)
         self.init(orchestrator: orchestrator, follower: follower, configuration: configuration, logger: logger,
-                  configurer: configurer, runner: runner)
+                  configurer: configurer, runner: runner, wakeUp: wakeUp)
     }
 
     init(orchestrator: CVMOrchestrator, follower: PolicyFollower, configuration: ElasticConfiguration, logger: Logger,
-         configurer: CVMOrchestrator.AgentConfigurer?, runner: any ElasticActionRunner) {
+         configurer: CVMOrchestrator.AgentConfigurer?, runner: any ElasticActionRunner, wakeUp: WakeUp = WakeUp()) {
         self.orchestrator = orchestrator
         self.configurer = configurer
         self.initialFollower = follower
         self.configuration = configuration
         self.logger = logger
         self.runner = runner
+        self.wakeUp = wakeUp
     }
 
     public func run() async throws {
@@ -94,7 +99,8 @@ public final class ElasticService: Service, Sendable {
                 }
                 if configuration.once { break }
                 let interval = loop.follower.inForce.policy.elastic.intervalSeconds
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) }
+                let wakeUp = self.wakeUp
+                try? await cancelWhenGracefulShutdown { await wakeUp.wait(seconds: interval) }
             }
         }
         let how = Task.isCancelled ? "cancelled; actions under way were undone"

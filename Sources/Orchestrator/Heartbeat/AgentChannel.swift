@@ -56,11 +56,18 @@ public final class AgentChannel: Sendable {
         continuation.finish()
     }
 
-    /// Runs on libvirt's event thread: drain what is readable, emit events.
+    /// At most this much is read per wake-up: libvirt's single event thread serves every
+    /// channel and connection of the process, and a guest writing without pause must not
+    /// hold it. What is left is read on the next wake-up (libvirt calls again at once while
+    /// data waits).
+    static let readBudgetPerWakeUp = 64 * 1024
+
+    /// Runs on libvirt's event thread: read what is readable (up to the budget), emit events.
     private func handle(_ events: StreamEvents) {
         var out: [Event] = []
         var closeReason: String?
-        while closeReason == nil {
+        var budget = Self.readBudgetPerWakeUp
+        while closeReason == nil && budget > 0 {
             let received: LibvirtStream.Received
             do {
                 received = try stream.receive(maxBytes: 8192)
@@ -75,6 +82,7 @@ public final class AgentChannel: Sendable {
             case .endOfStream:
                 closeReason = "channel closed by the host side"
             case .bytes(let bytes):
+                budget -= bytes.count
                 state.withLock { s in
                     for framed in s.framer.feed(bytes) {
                         out.append(Self.decode(framed, verifier: &s.verifier, secret: secret))

@@ -57,7 +57,30 @@ public final class HeartbeatMonitor: Service, Sendable {
         var busy: Set<String> = []
         /// When each CVM was last told its role (at most once per heartbeat interval).
         var configuredAt: [String: Date] = [:]
+        /// Heartbeats reach the store at most once per CVM per heartbeat interval: when each
+        /// CVM's was last written, and the newest one received since (written by the sweep
+        /// once due). A guest flooding signed heartbeats cannot keep the store busy.
+        var writtenAt: [String: Date] = [:]
+        var pending: [String: PendingBeat] = [:]
+        /// Messages rejected per CVM since its last warning (one warning per 10 s at most).
+        var rejected: [String: Rejections] = [:]
     }
+
+    struct PendingBeat: Sendable {
+        let heartbeat: Heartbeat
+        let receivedAt: Date
+        let newBoot: Bool
+        let interval: TimeInterval
+        let watch: Watch
+    }
+
+    struct Rejections {
+        var count = 0
+        var warnedAt = Date.distantPast
+    }
+
+    /// How often a CVM's rejected messages are reported at most.
+    static let rejectionWarningInterval: TimeInterval = 10
 
     struct HostLink {
         var hypervisor: (any Hypervisor)?
@@ -88,10 +111,14 @@ public final class HeartbeatMonitor: Service, Sendable {
         let token: UUID
     }
 
+    /// Signalled when a failure is confirmed (elastic mode in this process heals at once).
+    let wakeUp: WakeUp?
+
     public init(orchestrator: CVMOrchestrator, tick: Duration = .milliseconds(250),
                 hostLossTimeout: Duration = .seconds(4), probeTimeout: Duration = .seconds(1),
-                connectTimeout: Duration = .seconds(5), logger: Logger) {
+                connectTimeout: Duration = .seconds(5), wakeUp: WakeUp? = nil, logger: Logger) {
         self.orchestrator = orchestrator
+        self.wakeUp = wakeUp
         self.tick = tick
         self.hostLossTimeout = hostLossTimeout
         self.probeTimeout = probeTimeout
@@ -161,12 +188,16 @@ public final class HeartbeatMonitor: Service, Sendable {
             s.since = s.since.filter { ids.contains($0.key) }
             for id in ids where s.since[id] == nil { s.since[id] = now }
             s.configuredAt = s.configuredAt.filter { ids.contains($0.key) }
+            s.writtenAt = s.writtenAt.filter { ids.contains($0.key) }
+            s.pending = s.pending.filter { ids.contains($0.key) }
+            s.rejected = s.rejected.filter { ids.contains($0.key) }
             // A channel belongs to a CVM on the host it was opened on, and not being fenced.
             let stale = s.watches.filter { hostOf[$0.key] != $0.value.host }
             for id in stale.keys { s.watches.removeValue(forKey: id) }
             return stale.values
         }
         for watch in stale { watch.link.close() }
+        await writeDueHeartbeats(now: now)
 
         for host in Set(watchable.map(\.host)).sorted() {
             refreshLink(host: host, now: now, group: &group)
@@ -435,6 +466,7 @@ public final class HeartbeatMonitor: Service, Sendable {
             }
             return lost
         }
+        if !lost.isEmpty { wakeUp?.signal() }
         for (name, link) in lost {
             let message = "host \(name) lost: unreachable since \(Self.clock(link.unreachableSince ?? now)) (\(link.reason ?? "no answer"))"
             logger.error("host lost", metadata: ["cvm.host": "\(name)", "cvm.reason": "\(link.reason ?? "")"])
@@ -502,7 +534,7 @@ public final class HeartbeatMonitor: Service, Sendable {
         }
         guard current else { return channel.close() }
         release(record.id)
-        await consume(watch, cvmID: record.id)
+        await consume(watch, cvmID: record.id, interval: Double(record.intervalMs) / 1000)
     }
 
     /// Heartbeats stopped on a reachable host: ask libvirt what the domain does. Not running →
@@ -532,31 +564,43 @@ public final class HeartbeatMonitor: Service, Sendable {
         }
     }
 
-    /// Reads one channel until it closes.
-    private func consume(_ watch: Watch, cvmID: String) async {
-        let store = orchestrator.store
+    /// Reads one channel until it closes. Heartbeats are written at most once per interval
+    /// (the newest wins; see `writeDueHeartbeats`), rejected messages reported at most once
+    /// per 10 s: what a guest sends, however much, costs the host a bounded amount of work.
+    private func consume(_ watch: Watch, cvmID: String, interval: TimeInterval) async {
         for await event in watch.link.events {
             switch event {
             case .heartbeat(let hb, let newBoot):
                 let now = Date()
-                let updated = try? await store.update(cvmID: cvmID) { r in
-                    r.apply(hb, at: now)
-                    guard r.state == .failed || r.state == .unknown else { return }
-                    if r.cluster != nil, r.agentRole != r.role {
-                        r.failure = "heartbeating again as \(hb.role); told to be \(r.role)"
-                    } else {
-                        r.state = .running
-                        r.failure = nil
+                let due = state.withLock { s -> Bool in
+                    if let written = s.writtenAt[cvmID], now.timeIntervalSince(written) < interval {
+                        let earlierBoot = s.pending[cvmID]?.newBoot ?? false
+                        s.pending[cvmID] = PendingBeat(heartbeat: hb, receivedAt: now, newBoot: newBoot || earlierBoot,
+                                                       interval: interval, watch: watch)
+                        return false
                     }
+                    s.writtenAt[cvmID] = now
+                    s.pending[cvmID] = nil
+                    return true
                 }
-                if let updated {
-                    if newBoot { logger.debug("agent boot", metadata: ["cvm.name": "\(updated.name)"]) }
-                    await enforceRole(updated, on: watch)
-                }
+                if due { await record(hb, receivedAt: now, newBoot: newBoot, cvmID: cvmID, on: watch) }
             case .goodbye:
                 logger.debug("agent said goodbye", metadata: ["cvm.id": "\(cvmID)"])
             case .rejected(let why):
-                logger.warning("rejected message on agent channel", metadata: ["cvm.id": "\(cvmID)", "cvm.reason": "\(why)"])
+                let now = Date()
+                let count = state.withLock { s -> Int? in
+                    var tally = s.rejected[cvmID] ?? Rejections()
+                    tally.count += 1
+                    defer { s.rejected[cvmID] = tally }
+                    guard now.timeIntervalSince(tally.warnedAt) >= Self.rejectionWarningInterval else { return nil }
+                    defer { tally.count = 0; tally.warnedAt = now }
+                    return tally.count
+                }
+                if let count {
+                    logger.warning("rejected messages on agent channel", metadata: [
+                        "cvm.id": "\(cvmID)", "cvm.count": "\(count)", "cvm.reason": "\(why)",
+                        "cvm.note": "at most one such warning per \(Int(Self.rejectionWarningInterval)) s"])
+                }
             case .acknowledged:
                 break
             case .closed:
@@ -566,6 +610,42 @@ public final class HeartbeatMonitor: Service, Sendable {
         }
         state.withLock { s in
             if s.watches[cvmID]?.token == watch.token { s.watches.removeValue(forKey: cvmID) }
+        }
+    }
+
+    /// Writes the heartbeats held back because their CVM's last write was less than an
+    /// interval ago, once it is not.
+    private func writeDueHeartbeats(now: Date) async {
+        let due = state.withLock { s -> [(String, PendingBeat)] in
+            var due: [(String, PendingBeat)] = []
+            for (id, beat) in s.pending where now.timeIntervalSince(s.writtenAt[id] ?? .distantPast) >= beat.interval {
+                due.append((id, beat))
+                s.writtenAt[id] = now
+            }
+            for (id, _) in due { s.pending.removeValue(forKey: id) }
+            return due
+        }
+        for (id, beat) in due {
+            await record(beat.heartbeat, receivedAt: beat.receivedAt, newBoot: beat.newBoot, cvmID: id, on: beat.watch)
+        }
+    }
+
+    /// Records one heartbeat: usage and liveness; a failed or unknown CVM heartbeating again
+    /// is running (unless its agent holds a role the store no longer gives it).
+    private func record(_ hb: Heartbeat, receivedAt: Date, newBoot: Bool, cvmID: String, on watch: Watch) async {
+        let updated = try? await orchestrator.store.update(cvmID: cvmID) { r in
+            r.apply(hb, at: receivedAt)
+            guard r.state == .failed || r.state == .unknown else { return }
+            if r.cluster != nil, r.agentRole != r.role {
+                r.failure = "heartbeating again as \(hb.role); told to be \(r.role)"
+            } else {
+                r.state = .running
+                r.failure = nil
+            }
+        }
+        if let updated {
+            if newBoot { logger.debug("agent boot", metadata: ["cvm.name": "\(updated.name)"]) }
+            await enforceRole(updated, on: watch)
         }
     }
 
@@ -612,6 +692,7 @@ public final class HeartbeatMonitor: Service, Sendable {
             r.failure = reason
         })?.map { $0.state == newState && $0.failure == reason } ?? false
         guard changed else { return }
+        if newState == .failed { wakeUp?.signal() }
         await orchestrator.journal(newState == .failed ? "cvm.failed" : "cvm.unknown", cvm: record.name, host: record.host, reason)
         logger.warning(newState == .failed ? "CVM failed" : "CVM state unknown",
                        metadata: ["cvm.name": "\(record.name)", "cvm.reason": "\(reason)"])
@@ -645,6 +726,7 @@ public final class HeartbeatMonitor: Service, Sendable {
         }
         for cluster in leaderless.keys.sorted() {
             if let promoted = try await orchestrator.promoteIfMasterLost(cluster: cluster, configurer: self.configurer) {
+                wakeUp?.signal()
                 logger.warning("cluster master lost: servant promoted", metadata: ["cvm.cluster": "\(cluster)", "cvm.name": "\(promoted)"])
             }
         }

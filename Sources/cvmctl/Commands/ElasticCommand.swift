@@ -95,12 +95,13 @@ struct ElasticCommand: AsyncParsableCommand {
                     once: once, decommissionGrace: .milliseconds(Int64(min(grace, 86_400) * 1000)))
                 var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
                 var monitor: HeartbeatMonitor?
+                let wakeUp = WakeUp()
                 if try await !monitorRunning(orchestrator.store) {
-                    monitor = HeartbeatMonitor(orchestrator: orchestrator, logger: logger)
+                    monitor = HeartbeatMonitor(orchestrator: orchestrator, wakeUp: wakeUp, logger: logger)
                     services.append(.init(service: monitor!))
                 }
                 let elastic = ElasticService(orchestrator: orchestrator, follower: follower, configuration: configuration,
-                                             logger: logger, configurer: monitor?.configurer)
+                                             logger: logger, configurer: monitor?.configurer, wakeUp: wakeUp)
                 // After the monitor: shut down first, while the monitor still watches the CVMs.
                 services.append(.init(service: elastic, successTerminationBehavior: .gracefullyShutdownGroup))
                 try await runServices(services, gracefulShutdown: Self.gracefulShutdown, watchdog: Self.watchdog,

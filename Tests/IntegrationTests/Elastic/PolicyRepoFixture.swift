@@ -96,7 +96,7 @@ extension CLIHarness {
         let usage = UsageFile(path: state + "/usage.jsonl")
         try usage.write(cpuPercent: 5)
         let elastic = process(["elastic", "run", "--repo", repo.path, "--branch", "main", "--usage-file", usage.path, "-v"])
-        FileManager.default.createFile(atPath: elasticLog, contents: nil)
+        _ = FileManager.default.createFile(atPath: elasticLog, contents: nil)
         elastic.standardOutput = FileHandle.nullDevice
         elastic.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: elasticLog))
         try elastic.run()
