@@ -100,7 +100,7 @@ public final class ElasticService: Service, Sendable {
                 if configuration.once { break }
                 let interval = loop.follower.inForce.policy.elastic.intervalSeconds
                 let wakeUp = self.wakeUp
-                try? await cancelWhenGracefulShutdown { await wakeUp.wait(seconds: interval) }
+                await cancelWhenGracefulShutdown { await wakeUp.wait(seconds: interval) }
             }
         }
         let how = Task.isCancelled ? "cancelled; actions under way were undone"

@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test func aFloodingGuestCostsTheHostABoundedAmount() throws {
-        let cli = try CLIHarness()
+        var cli = try CLIHarness()
         defer { cli.cleanUp() }
         let plain = cli.images
         #expect(try cli.run("deploy", "--image", "cvm-base", "--name", "calm").status == 0)
@@ -41,6 +41,14 @@ import Testing
         #expect(try eventually(timeout: 10) { try cli.status().monitorAlive })
 
         let store = try Store(directory: cli.state)
+        // The monitor has both channels open and records heartbeats (the rows' last ones
+        // date from the deploys until then).
+        let watching = try eventually(timeout: 15) {
+            try ["calm", "loud"].allSatisfy { name in
+                try store.cvm(named: name)?.lastHeartbeatAt.map { Date().timeIntervalSince($0) < 1.5 } ?? false
+            }
+        }
+        try #require(watching, "the monitor did not start recording heartbeats")
         let loudID = try #require(try store.cvm(named: "loud")).id
         let started = Date()
         let firstSeq = try store.cvm(named: "loud")?.lastSeq ?? 0
