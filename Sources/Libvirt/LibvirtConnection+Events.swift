@@ -53,14 +53,16 @@ public final class EventRegistration: @unchecked Sendable {
         self.connection = connection
         self.callbackID = callbackID
     }
-    /// Deregisters on a thread of its own: over a link that dropped silently the call blocks
-    /// until the keepalive gives up, and whoever releases the registration (often under a
-    /// lock, or on a cooperative thread) must not wait for that. Nothing is sent on a
-    /// connection libvirt has closed (closing it drops its callbacks).
+    /// Deregisters later, on the connection's thread after the calls before it (see
+    /// `LibvirtConnection.serially`): over a link that dropped silently the call blocks until
+    /// the keepalive gives up, and whoever releases the registration (often under a lock, or
+    /// on a cooperative thread) must not wait for that. Nothing is sent on a connection
+    /// libvirt has closed (closing it drops its callbacks).
     deinit {
         let connection = self.connection, callbackID = self.callbackID
         guard connection.isAlive else { return }
-        Thread.detachNewThread {
+        connection.eventually {
+            guard connection.isAlive else { return }
             _ = virConnectDomainEventDeregisterAny(connection.raw, callbackID)
             virResetLastError()
         }

@@ -3,12 +3,31 @@ import Foundation
 
 /// One open libvirt connection (`virConnectPtr`), closed when the last reference goes.
 ///
-/// libvirt connections are thread-safe: every public libvirt call on one connection may
-/// be made from any thread, so sharing the handle across tasks is sound. Calls block
-/// (they wait for libvirtd); callers in async code use ``LibvirtExecutor``.
+/// libvirt connections are thread-safe in principle, and calls block (they wait for
+/// libvirtd). Async code makes its calls through ``serially(_:)``: one at a time per
+/// connection, on a thread of the connection's own. libvirt 9.0's RPC client leaves a
+/// socket watch pointing at a finished call's stack when a second thread's call interrupts
+/// the first one's wait (`g_main_loop_quit` in `virNetClientIO`); a later call that iterates
+/// the client's loop then dispatches it and the process crashes (`virNetClientIOEventFD`).
+/// On a link that drops and comes back this happened in most chaos runs. One call at a time
+/// never interrupts a wait, and a call hung on a dead link delays only its own connection.
 public final class LibvirtConnection: @unchecked Sendable {
     let raw: virConnectPtr
     public let uri: String
+    /// The connection's own thread (started on demand, gone after 10 s idle).
+    private let calls = BlockingWorkPool(name: "cvm.libvirt.conn", maximumThreads: 1, idleTimeout: .seconds(10))
+
+    /// Runs `body` — calls on this connection and on its domains, pools and streams — after
+    /// every call submitted before it, on the connection's thread. A task cancelled while it
+    /// waits never runs it (`CancellationError`); one that started runs to the end.
+    public func serially<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await calls.run(body)
+    }
+
+    /// Submits `body` to run after the calls submitted before it, without waiting for it.
+    public func eventually(_ body: @escaping @Sendable () -> Void) {
+        Task { try? await calls.run(body) }
+    }
 
     /// Opens `uri` (e.g. `qemu:///system`, `test:///default`, `qemu+libssh2://…`).
     /// - Throws: ``LibvirtError`` with the daemon's reason when it cannot be reached.

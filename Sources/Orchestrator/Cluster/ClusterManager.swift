@@ -262,7 +262,7 @@ package struct ClusterManager: Sendable {
               let domain = try? await hypervisor.lookupDomain(named: member.domainName), await domain.isActive(),
               let channel = try? await domain.openAgentChannel(cvmID: member.id, secret: secret, force: true) else { return false }
         defer { channel.close() }
-        guard let seq = try? channel.send(.configure, role: role, peers: peers) else { return false }
+        guard let seq = try? await channel.send(.configure, role: role, peers: peers) else { return false }
         return await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 for await event in channel.events {

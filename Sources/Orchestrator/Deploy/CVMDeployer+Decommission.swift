@@ -85,7 +85,7 @@ extension CVMDeployer {
         guard let channel = try? await domain.openAgentChannel(cvmID: record.id, secret: secret, force: true) else { return false }
         defer { channel.close() }
         do {
-            try channel.send(.stop)
+            try await channel.send(.stop)
         } catch {
             return false
         }

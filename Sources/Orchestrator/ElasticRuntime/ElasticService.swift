@@ -194,7 +194,8 @@ public final class ElasticService: Service, Sendable {
                 }
                 let orchestrator = self.orchestrator
                 let times = try await withDeadline(.seconds(2), "CPU times of \(host.name)") {
-                    try await LibvirtExecutor.run { try orchestrator.connection(to: host).cpuTimes() }
+                    let connection = try await LibvirtExecutor.run { try orchestrator.connection(to: host) }
+                    return try await connection.serially { try connection.cpuTimes() }
                 }
                 loop.remoteLoad.record(host.name, times)
             } catch {

@@ -27,6 +27,8 @@ public final class AgentChannel: Sendable {
 
     public let events: AsyncStream<Event>
     private let stream: LibvirtStream
+    /// Where the stream's calls go, one at a time (see `LibvirtConnection.serially`).
+    private let connection: LibvirtConnection
     private let state: Mutex<ReadState>
     private let continuation: AsyncStream<Event>.Continuation
     private let secret: [UInt8]
@@ -45,6 +47,7 @@ public final class AgentChannel: Sendable {
         let stream = try LibvirtStream(connection: domain.connection, nonBlocking: true)
         try domain.openChannel(alias: Self.alias, into: stream, force: force)
         self.stream = stream
+        self.connection = domain.connection
         self.secret = secret
         self.cvmID = cvmID
         self.state = Mutex(ReadState(verifier: HeartbeatVerifier(id: cvmID, secret: secret)))
@@ -128,16 +131,21 @@ public final class AgentChannel: Sendable {
 
     /// Sends a signed command to the agent; returns its sequence number (its `ACK` carries it).
     @discardableResult
-    public func send(_ op: Command.Operation, role: AgentConfig.Role? = nil, peers: [String] = []) throws -> UInt64 {
+    public func send(_ op: Command.Operation, role: AgentConfig.Role? = nil, peers: [String] = []) async throws -> UInt64 {
         let seq = state.withLock { s -> UInt64 in s.commandSeq += 1; return s.commandSeq }
-        try stream.sendAll(Command(id: cvmID, seq: seq, op: op, role: role, peers: peers).render(signedWith: secret))
+        let line = Command(id: cvmID, seq: seq, op: op, role: role, peers: peers).render(signedWith: secret)
+        let stream = self.stream
+        try await connection.serially { try stream.sendAll(line) }
         return seq
     }
 
-    /// Closes our end; the agent keeps running and the channel can be opened again.
+    /// Closes our end; the agent keeps running and the channel can be opened again. The
+    /// stream is aborted on the connection's thread after the calls before it (over a dead
+    /// link, once the keepalive has closed the connection), without waiting.
     public func close() {
         stream.stopEvents()
-        stream.abort()
+        let stream = self.stream
+        connection.eventually { stream.abort() }
         let first = state.withLock { s -> Bool in
             defer { s.closed = true }
             return !s.closed

@@ -113,12 +113,15 @@ public final class HeartbeatMonitor: Service, Sendable {
 
     /// Signalled when a failure is confirmed (elastic mode in this process heals at once).
     let wakeUp: WakeUp?
+    /// The monitor's own connections: its pings never queue behind a deploy's calls.
+    let hypervisors: any HypervisorProvider
 
     public init(orchestrator: CVMOrchestrator, tick: Duration = .milliseconds(250),
                 hostLossTimeout: Duration = .seconds(4), probeTimeout: Duration = .seconds(1),
                 connectTimeout: Duration = .seconds(5), wakeUp: WakeUp? = nil, logger: Logger) {
         self.orchestrator = orchestrator
         self.wakeUp = wakeUp
+        self.hypervisors = orchestrator.hypervisors.dedicated()
         self.tick = tick
         self.hostLossTimeout = hostLossTimeout
         self.probeTimeout = probeTimeout
@@ -294,7 +297,7 @@ public final class HeartbeatMonitor: Service, Sendable {
             s.links[host] = link
             return (dead, connect)
         }
-        if forget { orchestrator.hypervisors.forget(host: host) }
+        if forget { hypervisors.forget(host: host) }
         if let dead {
             Self.bury(dead)
             logger.warning("host connection dropped", metadata: ["cvm.host": "\(host)", "cvm.reason": "\(forget ? "no answer for 3 s" : "the connection to its libvirtd closed")"])
@@ -344,19 +347,12 @@ public final class HeartbeatMonitor: Service, Sendable {
         let watches: [Watch]
     }
 
-    /// Closes what a dropped connection leaves, on a thread of its own, once libvirt has
-    /// closed the connection (its keepalive gives up on a dead link within about 6 s) or after
-    /// 30 s (the link came back first). Until then nothing more is sent on it: libvirt 9.0
-    /// crashes (`virNetClientIOEventFD` on freed data) when a stream abort and an event
-    /// deregistration wait on a client at the moment its keepalive closes it — a chaos test
-    /// found that. Once closed, each call fails at once without touching the network.
+    /// Closes what a dropped connection leaves. The stream aborts and the event
+    /// deregistration queue behind the connection's hung call (see
+    /// `LibvirtConnection.serially`) and fail at once once libvirt has closed it.
     static func bury(_ remains: Remains) {
-        Thread.detachNewThread {
-            let deadline = Date().addingTimeInterval(30)
-            while remains.hypervisor.isConnected && Date() < deadline { usleep(200_000) }
-            for watch in remains.watches { watch.link.close() }
-            withExtendedLifetime(remains.registration) {}
-        }
+        for watch in remains.watches { watch.link.close() }
+        withExtendedLifetime(remains.registration) {}
     }
 
     /// Forgets a host's connection and hands back what it leaves (to be buried).
@@ -400,7 +396,7 @@ public final class HeartbeatMonitor: Service, Sendable {
             // The attempt itself may block far longer than the deadline (a connect to a vanished
             // address): the next one starts only after it really ended, so blocked attempts
             // never pile up in libvirt's bounded thread pool.
-            let provider = orchestrator.hypervisors
+            let provider = hypervisors
             let probeTimeout = self.probeTimeout
             let attempt = Task {
                 defer { self.state.withLock { $0.links[name]?.attemptInFlight = false } }
@@ -416,7 +412,7 @@ public final class HeartbeatMonitor: Service, Sendable {
             }
             let hypervisor = try await withDeadline(connectTimeout, "connecting to \(name)'s libvirtd") { try await attempt.value }
             let continuation = lifecycle.continuation
-            let registration = try hypervisor.onLifecycleEvents { event in
+            let registration = try await hypervisor.onLifecycleEvents { event in
                 guard event.kind == .stopped || event.kind == .crashed, !event.isMigratedAway else { return }
                 continuation.yield(HostEvent(host: name, event: event))
             }
@@ -662,7 +658,7 @@ public final class HeartbeatMonitor: Service, Sendable {
         }
         guard due, let members = try? await orchestrator.store.members(ofCluster: cluster) else { return }
         let peers = members.filter { $0.state == .running && $0.id != record.id }.map(\.name)
-        if (try? watch.link.send(.configure, role: record.role, peers: peers)) != nil {
+        if (try? await watch.link.send(.configure, role: record.role, peers: peers)) != nil {
             logger.warning("agent holds a role the store does not give it: told", metadata: [
                 "cvm.name": "\(record.name)", "cvm.agentRole": "\(record.agentRole.map { "\($0)" } ?? "none")", "cvm.role": "\(record.role)"])
             await orchestrator.journal("cluster.fence", cvm: record.name, host: record.host,
@@ -708,7 +704,7 @@ public final class HeartbeatMonitor: Service, Sendable {
         { member, peers in
             let role = member.role
             if let watch = self.state.withLock({ $0.watches[member.id] }) {
-                return (try? watch.link.send(.configure, role: role, peers: peers)) != nil
+                return (try? await watch.link.send(.configure, role: role, peers: peers)) != nil
             }
             return await self.orchestrator.configureAgent(member, peers: peers)
         }

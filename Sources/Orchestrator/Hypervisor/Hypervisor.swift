@@ -51,9 +51,9 @@ package protocol Hypervisor: Sendable {
     // MARK: Events
     /// Delivers lifecycle events of the host's domains to `handler` (on an event thread:
     /// queue them, do no I/O there) until the returned registration is released.
-    func onLifecycleEvents(_ handler: @escaping @Sendable (LifecycleEvent) -> Void) throws -> any Sendable
+    func onLifecycleEvents(_ handler: @escaping @Sendable (LifecycleEvent) -> Void) async throws -> any Sendable
     /// Job-completed events of the named domain until `registration` is released.
-    func jobCompletions(ofDomain name: String) throws -> (events: AsyncStream<JobCompleted>, registration: any Sendable)
+    func jobCompletions(ofDomain name: String) async throws -> (events: AsyncStream<JobCompleted>, registration: any Sendable)
 
     // MARK: Virtualization type
     /// Why KVM cannot run this kernel here, or nil when a real boot under KVM worked.
@@ -93,7 +93,7 @@ package protocol AgentLink: Sendable {
     var events: AsyncStream<AgentChannel.Event> { get }
     /// Sends a signed command; returns its sequence number (the agent's `ACK` carries it).
     @discardableResult
-    func send(_ op: Command.Operation, role: AgentConfig.Role?, peers: [String]) throws -> UInt64
+    func send(_ op: Command.Operation, role: AgentConfig.Role?, peers: [String]) async throws -> UInt64
     /// Closes our end; the agent keeps running and the channel can be opened again.
     func close()
 }
@@ -104,14 +104,19 @@ package protocol HypervisorProvider: Sendable {
     /// Forgets the host's cached connection (one that stopped answering without being
     /// closed): the next `hypervisor(for:)` opens a new one.
     func forget(host: String)
+    /// A provider with connections of its own, for a long-running watcher (the heartbeat
+    /// monitor) whose calls must not queue behind a deploy's or a migration's on a shared
+    /// connection. Fakes may return themselves.
+    func dedicated() -> any HypervisorProvider
 }
 
 extension HypervisorProvider {
     package func forget(host: String) {}
+    package func dedicated() -> any HypervisorProvider { self }
 }
 
 extension AgentLink {
     /// Sends a signed command that carries no role or peers.
     @discardableResult
-    package func send(_ op: Command.Operation) throws -> UInt64 { try send(op, role: nil, peers: []) }
+    package func send(_ op: Command.Operation) async throws -> UInt64 { try await send(op, role: nil, peers: []) }
 }

@@ -3,8 +3,10 @@ import Foundation
 import Libvirt
 
 /// The ``Hypervisor`` of one host through libvirt: its connection, the host's CVM volume
-/// pool and its content-addressed image cache (``HostStorage``). Blocking libvirt calls run
-/// on ``LibvirtExecutor``; remote uploads go over the orchestrator's own SSH session.
+/// pool and its content-addressed image cache (``HostStorage``). Libvirt calls run one at a
+/// time per connection (`LibvirtConnection.serially`), except a migration and the progress
+/// and abort calls made during it; remote uploads go over the orchestrator's own SSH
+/// session, on ``LibvirtExecutor``.
 package struct LibvirtHypervisor: Hypervisor {
     package let host: HostRecord
     package let connection: LibvirtConnection
@@ -22,33 +24,34 @@ package struct LibvirtHypervisor: Hypervisor {
 
     package func ping() async throws {
         let connection = self.connection
-        _ = try await LibvirtExecutor.run { try connection.nodeInfo() }
+        _ = try await connection.serially { try connection.nodeInfo() }
     }
 
-    package func onLifecycleEvents(_ handler: @escaping @Sendable (LifecycleEvent) -> Void) throws -> any Sendable {
-        try connection.onLifecycleEvents(handler)
+    package func onLifecycleEvents(_ handler: @escaping @Sendable (LifecycleEvent) -> Void) async throws -> any Sendable {
+        let connection = self.connection
+        return try await connection.serially { try connection.onLifecycleEvents(handler) }
     }
     var storage: HostStorage { HostStorage(host: host, connection: connection) }
 
     package func lookupDomain(named name: String) async throws -> (any HypervisorDomain)? {
         let connection = self.connection
-        return try await LibvirtExecutor.run { try connection.lookupDomain(name: name).map(LibvirtHypervisorDomain.init) }
+        return try await connection.serially { try connection.lookupDomain(name: name).map(LibvirtHypervisorDomain.init) }
     }
 
     package func defineDomain(_ definition: DomainDefinition) async throws -> any HypervisorDomain {
         let connection = self.connection
         let xml = definition.xml
-        return try await LibvirtExecutor.run { LibvirtHypervisorDomain(domain: try connection.defineDomain(xml: xml)) }
+        return try await connection.serially { LibvirtHypervisorDomain(domain: try connection.defineDomain(xml: xml)) }
     }
 
     package func allDomains() async throws -> [any HypervisorDomain] {
         let connection = self.connection
-        return try await LibvirtExecutor.run { try connection.allDomains().map(LibvirtHypervisorDomain.init) }
+        return try await connection.serially { try connection.allDomains().map(LibvirtHypervisorDomain.init) }
     }
 
     package func freeMemoryMiB() async -> UInt64 {
         let connection = self.connection
-        return (try? await LibvirtExecutor.run { connection.freeMemory() / (1 << 20) }) ?? 0
+        return (try? await connection.serially { connection.freeMemory() / (1 << 20) }) ?? 0
     }
 
     package func stageArtifact(at path: String, sha256: String,
@@ -83,7 +86,7 @@ package struct LibvirtHypervisor: Hypervisor {
 
     package func createVolume(named name: String, capacityBytes: UInt64, contents: [UInt8]?) async throws -> String {
         let storage = self.storage
-        return try await LibvirtExecutor.run {
+        return try await connection.serially {
             do {
                 let volume = try storage.pool().createVolume(xml: StorageVolumeDefinition(
                     name: name, capacityBytes: capacityBytes, format: "raw").xml)
@@ -99,7 +102,7 @@ package struct LibvirtHypervisor: Hypervisor {
 
     package func deleteVolumes(named names: [String]) async throws {
         let storage = self.storage
-        try await LibvirtExecutor.run {
+        try await connection.serially {
             guard let pool = try storage.connection.lookupStoragePool(name: storage.poolName) else { return }
             try? pool.refresh()
             for name in names { try pool.lookupVolume(name: name)?.delete() }
@@ -108,17 +111,20 @@ package struct LibvirtHypervisor: Hypervisor {
 
     package func volumeNames() async throws -> [String] {
         let storage = self.storage
-        return try await LibvirtExecutor.run {
+        return try await connection.serially {
             guard let pool = try storage.connection.lookupStoragePool(name: storage.poolName) else { return [] }
             try? pool.refresh()
             return try pool.volumeNames()
         }
     }
 
-    package func jobCompletions(ofDomain name: String) throws -> (events: AsyncStream<JobCompleted>, registration: any Sendable) {
+    package func jobCompletions(ofDomain name: String) async throws -> (events: AsyncStream<JobCompleted>, registration: any Sendable) {
         let (events, continuation) = AsyncStream.makeStream(of: JobCompleted.self)
-        let registration = try connection.onJobCompleted { event in
-            if event.domainName == name { continuation.yield(event) }
+        let connection = self.connection
+        let registration = try await connection.serially {
+            try connection.onJobCompleted { event in
+                if event.domainName == name { continuation.yield(event) }
+            }
         }
         return (events, registration)
     }
@@ -137,48 +143,48 @@ struct LibvirtHypervisorDomain: HypervisorDomain {
 
     func start() async throws {
         let domain = self.domain
-        try await LibvirtExecutor.run { try domain.start() }
+        try await domain.connection.serially { try domain.start() }
     }
 
     func destroy() async throws {
         let domain = self.domain
-        try await LibvirtExecutor.run { try domain.destroy() }
+        try await domain.connection.serially { try domain.destroy() }
     }
 
     func undefine() async throws {
         let domain = self.domain
-        try await LibvirtExecutor.run { if domain.isPersistent { try domain.undefine() } }
+        try await domain.connection.serially { if domain.isPersistent { try domain.undefine() } }
     }
 
     func state() async throws -> DomainState {
         let domain = self.domain
-        return try await LibvirtExecutor.run { try domain.state() }
+        return try await domain.connection.serially { try domain.state() }
     }
 
     func isActive() async -> Bool {
         let domain = self.domain
-        return (try? await LibvirtExecutor.run { domain.isActive }) ?? false
+        return (try? await domain.connection.serially { domain.isActive }) ?? false
     }
 
     func xml(migratable: Bool) async throws -> String {
         let domain = self.domain
-        return try await LibvirtExecutor.run { try domain.xml(migratable: migratable) }
+        return try await domain.connection.serially { try domain.xml(migratable: migratable) }
     }
 
     func cvmMetadata() async -> CVMMetadata? {
         let domain = self.domain
-        let text = try? await LibvirtExecutor.run { try domain.metadata(namespace: CVMMetadata.namespace) }
+        let text = try? await domain.connection.serially { try domain.metadata(namespace: CVMMetadata.namespace) }
         return (text ?? nil).flatMap { CVMMetadata(metadataXML: $0) }
     }
 
     func openAgentChannel(cvmID: String, secret: [UInt8], force: Bool) async throws -> any AgentLink {
         let domain = self.domain
-        return try await LibvirtExecutor.run { try AgentChannel(domain: domain, cvmID: cvmID, secret: secret, force: force) }
+        return try await domain.connection.serially { try AgentChannel(domain: domain, cvmID: cvmID, secret: secret, force: force) }
     }
 
     func setMaxDowntime(milliseconds: UInt64) async throws {
         let domain = self.domain
-        try await LibvirtExecutor.run { try domain.setMaxDowntime(milliseconds: milliseconds) }
+        try await domain.connection.serially { try domain.setMaxDowntime(milliseconds: milliseconds) }
     }
 
     func migrate(to destination: any Hypervisor, options: MigrationOptions) async throws {
@@ -186,6 +192,8 @@ struct LibvirtHypervisorDomain: HypervisorDomain {
             throw OrchestratorError.invalidArgument("cannot migrate a libvirt domain to host '\(destination.hostName)': it is not reached through libvirt")
         }
         let domain = self.domain
+        // Not serialized: the migration call lasts as long as the copy, and progress and
+        // abort must reach the same connection meanwhile (both hosts answer while it runs).
         try await LibvirtExecutor.run { _ = try domain.migrate(to: target.connection, options: options) }
     }
 

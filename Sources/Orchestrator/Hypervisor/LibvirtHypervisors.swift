@@ -45,6 +45,10 @@ package final class LibvirtHypervisors: HypervisorProvider {
         return connection
     }
 
+    package func dedicated() -> any HypervisorProvider {
+        LibvirtHypervisors(knownHostsPath: knownHostsPath)
+    }
+
     package func forget(host: String) {
         let dropped = connections.withLock { $0.removeValue(forKey: host) }
         // Closing a connection over a dead link blocks: not here, and not under the lock.

@@ -115,7 +115,7 @@ package struct CVMMigrator: Sendable {
             }
             try await domain.setMaxDowntime(milliseconds: UInt64(max(1, request.maxDowntime.milliseconds)))
 
-            let (completions, registration) = try sourceHV.jobCompletions(ofDomain: record.domainName)
+            let (completions, registration) = try await sourceHV.jobCompletions(ofDomain: record.domainName)
             defer { _ = registration }
             logger.debug("migrate: destination prepared", metadata: ["cvm.ms": "\(CVMDeployer.ms(clock.now - began))"])
             progress(.phase("migrating \(record.name) to \(destination.name)"))

@@ -68,7 +68,7 @@ final class InMemoryHypervisor: Hypervisor, @unchecked Sendable {
         if !isConnected { throw OrchestratorError.hostUnreachable(host: hostName, reason: "in-memory connection closed") }
     }
 
-    func onLifecycleEvents(_ handler: @escaping @Sendable (LifecycleEvent) -> Void) throws -> any Sendable {
+    func onLifecycleEvents(_ handler: @escaping @Sendable (LifecycleEvent) -> Void) async throws -> any Sendable {
         state.withLock { $0.lifecycleHandlers.append(handler) }
         return hostName
     }
@@ -143,7 +143,7 @@ final class InMemoryHypervisor: Hypervisor, @unchecked Sendable {
 
     let completions = Mutex<[AsyncStream<JobCompleted>.Continuation]>([])
 
-    func jobCompletions(ofDomain name: String) throws -> (events: AsyncStream<JobCompleted>, registration: any Sendable) {
+    func jobCompletions(ofDomain name: String) async throws -> (events: AsyncStream<JobCompleted>, registration: any Sendable) {
         let (events, continuation) = AsyncStream.makeStream(of: JobCompleted.self)
         completions.withLock { $0.append(continuation) }
         return (events, 0)
@@ -253,7 +253,7 @@ final class InMemoryAgentLink: AgentLink, @unchecked Sendable {
                   netRxBytes: 0, netTxBytes: 0, connections: 0, role: role)
     }
 
-    func send(_ op: Command.Operation, role: AgentConfig.Role?, peers: [String]) throws -> UInt64 {
+    func send(_ op: Command.Operation, role: AgentConfig.Role?, peers: [String]) async throws -> UInt64 {
         let n = seq.withLock { $0 += 1; return $0 }
         switch op {
         case .stop:
