@@ -268,9 +268,9 @@ public final class HeartbeatMonitor: Service, Sendable {
     private func refreshLink(host: String, now: Date, group: inout DiscardingTaskGroup) {
         var probe: (any Hypervisor)?
         var forget = false
-        let (dead, connect) = state.withLock { s -> (Remains?, Bool) in
+        let (dead, connect) = state.withLock { s -> ([Watch]?, Bool) in
             var link = s.links[host] ?? HostLink()
-            var dead: Remains?
+            var dead: [Watch]?
             if let hypervisor = link.hypervisor, !hypervisor.isConnected {
                 dead = Self.dropConnection(&link, host: host, since: now, reason: "the connection to its libvirtd closed", watches: &s.watches)
             } else if link.hypervisor != nil, let since = link.unreachableSince, link.probeInFlight,
@@ -299,7 +299,7 @@ public final class HeartbeatMonitor: Service, Sendable {
         }
         if forget { hypervisors.forget(host: host) }
         if let dead {
-            Self.bury(dead)
+            for watch in dead { watch.link.close() }
             logger.warning("host connection dropped", metadata: ["cvm.host": "\(host)", "cvm.reason": "\(forget ? "no answer for 3 s" : "the connection to its libvirtd closed")"])
         }
         if connect { group.addTask { await self.connect(host: host) } }
@@ -338,27 +338,13 @@ public final class HeartbeatMonitor: Service, Sendable {
         await orchestrator.journal("host.reachable", host: host, message)
     }
 
-    /// What a dropped connection leaves: the connection, its event registration, the
-    /// channels opened on it.
-    struct Remains: @unchecked Sendable {
-        // `registration` is only kept alive here, never used.
-        let hypervisor: any Hypervisor
-        let registration: (any Sendable)?
-        let watches: [Watch]
-    }
-
-    /// Closes what a dropped connection leaves. The stream aborts and the event
-    /// deregistration queue behind the connection's hung call (see
+    /// Forgets a host's connection and hands back the channels opened on it (to be closed),
+    /// or nil when there was none. Their stream aborts, and the event deregistration the
+    /// released registration queues, wait behind the connection's hung call (see
     /// `LibvirtConnection.serially`) and fail at once once libvirt has closed it.
-    static func bury(_ remains: Remains) {
-        for watch in remains.watches { watch.link.close() }
-        withExtendedLifetime(remains.registration) {}
-    }
-
-    /// Forgets a host's connection and hands back what it leaves (to be buried).
     private static func dropConnection(_ link: inout HostLink, host: String, since: Date, reason: String,
-                                       watches: inout [String: Watch]) -> Remains? {
-        let hypervisor = link.hypervisor, registration = link.registration
+                                       watches: inout [String: Watch]) -> [Watch]? {
+        let hadConnection = link.hypervisor != nil
         link.hypervisor = nil
         link.registration = nil
         link.connectedAt = nil
@@ -367,7 +353,7 @@ public final class HeartbeatMonitor: Service, Sendable {
         link.nextAttempt = Date.distantPast
         let dropped = watches.filter { $0.value.host == host }
         for id in dropped.keys { watches.removeValue(forKey: id) }
-        return hypervisor.map { Remains(hypervisor: $0, registration: registration, watches: Array(dropped.values)) }
+        return hadConnection ? Array(dropped.values) : nil
     }
 
     /// A host's libvirtd did not answer in time although the connection looks alive (a link
