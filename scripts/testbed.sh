@@ -11,7 +11,7 @@
 #   * a network namespace `cvmhK`: eth0 10.200.0.K/24 veth'd to the bridge cvmbr0
 #     (10.200.0.1/24, root namespace), lo up, IPv6 off, no default route;
 #   * a private UTS namespace (hostname cvmhK) and a private mount namespace with bind
-#     mounts from STATE/hK/root over /run /etc/libvirt /var/lib/libvirt /var/log/libvirt
+#     mounts from STATE/hK/root over /run /etc/libvirt /etc/pki/qemu /var/lib/libvirt /var/log/libvirt
 #     /var/cache/libvirt /var/lib/cvm /root /etc/hosts /etc/resolv.conf /etc/shadow, so its
 #     daemons never share pidfiles, sockets, configuration or disk images with the root
 #     libvirtd or with another host;
@@ -49,7 +49,7 @@ readonly READY_TIMEOUT=${TESTBED_READY_TIMEOUT:-120}
 # Bind-mounted from STATE/hK/root/<same path> inside host K. /root is private too: the
 # hosts start with an empty home, like fresh cloud machines, instead of running this
 # machine's ~/.bashrc for every SSH command (Debian's bash sources it under sshd).
-readonly PRIVATE_DIRS=(/run /etc/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt "$IMAGE_DIR" /root)
+readonly PRIVATE_DIRS=(/run /etc/libvirt /etc/pki/qemu /var/lib/libvirt /var/log/libvirt /var/cache/libvirt "$IMAGE_DIR" /root)
 readonly PRIVATE_FILES=(/etc/hosts /etc/resolv.conf /etc/shadow)
 
 log() { printf 'testbed: %s\n' "$*" >&2; }

@@ -15,9 +15,13 @@ public struct MigrationOptions: Sendable {
     /// Disks whose contents are copied (non-shared storage), e.g. `["vda"]`.
     public var copyDisks: [String]
     public var persistentXML: String?
+    /// `VIR_MIGRATE_TLS`: QEMU encrypts the stream (memory and copied disks), each side
+    /// checking the other's certificate (libvirt's `migrate_tls_x509_cert_dir` on both hosts).
+    public var tls: Bool
 
     public init(destinationXML: String, migrateURI: String? = nil, listenAddress: String? = nil,
-                bandwidthMiBs: UInt64? = nil, copyDisks: [String] = [], persistentXML: String? = nil) {
+                bandwidthMiBs: UInt64? = nil, copyDisks: [String] = [], persistentXML: String? = nil, tls: Bool = false) {
+        self.tls = tls
         self.destinationXML = destinationXML
         self.migrateURI = migrateURI
         self.listenAddress = listenAddress
@@ -50,6 +54,7 @@ extension LibvirtDomain {
         for disk in options.copyDisks { try params.add(VIR_MIGRATE_PARAM_MIGRATE_DISKS, string: disk) }
         var flags = VIR_MIGRATE_LIVE.rawValue | VIR_MIGRATE_PERSIST_DEST.rawValue | VIR_MIGRATE_UNDEFINE_SOURCE.rawValue
         if !options.copyDisks.isEmpty { flags |= VIR_MIGRATE_NON_SHARED_DISK.rawValue }
+        if options.tls { flags |= VIR_MIGRATE_TLS.rawValue }
         var err = virError()
         guard let moved = cvm_virDomainMigrate3(raw, destination.raw, params.raw, UInt32(params.count), UInt32(flags),
                                                 &err) else {

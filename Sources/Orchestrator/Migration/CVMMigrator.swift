@@ -95,6 +95,10 @@ package struct CVMMigrator: Sendable {
         guard let domain = try await sourceHV.lookupDomain(named: record.domainName), await domain.isActive() else {
             throw OrchestratorError.invalidArgument("CVM '\(record.name)' has no running domain on '\(source.name)'; see `cvmctl status`")
         }
+        // Memory and disk (whose first block holds the CVM's secret) travel encrypted, between
+        // hosts that prove they hold this orchestrator's certificates.
+        progress(.phase("TLS credentials of \(source.name) and \(destination.name)"))
+        try await ensureMigrationTLS(source: source, destination: destination)
 
         // The intent first: a `migrate` killed from here on leaves it, and the next command
         // (or the monitor) finds where the domain really runs (``reconcileInterrupted()``).
@@ -212,7 +216,7 @@ package struct CVMMigrator: Sendable {
                                                       capacityBytes: UInt64(record.diskMiB) << 20, contents: nil)
         definition.relocate(kernel: staged[0], initrd: staged[1], disks: ["vda": disk])
         return MigrationOptions(destinationXML: definition.xml, migrateURI: "tcp://\(targetAddress)",
-                                listenAddress: targetAddress, bandwidthMiBs: bandwidthMiBs, copyDisks: ["vda"])
+                                listenAddress: targetAddress, bandwidthMiBs: bandwidthMiBs, copyDisks: ["vda"], tls: true)
     }
 
     /// Runs the blocking migration while this task polls progress; cancelling this task
