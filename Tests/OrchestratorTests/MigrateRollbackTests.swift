@@ -13,11 +13,14 @@ import Testing
         #expect(result.from == "local" && result.to == "cloud")
         #expect(result.pauseMs == 12)
         try site.expectRunsOnce("web", on: "cloud")
+        // Both hosts got this orchestrator's migration credentials before the job.
+        #expect(site.local.migrationCANow != nil && site.local.migrationCANow == site.cloud.migrationCANow)
         _ = try await site.orchestrator.migrate(MigrateRequest(name: "web", destination: "local", reportProgress: false))
         try site.expectRunsOnce("web", on: "local")
     }
 
     static let failingSteps: [(InMemoryHypervisor.Step, String)] = [
+        (.installCredentials, "installing the migration TLS credentials"),
         (.stageArtifact, "uploading the kernel to the destination"),
         (.createVolume, "creating the destination disk"),
         (.setMaxDowntime, "setting the downtime limit"),
@@ -31,7 +34,7 @@ import Testing
         defer { site.remove() }
         _ = try await site.deploy("web")
         // Destination-side steps fail on the destination, job steps on the source domain.
-        (step == .stageArtifact || step == .createVolume ? site.cloud : site.local).fail(step)
+        (step == .stageArtifact || step == .createVolume || step == .installCredentials ? site.cloud : site.local).fail(step)
         do {
             _ = try await site.orchestrator.migrate(MigrateRequest(name: "web", destination: "cloud", reportProgress: false))
             Issue.record("migration succeeded despite a failure at \(what)")

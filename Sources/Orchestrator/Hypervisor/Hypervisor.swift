@@ -27,6 +27,10 @@ package protocol Hypervisor: Sendable {
     /// A cached file is reused only when its content hashes to `sha256` on the host: one
     /// that does not (bit rot, a truncated copy, tampering) is replaced.
     func stageArtifact(at path: String, sha256: String, progress: @escaping @Sendable (Int64, Int64) -> Void) async throws -> String
+    /// Installs this orchestrator's migration TLS credentials where the host's QEMU looks for
+    /// them (`/etc/pki/qemu`), unless they are there already; refuses to overwrite
+    /// certificates it did not install (see ``MigrationTLS``).
+    func installMigrationCredentials(_ tls: MigrationTLS, _ credentials: MigrationTLS.Credentials) async throws
     /// True when the cache holds the artifact named by its sha256 and its content hashes to
     /// that sha256 on the host (a name and a size prove nothing).
     func hasCachedArtifact(sha256: String) async throws -> Bool

@@ -69,6 +69,18 @@ package struct LibvirtHypervisor: Hypervisor {
         }
     }
 
+    package func installMigrationCredentials(_ tls: MigrationTLS, _ credentials: MigrationTLS.Credentials) async throws {
+        let host = storage.host
+        let knownHosts = knownHostsPath
+        try await LibvirtExecutor.run {
+            if host.isLocal {
+                try tls.installLocally(credentials, hostName: host.name)
+            } else {
+                try tls.installRemotely(credentials, host: host, knownHosts: knownHosts)
+            }
+        }
+    }
+
     package func hasCachedArtifact(sha256: String) async throws -> Bool {
         let storage = self.storage
         let knownHosts = knownHostsPath

@@ -95,10 +95,6 @@ package struct CVMMigrator: Sendable {
         guard let domain = try await sourceHV.lookupDomain(named: record.domainName), await domain.isActive() else {
             throw OrchestratorError.invalidArgument("CVM '\(record.name)' has no running domain on '\(source.name)'; see `cvmctl status`")
         }
-        // Memory and disk (whose first block holds the CVM's secret) travel encrypted, between
-        // hosts that prove they hold this orchestrator's certificates.
-        progress(.phase("TLS credentials of \(source.name) and \(destination.name)"))
-        try await ensureMigrationTLS(source: source, destination: destination)
 
         // The intent first: a `migrate` killed from here on leaves it, and the next command
         // (or the monitor) finds where the domain really runs (``reconcileInterrupted()``).
@@ -112,6 +108,11 @@ package struct CVMMigrator: Sendable {
         }
         await journal("migrate.start", cvm: record.name, host: source.name, "to \(destination.name) (max downtime \(request.maxDowntime.milliseconds) ms\(request.bandwidthMiBs.map { ", \($0) MiB/s" } ?? ""))")
         do {
+            // Memory and disk (whose first block holds the CVM's secret) travel encrypted,
+            // between hosts that prove they hold this orchestrator's certificates.
+            progress(.phase("TLS credentials of \(source.name) and \(destination.name)"))
+            try await ensureMigrationTLS(source: source, sourceHypervisor: sourceHV,
+                                         destination: destination, destinationHypervisor: destinationHV)
             progress(.phase("preparing \(destination.name)"))
             let options = try await prepareDestination(record: record, domain: domain, source: sourceHV, destination: destinationHV,
                                                        targetAddress: targetAddress, bandwidthMiBs: request.bandwidthMiBs) { done, total in

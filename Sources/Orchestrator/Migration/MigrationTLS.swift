@@ -10,7 +10,7 @@ import SSHClient
 /// `/etc/pki/qemu` — locally as files, remotely over the pinned SSH session (SFTP, then a
 /// rename). A directory holding certificates the orchestrator did not put there is never
 /// overwritten: the migration is refused with what to do.
-struct MigrationTLS: Sendable {
+package struct MigrationTLS: Sendable {
     let stateDirectory: String
     /// Where QEMU looks for them on each host (libvirt's default).
     static let hostDirectory = "/etc/pki/qemu"
@@ -21,10 +21,10 @@ struct MigrationTLS: Sendable {
     var caKey: String { pkiDirectory + "/ca-key.pem" }
     var caCert: String { pkiDirectory + "/ca-cert.pem" }
 
-    struct Credentials: Sendable {
-        let caCert: String
-        let cert: String
-        let key: String
+    package struct Credentials: Sendable {
+        package let caCert: String
+        package let cert: String
+        package let key: String
     }
 
     /// The files a host gets, by name in `hostDirectory`, with their mode.
@@ -85,7 +85,7 @@ struct MigrationTLS: Sendable {
     }
 
     /// The SHA-256 of the CA certificate: what a host's marker holds.
-    func caFingerprint() throws -> String {
+    package func caFingerprint() throws -> String {
         let data = try Data(contentsOf: URL(fileURLWithPath: caCert))
         return Self.sha256Hex(Array(data))
     }

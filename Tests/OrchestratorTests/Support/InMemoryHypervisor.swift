@@ -17,7 +17,7 @@ struct InjectedFailure: Error, Equatable, CustomStringConvertible {
 final class InMemoryHypervisor: Hypervisor, @unchecked Sendable {
     enum Step: String, Sendable, CaseIterable {
         case lookupDomain, defineDomain, startDomain, stageArtifact, createVolume, deleteVolumes
-        case openChannel, setMaxDowntime, migrate, destroy, undefine
+        case openChannel, setMaxDowntime, migrate, destroy, undefine, installCredentials
     }
 
     /// How the fake agent behaves once its channel is open.
@@ -39,6 +39,7 @@ final class InMemoryHypervisor: Hypervisor, @unchecked Sendable {
         var domains: [String: Domain] = [:]
         var volumes: Set<String> = []
         var artifacts: [String: UInt64] = [:]
+        var migrationCA: String?
         var failures: [Step: Int] = [:]   // step -> how many more calls succeed before it fails
         var agent: Agent = .healthy
         /// A migration blocks until aborted (to test cancellation mid-copy).
@@ -120,6 +121,16 @@ final class InMemoryHypervisor: Hypervisor, @unchecked Sendable {
         state.withLock { $0.artifacts[sha256] = size }
         return cachedArtifactPath(sha256: sha256)
     }
+
+    /// Records which CA's credentials the host got (no files: the real install is
+    /// `MigrationTLSCredentialTests`' and `MigrationTLSTests`' subject).
+    func installMigrationCredentials(_ tls: MigrationTLS, _ credentials: MigrationTLS.Credentials) async throws {
+        try check(.installCredentials)
+        let fingerprint = try tls.caFingerprint()
+        state.withLock { $0.migrationCA = fingerprint }
+    }
+
+    var migrationCANow: String? { state.withLock { $0.migrationCA } }
 
     func hasCachedArtifact(sha256: String) async throws -> Bool { state.withLock { $0.artifacts[sha256] != nil } }
     func cachedArtifactPath(sha256: String) -> String { "/fake/\(hostName)/images/\(sha256)" }
