@@ -75,7 +75,7 @@ package struct MigrationTLS: Sendable {
                               "-keyout", key + ".new", "-out", directory + "/req.csr", "-subj", "/CN=\(name)"])
             chmod(key + ".new", 0o600)
             try Self.openssl(["x509", "-req", "-in", directory + "/req.csr", "-CA", caCert, "-CAkey", caKey,
-                              "-set_serial", "0x" + Self.randomHex(16), "-days", "825",
+                              "-set_serial", "0x" + Self.randomHex(), "-days", "825",
                               "-extfile", extensions, "-out", cert + ".new"])
             try Self.rename(key + ".new", key)
             try Self.rename(cert + ".new", cert)
@@ -86,8 +86,7 @@ package struct MigrationTLS: Sendable {
 
     /// The SHA-256 of the CA certificate: what a host's marker holds.
     package func caFingerprint() throws -> String {
-        let data = try Data(contentsOf: URL(fileURLWithPath: caCert))
-        return Self.sha256Hex(Array(data))
+        try FileDigest.sha256(path: caCert).hex
     }
 
     // MARK: Installing on a host
@@ -133,7 +132,7 @@ package struct MigrationTLS: Sendable {
                     let parts = line.split(separator: " ", omittingEmptySubsequences: true)
                     return parts.count == 2 ? (String(parts[1]), String(parts[0])) : nil
                 }, uniquingKeysWith: { a, _ in a })
-                let wanted = try Self.files(credentials).map { ($0.name, Self.sha256Hex(Array(try Data(contentsOf: URL(fileURLWithPath: $0.local))))) }
+                let wanted = try Self.files(credentials).map { ($0.name, try FileDigest.sha256(path: $0.local).hex) }
                 if sums.exitStatus == 0, wanted.allSatisfy({ installed[$0.0] == $0.1 }) { return }
             }
             try ssh.makeDirectory(directory, mode: 0o755)
@@ -194,14 +193,9 @@ package struct MigrationTLS: Sendable {
         }
     }
 
-    static func sha256Hex(_ bytes: [UInt8]) -> String {
-        var hash = SHA256()
-        hash.update(bytes)
-        return Hex.encode(hash.finalize())
-    }
-
-    private static func randomHex(_ bytes: Int) -> String {
+    /// A 128-bit certificate serial number.
+    private static func randomHex() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        return Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 }
