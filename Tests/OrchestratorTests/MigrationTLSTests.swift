@@ -70,6 +70,14 @@ import Testing
         try tls.installLocally(credentials, hostName: "local", directory: target)
         #expect(try FileManager.default.attributesOfItem(atPath: target + "/server-cert.pem")[.modificationDate] as? Date == stamp)
 
+        // An install killed midway (the marker is written first, then some files): repaired.
+        let halfway = state + "/halfway"
+        try FileManager.default.createDirectory(atPath: halfway, withIntermediateDirectories: true)
+        try (try tls.caFingerprint() + "\n").write(toFile: halfway + "/.cvmctl-ca", atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(atPath: credentials.caCert, toPath: halfway + "/ca-cert.pem")
+        try tls.installLocally(credentials, hostName: "local", directory: halfway)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: halfway).sorted() == names)
+
         // Someone else's certificates (no marker): refused with what to do, nothing touched.
         let theirs = state + "/theirs"
         try FileManager.default.createDirectory(atPath: theirs, withIntermediateDirectories: true)

@@ -104,6 +104,9 @@ package struct MigrationTLS: Sendable {
         if marker == fingerprint, try Self.filesMatch(credentials, readInstalled: { try? Data(contentsOf: URL(fileURLWithPath: directory + "/" + $0)) }) {
             return
         }
+        // The marker first: a process killed between the files leaves them marked as ours
+        // (and rewritten next time, their checksums being wrong), never as someone else's.
+        try (fingerprint + "\n").write(toFile: markerPath, atomically: true, encoding: .utf8)
         for file in Self.files(credentials) {
             let target = directory + "/" + file.name
             try? FileManager.default.removeItem(atPath: target + ".new")
@@ -111,7 +114,6 @@ package struct MigrationTLS: Sendable {
             chmod(target + ".new", mode_t(file.mode))
             try Self.rename(target + ".new", target)
         }
-        try (fingerprint + "\n").write(toFile: markerPath, atomically: true, encoding: .utf8)
     }
 
     /// Installs the credentials in `/etc/pki/qemu` of a remote host over SSH unless they are there.
@@ -136,6 +138,10 @@ package struct MigrationTLS: Sendable {
                 if sums.exitStatus == 0, wanted.allSatisfy({ installed[$0.0] == $0.1 }) { return }
             }
             try ssh.makeDirectory(directory, mode: 0o755)
+            let written = try ssh.exec("printf '%s\\n' \(SSHSession.shellQuoted(fingerprint)) > \(SSHSession.shellQuoted(directory + "/" + Self.marker))")
+            guard written.exitStatus == 0 else {
+                throw OrchestratorError.hostRefused(host: host.name, reason: "cannot write \(directory)/\(Self.marker)")
+            }
             for file in Self.files(credentials) {
                 let target = directory + "/" + file.name
                 try ssh.upload(localPath: file.local, remotePath: target + ".new", mode: file.mode)
@@ -143,10 +149,6 @@ package struct MigrationTLS: Sendable {
                 guard moved.exitStatus == 0 else {
                     throw OrchestratorError.hostRefused(host: host.name, reason: "cannot install \(target): \(String(decoding: moved.stderr, as: UTF8.self))")
                 }
-            }
-            let written = try ssh.exec("printf '%s\\n' \(SSHSession.shellQuoted(fingerprint)) > \(SSHSession.shellQuoted(directory + "/" + Self.marker))")
-            guard written.exitStatus == 0 else {
-                throw OrchestratorError.hostRefused(host: host.name, reason: "cannot write \(directory)/\(Self.marker)")
             }
         } catch let error as SSHError {
             throw RemoteAccess.operatorError(error, host: host)
