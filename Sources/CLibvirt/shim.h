@@ -387,3 +387,46 @@ cvm_virStreamEventAddCallback(virStreamPtr stream, int events, virStreamEventCal
     if (ret < 0) virCopyLastError(err);
     return ret;
 }
+
+/* ---- Virtual networks (the CVM bridge) ---- */
+static inline virNetworkPtr
+cvm_virNetworkLookupByName(virConnectPtr conn, const char *name, virErrorPtr err) {
+    virNetworkPtr ret = virNetworkLookupByName(conn, name);
+    if (!ret) virCopyLastError(err);
+    return ret;
+}
+
+static inline virNetworkPtr
+cvm_virNetworkDefineXML(virConnectPtr conn, const char *xml, virErrorPtr err) {
+    virNetworkPtr ret = virNetworkDefineXML(conn, xml);
+    if (!ret) virCopyLastError(err);
+    return ret;
+}
+
+static inline int
+cvm_virNetworkCreate(virNetworkPtr net, virErrorPtr err) {
+    int ret = virNetworkCreate(net);
+    if (ret < 0) virCopyLastError(err);
+    return ret;
+}
+
+static inline int
+cvm_virNetworkDestroy(virNetworkPtr net, virErrorPtr err) {
+    int ret = virNetworkDestroy(net);
+    if (ret < 0) virCopyLastError(err);
+    return ret;
+}
+
+static inline int
+cvm_virNetworkUndefine(virNetworkPtr net, virErrorPtr err) {
+    int ret = virNetworkUndefine(net);
+    if (ret < 0) virCopyLastError(err);
+    return ret;
+}
+
+static inline char *
+cvm_virNetworkGetXMLDesc(virNetworkPtr net, virErrorPtr err) {
+    char *ret = virNetworkGetXMLDesc(net, 0);
+    if (!ret) virCopyLastError(err);
+    return ret;
+}

@@ -18,6 +18,7 @@ public struct LibvirtError: Error, Sendable, CustomStringConvertible {
         public static let noDomain = Code(rawValue: Int32(VIR_ERR_NO_DOMAIN.rawValue))
         public static let noStoragePool = Code(rawValue: Int32(VIR_ERR_NO_STORAGE_POOL.rawValue))
         public static let noStorageVolume = Code(rawValue: Int32(VIR_ERR_NO_STORAGE_VOL.rawValue))
+        public static let noNetwork = Code(rawValue: Int32(VIR_ERR_NO_NETWORK.rawValue))
         public static let domainExists = Code(rawValue: Int32(VIR_ERR_DOM_EXIST.rawValue))
         public static let invalidArgument = Code(rawValue: Int32(VIR_ERR_INVALID_ARG.rawValue))
         public static let noSupport = Code(rawValue: Int32(VIR_ERR_NO_SUPPORT.rawValue))

@@ -26,6 +26,10 @@ public struct OrchestratorConfiguration: Sendable {
     /// The address remote hosts reach this machine's QEMU at, for migrations towards the
     /// local host (`CVM_MIGRATION_ADDRESS`). A literal IP.
     public var localMigrationAddress: String?
+    /// The CVM segment's subnet (`CVM_SUBNET`): the traffic manager's machine takes its first
+    /// address, CVMs lease the others. Must not overlap any host's own networks.
+    public var cvmSubnet: IPv4Subnet = Self.defaultCVMSubnet
+    public static let defaultCVMSubnet = IPv4Subnet(network: 0x0A4D_0000, prefixLength: 24)  // 10.77.0.0/24
 
     public init(stateDirectory: String = "/var/lib/cvmctl", imagesDirectory: String = "images",
                 localURI: String = "qemu:///system", virtType: VirtTypeRequest = .auto,

@@ -42,7 +42,7 @@ extension Store {
     }
 
     public func deleteCVM(id: String) async throws {
-        _ = try await sayingDiskFull { try await db.write { try CVMRecord.deleteOne($0, key: id) } }
+        _ = try await sayingDiskFull { try await db.write { try Transactions.deleteCVM(id: id, $0) } }
     }
 
     /// Runs a write; SQLite's "database or disk is full" becomes the operator's

@@ -37,7 +37,7 @@ extension Store {
     }
 
     public func deleteCVM(id: String) throws {
-        _ = try db.write { try CVMRecord.deleteOne($0, key: id) }
+        try db.write { try Transactions.deleteCVM(id: id, $0) }
     }
 
     // MARK: Elastic mode
@@ -155,6 +155,12 @@ extension Store {
             } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                 throw OrchestratorError.nameTaken(cvm.name)
             }
+        }
+
+        /// The CVM's row and its address lease go together: an address is never leaked.
+        static func deleteCVM(id: String, _ db: Database) throws {
+            _ = try CVMRecord.deleteOne(db, key: id)
+            _ = try AddressLease.filter(Column("cvmID") == id).deleteAll(db)
         }
 
         static func update(cvmID: String, _ change: (inout CVMRecord) -> Void, _ db: Database) throws -> CVMRecord? {

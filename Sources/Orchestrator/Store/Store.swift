@@ -233,6 +233,15 @@ public final class Store: Sendable {
                 t.column("ownerStart", .integer)
             }
         }
+        // CVMs' addresses on the CVM segment (AddressLease): one row per address, one per CVM.
+        m.registerMigration("v8") { db in
+            try db.create(table: "addressLease") { t in
+                t.column("address", .text).primaryKey()
+                t.column("cvmID", .text).notNull().unique()
+                t.column("mac", .text).notNull().unique()
+                t.column("leasedAt", .datetime).notNull()
+            }
+        }
         return m
     }
 }

@@ -33,6 +33,9 @@ struct GlobalOptions: ParsableArguments {
         if virtType == nil, let value = ProcessInfo.processInfo.environment["CVM_VIRT_TYPE"], VirtTypeRequest(rawValue: value) == nil {
             throw ValidationError("CVM_VIRT_TYPE must be auto, kvm or qemu, not '\(value)'")
         }
+        if let value = ProcessInfo.processInfo.environment["CVM_SUBNET"], case .failure(let problem) = IPv4Subnet.parse(value) {
+            throw ValidationError("CVM_SUBNET: \(problem)")
+        }
     }
 
     var configuration: OrchestratorConfiguration {
@@ -43,6 +46,7 @@ struct GlobalOptions: ParsableArguments {
         c.localURI = connect ?? env["CVM_CONNECT"] ?? c.localURI
         c.virtType = virtType ?? env["CVM_VIRT_TYPE"].flatMap(VirtTypeRequest.init(rawValue:)) ?? c.virtType
         c.localMigrationAddress = env["CVM_MIGRATION_ADDRESS"]
+        if let value = env["CVM_SUBNET"], case .success(let subnet) = IPv4Subnet.parse(value) { c.cvmSubnet = subnet }
         return c
     }
 
