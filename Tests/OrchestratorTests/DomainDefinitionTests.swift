@@ -69,3 +69,23 @@ import Testing
         return ["\(here)|\(attributes)|\(ownText)"] + tree.elements.flatMap { flatten($0, path: here) }
     }
 }
+
+@Suite struct DomainInterfaceTests {
+    @Test func aCVMNICRendersAndParsesBack() throws {
+        var definition = DomainDefinitionTests.cvmDefinition
+        definition.devices.interfaces = [.init(network: CVMNetworkDefinition.networkName, mac: "52:54:00:4d:00:02")]
+        let xml = definition.xml
+        #expect(xml.contains("<interface type=\"network\">") || xml.contains("<interface type='network'>"))
+        #expect(xml.contains("52:54:00:4d:00:02") && xml.contains(CVMNetworkDefinition.networkName) && xml.contains("virtio"))
+        #expect(try DomainDefinition(xml: xml) == definition)
+    }
+
+    @Test func theCVMNetworkHasNoForwardNoDHCPAndTheGatewayOnlyWhereAsked() throws {
+        let subnet = try IPv4Subnet.parse("10.77.0.0/24").get()
+        let local = CVMNetworkDefinition(subnet: subnet, carriesGateway: true).xml
+        #expect(local.contains("address='10.77.0.1' prefix='24'") && local.contains("<dns enable='no'/>"))
+        let cloud = CVMNetworkDefinition(subnet: subnet, carriesGateway: false).xml
+        #expect(!cloud.contains("<ip"))
+        for xml in [local, cloud] { #expect(!xml.contains("<forward") && !xml.contains("<dhcp")) }
+    }
+}

@@ -104,6 +104,13 @@ extension DomainDefinition.Devices {
             if let alias = channel.alias { parts.append(XMLTree("alias", [("name", alias)])) }
             children.append(XMLTree("channel", [("type", "unix")], children: parts.map { .element($0) }))
         }
+        for interface in interfaces {
+            children.append(XMLTree("interface", [("type", "network")], children: [
+                .element(XMLTree("mac", [("address", interface.mac)])),
+                .element(XMLTree("source", [("network", interface.network)])),
+                .element(XMLTree("model", [("type", interface.model)])),
+            ]))
+        }
         if let memballoon { children.append(XMLTree("memballoon", [("model", memballoon)])) }
         children.append(contentsOf: unmodeled)
         return XMLTree("devices", children: children.map { .element($0) })
@@ -132,6 +139,15 @@ extension DomainDefinition.Devices {
                     targetName: element.first("target")?[attribute: "name"] ?? "",
                     alias: element.first("alias")?[attribute: "name"])
                 if Self(channels: [channel], memballoon: nil).tree.elements == [element] { devices.channels.append(channel); continue }
+            case "interface" where element[attribute: "type"] == "network":
+                let interface = DomainDefinition.Interface(
+                    network: element.first("source")?[attribute: "network"] ?? "",
+                    mac: element.first("mac")?[attribute: "address"] ?? "",
+                    model: element.first("model")?[attribute: "type"] ?? "virtio")
+                if Self(interfaces: [interface], memballoon: nil).tree.elements == [element] {
+                    devices.interfaces.append(interface)
+                    continue
+                }
             case "serial", "console":
                 let serial = DomainDefinition.Serial(type: element[attribute: "type"] ?? "pty",
                                                      sourcePath: element.first("source")?[attribute: "path"],

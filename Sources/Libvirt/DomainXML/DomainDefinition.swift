@@ -76,17 +76,20 @@ public struct DomainDefinition: Sendable, Equatable {
         public var emulator: String?
         public var disks: [Disk]
         public var channels: [Channel]
+        public var interfaces: [Interface]
         public var serials: [Serial]
         public var consoles: [Serial]
         /// `<memballoon model=…>`; `none` for CVMs (no balloon driver in the guest).
         public var memballoon: String?
         public var unmodeled: [XMLTree]
         public init(emulator: String? = nil, disks: [Disk] = [], channels: [Channel] = [],
+                    interfaces: [Interface] = [],
                     serials: [Serial] = [], consoles: [Serial] = [], memballoon: String? = "none",
                     unmodeled: [XMLTree] = []) {
             self.emulator = emulator
             self.disks = disks
             self.channels = channels
+            self.interfaces = interfaces
             self.serials = serials
             self.consoles = consoles
             self.memballoon = memballoon
@@ -123,6 +126,19 @@ public struct DomainDefinition: Sendable, Equatable {
             self.sourcePath = sourcePath
             self.targetName = targetName
             self.alias = alias
+        }
+    }
+
+    /// `<interface type='network'>` with a virtio model and a fixed MAC: a CVM's NIC on the
+    /// CVM network (the same network name on every host, so it survives migration).
+    public struct Interface: Sendable, Equatable {
+        public var network: String
+        public var mac: String
+        public var model: String
+        public init(network: String, mac: String, model: String = "virtio") {
+            self.network = network
+            self.mac = mac
+            self.model = model
         }
     }
 
