@@ -133,3 +133,33 @@ extension String {
         return replacingCharacters(in: range, with: replacement)
     }
 }
+
+@Suite struct AgentConfigNetworkTests {
+    static let base = AgentConfigTests.sample
+
+    @Test func anAddressAndMACRoundTrip() throws {
+        let config = try AgentConfig.parse(Self.base + "\naddress=10.77.0.2/24\nmac=52:54:00:4D:00:02\n")
+        let network = try #require(config.network)
+        #expect(network.addressText == "10.77.0.2/24" && network.mac == "52:54:00:4d:00:02")
+        #expect(network.subnet.description == "10.77.0.0/24")
+        #expect(try AgentConfig.parse(config.render()) == config)
+        #expect(config.description.contains("address: 10.77.0.2/24"))
+        // Without them: no NIC, and the rendered file has no such keys.
+        let plain = try AgentConfig.parse(Self.base)
+        #expect(plain.network == nil && !plain.render().contains("address="))
+    }
+
+    @Test(arguments: [
+        ("address=10.77.0.2/24", "mac"), ("mac=52:54:00:4d:00:02", "address"),
+        ("address=10.77.0.2\nmac=52:54:00:4d:00:02", "address"), ("address=10.77.0.2/31\nmac=52:54:00:4d:00:02", "address"),
+        ("address=10.77.0.256/24\nmac=52:54:00:4d:00:02", "address"), ("address=10.77.0.2/24\nmac=52:54:00:4d:00", "mac"),
+        ("address=10.77.0.2/24\nmac=52:54:00:4d:00:zz", "mac"), ("address=10.77.0.2/0024\nmac=52:54:00:4d:00:02", "address"),
+    ])
+    func badNetworkKeysNameTheKey(lines: String, key: String) {
+        #expect {
+            try AgentConfig.parse(Self.base + "\n" + lines + "\n")
+        } throws: { error in
+            (error as? AgentConfigError)?.key == key && (error as? AgentConfigError)?.line != nil
+        }
+    }
+}

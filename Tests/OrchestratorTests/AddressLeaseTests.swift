@@ -1,3 +1,4 @@
+import CVMProtocol
 import Foundation
 @testable import Orchestrator
 import Synchronization

@@ -74,12 +74,31 @@ extension AgentConfig {
             channel = entry.value
         }
 
+        var network: Network?
+        switch (values["address"], values["mac"]) {
+        case (nil, nil):
+            break
+        case let (address?, mac?):
+            guard let (value, length) = Network.parseAddress(address.value) else {
+                throw AgentConfigError(.invalidValue, line: address.line, key: "address", "expected an IPv4 address and prefix like 10.77.0.2/24")
+            }
+            do {
+                network = try Network(address: value, prefixLength: length, mac: mac.value)
+            } catch let error as AgentConfigError {
+                throw AgentConfigError(error.code, line: error.key == "mac" ? mac.line : address.line, key: error.key, error.message)
+            }
+        case (let address?, nil):
+            throw AgentConfigError(.missingKey, line: address.line, key: "mac", "required with address")
+        case (nil, let mac?):
+            throw AgentConfigError(.missingKey, line: mac.line, key: "address", "required with mac")
+        }
+
         return try AgentConfig(id: id.value, name: name.value, task: task.value, role: role,
-                               peers: peers, secret: secret, intervalMs: intervalMs, channel: channel)
+                               peers: peers, secret: secret, intervalMs: intervalMs, channel: channel, network: network)
     }
 
     /// The keys the file may contain.
-    public static let knownKeys = ["id", "name", "task", "role", "peers", "secret", "intervalMs", "channel"]
+    public static let knownKeys = ["id", "name", "task", "role", "peers", "secret", "intervalMs", "channel", "address", "mac"]
 
     private static func trim(_ text: Substring) -> Substring {
         var text = text

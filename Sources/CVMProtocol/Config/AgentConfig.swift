@@ -17,6 +17,8 @@
 /// | `secret` | 64 hex digits = the 32-byte HMAC key |
 /// | `intervalMs` | optional, heartbeat interval, 50...3_600_000, default 1000 |
 /// | `channel` | optional, virtio-serial port name, default `org.cvm.agent.0` |
+/// | `address` | optional, the CVM's address on the CVM segment with its prefix, `10.77.0.2/24` |
+/// | `mac` | with `address`: the NIC's MAC, `52:54:00:4d:00:02` (the agent configures that NIC) |
 ///
 /// `description` redacts the secret, so logging a config never leaks it.
 public struct AgentConfig: Sendable, Equatable, CustomStringConvertible {
@@ -43,6 +45,43 @@ public struct AgentConfig: Sendable, Equatable, CustomStringConvertible {
     public let intervalMs: Int
     /// Name of the virtio-serial port the agent talks on.
     public let channel: String
+    /// The CVM's NIC on the CVM segment, when it has one.
+    public let network: Network?
+
+    /// An address (host bits included) and prefix length on the segment, and the NIC's MAC.
+    public struct Network: Sendable, Equatable {
+        public let address: UInt32
+        public let prefixLength: Int
+        public let mac: String
+
+        public init(address: UInt32, prefixLength: Int, mac: String) throws {
+            guard (8...30).contains(prefixLength) else {
+                throw AgentConfigError(.invalidValue, line: nil, key: "address", "the prefix length must be 8 to 30")
+            }
+            guard Self.isMAC(mac) else {
+                throw AgentConfigError(.invalidValue, line: nil, key: "mac", "expected six hex pairs like 52:54:00:4d:00:02")
+            }
+            self.address = address
+            self.prefixLength = prefixLength
+            self.mac = mac.lowercased()
+        }
+
+        public var subnet: IPv4Subnet { IPv4Subnet(network: address, prefixLength: prefixLength) }
+        public var addressText: String { "\(IPv4Subnet.format(address))/\(prefixLength)" }
+
+        static func isMAC(_ text: String) -> Bool {
+            let pairs = text.split(separator: ":", omittingEmptySubsequences: false)
+            return pairs.count == 6 && pairs.allSatisfy { $0.utf8.count == 2 && $0.utf8.allSatisfy { Hex.value(of: $0) != nil } }
+        }
+
+        /// `a.b.c.d/n` with any host bits (it is an address, not a network).
+        static func parseAddress(_ text: String) -> (UInt32, Int)? {
+            let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 2, let value = IPv4Subnet.parseAddress(String(parts[0])),
+                  parts[1].utf8.count <= 2, let length = Int(parts[1]), String(length) == parts[1] else { return nil }
+            return (value, length)
+        }
+    }
 
     /// Builds a configuration, checking every field.
     /// - Throws: `AgentConfigError` with `code == .invalidValue` naming the bad key
@@ -50,7 +89,7 @@ public struct AgentConfig: Sendable, Equatable, CustomStringConvertible {
     public init(
         id: String, name: String, task: String, role: Role, peers: [String] = [],
         secret: [UInt8], intervalMs: Int = AgentConfig.defaultIntervalMs,
-        channel: String = AgentConfig.defaultChannel
+        channel: String = AgentConfig.defaultChannel, network: Network? = nil
     ) throws {
         try AgentConfig.check(uuid: id, line: nil)
         try AgentConfig.check(name: name, key: "name", line: nil)
@@ -72,6 +111,7 @@ public struct AgentConfig: Sendable, Equatable, CustomStringConvertible {
         self.secret = secret
         self.intervalMs = intervalMs
         self.channel = channel
+        self.network = network
     }
 
     /// Renders the file contents, ending in a newline. Contains the secret: write it with
@@ -88,13 +128,14 @@ public struct AgentConfig: Sendable, Equatable, CustomStringConvertible {
         intervalMs=\(intervalMs)
         channel=\(channel)
 
-        """
+        """ + (network.map { "address=\($0.addressText)\nmac=\($0.mac)\n" } ?? "")
     }
 
     public var description: String {
         "AgentConfig(id: \(id), name: \(name), task: \(task), role: \(role.rawValue), "
             + "peers: [\(peers.joined(separator: ","))], secret: <redacted>, "
-            + "intervalMs: \(intervalMs), channel: \(channel))"
+            + "intervalMs: \(intervalMs), channel: \(channel)"
+            + (network.map { ", address: \($0.addressText), mac: \($0.mac)" } ?? "") + ")"
     }
 
     // MARK: - Field rules (shared by init and parse)

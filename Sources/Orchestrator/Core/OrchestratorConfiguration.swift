@@ -1,3 +1,4 @@
+import CVMProtocol
 /// The domain type the operator asks for (`--virt-type`, `CVM_VIRT_TYPE`).
 public enum VirtTypeRequest: String, Sendable, CaseIterable, Codable {
     /// Probe KVM (a real boot of the image's kernel); fall back to TCG when it fails.

@@ -1,3 +1,4 @@
+import CVMProtocol
 import Foundation
 import GRDB
 

@@ -1,3 +1,4 @@
+import CVMProtocol
 /// The libvirt network every host gets for its CVMs: a bridge with no forward mode (no NAT,
 /// no route anywhere), no DHCP and no DNS. On the machine running the traffic manager the
 /// bridge holds the segment's first address; on cloud hosts it holds none (they are joined

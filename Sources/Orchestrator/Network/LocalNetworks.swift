@@ -1,3 +1,4 @@
+import CVMProtocol
 #if canImport(Glibc)
 import Glibc
 #endif

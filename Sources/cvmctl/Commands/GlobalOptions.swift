@@ -1,3 +1,4 @@
+import CVMProtocol
 import ArgumentParser
 import Foundation
 import Logging
