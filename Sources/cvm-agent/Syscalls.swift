@@ -40,6 +40,14 @@ enum Syscalls {
         glibcReboot(powerOffCommand) == 0 ? 0 : errno
     }
 
+    private static let ioctlNumber = 16
+
+    /// `ioctl(fd, request, argument)` for requests that take a pointer (glibc's `ioctl` is
+    /// variadic too). - Returns: 0 or the errno of the failure.
+    static func ioctl(_ fd: Int32, _ request: UInt, _ argument: UnsafeMutableRawPointer) -> Int32 {
+        rawSyscall(ioctlNumber, Int(fd), Int(bitPattern: request), Int(bitPattern: argument)) == 0 ? 0 : errno
+    }
+
     /// Eight random bytes for the boot nonce; falls back to time and pid if the call fails.
     static func randomUInt64() -> UInt64 {
         var value: UInt64 = 0

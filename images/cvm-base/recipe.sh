@@ -30,7 +30,7 @@ REPO_ROOT=$(realpath "${2:-$SCRIPT_DIR/../..}")
 CACHE_DIR="$OUT_DIR/.cache"
 KERNEL_META=linux-image-cloud-amd64
 # Loaded in this order; each is skipped when the kernel has it built in.
-MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console virtio_blk)
+MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console virtio_blk failover net_failover virtio_net)
 
 export LC_ALL=C TZ=UTC SOURCE_DATE_EPOCH=0
 umask 022
