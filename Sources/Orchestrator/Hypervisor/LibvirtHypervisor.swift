@@ -69,6 +69,16 @@ package struct LibvirtHypervisor: Hypervisor {
         }
     }
 
+    package func ensureCVMNetwork(_ definition: CVMNetworkDefinition) async throws {
+        let connection = self.connection, host = storage.host.name
+        try await connection.serially { try HostNetwork.ensure(definition, on: connection, host: host) }
+    }
+
+    package func removeCVMNetwork() async throws {
+        let connection = self.connection
+        try await connection.serially { try HostNetwork.remove(on: connection) }
+    }
+
     package func installMigrationCredentials(_ tls: MigrationTLS, _ credentials: MigrationTLS.Credentials) async throws {
         let host = storage.host
         let knownHosts = knownHostsPath

@@ -40,6 +40,7 @@ final class InMemoryHypervisor: Hypervisor, @unchecked Sendable {
         var volumes: Set<String> = []
         var artifacts: [String: UInt64] = [:]
         var migrationCA: String?
+        var cvmNetwork: CVMNetworkDefinition?
         var failures: [Step: Int] = [:]   // step -> how many more calls succeed before it fails
         var agent: Agent = .healthy
         /// A migration blocks until aborted (to test cancellation mid-copy).
@@ -121,6 +122,14 @@ final class InMemoryHypervisor: Hypervisor, @unchecked Sendable {
         state.withLock { $0.artifacts[sha256] = size }
         return cachedArtifactPath(sha256: sha256)
     }
+
+    func ensureCVMNetwork(_ definition: CVMNetworkDefinition) async throws {
+        state.withLock { $0.cvmNetwork = definition }
+    }
+
+    func removeCVMNetwork() async throws { state.withLock { $0.cvmNetwork = nil } }
+
+    var cvmNetworkNow: CVMNetworkDefinition? { state.withLock { $0.cvmNetwork } }
 
     /// Records which CA's credentials the host got (no files: the real install is
     /// `MigrationTLSCredentialTests`' and `MigrationTLSTests`' subject).
