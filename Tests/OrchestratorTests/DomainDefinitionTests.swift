@@ -80,12 +80,12 @@ import Testing
         #expect(try DomainDefinition(xml: xml) == definition)
     }
 
-    @Test func theCVMNetworkHasNoForwardNoDHCPAndTheGatewayOnlyWhereAsked() throws {
+    @Test func theCVMNetworkIsABridgeModeNetworkWithNoDHCPOrAddress() throws {
         let subnet = try IPv4Subnet.parse("10.77.0.0/24").get()
-        let local = CVMNetworkDefinition(subnet: subnet, carriesGateway: true).xml
-        #expect(local.contains("address='10.77.0.1' prefix='24'") && local.contains("<dns enable='no'/>"))
-        let cloud = CVMNetworkDefinition(subnet: subnet, carriesGateway: false).xml
-        #expect(!cloud.contains("<ip"))
-        for xml in [local, cloud] { #expect(!xml.contains("<forward") && !xml.contains("<dhcp")) }
+        for gateway in [true, false] {
+            let xml = CVMNetworkDefinition(subnet: subnet, carriesGateway: gateway).xml
+            #expect(xml.contains("<forward mode='bridge'/>") && xml.contains("<bridge name='cvmnet0'/>"))
+            #expect(!xml.contains("<ip") && !xml.contains("<dhcp") && !xml.contains("nat"))
+        }
     }
 }

@@ -1,14 +1,19 @@
 import CVMProtocol
-/// The libvirt network every host gets for its CVMs: a bridge with no forward mode (no NAT,
-/// no route anywhere), no DHCP and no DNS. On the machine running the traffic manager the
-/// bridge holds the segment's first address; on cloud hosts it holds none (they are joined
-/// to it by VXLAN, layer 2 only).
+
+/// The libvirt network every host gets for its CVMs: `<forward mode='bridge'/>` over a Linux
+/// bridge the orchestrator makes itself (`cvmnet0`; no NAT, no route anywhere, no DHCP, no
+/// DNS). Measured on this Debian 12 / libvirt 9.0: an isolated network (no forward, with or
+/// without `<ip>`) does not start without `/usr/sbin/iptables` (libvirt inserts DHCP/DNS
+/// accept rules even with neither); a bridge-mode network over an existing bridge starts and
+/// needs no firewall binary. So the bridge, and on the traffic manager's machine the
+/// segment's first address on it, are the orchestrator's to create (not done yet).
 public struct CVMNetworkDefinition: Sendable, Equatable {
     public static let networkName = "cvmctl-cvm"
     public static let bridgeName = "cvmnet0"
 
     public var subnet: IPv4Subnet
-    /// Whether this host carries the traffic manager's address on the segment.
+    /// Whether this host carries the traffic manager's address on the segment (on the bridge,
+    /// set by the orchestrator, not by libvirt).
     public var carriesGateway: Bool
 
     public init(subnet: IPv4Subnet, carriesGateway: Bool) {
@@ -17,14 +22,13 @@ public struct CVMNetworkDefinition: Sendable, Equatable {
     }
 
     public var xml: String {
-        var lines = ["<network>",
-                     "  <name>\(Self.networkName)</name>",
-                     "  <bridge name='\(Self.bridgeName)' stp='off' delay='0'/>"]
-        if carriesGateway {
-            lines.append("  <dns enable='no'/>")
-            lines.append("  <ip address='\(IPv4Subnet.format(subnet.gateway))' prefix='\(subnet.prefixLength)'/>")
-        }
-        lines.append("</network>")
-        return lines.joined(separator: "\n") + "\n"
+        """
+        <network>
+          <name>\(Self.networkName)</name>
+          <forward mode='bridge'/>
+          <bridge name='\(Self.bridgeName)'/>
+        </network>
+
+        """
     }
 }

@@ -8,14 +8,9 @@ import Libvirt
 enum HostNetwork {
     static func ensure(_ definition: CVMNetworkDefinition, on connection: LibvirtConnection, host: String) throws {
         if let network = try connection.lookupNetwork(name: CVMNetworkDefinition.networkName) {
-            let xml = try network.xml()
-            if definition.carriesGateway {
-                let wanted = "address='\(IPv4Subnet.format(definition.subnet.gateway))'"
-                let wantedQuoted = wanted.replacingOccurrences(of: "'", with: "\"")
-                guard xml.contains(wanted) || xml.contains(wantedQuoted) else {
-                    throw OrchestratorError.hostRefused(host: host, reason:
-                        "libvirt network '\(CVMNetworkDefinition.networkName)' exists with another subnet than \(definition.subnet); remove it (virsh net-destroy/net-undefine) or set CVM_SUBNET to match")
-                }
+            guard try network.xml().contains(CVMNetworkDefinition.bridgeName) else {
+                throw OrchestratorError.hostRefused(host: host, reason:
+                    "libvirt network '\(CVMNetworkDefinition.networkName)' exists over another bridge than \(CVMNetworkDefinition.bridgeName); remove it (virsh net-destroy/net-undefine)")
             }
             if !network.isActive { try network.start() }
             return
