@@ -105,11 +105,12 @@ extension DomainDefinition.Devices {
             children.append(XMLTree("channel", [("type", "unix")], children: parts.map { .element($0) }))
         }
         for interface in interfaces {
-            children.append(XMLTree("interface", [("type", "network")], children: [
-                .element(XMLTree("mac", [("address", interface.mac)])),
-                .element(XMLTree("source", [("network", interface.network)])),
-                .element(XMLTree("model", [("type", interface.model)])),
-            ]))
+            var parts: [XMLTree] = [XMLTree("mac", [("address", interface.mac)]),
+                                    XMLTree("source", [("network", interface.network)])]
+            if let target = interface.targetDev { parts.append(XMLTree("target", [("dev", target)])) }
+            parts.append(XMLTree("model", [("type", interface.model)]))
+            if let mtu = interface.mtu { parts.append(XMLTree("mtu", [("size", String(mtu))])) }
+            children.append(XMLTree("interface", [("type", "network")], children: parts.map { .element($0) }))
         }
         if let memballoon { children.append(XMLTree("memballoon", [("model", memballoon)])) }
         children.append(contentsOf: unmodeled)
@@ -143,7 +144,9 @@ extension DomainDefinition.Devices {
                 let interface = DomainDefinition.Interface(
                     network: element.first("source")?[attribute: "network"] ?? "",
                     mac: element.first("mac")?[attribute: "address"] ?? "",
-                    model: element.first("model")?[attribute: "type"] ?? "virtio")
+                    model: element.first("model")?[attribute: "type"] ?? "virtio",
+                    targetDev: element.first("target")?[attribute: "dev"],
+                    mtu: element.first("mtu")?[attribute: "size"].flatMap { Int($0) })
                 if Self(interfaces: [interface], memballoon: nil).tree.elements == [element] {
                     devices.interfaces.append(interface)
                     continue

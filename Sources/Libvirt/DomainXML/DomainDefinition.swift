@@ -135,10 +135,16 @@ public struct DomainDefinition: Sendable, Equatable {
         public var network: String
         public var mac: String
         public var model: String
-        public init(network: String, mac: String, model: String = "virtio") {
+        /// `<target dev=…>`: the host's tap device name; nil lets libvirt pick `vnetN`.
+        public var targetDev: String?
+        /// `<mtu size=…>`: the tap's MTU, which libvirt also gives a virtio guest (host_mtu).
+        public var mtu: Int?
+        public init(network: String, mac: String, model: String = "virtio", targetDev: String? = nil, mtu: Int? = nil) {
             self.network = network
             self.mac = mac
             self.model = model
+            self.targetDev = targetDev
+            self.mtu = mtu
         }
     }
 

@@ -73,8 +73,8 @@ extension CVMOrchestrator {
     // MARK: Hosts
 
     @discardableResult
-    public func addHost(_ spec: HostSpec) throws -> HostRecord { try hosts.addHost(spec) }
-    public func removeHost(named name: String) throws { try hosts.removeHost(named: name) }
+    public func addHost(_ spec: HostSpec) async throws -> HostRecord { try await hosts.addHost(spec) }
+    public func removeHost(named name: String) async throws { try await hosts.removeHost(named: name) }
     public func probeHost(named name: String) async throws -> HostProbe { try await hosts.probeHost(named: name) }
     func knownHostsPath(_ name: String) -> String { hosts.knownHostsPath(name) }
 }

@@ -21,6 +21,7 @@ public final class CVMOrchestrator: Sendable {
     package let migrator: CVMMigrator
     package let clusters: ClusterManager
     package let hosts: HostManager
+    package let segment: CVMSegment
     package let statusReporter: StatusReporter
 
     public static let localHostName = "local"
@@ -53,7 +54,9 @@ public final class CVMOrchestrator: Sendable {
         self.migrator = CVMMigrator(configuration: configuration, store: store, catalog: catalog,
                                     hypervisors: provider, journal: journal, logger: logger)
         self.clusters = ClusterManager(store: store, catalog: catalog, hypervisors: provider, deployer: deployer, journal: journal)
-        self.hosts = HostManager(stateDirectory: stateDirectory, store: store, libvirt: libvirt, journal: journal)
+        let segment = CVMSegment(subnet: configuration.cvmSubnet, store: store, hypervisors: provider)
+        self.segment = segment
+        self.hosts = HostManager(stateDirectory: stateDirectory, store: store, libvirt: libvirt, journal: journal, segment: segment)
         self.statusReporter = StatusReporter(store: store, hypervisors: provider)
         try ensureLocalHost()
     }

@@ -26,6 +26,8 @@ package struct CVMDeployer: Sendable {
         self.logger = logger
     }
 
+    var segment: CVMSegment { CVMSegment(subnet: configuration.cvmSubnet, store: store, hypervisors: hypervisors) }
+
     /// Deploys a CVM and returns once its agent's first authenticated heartbeat arrived.
     ///
     /// Idempotent: asking again for a running CVM with the same image and host returns it
@@ -101,10 +103,18 @@ package struct CVMDeployer: Sendable {
         await journal("deploy.start", cvm: name, host: host.name, "deploying image \(manifest.name) \(manifest.version) (\(virt.type): \(virt.reason))", policyCommit: request.policyCommit)
 
         do {
+            // Its NIC: the host joins the segment (idempotent), the store leases an address
+            // (released with the row, also by the rollback below).
+            progress("CVM network on \(host.name)")
+            try await segment.attach(host)
+            let lease = try store.leaseAddress(cvmID: record.id, in: configuration.cvmSubnet)
+            let network = try AgentConfig.Network(address: IPv4Subnet.parseAddress(lease.address) ?? 0,
+                                                  prefixLength: configuration.cvmSubnet.prefixLength, mac: lease.mac)
             let config = try AgentConfig(id: record.id, name: name, task: task, role: role,
-                                         peers: request.peers, secret: secret, intervalMs: record.intervalMs)
+                                         peers: request.peers, secret: secret, intervalMs: record.intervalMs,
+                                         network: network)
             progress("staging image \(manifest.name) on \(host.name)")
-            let domain = try await createDomain(record: record, config: config, image: image, on: hypervisor)
+            let domain = try await createDomain(record: record, config: config, image: image, on: hypervisor, lease: lease)
             progress("booting \(name) (\(virt.type))")
             let bootStart = clock.now
             try await domain.start()
@@ -215,10 +225,10 @@ package struct CVMDeployer: Sendable {
 
     /// Stages the kernel and initrd, writes the CVM's disk, defines the domain.
     func createDomain(record: CVMRecord, config: AgentConfig, image: ImageCatalog.VerifiedImage,
-                      on hypervisor: any Hypervisor) async throws -> any HypervisorDomain {
+                      on hypervisor: any Hypervisor, lease: AddressLease? = nil) async throws -> any HypervisorDomain {
         let volumes = try await createVolumes(record: record, config: config, image: image, on: hypervisor)
         let definition = DomainDefinition.cvm(record, owner: store.storeID, kernel: volumes.kernel, initrd: volumes.initrd,
-                                              disk: volumes.disk, cmdline: image.manifest.boot.cmdline)
+                                              disk: volumes.disk, cmdline: image.manifest.boot.cmdline, lease: lease)
         return try await hypervisor.defineDomain(definition)
     }
 

@@ -4,8 +4,10 @@ extension DomainDefinition {
     /// one raw virtio disk (its first block holds the CVM's configuration), the agent's virtio-serial channel (socket path chosen by
     /// libvirt on whichever host runs it), a serial console, no balloon, and our metadata.
     /// Power-off, reboot and crash all end the domain: the orchestrator decides what next.
+    /// With a `lease`, one virtio NIC on the CVM network with the leased MAC and a tap device
+    /// named after the CVM (the same on every host it migrates to).
     public static func cvm(_ record: CVMRecord, owner: String, kernel: String, initrd: String,
-                           disk: String, cmdline: String) -> DomainDefinition {
+                           disk: String, cmdline: String, lease: AddressLease? = nil) -> DomainDefinition {
         DomainDefinition(
             type: record.virtType, name: record.domainName, uuid: record.id,
             metadata: .init(cvm: CVMMetadata(id: record.id, name: record.name, image: record.image,
@@ -14,6 +16,11 @@ extension DomainDefinition {
             os: .init(kernel: kernel, initrd: initrd, cmdline: cmdline),
             devices: .init(disks: [.init(driverType: "raw", sourceFile: disk)],
                            channels: [.init(targetName: AgentChannel.portName, alias: AgentChannel.alias)],
+                           interfaces: lease.map {
+                               [.init(network: CVMNetworkDefinition.networkName, mac: $0.mac,
+                                      targetDev: CVMNetworkDefinition.tapDevice(cvmID: record.id),
+                                      mtu: CVMNetworkDefinition.mtu)]
+                           } ?? [],
                            serials: [.init()], consoles: [.init()]))
     }
 }

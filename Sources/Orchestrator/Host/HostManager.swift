@@ -7,12 +7,14 @@ package struct HostManager: Sendable {
     let store: Store
     let libvirt: LibvirtHypervisors
     let journal: Journal
+    let segment: CVMSegment
 
-    package init(stateDirectory: String, store: Store, libvirt: LibvirtHypervisors, journal: Journal) {
+    package init(stateDirectory: String, store: Store, libvirt: LibvirtHypervisors, journal: Journal, segment: CVMSegment) {
         self.stateDirectory = stateDirectory
         self.store = store
         self.libvirt = libvirt
         self.journal = journal
+        self.segment = segment
     }
 
     /// The folder holding a remote host's pinned known_hosts file.
@@ -37,14 +39,16 @@ package struct HostManager: Sendable {
 
     /// Registers a remote host after checking that SSH reaches it with the pinned host key
     /// (or, with `acceptNewHostKey`, pinning the key it presents) and the identity. Nothing
-    /// is saved when that fails.
+    /// is saved when that fails. Then joins the host to the CVM segment (its bridge,
+    /// firewall and libvirt network, a tunnel each way); when that fails, what was made is
+    /// removed again and the host is not added.
     @discardableResult
-    package func addHost(_ spec: HostSpec) throws -> HostRecord {
+    package func addHost(_ spec: HostSpec) async throws -> HostRecord {
         try spec.validate()
         guard spec.name != CVMOrchestrator.localHostName else {
             throw OrchestratorError.invalidArgument("'local' is the local hypervisor and cannot be added")
         }
-        if try store.host(named: spec.name) != nil {
+        if try await store.host(named: spec.name) != nil {
             throw OrchestratorError.invalidArgument("a host named '\(spec.name)' already exists; remove it first")
         }
         let identity = spec.identity.hasPrefix("/") ? spec.identity : FileManager.default.currentDirectoryPath + "/" + spec.identity
@@ -70,28 +74,40 @@ package struct HostManager: Sendable {
                 let line = try String(contentsOfFile: knownHosts, encoding: .utf8).split(separator: "\n").first
                 record.hostKey = line.map { $0.split(separator: " ").dropFirst().prefix(2).joined(separator: " ") }
             }
+            try await segment.attach(record)
         } catch {
+            try? await segment.detach(record)
+            segment.hypervisors.forget(host: record.name)
             try? FileManager.default.removeItem(atPath: directory)
             throw error
         }
-        try store.save(record)
-        journal("host.added", host: spec.name, "\(spec.user)@\(spec.address) trust \(spec.trust.rawValue) zone \(spec.zone) key \(record.hostKey?.split(separator: " ").first ?? "?")")
+        try await store.save(record)
+        await journal("host.added", host: spec.name, "\(spec.user)@\(spec.address) trust \(spec.trust.rawValue) zone \(spec.zone) key \(record.hostKey?.split(separator: " ").first ?? "?")")
         return record
     }
 
-    /// Forgets a host. Refused while CVMs run there.
-    package func removeHost(named name: String) throws {
+    /// Forgets a host, after taking it out of the CVM segment (the hub's tunnel always; the
+    /// host's own bridge, firewall and libvirt network when it answers). Refused while CVMs
+    /// run there.
+    package func removeHost(named name: String) async throws {
         guard name != CVMOrchestrator.localHostName else {
             throw OrchestratorError.invalidArgument("the local host cannot be removed")
         }
-        _ = try store.requireHost(named: name)
-        let here = try store.cvms().filter { $0.host == name }
+        let host = try await store.requireHost(named: name)
+        let here = try await store.cvms().filter { $0.host == name }
         guard here.isEmpty else {
             throw OrchestratorError.invalidArgument("host '\(name)' still runs \(here.count) CVM(s) (\(here.map(\.name).joined(separator: ", "))); migrate or decommission them first")
         }
-        try store.deleteHost(named: name)
+        var note = "removed"
+        do {
+            try await segment.detach(host)
+        } catch {
+            note = "removed; its CVM network could not be cleaned up there (\(error)): delete bridge \(CVMNetworkDefinition.bridgeName) and nft table inet \(CVMNetworkDefinition.firewallTable) by hand"
+        }
+        segment.hypervisors.forget(host: name)
+        try await store.deleteHost(named: name)
         try? FileManager.default.removeItem(atPath: hostDirectory(name))
-        journal("host.removed", host: name, "removed")
+        await journal("host.removed", host: name, note)
     }
 
     /// Connects to the host's libvirtd (through SSH for remote hosts), reads its version

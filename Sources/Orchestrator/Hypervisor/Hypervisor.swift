@@ -27,10 +27,15 @@ package protocol Hypervisor: Sendable {
     /// A cached file is reused only when its content hashes to `sha256` on the host: one
     /// that does not (bit rot, a truncated copy, tampering) is replaced.
     func stageArtifact(at path: String, sha256: String, progress: @escaping @Sendable (Int64, Int64) -> Void) async throws -> String
-    /// Makes the host's CVM network (``CVMNetworkDefinition``) exist and run; idempotent.
+    /// Makes the host's part of the CVM segment (``CVMNetworkDefinition``: bridge, tunnels,
+    /// firewall, libvirt network) exist and run; idempotent.
     func ensureCVMNetwork(_ definition: CVMNetworkDefinition) async throws
-    /// Removes the host's CVM network; nothing to do when it is gone.
-    func removeCVMNetwork() async throws
+    /// Removes the definition's tunnels, and with `entirely` the host's whole part of the
+    /// segment; nothing to do for what is gone.
+    func removeCVMNetwork(_ definition: CVMNetworkDefinition, entirely: Bool) async throws
+    /// The IPv4 networks of the host's interfaces (loopback excluded), to keep the CVM subnet
+    /// clear of them.
+    func ipv4Networks() async throws -> [LocalNetworks.Interface]
     /// Installs this orchestrator's migration TLS credentials where the host's QEMU looks for
     /// them (`/etc/pki/qemu`), unless they are there already; refuses to overwrite
     /// certificates it did not install (see ``MigrationTLS``).

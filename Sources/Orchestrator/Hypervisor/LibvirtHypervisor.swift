@@ -70,13 +70,40 @@ package struct LibvirtHypervisor: Hypervisor {
     }
 
     package func ensureCVMNetwork(_ definition: CVMNetworkDefinition) async throws {
-        let connection = self.connection, host = storage.host.name
-        try await connection.serially { try HostNetwork.ensure(definition, on: connection, host: host) }
+        let connection = self.connection, host = self.host
+        let shell = HostShell(host: host, knownHosts: knownHostsPath)
+        try await LibvirtExecutor.run {
+            let result = try shell.run(definition.ensureScript)
+            guard result.status == 0 else {
+                throw OrchestratorError.hostRefused(host: host.name, reason: "its CVM network could not be set up: \(result.problem)")
+            }
+        }
+        try await connection.serially { try HostNetwork.ensure(definition, on: connection, host: host.name) }
     }
 
-    package func removeCVMNetwork() async throws {
-        let connection = self.connection
-        try await connection.serially { try HostNetwork.remove(on: connection) }
+    package func removeCVMNetwork(_ definition: CVMNetworkDefinition, entirely: Bool) async throws {
+        let connection = self.connection, host = self.host
+        let shell = HostShell(host: host, knownHosts: knownHostsPath)
+        if entirely { try await connection.serially { try HostNetwork.remove(on: connection) } }
+        try await LibvirtExecutor.run {
+            let result = try shell.run(definition.removalScript(onlyTunnels: !entirely))
+            guard result.status == 0 else {
+                throw OrchestratorError.hostRefused(host: host.name, reason: "its CVM network could not be removed: \(result.problem)")
+            }
+        }
+    }
+
+    package func ipv4Networks() async throws -> [LocalNetworks.Interface] {
+        let host = self.host
+        guard !host.isLocal else { return LocalNetworks.current() }
+        let shell = HostShell(host: host, knownHosts: knownHostsPath)
+        return try await LibvirtExecutor.run {
+            let result = try shell.run("PATH=/usr/sbin:/usr/bin:/sbin:/bin ip -4 -o addr show")
+            guard result.status == 0 else {
+                throw OrchestratorError.hostRefused(host: host.name, reason: "`ip -4 addr` failed there: \(result.problem)")
+            }
+            return LocalNetworks.parse(ipAddrOutput: result.stdout)
+        }
     }
 
     package func installMigrationCredentials(_ tls: MigrationTLS, _ credentials: MigrationTLS.Credentials) async throws {

@@ -63,6 +63,8 @@ package struct CVMMigrator: Sendable {
         self.logger = logger
     }
 
+    var segment: CVMSegment { CVMSegment(subnet: configuration.cvmSubnet, store: store, hypervisors: hypervisors) }
+
     /// Live-migrates a running CVM to another host. It keeps running, keeps its id and
     /// secret, its disk is copied, and its heartbeats continue from the new host. On
     /// failure or cancellation the job is aborted, whatever was prepared on the
@@ -113,6 +115,12 @@ package struct CVMMigrator: Sendable {
             progress(.phase("TLS credentials of \(source.name) and \(destination.name)"))
             try await ensureMigrationTLS(source: source, sourceHypervisor: sourceHV,
                                          destination: destination, destinationHypervisor: destinationHV)
+            // A CVM with a NIC needs the segment at its destination, under the same
+            // network name and with a tunnel to the hub, before the domain arrives there.
+            if try store.addressLease(cvmID: record.id) != nil {
+                progress(.phase("CVM network on \(destination.name)"))
+                try await segment.attach(destination)
+            }
             progress(.phase("preparing \(destination.name)"))
             let options = try await prepareDestination(record: record, domain: domain, source: sourceHV, destination: destinationHV,
                                                        targetAddress: targetAddress, bandwidthMiBs: request.bandwidthMiBs) { done, total in

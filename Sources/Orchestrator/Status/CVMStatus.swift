@@ -12,6 +12,8 @@ public struct CVMStatus: Sendable, Codable, Equatable {
     public var image: String
     public var task: String
     public var role: AgentConfig.Role
+    /// Its address on the CVM segment (leased by the store), nil for a CVM without a NIC.
+    public var address: String?
     /// What libvirt says of the domain (`running`, `shutoff`, `missing`, ...).
     public var domainState: String
     public var uptimeSeconds: Double?

@@ -35,6 +35,7 @@ package struct StatusReporter: Sendable {
     /// reported (with the monitor's view of it), never waited for.
     package func status(now: Date = Date()) async throws -> StatusReport {
         let records = try await store.cvms()
+        let addresses = Dictionary((try? store.addressLeases())?.map { ($0.cvmID, $0.address) } ?? [], uniquingKeysWith: { a, _ in a })
         let links = (try? await store.hostLinks()) ?? [:]
         var mismatches: [Mismatch] = []
         var unreachable: [String] = []
@@ -115,7 +116,7 @@ package struct StatusReporter: Sendable {
                 failure = failure ?? "domain is \(d)"
             }
             return CVMStatus(name: r.name, id: r.id, state: state, host: r.host, image: r.image, task: r.task, role: r.role,
-                             domainState: domainStates[r.id] ?? "unknown",
+                             address: addresses[r.id], domainState: domainStates[r.id] ?? "unknown",
                              uptimeSeconds: r.startedAt.map { now.timeIntervalSince($0) },
                              lastHeartbeatAgeSeconds: age, agentStatus: r.agentStatus, cpuPercent: r.cpuPercent,
                              memUsedKiB: r.memUsedKiB, memTotalKiB: r.memTotalKiB, diskReadBytes: r.diskReadBytes,

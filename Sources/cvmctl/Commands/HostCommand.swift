@@ -45,7 +45,7 @@ struct HostCommand: AsyncParsableCommand {
                                     hypervisors: hypervisors.split(separator: ",").map(String.init),
                                     acceptNewHostKey: acceptNewHostKey)
                 let orchestrator = try global.orchestrator()
-                let record = try orchestrator.addHost(spec)
+                let record = try await orchestrator.addHost(spec)
                 if global.json { try JSONOutput.print(HostRow(record)); return }
                 print("added host \(record.name) (\(record.user ?? "")@\(record.address ?? "")), host key \(record.hostKey ?? "?")")
             }
@@ -107,7 +107,7 @@ struct HostCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                try global.orchestrator().removeHost(named: name)
+                try await global.orchestrator().removeHost(named: name)
                 if !global.json { print("removed host \(name)") }
             }
         }

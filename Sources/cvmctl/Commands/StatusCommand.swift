@@ -23,13 +23,13 @@ struct StatusCommand: AsyncParsableCommand {
             if report.cvms.isEmpty {
                 print("no CVMs")
             } else {
-                var table = Table("NAME", "STATE", "HOST", "DOMAIN", "UPTIME", "HEARTBEAT", "CPU", "MEM", "DISK R/W", "TASK")
+                var table = Table("NAME", "STATE", "HOST", "ADDRESS", "DOMAIN", "UPTIME", "HEARTBEAT", "CPU", "MEM", "DISK R/W", "TASK")
                 for c in report.cvms {
                     let mem = c.memUsedKiB.map { used in
                         "\(Format.bytes(GuestFigures.bytes(kibibytes: used)))/\(Format.bytes(GuestFigures.bytes(kibibytes: c.memTotalKiB ?? 0)))"
                     } ?? "-"
                     let io = c.diskReadBytes.map { "\(Format.bytes($0))/\(Format.bytes(c.diskWriteBytes ?? 0))" } ?? "-"
-                    table.add([c.name, c.state, c.host, c.domainState, Format.duration(c.uptimeSeconds),
+                    table.add([c.name, c.state, c.host, c.address ?? "-", c.domainState, Format.duration(c.uptimeSeconds),
                                c.lastHeartbeatAgeSeconds.map { Format.duration($0) + " ago" } ?? "never",
                                c.cpuPercent.map { String(format: "%.1f%%", $0) } ?? "-", mem, io,
                                c.role == .single ? c.task : "\(c.task) (\(c.role.rawValue))"])

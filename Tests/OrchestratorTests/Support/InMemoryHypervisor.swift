@@ -17,7 +17,7 @@ struct InjectedFailure: Error, Equatable, CustomStringConvertible {
 final class InMemoryHypervisor: Hypervisor, @unchecked Sendable {
     enum Step: String, Sendable, CaseIterable {
         case lookupDomain, defineDomain, startDomain, stageArtifact, createVolume, deleteVolumes
-        case openChannel, setMaxDowntime, migrate, destroy, undefine, installCredentials
+        case openChannel, setMaxDowntime, migrate, destroy, undefine, installCredentials, ensureNetwork
     }
 
     /// How the fake agent behaves once its channel is open.
@@ -41,6 +41,8 @@ final class InMemoryHypervisor: Hypervisor, @unchecked Sendable {
         var artifacts: [String: UInt64] = [:]
         var migrationCA: String?
         var cvmNetwork: CVMNetworkDefinition?
+        var tunnels: [String: CVMNetworkDefinition.Tunnel] = [:]
+        var interfaces: [LocalNetworks.Interface] = []
         var failures: [Step: Int] = [:]   // step -> how many more calls succeed before it fails
         var agent: Agent = .healthy
         /// A migration blocks until aborted (to test cancellation mid-copy).
@@ -123,13 +125,27 @@ final class InMemoryHypervisor: Hypervisor, @unchecked Sendable {
         return cachedArtifactPath(sha256: sha256)
     }
 
+    /// Records the host's part of the segment: the last definition, and every tunnel it has.
     func ensureCVMNetwork(_ definition: CVMNetworkDefinition) async throws {
-        state.withLock { $0.cvmNetwork = definition }
+        try check(.ensureNetwork)
+        state.withLock {
+            $0.cvmNetwork = definition
+            for tunnel in definition.tunnels { $0.tunnels[tunnel.peerHost] = tunnel }
+        }
     }
 
-    func removeCVMNetwork() async throws { state.withLock { $0.cvmNetwork = nil } }
+    func removeCVMNetwork(_ definition: CVMNetworkDefinition, entirely: Bool) async throws {
+        state.withLock {
+            for tunnel in definition.tunnels { $0.tunnels[tunnel.peerHost] = nil }
+            if entirely { $0.cvmNetwork = nil; $0.tunnels = [:] }
+        }
+    }
+
+    func ipv4Networks() async throws -> [LocalNetworks.Interface] { state.withLock { $0.interfaces } }
 
     var cvmNetworkNow: CVMNetworkDefinition? { state.withLock { $0.cvmNetwork } }
+    var tunnelsNow: [String: CVMNetworkDefinition.Tunnel] { state.withLock { $0.tunnels } }
+    func setInterfaces(_ interfaces: [LocalNetworks.Interface]) { state.withLock { $0.interfaces = interfaces } }
 
     /// Records which CA's credentials the host got (no files: the real install is
     /// `MigrationTLSCredentialTests`' and `MigrationTLSTests`' subject).
