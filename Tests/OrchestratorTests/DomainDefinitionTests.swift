@@ -78,6 +78,11 @@ import Testing
         #expect(xml.contains("<interface type=\"network\">") || xml.contains("<interface type='network'>"))
         #expect(xml.contains("52:54:00:4d:00:02") && xml.contains(CVMNetworkDefinition.networkName) && xml.contains("virtio"))
         #expect(try DomainDefinition(xml: xml) == definition)
+        definition.devices.interfaces[0].targetDev = "cv0123456789ab"
+        definition.devices.interfaces[0].mtu = 1450
+        let full = definition.xml
+        #expect(full.contains("cv0123456789ab") && full.contains("1450"))
+        #expect(try DomainDefinition(xml: full) == definition)
     }
 
     @Test func theCVMNetworkIsABridgeModeNetworkWithNoDHCPOrAddress() throws {

@@ -15,16 +15,16 @@ struct FakeSite {
     var cloud: InMemoryHypervisor { hypervisors["cloud"] }
     var store: Store { orchestrator.store }
 
-    static func make(deployTimeout: Duration = .milliseconds(300)) throws -> FakeSite {
+    static func make(deployTimeout: Duration = .milliseconds(300), cvmSubnet: String = "10.77.0.0/24") throws -> FakeSite {
         let (catalog, root) = try ImageCatalogTests.makeCatalog()
         _ = try catalog.build("tiny", logger: Logger(label: "test"))
         let hypervisors = InMemoryHypervisors()
-        let orchestrator = try CVMOrchestrator(
-            configuration: OrchestratorConfiguration(stateDirectory: root + "/state", imagesDirectory: root + "/images",
-                                                     localURI: "fake:///local", virtType: .qemu,
-                                                     deployTimeout: deployTimeout,
-                                                     localMigrationAddress: "127.0.0.1"),
-            hypervisors: hypervisors)
+        var configuration = OrchestratorConfiguration(stateDirectory: root + "/state", imagesDirectory: root + "/images",
+                                                      localURI: "fake:///local", virtType: .qemu,
+                                                      deployTimeout: deployTimeout,
+                                                      localMigrationAddress: "127.0.0.1")
+        configuration.cvmSubnet = try IPv4Subnet.parse(cvmSubnet).get()
+        let orchestrator = try CVMOrchestrator(configuration: configuration, hypervisors: hypervisors)
         // A second host; its address is only written into the migration URI the fake ignores.
         try orchestrator.store.save(HostRecord(
             name: "cloud", uri: "fake:///cloud", address: "127.0.0.2", user: "root", identity: "/dev/null", hostKey: nil,

@@ -78,6 +78,7 @@ final class InMemoryHypervisor: Hypervisor, @unchecked Sendable {
     }
 
     var domainNames: [String] { state.withLock { $0.domains.keys.sorted() } }
+    func definition(of domain: String) -> DomainDefinition? { state.withLock { $0.domains[domain]?.definition } }
     var runningDomainNames: [String] { state.withLock { $0.domains.filter(\.value.running).keys.sorted() } }
     var volumeNamesNow: [String] { state.withLock { $0.volumes.sorted() } }
 
