@@ -36,8 +36,13 @@ final class Agent {
     /// Set by a test through the kernel command line: see `FloodMode`.
     private let flood = FloodMode.fromKernelCommandLine()
     private var floodCounter: UInt64 = 0
+    /// The NIC brought up on the CVM segment, if any (probes go out on it).
+    private let interface: String?
+    /// The last probe's command and result, for a repeated command (re-acknowledged as is).
+    private var lastProbe: (seq: UInt64, result: ProbeResult)?
 
-    init(config: AgentConfig, isInit: Bool, bootDegraded: Bool) {
+    init(config: AgentConfig, isInit: Bool, bootDegraded: Bool, interface: String? = nil) {
+        self.interface = interface
         self.config = config
         role = config.role
         peers = config.peers
@@ -174,6 +179,11 @@ final class Agent {
                 peers = command.peers
                 Console.log("configure (command \(command.seq)): role \(role.rawValue), peers \(peers.isEmpty ? "none" : peers.joined(separator: ","))")
             }
+            if command.op == .probe, let target = command.probe {
+                let result = Probe.run(target, network: config.network, interface: interface)
+                lastProbe = (command.seq, result)
+                Console.log("probe (command \(command.seq)): \(target): \(result.rawValue)")
+            }
             acknowledge(command, on: port)
             if command.op == .stop { stop(command, on: port) }
         case .reacknowledge(let command):
@@ -187,7 +197,8 @@ final class Agent {
     }
 
     private func acknowledge(_ command: Command, on port: VirtioPort) {
-        let ack = Acknowledgement(id: config.id, boot: boot, seq: command.seq, op: command.op)
+        let result = lastProbe.flatMap { $0.seq == command.seq ? $0.result : nil }
+        let ack = Acknowledgement(id: config.id, boot: boot, seq: command.seq, op: command.op, result: result ?? .error)
         if port.write(ack.render(signedWith: config.secret), patienceMs: 2000) != .written {
             Console.log("could not acknowledge command \(command.seq)")
         }

@@ -14,12 +14,15 @@ if isInit {
 let arguments = CommandLine.arguments
 let config = Boot.loadConfig(path: arguments.count > 1 ? arguments[1] : Boot.configPath)
 Console.log("\(config.name): task \(config.task), role \(config.role.rawValue), interval \(config.intervalMs) ms")
+var interface: String?
 if isInit, let network = config.network {
     switch NetworkSetup.configure(network) {
-    case .success(let name): Console.log("\(name): \(network.addressText) (\(network.mac)) up")
+    case .success(let name):
+        interface = name
+        Console.log("\(name): \(network.addressText) (\(network.mac)) up")
     case .failure(let failure):
         Console.log("network: \(failure.reason)")
         bootDegraded = true
     }
 }
-Agent(config: config, isInit: isInit, bootDegraded: bootDegraded).run()
+Agent(config: config, isInit: isInit, bootDegraded: bootDegraded, interface: interface).run()

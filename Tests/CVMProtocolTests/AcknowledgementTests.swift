@@ -11,6 +11,24 @@ import Testing
         #expect(try Acknowledgement(parsed) == ack)
     }
 
+    @Test(arguments: ProbeResult.allCases)
+    func aProbesAcknowledgementCarriesItsResult(result: ProbeResult) throws {
+        let ack = Acknowledgement(id: Fixture.id, boot: 1, seq: 5, op: .probe, result: result)
+        let parsed = try WireMessage.parse(ack.render(signedWith: Fixture.secret))
+        #expect(parsed["result"] == result.rawValue)
+        #expect(try Acknowledgement(parsed) == ack)
+    }
+
+    @Test func aProbesAcknowledgementNeedsAKnownResult() throws {
+        func ack(_ extra: [WireMessage.Field]) throws -> WireMessage {
+            try WireMessage(kind: .acknowledgement, fields: [.init("id", Fixture.id), .init("boot", "0000000000000001"),
+                                                             .init("seq", "1"), .init("op", "probe")] + extra)
+        }
+        #expect(throws: WireError.self) { try Acknowledgement(ack([])) }
+        #expect(throws: WireError.self) { try Acknowledgement(ack([.init("result", "wide-open")])) }
+        #expect(Acknowledgement(id: Fixture.id, boot: 1, seq: 1, op: .stop, result: .open).result == nil)
+    }
+
     @Test func refusesOtherKindsAndMissingFields() throws {
         #expect(throws: WireError.self) { try Acknowledgement(Command(id: Fixture.id, seq: 1, op: .ping).message) }
         let noOp = try WireMessage(kind: .acknowledgement, fields: [.init("id", Fixture.id), .init("boot", "0000000000000001"), .init("seq", "1")])

@@ -4,7 +4,8 @@ import Testing
 @Suite struct CommandTests {
     @Test(arguments: Command.Operation.allCases)
     func roundTrips(op: Command.Operation) throws {
-        let command = Command(id: Fixture.id, seq: 1_700_000_000_123, op: op)
+        let probe = op == .probe ? ProbeTarget(address: 0x0a4d_0001, port: 22, route: .link) : nil
+        let command = Command(id: Fixture.id, seq: 1_700_000_000_123, op: op, probe: probe)
         let parsed = try WireMessage.parse(command.render(signedWith: Fixture.secret))
         #expect(parsed.verify(secret: Fixture.secret))
         #expect(try Command(parsed) == command)
@@ -22,6 +23,24 @@ import Testing
         // Other operations carry neither.
         let stop = Command(id: Fixture.id, seq: 9, op: .stop, role: .master, peers: ["x"])
         #expect(stop.role == nil && stop.peers.isEmpty && stop.message["role"] == nil)
+    }
+
+    @Test func probeCarriesItsTargetAndRoute() throws {
+        let target = try #require(ProbeTarget("10.200.0.2:22", route: .gateway))
+        let command = Command(id: Fixture.id, seq: 3, op: .probe, probe: target)
+        let parsed = try WireMessage.parse(command.render(signedWith: Fixture.secret))
+        #expect(parsed["target"] == "10.200.0.2:22" && parsed["via"] == "gateway")
+        #expect(try Command(parsed) == command)
+        #expect(Command(id: Fixture.id, seq: 4, op: .ping, probe: target).probe == nil, "only a probe carries one")
+        func probe(_ extra: [WireMessage.Field]) throws -> WireMessage {
+            try WireMessage(kind: .command, fields: [.init("id", Fixture.id), .init("seq", "1"), .init("op", "probe")] + extra)
+        }
+        for bad in ["", "10.200.0.2", "10.200.0.2:0", "10.200.0.2:65536", "10.200.0.2:022", "host.example:22",
+                    "10.200.0.2:22:1", "[::1]:22", "10.200.0.2:-1", String(repeating: "9", count: 5000)] {
+            #expect(throws: WireError.self, "\(bad.prefix(20))") { try Command(probe([.init("target", bad), .init("via", "link")])) }
+        }
+        #expect(throws: WireError.self) { try Command(probe([.init("target", "10.0.0.1:22"), .init("via", "tunnel")])) }
+        #expect(throws: WireError.self) { try Command(probe([.init("target", "10.0.0.1:22")])) }
     }
 
     @Test func rejectsConfigureWithoutAValidRoleOrPeers() throws {

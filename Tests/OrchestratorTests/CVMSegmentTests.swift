@@ -165,3 +165,30 @@ import Testing
         #expect(LocalNetworks.sourceAddress(toward: "not-an-address") == nil)
     }
 }
+
+@Suite struct ProbeCommandTests {
+    @Test func aProbeGoesToTheAgentAndItsResultComesBack() async throws {
+        let site = try FakeSite.make()
+        defer { site.remove() }
+        _ = try await site.deploy("web")
+        let ssh = try #require(ProbeTarget("10.200.0.2:22", route: .link))
+        #expect(try await site.orchestrator.probe(cvm: "web", target: ssh) == .timeout)
+        let other = try #require(ProbeTarget("10.77.0.3:80", route: .link))
+        #expect(try await site.orchestrator.probe(cvm: "web", target: other) == .open)
+        await #expect(throws: OrchestratorError.unknownCVM("nobody")) { try await site.orchestrator.probe(cvm: "nobody", target: ssh) }
+    }
+
+    @Test func aCVMWithoutANICIsToldSo() async throws {
+        let site = try FakeSite.make()
+        defer { site.remove() }
+        _ = try await site.deploy("old")
+        let record = try #require(try await site.store.cvm(named: "old"))
+        try site.store.releaseAddress(cvmID: record.id)
+        do {
+            _ = try await site.orchestrator.probe(cvm: "old", target: ProbeTarget(address: 1, port: 1, route: .link))
+            Issue.record("probed a CVM without a NIC")
+        } catch {
+            #expect("\(error)".contains("has no NIC on the CVM segment"))
+        }
+    }
+}

@@ -11,6 +11,8 @@ public struct Command: Sendable, Equatable {
         case ping
         /// Take a role in the task's cluster and learn its members (promotion, membership).
         case configure
+        /// Try a TCP connection (``ProbeTarget``) and report the ``ProbeResult`` in the ACK.
+        case probe
     }
 
     public var id: String
@@ -20,13 +22,17 @@ public struct Command: Sendable, Equatable {
     public var role: AgentConfig.Role?
     /// For `configure`: the other members of the cluster.
     public var peers: [String]
+    /// For `probe`: where to connect (fields `target` and `via`).
+    public var probe: ProbeTarget?
 
-    public init(id: String, seq: UInt64, op: Operation, role: AgentConfig.Role? = nil, peers: [String] = []) {
+    public init(id: String, seq: UInt64, op: Operation, role: AgentConfig.Role? = nil, peers: [String] = [],
+                probe: ProbeTarget? = nil) {
         self.id = id
         self.seq = seq
         self.op = op
         self.role = op == .configure ? role ?? .single : nil
         self.peers = op == .configure ? peers : []
+        self.probe = op == .probe ? probe : nil
     }
 
     /// Reads a `CMD` message. Does not check the MAC.
@@ -34,7 +40,17 @@ public struct Command: Sendable, Equatable {
     public init(_ message: WireMessage) throws {
         try message.requireKind(.command)
         guard let op = Operation(rawValue: try message.require("op")) else {
-            throw WireError(.invalidField, key: "op", "expected stop, ping or configure")
+            throw WireError(.invalidField, key: "op", "expected stop, ping, configure or probe")
+        }
+        var probe: ProbeTarget?
+        if op == .probe {
+            guard let route = ProbeTarget.Route(rawValue: try message.require("via")) else {
+                throw WireError(.invalidField, key: "via", "expected link or gateway")
+            }
+            guard let target = ProbeTarget(try message.require("target"), route: route) else {
+                throw WireError(.invalidField, key: "target", "expected an IPv4 address and port, like 10.77.0.1:22")
+            }
+            probe = target
         }
         var role: AgentConfig.Role?
         var peers: [String] = []
@@ -49,7 +65,8 @@ public struct Command: Sendable, Equatable {
                 throw WireError(.invalidField, key: "peers", "expected comma-separated member names")
             }
         }
-        self.init(id: try message.require("id"), seq: try message.requireUInt64("seq"), op: op, role: role, peers: peers)
+        self.init(id: try message.require("id"), seq: try message.requireUInt64("seq"), op: op, role: role, peers: peers,
+                  probe: probe)
     }
 
     /// The unsigned message.
@@ -59,6 +76,10 @@ public struct Command: Sendable, Equatable {
         if op == .configure {
             fields.append(.init("role", role?.rawValue ?? AgentConfig.Role.single.rawValue))
             fields.append(.init("peers", peers.joined(separator: ",")))
+        }
+        if op == .probe, let probe {
+            fields.append(.init("target", probe.endpoint))
+            fields.append(.init("via", probe.route.rawValue))
         }
         return try! WireMessage(kind: .command, fields: fields)
     }

@@ -251,37 +251,14 @@ package struct ClusterManager: Sendable {
         return (configured, unreachable)
     }
 
-    /// Tells one agent its role and peers over its channel (taken over from the monitor,
-    /// which reopens it) and waits up to 5 s for the acknowledgement. Heartbeats read
-    /// meanwhile are recorded, so the member does not look silent to the monitor.
+    /// Tells one agent its role and peers over its channel and waits up to 5 s for the
+    /// acknowledgement (see ``AgentCommand``).
     package func configureAgent(_ member: CVMRecord, peers: [String]) async -> Bool {
         let role = member.role
-        guard let secret = Hex.decode(member.secret),
-              let host = try? await store.host(named: member.host) else { return false }
-        guard let hypervisor = try? await hypervisors.hypervisor(for: host),
-              let domain = try? await hypervisor.lookupDomain(named: member.domainName), await domain.isActive(),
-              let channel = try? await domain.openAgentChannel(cvmID: member.id, secret: secret, force: true) else { return false }
-        defer { channel.close() }
-        guard let seq = try? await channel.send(.configure, role: role, peers: peers) else { return false }
-        return await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                for await event in channel.events {
-                    if case .acknowledged(let ack) = event, ack.seq == seq { return true }
-                    if case .heartbeat(let hb, _) = event {
-                        _ = try? await self.store.update(cvmID: member.id) { $0.apply(hb, at: Date()) }
-                    }
-                }
-                return false
-            }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(5))
-                return false
-            }
-            let acknowledged = await group.next() ?? false
-            group.cancelAll()
-            if acknowledged { _ = try? await self.store.update(cvmID: member.id) { $0.agentRole = role } }
-            return acknowledged
-        }
+        let sent = await AgentCommand(store: store, hypervisors: hypervisors).send(.configure, to: member, role: role, peers: peers)
+        guard case .success = sent else { return false }
+        _ = try? await store.update(cvmID: member.id) { $0.agentRole = role }
+        return true
     }
 }
 

@@ -83,6 +83,45 @@ import Testing
         #expect(sent > 60 && lost <= 30, "\(lost) of \(sent) pings lost")
     }
 
+    func probe(_ cli: CLIHarness, _ cvm: String, _ target: String, via: String = "link") throws -> String {
+        let out = try cli.run("probe", cvm, target, "--via", via, "--json")
+        let json = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: String]
+        return json?["result"] ?? "cvmctl failed: \(out.stderr)"
+    }
+
+    /// From inside guests (the agent's probe adds a host route to the target, as a hostile
+    /// guest could): other CVMs answer across the tunnel, the hosts' own stacks do not.
+    @Test func aGuestReachesOtherCVMsButNoHost() throws {
+        let cli = try MigrationTests.harness()
+        defer { cli.cleanUp() }
+        for (name, host) in [("inside", "local"), ("outside", "c2")] {
+            let deployed = try cli.run("deploy", "--image", "cvm-base", "--name", name, "--host", host)
+            #expect(deployed.status == 0, "\(deployed.stderr)")
+        }
+        let inside = try #require(try address(cli, "inside"))
+        // The segment is open between CVMs: the other guest's kernel answers a closed port.
+        #expect(try probe(cli, "outside", "\(inside):9") == "refused")
+        // The hub (the traffic manager's machine): its segment address and its management
+        // address on the link, and a cloud host's sshd through it as a gateway.
+        #expect(try probe(cli, "inside", "10.77.0.1:22") == "timeout")
+        #expect(try probe(cli, "inside", "10.200.0.1:22") == "timeout")
+        #expect(try probe(cli, "inside", "10.200.0.2:22", via: "gateway") == "timeout")
+        // A cloud host's own sshd from a guest on it.
+        #expect(try probe(cli, "outside", "10.200.0.2:22") == "timeout")
+        #expect(try probe(cli, "outside", "10.200.0.1:22", via: "gateway") == "timeout")
+
+        // Control: without the hub's rules the same probe reaches the hub's stack (a reset
+        // from its closed port 22), so the timeouts above are the firewall's doing.
+        let saved = try Self.sh("nft list table inet cvmctl")
+        try #require(saved.status == 0)
+        try #require(try Self.sh("nft delete table inet cvmctl").status == 0)
+        let open = try probe(cli, "inside", "10.200.0.1:22")
+        let restored = try Self.sh("nft -f - <<'EOF'\n\(saved.output)EOF")
+        #expect(open == "refused", "without the firewall the guest should reach the hub's stack")
+        #expect(restored.status == 0, "\(restored.output)")
+        #expect(try probe(cli, "inside", "10.200.0.1:22") == "timeout")
+    }
+
     @Test func removingAHostTakesItsPartOfTheSegmentAway() throws {
         var cli = try CLIHarness()
         cli.environment["CVM_MIGRATION_ADDRESS"] = "10.200.0.1"

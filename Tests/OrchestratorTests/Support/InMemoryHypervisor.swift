@@ -290,13 +290,16 @@ final class InMemoryAgentLink: AgentLink, @unchecked Sendable {
                   netRxBytes: 0, netTxBytes: 0, connections: 0, role: role)
     }
 
-    func send(_ op: Command.Operation, role: AgentConfig.Role?, peers: [String]) async throws -> UInt64 {
+    func send(_ op: Command.Operation, role: AgentConfig.Role?, peers: [String], probe: ProbeTarget?) async throws -> UInt64 {
         let n = seq.withLock { $0 += 1; return $0 }
         switch op {
         case .stop:
             domain.hypervisor.state.withLock { $0.domains[domain.name]?.running = false }
         default:
-            continuation.yield(.acknowledged(Acknowledgement(id: cvmID, boot: 0xb007, seq: n, op: op)))
+            // A probe of port 22 is dropped, any other is answered (the real agent's probe is
+            // CVMNetworkTests' subject).
+            let result: ProbeResult? = probe.map { $0.port == 22 ? .timeout : .open }
+            continuation.yield(.acknowledged(Acknowledgement(id: cvmID, boot: 0xb007, seq: n, op: op, result: result)))
             if let role { continuation.yield(.heartbeat(Self.heartbeat(id: cvmID, seq: n + 1, role: role), newBoot: false)) }
         }
         return n
