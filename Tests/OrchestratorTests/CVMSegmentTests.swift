@@ -36,12 +36,41 @@ import Testing
         let site = try FakeSite.make()
         defer { site.remove() }
         _ = try await site.deploy("far", host: "cloud")
-        let vni = CVMNetworkDefinition.vni(for: "cloud")
+        let vni = CVMNetworkDefinition.vni(for: "127.0.0.2")
         let outward = try #require(site.local.tunnelsNow["cloud"])
         #expect(outward.vni == vni && outward.remote == "127.0.0.2")
         let inward = try #require(site.cloud.tunnelsNow["local"])
         #expect(inward.vni == vni && inward.remote == LocalNetworks.sourceAddress(toward: "127.0.0.2"))
         #expect(site.cloud.cvmNetworkNow?.carriesGateway == false && site.local.cvmNetworkNow?.carriesGateway == true)
+    }
+
+    @Test func oneMachineUnderTwoNamesSharesOneTunnelAndKeepsItUntilTheLastNameGoes() async throws {
+        let site = try FakeSite.make()
+        defer { site.remove() }
+        var twin = try #require(try await site.store.host(named: "cloud"))
+        twin.name = "cloud-twin"
+        try await site.store.save(twin)
+        let segment = site.orchestrator.segment
+        try await segment.attach(try #require(try await site.store.host(named: "cloud")))
+        try await segment.attach(twin)
+        #expect(site.local.tunnelsNow.count == 2, "one per name...")
+        #expect(Set(site.local.tunnelsNow.values.map(\.device)).count == 1, "...but one device: no loop")
+        try await segment.detach(twin)
+        #expect(site.cloud.cvmNetworkNow != nil, "still used by 'cloud'")
+    }
+
+    @Test func thisMachineCannotBeACloudHost() async throws {
+        let site = try FakeSite.make()
+        defer { site.remove() }
+        var me = try #require(try await site.store.host(named: "cloud"))
+        me.name = "me"
+        me.address = "127.0.0.1"
+        do {
+            try await site.orchestrator.segment.attach(me)
+            Issue.record("the hub was joined to itself")
+        } catch {
+            #expect("\(error)".contains("is this machine"), "\(error)")
+        }
     }
 
     @Test func aMigrationJoinsTheDestinationBeforeTheDomainArrives() async throws {

@@ -7,7 +7,8 @@ import CVMProtocol
 /// Topology: hub and spokes. The traffic manager's machine (the `local` host) is the hub: it
 /// carries the segment's first address on its bridge and one tunnel per cloud host; each
 /// cloud host has one tunnel, to the hub. Each tunnel has its own VNI (Linux refuses two
-/// VXLAN devices with one VNI on one UDP port), derived from the cloud host's name. The hub's
+/// VXLAN devices with one VNI on one UDP port), derived from the cloud host's address (one
+/// machine registered under two names must not get two parallel tunnels: a loop). The hub's
 /// bridge forwards between tunnels, so CVMs on two cloud hosts reach each other through it,
 /// and a CVM that moves is found again by the bridges' MAC learning (QEMU announces the guest
 /// after a migration).
@@ -50,11 +51,12 @@ public struct CVMNetworkDefinition: Sendable, Equatable {
         self.tunnels = tunnels
     }
 
-    /// The VNI of the tunnel between the hub and `host`: FNV-1a of the name folded into
-    /// 4096…16,777,215. Two names that collide make the second tunnel fail with one line.
-    public static func vni(for host: String) -> UInt32 {
+    /// The VNI of the tunnel between the hub and the cloud host at `address`: FNV-1a of the
+    /// text folded into 4096…16,777,215. Two that collide make the second tunnel fail with
+    /// one line.
+    public static func vni(for address: String) -> UInt32 {
         var hash: UInt32 = 0x811c9dc5
-        for byte in host.utf8 {
+        for byte in address.utf8 {
             hash ^= UInt32(byte)
             hash = hash &* 0x0100_0193
         }

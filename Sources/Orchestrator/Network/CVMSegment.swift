@@ -24,7 +24,12 @@ package struct CVMSegment: Sendable {
         guard let underlay = LocalNetworks.sourceAddress(toward: address) else {
             throw OrchestratorError.hostUnreachable(host: host.name, reason: "no route from this machine to \(address) for the CVM segment's tunnel")
         }
-        let vni = CVMNetworkDefinition.vni(for: host.name)
+        guard underlay != address else {
+            throw OrchestratorError.invalidArgument("host '\(host.name)' at \(address) is this machine, the CVM segment's hub; add other machines as hosts")
+        }
+        // From the address, not the name: one machine registered under two names gets one
+        // tunnel, not two parallel ones (a loop between the bridges, and a broadcast storm).
+        let vni = CVMNetworkDefinition.vni(for: address)
         return (.init(peerHost: host.name, vni: vni, remote: address),
                 .init(peerHost: CVMOrchestrator.localHostName, vni: vni, remote: underlay))
     }
@@ -66,9 +71,11 @@ package struct CVMSegment: Sendable {
     }
 
     /// Takes a cloud host out of the segment: the hub's tunnel to it, then (when the host
-    /// answers) its whole part. The hub's side goes even when the host is unreachable.
+    /// answers) its whole part. The hub's side goes even when the host is unreachable. Nothing
+    /// is removed while another host record names the same machine (address).
     package func detach(_ host: HostRecord) async throws {
         guard !host.isLocal else { return }
+        if try await store.hosts().contains(where: { $0.name != host.name && $0.address == host.address }) { return }
         let prefix = "\(store.storeID)|\(host.name)|"
         Self.attached.withLock { $0 = $0.filter { !$0.key.hasPrefix(prefix) } }
         let (hubSide, hostSide) = try tunnels(for: host)

@@ -36,7 +36,7 @@ import Testing
         // Both cloud hosts joined the segment when they were added: a tunnel each way, a
         // bridge and the isolation rules on each.
         for (name, ns) in [("c2", "cvmh2"), ("c3", "cvmh3")] {
-            let device = CVMNetworkDefinition.tunnelDevice(vni: CVMNetworkDefinition.vni(for: name))
+            let device = CVMNetworkDefinition.tunnelDevice(vni: CVMNetworkDefinition.vni(for: "10.200.0.\(ns.suffix(1))"))
             #expect(try Self.sh("ip -d link show dev \(device)").output.contains("remote 10.200.0.\(ns.suffix(1)) "))
             let there = try Self.sh("ip netns exec \(ns) ip -d link show dev \(device); ip netns exec \(ns) nft list table inet cvmctl")
             #expect(there.output.contains("remote 10.200.0.1 ") && there.output.contains("master cvmnet0"), "\(there.output)")
@@ -127,7 +127,7 @@ import Testing
         cli.environment["CVM_MIGRATION_ADDRESS"] = "10.200.0.1"
         defer { cli.cleanUp() }
         #expect(try cli.addTestBedHost("c2", index: 0).status == 0)
-        let device = CVMNetworkDefinition.tunnelDevice(vni: CVMNetworkDefinition.vni(for: "c2"))
+        let device = CVMNetworkDefinition.tunnelDevice(vni: CVMNetworkDefinition.vni(for: "10.200.0.2"))
         #expect(try Self.sh("ip link show dev \(device)").status == 0)
         let removed = try cli.run("host", "remove", "c2")
         #expect(removed.status == 0, "\(removed.stderr)")
@@ -142,7 +142,7 @@ import Testing
         let cli = try CLIHarness()
         defer { cli.cleanUp() }
         // A VXLAN device holding the tunnel's VNI on the host's UDP port: Linux refuses a second.
-        let vni = CVMNetworkDefinition.vni(for: "c2")
+        let vni = CVMNetworkDefinition.vni(for: "10.200.0.2")
         try #require(try Self.sh("ip netns exec cvmh2 ip link add cvxblock type vxlan id \(vni) remote 10.200.0.99 dstport 4789").status == 0)
         defer { _ = try? Self.sh("ip netns exec cvmh2 ip link del cvxblock") }
         let added = try cli.addTestBedHost("c2", index: 0)
