@@ -107,6 +107,13 @@ let package = Package(
         ], swiftSettings: strict),
 
         // Benchmarks (whole-program, print ratios against a reference measured in the same run).
+        // The traffic manager's data plane in a CVM (image cvm-tms), built static by its recipe.
+        .executableTarget(name: "cvm-tms", dependencies: [
+            "TrafficManager",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
+
         .executableTarget(name: "tms-bench", dependencies: [
             "TMSCore", .product(name: "Atomics", package: "swift-atomics"),
         ], path: "Benchmarks/tms-bench"),

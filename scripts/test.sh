@@ -14,8 +14,9 @@ bash scripts/setup-host.sh
 step "build"
 swift build --build-tests 2>&1 | { grep -vE '^\[[0-9]+/[0-9]+\]' || true; }
 
-step "CVM image"
+step "CVM images"
 .build/debug/cvmctl image build cvm-base
+.build/debug/cvmctl image build cvm-tms
 
 step "unit tests"
 swift test --skip-build --skip IntegrationTests

@@ -40,6 +40,8 @@ final class Agent {
     private let interface: String?
     /// The last probe's command and result, for a repeated command (re-acknowledged as is).
     private var lastProbe: (seq: UInt64, result: ProbeResult)?
+    /// The traffic manager's data plane (image cvm-tms), once a `serve` command came.
+    private var dataPlane = DataPlane()
 
     init(config: AgentConfig, isInit: Bool, bootDegraded: Bool, interface: String? = nil) {
         self.interface = interface
@@ -60,6 +62,7 @@ final class Agent {
                 continue
             }
             var now = Clock.monotonicMs()
+            dataPlane.supervise(nowMs: now)
             if now >= nextTick {
                 sendHeartbeat(on: port)
                 nextTick += interval
@@ -125,7 +128,8 @@ final class Agent {
             memUsedKiB: usage.memUsedKiB, memTotalKiB: usage.memTotalKiB,
             diskReadBytes: usage.diskReadBytes, diskWriteBytes: usage.diskWriteBytes,
             netRxBytes: usage.netRxBytes, netTxBytes: usage.netTxBytes,
-            connections: usage.connections, badCommands: gate.rejectedCount, role: role)
+            connections: usage.connections, badCommands: gate.rejectedCount, role: role,
+            service: dataPlane.report())
         let outcome = port.write(heartbeat.render(signedWith: config.secret), patienceMs: 0)
         lastHeartbeatWritten = outcome == .written
         switch outcome {
@@ -178,6 +182,9 @@ final class Agent {
                 role = newRole
                 peers = command.peers
                 Console.log("configure (command \(command.seq)): role \(role.rawValue), peers \(peers.isEmpty ? "none" : peers.joined(separator: ","))")
+            }
+            if command.op == .serve, let text = command.config {
+                Console.log("serve (command \(command.seq), \(text.utf8.count) bytes): \(dataPlane.serve(config: text))")
             }
             if command.op == .probe, let target = command.probe {
                 let result = Probe.run(target, network: config.network, interface: interface)

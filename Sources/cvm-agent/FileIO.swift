@@ -42,3 +42,24 @@ enum FileIO {
         return names.sorted()
     }
 }
+
+extension FileIO {
+    /// Writes `bytes` to `path` through a temporary file renamed over it, with `mode`.
+    static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t) -> Bool {
+        let temporary = path + ".new"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { return false }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written > 0 { offset += written } else if written < 0 && errno == EINTR { continue } else { break }
+        }
+        let complete = offset == bytes.count
+        close(fd)
+        guard complete, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            return false
+        }
+        return true
+    }
+}

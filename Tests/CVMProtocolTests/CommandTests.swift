@@ -5,7 +5,8 @@ import Testing
     @Test(arguments: Command.Operation.allCases)
     func roundTrips(op: Command.Operation) throws {
         let probe = op == .probe ? ProbeTarget(address: 0x0a4d_0001, port: 22, route: .link) : nil
-        let command = Command(id: Fixture.id, seq: 1_700_000_000_123, op: op, probe: probe)
+        let command = Command(id: Fixture.id, seq: 1_700_000_000_123, op: op, probe: probe,
+                              config: op == .serve ? "vServers:\n  - name: a\n" : nil)
         let parsed = try WireMessage.parse(command.render(signedWith: Fixture.secret))
         #expect(parsed.verify(secret: Fixture.secret))
         #expect(try Command(parsed) == command)
@@ -41,6 +42,17 @@ import Testing
         }
         #expect(throws: WireError.self) { try Command(probe([.init("target", "10.0.0.1:22"), .init("via", "tunnel")])) }
         #expect(throws: WireError.self) { try Command(probe([.init("target", "10.0.0.1:22")])) }
+    }
+
+    @Test func serveCarriesTheDataPlanesConfigurationIntact() throws {
+        let yaml = "cores: 1\nvServers:\n  - name: backup   # a comment = with % and spaces\n    bind: 0.0.0.0:8090\n"
+        let command = Command(id: Fixture.id, seq: 2, op: .serve, config: yaml)
+        let line = command.render(signedWith: Fixture.secret)
+        #expect(!line.dropLast().contains(UInt8(ascii: "\n")), "one line on the wire")
+        #expect(try Command(WireMessage.parse(line)).config == yaml)
+        let empty = try WireMessage(kind: .command, fields: [.init("id", Fixture.id), .init("seq", "1"), .init("op", "serve"), .init("config", "")])
+        #expect(throws: WireError.self) { try Command(empty) }
+        #expect(Command(id: Fixture.id, seq: 3, op: .ping, config: yaml).config == nil)
     }
 
     @Test func rejectsConfigureWithoutAValidRoleOrPeers() throws {

@@ -9,6 +9,36 @@ import Testing
         #expect(try Heartbeat(parsed) == heartbeat)
     }
 
+    @Test func aDataPlanesReportRidesAlongAndIsParsedStrictly() throws {
+        var heartbeat = Fixture.heartbeat(seq: 7)
+        heartbeat.service = ServiceReport(serving: true, active: 3, opened: 40, bytes: 123_456, spills: 2)
+        let message = try WireMessage.parse(heartbeat.render(signedWith: Fixture.secret))
+        #expect(message.fields.map(\.key).suffix(5) == ["serving", "active", "opened", "servedBytes", "spills"])
+        #expect(try Heartbeat(message) == heartbeat)
+        #expect(try Heartbeat(WireMessage.parse(Fixture.heartbeat(seq: 8).render(signedWith: Fixture.secret))).service == nil)
+        // serving without the rest, or not 0/1: refused.
+        var fields = Fixture.heartbeat(seq: 9).message.fields
+        fields.append(.init("serving", "1"))
+        #expect(throws: WireError.self) { try Heartbeat(WireMessage(kind: .heartbeat, fields: fields)) }
+        fields[fields.count - 1] = .init("serving", "yes")
+        #expect(throws: WireError.self) { try Heartbeat(WireMessage(kind: .heartbeat, fields: fields)) }
+    }
+
+    @Test(arguments: [
+        ("serving=1 connections=3 opened=40 bytes=99 spills=2\n", ServiceReport(serving: true, active: 3, opened: 40, bytes: 99, spills: 2)),
+        ("serving=0\n", ServiceReport(serving: false)),
+        ("serving=1 connections=x future=7\n", ServiceReport(serving: true)),
+    ])
+    func theDataPlanesStatusLineIsRead(line: String, expected: ServiceReport) {
+        #expect(ServiceReport(statusLine: line) == expected)
+    }
+
+    @Test func aStatusLineWithoutServingIsNone() {
+        for line in ["", "connections=3", "serving=2", "serving=99999999999999999999999", String(repeating: "x", count: 100_000)] {
+            #expect(ServiceReport(statusLine: line) == nil)
+        }
+    }
+
     @Test func rendersFieldsInTheDocumentedOrder() {
         let keys = Fixture.heartbeat(seq: 1).message.fields.map(\.key)
         #expect(keys == ["id", "boot", "seq", "uptimeMs", "status", "task", "cpuPercent", "memUsedKiB",

@@ -221,3 +221,39 @@ import Testing
         }
     }
 }
+
+@Suite struct ServeCommandTests {
+    @Test func aServeWaitsForTheHeartbeatThatSaysItServes() async throws {
+        let site = try FakeSite.make()
+        defer { site.remove() }
+        _ = try await site.deploy("backup")
+        let result = try await site.orchestrator.serve(cvm: "backup", config: "vServers:\n  - name: b\n")
+        #expect(result.address == "10.77.0.2" && result.report.serving && result.report.opened == 2)
+        let status = try #require(try await site.orchestrator.status().cvms.first)
+        #expect(status.serving == true && status.servedBytes == 3)
+    }
+
+    @Test func aDataPlaneThatNeverServesIsOneLine() async throws {
+        let site = try FakeSite.make()
+        defer { site.remove() }
+        _ = try await site.deploy("backup")
+        do {
+            _ = try await site.orchestrator.serve(cvm: "backup", config: "broken: yes\n", timeout: .milliseconds(300))
+            Issue.record("a data plane that never serves was accepted")
+        } catch {
+            #expect("\(error)".contains("did not start with this configuration"), "\(error)")
+        }
+    }
+
+    @Test func aConfigurationTooLargeForTheChannelIsRefusedBeforeSending() async throws {
+        let site = try FakeSite.make()
+        defer { site.remove() }
+        _ = try await site.deploy("backup")
+        do {
+            _ = try await site.orchestrator.serve(cvm: "backup", config: String(repeating: "# padding\n", count: 500))
+            Issue.record("an oversized configuration was sent")
+        } catch {
+            #expect("\(error)".contains("more than the 4096 a line may have"), "\(error)")
+        }
+    }
+}

@@ -125,6 +125,25 @@ AGENT="$("$SWIFT" "${BUILD[@]}" --show-bin-path)/cvm-agent"
 [[ -x $AGENT ]] || die "agent binary missing at $AGENT"
 strip --strip-all -o "$TREE/init" "$AGENT"
 
+# Images built on this recipe add programs the agent starts (CVM_EXTRA_PRODUCTS, e.g. the
+# cvm-tms data plane): static release builds of this package's products, in /bin.
+EXTRA_PRODUCTS=(${CVM_EXTRA_PRODUCTS:-})
+if ((${#EXTRA_PRODUCTS[@]})); then
+    mkdir -p "$TREE/bin"
+    chmod 0755 "$TREE/bin"
+fi
+for product in "${EXTRA_PRODUCTS[@]}"; do
+    [[ $product =~ ^[a-z][a-z0-9-]*$ ]] || die "bad product name '$product' in CVM_EXTRA_PRODUCTS"
+    log "building $product (release, static)"
+    EXTRA=(build -c release --product "$product" -Xswiftc -static-executable
+           --scratch-path "$REPO_ROOT/.build-agent" --package-path "$REPO_ROOT")
+    "$SWIFT" "${EXTRA[@]}" >&2
+    binary="$("$SWIFT" "${EXTRA[@]}" --show-bin-path)/$product"
+    [[ -x $binary ]] || die "$product binary missing at $binary"
+    strip --strip-all -o "$TREE/bin/$product" "$binary"
+    chmod 0755 "$TREE/bin/$product"
+done
+
 # The kernel opens /dev/console before it runs /init, before devtmpfs exists.
 mknod -m 600 "$TREE/dev/console" c 5 1
 
@@ -149,6 +168,9 @@ cp "$WORK/initrd.img" "$OUT_DIR/initrd.img"
     echo "modules: ${module_notes[*]}"
     echo "swift: $("$SWIFT" --version 2>/dev/null | head -n1)"
     echo "agent-sha256: $(sha256sum "$TREE/init" | cut -d' ' -f1)"
+    for product in "${EXTRA_PRODUCTS[@]}"; do
+        echo "$product-sha256: $(sha256sum "$TREE/bin/$product" | cut -d' ' -f1)"
+    done
 } >"$OUT_DIR/inputs.txt"
 (cd "$OUT_DIR" && sha256sum vmlinuz initrd.img >SHA256SUMS)
 log "done: $(cd "$OUT_DIR" && ls -l vmlinuz initrd.img | awk '{ print $9 " " $5 }' | tr '\n' ' ')"

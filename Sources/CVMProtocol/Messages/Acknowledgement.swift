@@ -23,7 +23,7 @@ public struct Acknowledgement: Sendable, Equatable {
     public init(_ message: WireMessage) throws {
         try message.requireKind(.acknowledgement)
         guard let op = Command.Operation(rawValue: try message.require("op")) else {
-            throw WireError(.invalidField, key: "op", "expected stop, ping, configure or probe")
+            throw WireError(.invalidField, key: "op", "expected stop, ping, configure, probe or serve")
         }
         var result: ProbeResult?
         if op == .probe {

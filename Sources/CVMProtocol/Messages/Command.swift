@@ -13,6 +13,9 @@ public struct Command: Sendable, Equatable {
         case configure
         /// Try a TCP connection (``ProbeTarget``) and report the ``ProbeResult`` in the ACK.
         case probe
+        /// Run the data plane (image cvm-tms) with this configuration (field `config`, the
+        /// traffic manager's YAML), or reload it with a new one.
+        case serve
     }
 
     public var id: String
@@ -24,15 +27,18 @@ public struct Command: Sendable, Equatable {
     public var peers: [String]
     /// For `probe`: where to connect (fields `target` and `via`).
     public var probe: ProbeTarget?
+    /// For `serve`: the data plane's configuration.
+    public var config: String?
 
     public init(id: String, seq: UInt64, op: Operation, role: AgentConfig.Role? = nil, peers: [String] = [],
-                probe: ProbeTarget? = nil) {
+                probe: ProbeTarget? = nil, config: String? = nil) {
         self.id = id
         self.seq = seq
         self.op = op
         self.role = op == .configure ? role ?? .single : nil
         self.peers = op == .configure ? peers : []
         self.probe = op == .probe ? probe : nil
+        self.config = op == .serve ? config ?? "" : nil
     }
 
     /// Reads a `CMD` message. Does not check the MAC.
@@ -40,7 +46,12 @@ public struct Command: Sendable, Equatable {
     public init(_ message: WireMessage) throws {
         try message.requireKind(.command)
         guard let op = Operation(rawValue: try message.require("op")) else {
-            throw WireError(.invalidField, key: "op", "expected stop, ping, configure or probe")
+            throw WireError(.invalidField, key: "op", "expected stop, ping, configure, probe or serve")
+        }
+        var config: String?
+        if op == .serve {
+            config = try message.require("config")
+            guard config?.isEmpty == false else { throw WireError(.invalidField, key: "config", "empty") }
         }
         var probe: ProbeTarget?
         if op == .probe {
@@ -66,7 +77,7 @@ public struct Command: Sendable, Equatable {
             }
         }
         self.init(id: try message.require("id"), seq: try message.requireUInt64("seq"), op: op, role: role, peers: peers,
-                  probe: probe)
+                  probe: probe, config: config)
     }
 
     /// The unsigned message.
@@ -77,6 +88,7 @@ public struct Command: Sendable, Equatable {
             fields.append(.init("role", role?.rawValue ?? AgentConfig.Role.single.rawValue))
             fields.append(.init("peers", peers.joined(separator: ",")))
         }
+        if op == .serve { fields.append(.init("config", config ?? "")) }
         if op == .probe, let probe {
             fields.append(.init("target", probe.endpoint))
             fields.append(.init("via", probe.route.rawValue))

@@ -41,13 +41,17 @@ public struct Heartbeat: Sendable, Equatable {
     public var badCommands: UInt64
     /// The role the agent holds in its task's cluster.
     public var role: AgentConfig.Role
+    /// Its data plane's report (image cvm-tms), nil when it runs none.
+    public var service: ServiceReport?
 
     public init(
         id: String, boot: UInt64, seq: UInt64, uptimeMs: UInt64, status: Status, task: String,
         cpuPercent: Double, memUsedKiB: UInt64, memTotalKiB: UInt64,
         diskReadBytes: UInt64, diskWriteBytes: UInt64, netRxBytes: UInt64, netTxBytes: UInt64,
-        connections: UInt64, badCommands: UInt64 = 0, role: AgentConfig.Role = .single
+        connections: UInt64, badCommands: UInt64 = 0, role: AgentConfig.Role = .single,
+        service: ServiceReport? = nil
     ) {
+        self.service = service
         self.id = id
         self.boot = boot
         self.seq = seq
@@ -96,13 +100,18 @@ public struct Heartbeat: Sendable, Equatable {
             netTxBytes: try message.requireUInt64("netTxBytes"),
             connections: try message.requireUInt64("connections"),
             badCommands: try message.requireUInt64("badCommands"),
-            role: role)
+            role: role,
+            service: try ServiceReport.read(message))
     }
 
     /// The unsigned `HB` message; sign it with `render(signedWith:)`.
     public var message: WireMessage {
         // Keys are constants that satisfy the key rule, so this cannot throw.
-        try! WireMessage(kind: .heartbeat, fields: [
+        try! WireMessage(kind: .heartbeat, fields: baseFields + (service?.fields ?? []))
+    }
+
+    private var baseFields: [WireMessage.Field] {
+        [
             .init("id", id),
             .init("boot", WireMessage.hex64(boot)),
             .init("seq", String(seq)),
@@ -119,7 +128,7 @@ public struct Heartbeat: Sendable, Equatable {
             .init("connections", String(connections)),
             .init("badCommands", String(badCommands)),
             .init("role", role.rawValue),
-        ])
+        ]
     }
 
     /// The signed line, newline included.

@@ -328,6 +328,11 @@ extension CVMRecord {
         netTxBytes = GuestFigures.bytes(hb.netTxBytes)
         connections = GuestFigures.count(hb.connections)
         agentRole = hb.role
+        serving = hb.service?.serving
+        servedActive = hb.service.map { GuestFigures.count($0.active) }
+        servedOpened = hb.service.map { GuestFigures.count($0.opened) }
+        servedBytes = hb.service.map { GuestFigures.bytes($0.bytes) }
+        servedSpills = hb.service.map { GuestFigures.count($0.spills) }
     }
 }
 

@@ -132,9 +132,9 @@ public final class AgentChannel: Sendable {
     /// Sends a signed command to the agent; returns its sequence number (its `ACK` carries it).
     @discardableResult
     public func send(_ op: Command.Operation, role: AgentConfig.Role? = nil, peers: [String] = [],
-                     probe: ProbeTarget? = nil) async throws -> UInt64 {
+                     probe: ProbeTarget? = nil, config: String? = nil) async throws -> UInt64 {
         let seq = state.withLock { s -> UInt64 in s.commandSeq += 1; return s.commandSeq }
-        let line = Command(id: cvmID, seq: seq, op: op, role: role, peers: peers, probe: probe).render(signedWith: secret)
+        let line = Command(id: cvmID, seq: seq, op: op, role: role, peers: peers, probe: probe, config: config).render(signedWith: secret)
         let stream = self.stream
         try await connection.serially { try stream.sendAll(line) }
         return seq

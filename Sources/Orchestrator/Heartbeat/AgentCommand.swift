@@ -15,9 +15,12 @@ package struct AgentCommand: Sendable {
         case unacknowledged
     }
 
-    /// Sends the command; the agent's acknowledgement, or why there is none.
+    /// Sends the command; the agent's acknowledgement, or why there is none. With `until`,
+    /// also waits (within the same `timeout`) for a heartbeat after the acknowledgement that
+    /// satisfies it (a data plane reporting that it serves).
     package func send(_ op: Command.Operation, to member: CVMRecord, role: AgentConfig.Role? = nil, peers: [String] = [],
-                      probe: ProbeTarget? = nil, timeout: Duration = .seconds(5)) async -> Result<Acknowledgement, Failure> {
+                      probe: ProbeTarget? = nil, config: String? = nil, timeout: Duration = .seconds(5),
+                      until: (@Sendable (Heartbeat) -> Bool)? = nil) async -> Result<Acknowledgement, Failure> {
         guard let secret = Hex.decode(member.secret) else { return .failure(.unreachable("its secret is unreadable")) }
         let channel: any AgentLink
         do {
@@ -31,16 +34,21 @@ package struct AgentCommand: Sendable {
             return .failure(.unreachable("\(error)"))
         }
         defer { channel.close() }
-        guard let seq = try? await channel.send(op, role: role, peers: peers, probe: probe) else {
+        guard let seq = try? await channel.send(op, role: role, peers: peers, probe: probe, config: config) else {
             return .failure(.unreachable("the command could not be written to its channel"))
         }
         let store = self.store
         return await withTaskGroup(of: Acknowledgement?.self) { group in
             group.addTask {
+                var acknowledged: Acknowledgement?
                 for await event in channel.events {
-                    if case .acknowledged(let ack) = event, ack.seq == seq { return ack }
+                    if case .acknowledged(let ack) = event, ack.seq == seq {
+                        if until == nil { return ack }
+                        acknowledged = ack
+                    }
                     if case .heartbeat(let hb, _) = event {
                         _ = try? await store.update(cvmID: member.id) { $0.apply(hb, at: Date()) }
+                        if let ack = acknowledged, let until, until(hb) { return ack }
                     }
                 }
                 return nil

@@ -106,7 +106,7 @@ package protocol AgentLink: Sendable {
     var events: AsyncStream<AgentChannel.Event> { get }
     /// Sends a signed command; returns its sequence number (the agent's `ACK` carries it).
     @discardableResult
-    func send(_ op: Command.Operation, role: AgentConfig.Role?, peers: [String], probe: ProbeTarget?) async throws -> UInt64
+    func send(_ op: Command.Operation, role: AgentConfig.Role?, peers: [String], probe: ProbeTarget?, config: String?) async throws -> UInt64
     /// Closes our end; the agent keeps running and the channel can be opened again.
     func close()
 }
@@ -131,11 +131,11 @@ extension HypervisorProvider {
 extension AgentLink {
     /// Sends a signed command that carries no role or peers.
     @discardableResult
-    package func send(_ op: Command.Operation) async throws -> UInt64 { try await send(op, role: nil, peers: [], probe: nil) }
+    package func send(_ op: Command.Operation) async throws -> UInt64 { try await send(op, role: nil, peers: [], probe: nil, config: nil) }
 
     /// Sends a signed `configure` command.
     @discardableResult
     package func send(_ op: Command.Operation, role: AgentConfig.Role?, peers: [String]) async throws -> UInt64 {
-        try await send(op, role: role, peers: peers, probe: nil)
+        try await send(op, role: role, peers: peers, probe: nil, config: nil)
     }
 }

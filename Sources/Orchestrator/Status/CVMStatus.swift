@@ -29,6 +29,12 @@ public struct CVMStatus: Sendable, Codable, Equatable {
     public var failure: String?
     public var lastMigrationPauseMs: Int?
     public var lastMigrationTotalMs: Int?
+    /// A data plane's report (image cvm-tms), nil for other CVMs.
+    public var serving: Bool? = nil
+    public var servedActive: Int64? = nil
+    public var servedOpened: Int64? = nil
+    public var servedBytes: Int64? = nil
+    public var servedSpills: Int64? = nil
 }
 
 /// A disagreement between the store and what libvirt really runs.

@@ -122,7 +122,9 @@ package struct StatusReporter: Sendable {
                              memUsedKiB: r.memUsedKiB, memTotalKiB: r.memTotalKiB, diskReadBytes: r.diskReadBytes,
                              diskWriteBytes: r.diskWriteBytes, connections: r.connections, deployMs: r.deployMs,
                              failure: failure, lastMigrationPauseMs: r.lastMigrationPauseMs,
-                             lastMigrationTotalMs: r.lastMigrationTotalMs)
+                             lastMigrationTotalMs: r.lastMigrationTotalMs, serving: r.serving,
+                             servedActive: r.servedActive, servedOpened: r.servedOpened,
+                             servedBytes: r.servedBytes, servedSpills: r.servedSpills)
         }
         return StatusReport(cvms: cvms, mismatches: mismatches, monitorPid: monitor?.pid, monitorAlive: monitorAlive,
                             unreachableHosts: unreachable.sorted(), hostProblems: hostProblems)

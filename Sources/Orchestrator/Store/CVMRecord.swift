@@ -66,6 +66,13 @@ public struct CVMRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     /// The role the agent reported in its last heartbeat (it differs from `role` until a
     /// promotion or a membership change has reached the agent).
     public var agentRole: AgentConfig.Role? = nil
+    /// From the last heartbeat of a CVM running a data plane (image cvm-tms): whether it
+    /// serves, and its totals (bounded like every guest figure). Nil for other CVMs.
+    public var serving: Bool? = nil
+    public var servedActive: Int64? = nil
+    public var servedOpened: Int64? = nil
+    public var servedBytes: Int64? = nil
+    public var servedSpills: Int64? = nil
 }
 
 /// A cluster: several CVMs of one task, one master and servants, each knowing every member

@@ -242,6 +242,16 @@ public final class Store: Sendable {
                 t.column("leasedAt", .datetime).notNull()
             }
         }
+        // What a CVM's data plane reports (ServiceReport).
+        m.registerMigration("v9") { db in
+            try db.alter(table: "cvm") { t in
+                t.add(column: "serving", .boolean)
+                t.add(column: "servedActive", .integer)
+                t.add(column: "servedOpened", .integer)
+                t.add(column: "servedBytes", .integer)
+                t.add(column: "servedSpills", .integer)
+            }
+        }
         return m
     }
 }

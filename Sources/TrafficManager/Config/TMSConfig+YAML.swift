@@ -182,7 +182,7 @@ extension MonitorConfig {
 extension VServerConfig {
     init(_ reader: YAMLReader) throws(ConfigError) {
         try reader.expectOnly(["name", "bind", "mode", "method", "services", "monitor", "spillover",
-                               "idleTimeout", "connectTimeout", "task"])
+                               "idleTimeout", "connectTimeout", "task", "cvm"])
         let name = try reader.string("name")
         guard !name.contains(where: { $0 == "/" || $0.isWhitespace || $0 == "\"" }) else {
             throw reader.error("name", "a vServer name may not contain '/', quotes or spaces")
@@ -216,6 +216,17 @@ extension VServerConfig {
         }
         if services.count > 64 {
             throw reader.error("services", "at most 64 services per vServer")
+        }
+        if reader.has("cvm") {
+            let cvm = try reader.submapping("cvm")
+            try cvm.expectOnly(["task", "port", "capacity"])
+            let task = try cvm.string("task")
+            guard !task.isEmpty, task.utf8.count <= 64,
+                  task.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+                throw cvm.error("task", "expected a task name of letters, digits, '-' and '_'")
+            }
+            self.cvm = CVMBackend(task: task, port: try cvm.int("port", in: 1...65_535),
+                                  capacity: try cvm.int("capacity", in: 1...10_000_000))
         }
     }
 }

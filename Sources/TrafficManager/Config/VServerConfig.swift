@@ -32,6 +32,10 @@ public struct VServerConfig: Sendable, Hashable {
     /// The task name under which the usage monitors report this vServer's balancing
     /// (the name the orchestrator's policies use). Default `vserver/NAME`.
     public var task: String
+    /// Set for a vServer offloaded to CVMs (image cvm-tms): `services` are then what each CVM's
+    /// data plane forwards to, and the traffic manager's own services for this vServer are the
+    /// CVMs of `cvm.task` that report serving (`cvmctl tms run` adds and removes them live).
+    public var cvm: CVMBackend?
 
     public init(name: String, bind: HostPort?, mode: Mode = .tcp, method: Method = .roundrobin,
                 services: [ServiceConfig], monitor: String? = nil, spillover: SpilloverConfig = SpilloverConfig(),
@@ -46,6 +50,22 @@ public struct VServerConfig: Sendable, Hashable {
         self.idleTimeout = idleTimeout
         self.connectTimeout = connectTimeout
         self.task = task ?? "vserver/\(name)"
+    }
+}
+
+/// The CVMs that serve a vServer (see ``VServerConfig/cvm``).
+public struct CVMBackend: Sendable, Hashable {
+    /// The orchestrator's task whose CVMs serve it (they run image cvm-tms).
+    public var task: String
+    /// The port each CVM's data plane listens on, at its address on the CVM segment.
+    public var port: Int
+    /// Concurrent connections one CVM takes: its share of the vServer's dynamic limit.
+    public var capacity: Int
+
+    public init(task: String, port: Int, capacity: Int) {
+        self.task = task
+        self.port = port
+        self.capacity = capacity
     }
 }
 

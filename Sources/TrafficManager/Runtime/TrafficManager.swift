@@ -24,6 +24,10 @@ public final class TrafficManager: Sendable {
     let logger: Logger
     /// The file reloads read (SIGHUP, `POST /reload`), if any.
     public let configFile: String?
+    /// Applied to every configuration read from the file (a reload on SIGHUP or `POST
+    /// /reload`) before it is used: `cvmctl tms run` puts the CVMs serving a vServer in place
+    /// of the backends those CVMs forward to.
+    private let prepare: @Sendable (TMSConfig) -> TMSConfig
     private let initial: TMSConfig
     private let state = Mutex(State())
     private let gate = AsyncGate()
@@ -44,9 +48,11 @@ public final class TrafficManager: Sendable {
     ///     of the machine.
     ///   - logger: where state changes are logged (default: nowhere).
     public init(config: TMSConfig, configFile: String? = nil, cores: Int? = nil,
-                logger: Logger = Logger(label: "cvm.tms", factory: { _ in SwiftLogNoOpLogHandler() })) {
+                logger: Logger = Logger(label: "cvm.tms", factory: { _ in SwiftLogNoOpLogHandler() }),
+                prepare: @escaping @Sendable (TMSConfig) -> TMSConfig = { $0 }) {
         self.cores = max(1, cores ?? config.cores ?? System.coreCount)
-        initial = config
+        self.prepare = prepare
+        initial = prepare(config)
         self.configFile = configFile
         self.logger = logger
         dataPlane = DataPlane(cores: self.cores)
@@ -101,7 +107,7 @@ public final class TrafficManager: Sendable {
     public func reloadFromFile() async throws -> ReloadSummary {
         guard let configFile else { throw TrafficManagerError.invalid("no configuration file to reload") }
         let config = try await Self.loadOffLoop(configFile)
-        return try await reload(config)
+        return try await reload(prepare(config))
     }
 
     /// Reads a configuration file on a thread of its own (file I/O never runs on an event

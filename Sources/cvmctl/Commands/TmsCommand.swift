@@ -63,9 +63,17 @@ struct TmsCommand: AsyncParsableCommand {
                 file.admin.tokenFile = adminTokenFile ?? file.admin.tokenFile ?? TmsCommand.defaultTokenFile(global)
                 var logger = global.logger
                 if global.verbose == 0 && !global.quiet { logger.logLevel = .info }
-                let manager = TrafficManager(config: file, configFile: config, cores: cores, logger: logger)
-                let group = ServiceGroup(configuration: .init(
-                    services: [.init(service: TrafficManagerService(manager: manager))],
+                // vServers offloaded to CVMs: their services are the CVMs that serve them,
+                // kept current from the orchestrator's store (CVMBackends).
+                let backends = file.cvmVServers.isEmpty ? nil : CVMBackends.State(file)
+                let manager = TrafficManager(config: file, configFile: config, cores: cores, logger: logger,
+                                             prepare: { backends?.adopt($0) ?? $0 })
+                var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: TrafficManagerService(manager: manager))]
+                if let backends {
+                    let orchestrator = try global.orchestrator()
+                    services.append(.init(service: CVMBackends(manager: manager, orchestrator: orchestrator, logger: logger, state: backends)))
+                }
+                let group = ServiceGroup(configuration: .init(services: services,
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
                 try await group.run()
             }

@@ -290,7 +290,7 @@ final class InMemoryAgentLink: AgentLink, @unchecked Sendable {
                   netRxBytes: 0, netTxBytes: 0, connections: 0, role: role)
     }
 
-    func send(_ op: Command.Operation, role: AgentConfig.Role?, peers: [String], probe: ProbeTarget?) async throws -> UInt64 {
+    func send(_ op: Command.Operation, role: AgentConfig.Role?, peers: [String], probe: ProbeTarget?, config: String?) async throws -> UInt64 {
         let n = seq.withLock { $0 += 1; return $0 }
         switch op {
         case .stop:
@@ -300,6 +300,12 @@ final class InMemoryAgentLink: AgentLink, @unchecked Sendable {
             // CVMNetworkTests' subject).
             let result: ProbeResult? = probe.map { $0.port == 22 ? .timeout : .open }
             continuation.yield(.acknowledged(Acknowledgement(id: cvmID, boot: 0xb007, seq: n, op: op, result: result)))
+            if op == .serve, let config {
+                // A configuration naming "broken" never serves (the data plane refuses it).
+                var hb = Self.heartbeat(id: cvmID, seq: n + 1)
+                hb.service = ServiceReport(serving: !config.contains("broken"), active: 1, opened: 2, bytes: 3, spills: 0)
+                continuation.yield(.heartbeat(hb, newBoot: false))
+            }
             if let role { continuation.yield(.heartbeat(Self.heartbeat(id: cvmID, seq: n + 1, role: role), newBoot: false)) }
         }
         return n

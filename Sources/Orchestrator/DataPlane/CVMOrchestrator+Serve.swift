@@ -1,0 +1,54 @@
+import CVMProtocol
+import Foundation
+
+extension CVMOrchestrator {
+    /// What `serve` found: the data plane's first report that it serves, and how long that took.
+    public struct ServeResult: Sendable {
+        public var name: String
+        public var address: String?
+        public var report: ServiceReport
+        public var elapsedMs: Int
+    }
+
+    /// Sends a running cvm-tms CVM its data plane's configuration (the traffic manager's YAML,
+    /// validated by the caller) over the signed agent channel, and waits until a heartbeat
+    /// says it serves. The agent starts the data plane, or reloads it keeping connections.
+    /// - Throws: one line when the CVM is not running, has no NIC, the configuration does not
+    ///   fit a channel line, or it does not report serving within `timeout`.
+    public func serve(cvm name: String, config: String, timeout: Duration = .seconds(20)) async throws -> ServeResult {
+        let began = ContinuousClock.now
+        guard let record = try await store.cvm(named: name) else { throw OrchestratorError.unknownCVM(name) }
+        guard record.state == .running else {
+            throw OrchestratorError.invalidArgument("CVM '\(name)' is \(record.state.rawValue), not running")
+        }
+        let lease = try store.addressLease(cvmID: record.id)
+        guard lease != nil else {
+            throw OrchestratorError.invalidArgument("CVM '\(name)' has no NIC on the CVM segment (it was deployed before CVMs had one); redeploy it")
+        }
+        let probeLine = Command(id: record.id, seq: UInt64.max, op: .serve, config: config).render(signedWith: [UInt8](repeating: 0, count: 32))
+        guard probeLine.count <= LineFramer.defaultMaxLineLength else {
+            throw OrchestratorError.invalidArgument("the data plane configuration takes \(probeLine.count) bytes on the agent channel, more than the \(LineFramer.defaultMaxLineLength) a line may have; shorten it (comments, defaults)")
+        }
+        let served = await AgentCommand(store: store, hypervisors: hypervisors)
+            .send(.serve, to: record, config: config, timeout: timeout) { $0.service?.serving == true }
+        switch served {
+        case .success:
+            let current = try await store.cvm(named: name)
+            let report = ServiceReport(serving: true, active: UInt64(max(0, current?.servedActive ?? 0)),
+                                       opened: UInt64(max(0, current?.servedOpened ?? 0)),
+                                       bytes: UInt64(max(0, current?.servedBytes ?? 0)), spills: UInt64(max(0, current?.servedSpills ?? 0)))
+            let elapsed = ContinuousClock.now - began
+            await journal("serve.done", cvm: name, host: record.host, "data plane serving at \(lease?.address ?? "?")")
+            return ServeResult(name: name, address: lease?.address, report: report,
+                               elapsedMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
+        case .failure(.unreachable(let why)):
+            throw OrchestratorError.agentRejected(name: name, reason: why)
+        case .failure(.unacknowledged):
+            let current = try await store.cvm(named: name)
+            let why = current?.serving == false ? "its data plane did not start with this configuration (see the CVM's console)"
+                : current?.serving == nil ? "its image runs no data plane (deploy image cvm-tms)" : "no heartbeat came in time"
+            await journal("serve.failed", cvm: name, host: record.host, why)
+            throw OrchestratorError.agentRejected(name: name, reason: "not serving after \(Int(timeout.components.seconds)) s: \(why)")
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import CVMProtocol
+import Glibc
+
+/// The traffic manager's data plane in this CVM (image cvm-tms): `/bin/cvm-tms`, started by
+/// the first `serve` command with the configuration it carries, sent SIGHUP for each later
+/// one (a reload that keeps connections), restarted a second after it dies. Its status file
+/// becomes the heartbeat's ``ServiceReport``. Without the binary (image cvm-base) a `serve`
+/// is acknowledged and reported as not serving.
+struct DataPlane {
+    static let binary = "/bin/cvm-tms"
+    static let configPath = "/tmp/cvm-tms.yaml"
+    static let statusPath = "/tmp/cvm-tms.status"
+
+    private(set) var pid: pid_t?
+    private var configured = false
+    private var restartAtMs: Int64?
+
+    static var isInstalled: Bool { access(binary, X_OK) == 0 }
+
+    /// Writes the configuration and starts or reloads the data plane. Returns what happened,
+    /// for the console.
+    mutating func serve(config: String) -> String {
+        guard FileIO.writeAtomically(Self.configPath, Array(config.utf8), mode: 0o600) else {
+            return "cannot write \(Self.configPath): \(Console.errnoText())"
+        }
+        configured = true
+        guard Self.isInstalled else { return "no \(Self.binary) in this image: not serving" }
+        if let pid {
+            kill(pid, SIGHUP)
+            return "reloading (pid \(pid))"
+        }
+        return start()
+    }
+
+    /// Reaps an exited data plane and restarts it (after a second) while configured.
+    mutating func supervise(nowMs: Int64) {
+        if let pid {
+            var status: Int32 = 0
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid {
+                Console.log("cvm-tms (pid \(pid)) exited (status \(status)); restarting in 1 s")
+                self.pid = nil
+                unlink(Self.statusPath)
+                restartAtMs = nowMs + 1000
+            }
+        }
+        if pid == nil, configured, Self.isInstalled, let at = restartAtMs, nowMs >= at {
+            restartAtMs = nil
+            Console.log(start())
+        }
+    }
+
+    /// The data plane's report: nil while never configured.
+    func report() -> ServiceReport? {
+        guard configured else { return nil }
+        guard pid != nil, let text = FileIO.readText(Self.statusPath), let report = ServiceReport(statusLine: text) else {
+            return ServiceReport(serving: false)
+        }
+        return report
+    }
+
+    private mutating func start() -> String {
+        var child: pid_t = 0
+        let argv = [Self.binary, Self.configPath, Self.statusPath]
+        let cStrings = argv.map { strdup($0) }
+        defer { cStrings.forEach { free($0) } }
+        var pointers = cStrings + [nil]
+        let result = posix_spawn(&child, Self.binary, nil, nil, &pointers, environ)
+        guard result == 0 else {
+            restartAtMs = Clock.monotonicMs() + 1000
+            return "cannot start \(Self.binary): \(Console.errnoText(result))"
+        }
+        pid = child
+        return "started \(Self.binary) (pid \(child))"
+    }
+}

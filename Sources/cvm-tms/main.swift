@@ -1,0 +1,66 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import TrafficManager
+
+// The traffic manager's data plane inside a CVM (image cvm-tms): the same TrafficManager code
+// as `cvmctl tms run`, as a static binary the guest agent starts.
+// Usage: cvm-tms CONFIG STATUS
+//   CONFIG  the configuration the orchestrator sent over the signed agent channel (YAML);
+//           SIGHUP re-reads it, SIGTERM drains and exits.
+//   STATUS  rewritten twice a second with one line the agent puts in its heartbeats:
+//           `serving=1 connections=N opened=N bytes=N spills=N` (totals over all vServers).
+// There is no admin endpoint inside the guest: the agent is the only reader.
+
+let arguments = CommandLine.arguments
+guard arguments.count == 3 else {
+    FileHandle.standardError.write(Data("usage: cvm-tms CONFIG STATUS\n".utf8))
+    exit(2)
+}
+let configPath = arguments[1], statusPath = arguments[2]
+var logger = Logger(label: "cvm.tms")
+logger.logLevel = .notice
+
+do {
+    var config = try TMSConfig.load(file: configPath)
+    config.admin.address = nil
+    let manager = TrafficManager(config: config, configFile: configPath, cores: config.cores, logger: logger)
+    let status = StatusWriter(manager: manager, path: statusPath)
+    let group = ServiceGroup(configuration: .init(
+        services: [.init(service: TrafficManagerService(manager: manager)), .init(service: status)],
+        gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    try await group.run()
+} catch {
+    FileHandle.standardError.write(Data("cvm-tms: \(error)\n".utf8))
+    exit(1)
+}
+
+/// Writes the status line every 500 ms (atomically: a temporary file renamed over it).
+struct StatusWriter: Service {
+    let manager: TrafficManager
+    let path: String
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown { await self.loop() }
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    private func loop() async {
+        while !Task.isCancelled {
+            let serving = manager.table != nil
+            var connections = 0, opened = 0, bytes = 0, spills = 0
+            for task in manager.latestUsage?.tasks ?? [] where task.kind == .vserver {
+                connections += task.totals.activeConnections
+                opened += task.totals.connections
+                bytes += task.totals.bytesIn + task.totals.bytesOut
+                spills += task.totals.spills
+            }
+            let line = "serving=\(serving ? 1 : 0) connections=\(connections) opened=\(opened) bytes=\(bytes) spills=\(spills)\n"
+            let temporary = path + ".tmp"
+            if FileManager.default.createFile(atPath: temporary, contents: Data(line.utf8)) {
+                _ = rename(temporary, path)
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+    }
+}

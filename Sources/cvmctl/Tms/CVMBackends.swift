@@ -1,0 +1,111 @@
+import CVMProtocol
+import Foundation
+import Logging
+import Orchestrator
+import ServiceLifecycle
+import Synchronization
+import TrafficManager
+
+/// The bridge between the traffic manager and its CVMs: for every vServer with a `cvm` key,
+/// twice a second, it reads the orchestrator's store for the running CVMs of that task,
+/// sends each one that does not serve yet its data plane's configuration (`serve`, over the
+/// signed agent channel), and makes the serving ones — heartbeat fresh, address leased — the
+/// vServer's services, reloading the traffic manager without a restart when that set
+/// changes. A CVM that fails, stops heartbeating or is decommissioned leaves the set at the
+/// next pass; spilled connections then go down the chain.
+struct CVMBackends: Service {
+    /// The configuration as read from the file (CVM vServers with their CVMs' backends) and
+    /// the CVM services applied last; shared with the traffic manager's file reloads.
+    final class State: Sendable {
+        let base: Mutex<TMSConfig>
+        let applied = Mutex<[String: [ServiceConfig]]?>(nil)
+        /// When each CVM was last sent `serve`.
+        let lastSent = Mutex<[String: ContinuousClock.Instant]>([:])
+        init(_ config: TMSConfig) { base = Mutex(config) }
+
+        /// A configuration read from the file, as the traffic manager runs it.
+        func adopt(_ config: TMSConfig) -> TMSConfig {
+            base.withLock { $0 = config }
+            return config.withCVMServices(applied.withLock { $0 } ?? [:])
+        }
+    }
+
+    let manager: TrafficManager
+    let orchestrator: CVMOrchestrator
+    let logger: Logger
+    let state: State
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                while !Task.isCancelled {
+                    await self.pass(group: &group)
+                    try? await Task.sleep(for: .milliseconds(500))
+                }
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// One look at the store: serve the CVMs that need it, apply the serving set.
+    func pass(group: inout TaskGroup<Void>) async {
+        let config = state.base.withLock { $0 }
+        guard !config.cvmVServers.isEmpty, let records = try? await orchestrator.store.cvms(),
+              let leases = try? orchestrator.store.addressLeases() else { return }
+        let addresses = Dictionary(leases.map { ($0.cvmID, $0.address) }, uniquingKeysWith: { a, _ in a })
+        let now = Date()
+        var endpoints: [String: [ServiceConfig]] = [:]
+        for vServer in config.cvmVServers {
+            guard let backend = vServer.cvm, let yaml = TMSConfig.cvmDataPlaneYAML(for: vServer) else { continue }
+            var serving: [ServiceConfig] = []
+            for record in records.sorted(by: { $0.name < $1.name })
+            where record.task == backend.task && record.state == .running {
+                guard let address = addresses[record.id] else { continue }
+                let fresh = record.lastHeartbeatAt.map { now.timeIntervalSince($0) < 3 * Double(record.intervalMs) / 1000 } ?? false
+                if record.serving == true, fresh {
+                    serving.append(ServiceConfig(name: record.name, address: HostPort(host: address, port: backend.port),
+                                                 capacity: backend.capacity))
+                } else if record.serving != true {
+                    sendServe(record.name, yaml: yaml, group: &group)
+                }
+            }
+            endpoints[vServer.name] = serving
+        }
+        let changed = state.applied.withLock { current -> Bool in
+            guard current != endpoints else { return false }
+            current = endpoints
+            return true
+        }
+        guard changed else { return }
+        do {
+            _ = try await manager.reload(config.withCVMServices(endpoints))
+            for (name, services) in endpoints.sorted(by: { $0.key < $1.key }) {
+                logger.notice("CVM services of vServer \(name): \(services.isEmpty ? "none" : services.map { "\($0.name) \($0.address)" }.joined(separator: ", "))")
+            }
+        } catch {
+            state.applied.withLock { $0 = nil }
+            logger.error("applying the CVM services failed; retrying", metadata: ["cvm.error": "\(error)"])
+        }
+    }
+
+    /// Sends `serve` to a CVM at most every 10 s (a data plane that fails to start is retried,
+    /// not hammered).
+    private func sendServe(_ name: String, yaml: String, group: inout TaskGroup<Void>) {
+        let now = ContinuousClock.now
+        let due = state.lastSent.withLock { sent -> Bool in
+            if let last = sent[name], now - last < .seconds(10) { return false }
+            sent[name] = now
+            return true
+        }
+        guard due else { return }
+        let orchestrator = self.orchestrator, logger = self.logger
+        group.addTask {
+            do {
+                let result = try await orchestrator.serve(cvm: name, config: yaml, timeout: .seconds(15))
+                logger.notice("CVM \(name) serving at \(result.address ?? "?") after \(result.elapsedMs) ms")
+            } catch {
+                logger.error("CVM \(name) does not serve", metadata: ["cvm.error": "\(error)"])
+            }
+        }
+    }
+}

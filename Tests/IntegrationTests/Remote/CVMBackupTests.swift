@@ -1,0 +1,152 @@
+import CVMProtocol
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Orchestrator
+import Testing
+
+/// The traffic manager's backup vServer offloaded to a CVM (image cvm-tms): `cvmctl tms run`
+/// sends the CVM its data plane's configuration over the signed agent channel, adds it to the
+/// backup vServer once its heartbeat says it serves, and spilled connections go through it to
+/// the backend on the CVM segment (which sees the CVM's address as the peer); when the CVM
+/// goes, the vServer has nothing left and the chain's end answers.
+@Suite(.serialized) struct CVMBackupTests {
+    /// A keep-alive HTTP/1.1 client over one TCP connection; every body is checked against
+    /// the backend's `X-Body-SHA256`.
+    final class Client {
+        let fd: Int32
+        private var pending = [UInt8]()
+
+        init(port: Int) throws {
+            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(port).bigEndian
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard ok == 0 else { close(fd); throw ClientError.failed("connect: errno \(errno)") }
+        }
+
+        deinit { close(fd) }
+
+        enum ClientError: Error { case failed(String) }
+
+        /// One request; the status and the body (checked against its digest when it has one).
+        func get(_ path: String) throws -> (status: Int, body: String) {
+            let request = Array("GET \(path) HTTP/1.1\r\nHost: backend\r\n\r\n".utf8)
+            guard request.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == request.count else {
+                throw ClientError.failed("write: errno \(errno)")
+            }
+            while pending.firstRange(of: Array("\r\n\r\n".utf8)) == nil { try fill() }
+            let end = pending.firstRange(of: Array("\r\n\r\n".utf8))!
+            let head = String(decoding: pending[0..<end.lowerBound], as: UTF8.self)
+            pending.removeSubrange(0..<end.upperBound)
+            let lines = head.split(separator: "\r\n")
+            let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
+            var length = 0
+            var digest: String?
+            for line in lines.dropFirst() {
+                let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2 else { continue }
+                if parts[0].lowercased() == "content-length" { length = Int(parts[1]) ?? 0 }
+                if parts[0].lowercased() == "x-body-sha256" { digest = parts[1] }
+            }
+            while pending.count < length { try fill() }
+            let body = Array(pending[0..<length])
+            pending.removeSubrange(0..<length)
+            if let digest, Hex.encode(SHA256.hash(body)) != digest { throw ClientError.failed("body does not match its sha256") }
+            return (status, String(decoding: body, as: UTF8.self))
+        }
+
+        private func fill() throws {
+            var buffer = [UInt8](repeating: 0, count: 16_384)
+            let n = read(fd, &buffer, buffer.count)
+            guard n > 0 else { throw ClientError.failed(n == 0 ? "closed" : "read: errno \(errno)") }
+            pending += buffer[0..<n]
+        }
+    }
+
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    @Test func spilledConnectionsGoThroughTheBackupCVM() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let deployed = try cli.run("deploy", "--image", "cvm-tms", "--task", "backup-vserver", "--name", "backup")
+        try #require(deployed.status == 0, "\(deployed.stderr)")
+        let cvmAddress = try #require(try cli.status().cvms.first?.address)
+        let backend = try SegmentBackend()
+        defer { backend.stop() }
+        let monitor = cli.process(["monitor", "-q"])
+        try monitor.run()
+        defer { monitor.terminate(); monitor.waitUntilExit() }
+
+        let (port, admin) = (Self.freePort(), Self.freePort())
+        let config = cli.state + "/tms.yaml"
+        try """
+        cores: 1
+        admin:
+          address: 127.0.0.1:\(admin)
+        usage:
+          interval: 200ms
+        vServers:
+          - name: web
+            bind: 127.0.0.1:\(port)
+            mode: http
+            services: [{ name: direct, address: \(backend.address), port: \(backend.port), capacity: 10 }]
+            spillover: { kind: connection, limit: 1, backup: web-cvm }
+          - name: web-cvm
+            mode: http
+            cvm: { task: backup-vserver, port: 8090, capacity: 50 }
+            services: [{ name: direct, address: \(backend.address), port: \(backend.port), capacity: 50 }]
+
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let tms = cli.process(["tms", "run", "--config", config])
+        let log = cli.state + "/tms.log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        tms.standardOutput = handle
+        tms.standardError = handle
+        try tms.run()
+        defer { if tms.isRunning { tms.terminate(); tms.waitUntilExit() } }
+        func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+        // The traffic manager serves the CVM its configuration; its heartbeat then says so.
+        let serving = try eventually(timeout: 40) { try cli.status().cvms.first?.serving == true }
+        try #require(serving, "the backup CVM never reported serving: \(logText())")
+        #expect(try eventually(timeout: 5) { logText().contains("CVM services of vServer web-cvm: backup") }, "\(logText())")
+
+        // The limit's one connection goes to the backend directly (the hub is the peer)...
+        let first = try Client(port: port)
+        let direct = try first.get("/a")
+        #expect(direct.status == 200 && direct.body.hasPrefix("peer=10.77.0.1 "), "\(direct.body.prefix(40))")
+        // ...the next one spills to the CVM, whose data plane relays it (the CVM is the peer).
+        let second = try Client(port: port)
+        for i in 0..<20 {
+            let spilled = try second.get("/b\(i)")
+            #expect(spilled.status == 200 && spilled.body.hasPrefix("peer=\(cvmAddress) "), "\(spilled.body.prefix(40))")
+        }
+        let report = try #require(try cli.status().cvms.first)
+        #expect((report.servedOpened ?? 0) >= 1, "the CVM's heartbeat counts what it relayed")
+
+        // The CVM goes: the vServer has nothing left, and a spilled connection gets the chain's
+        // end (503: no redirect configured) instead of a dead address.
+        #expect(try cli.run("decommission", "backup", "--grace", "0").status == 0)
+        #expect(try eventually(timeout: 5) { logText().contains("CVM services of vServer web-cvm: none") }, "\(logText())")
+        let third = try Client(port: port)
+        #expect(try third.get("/c").status == 503)
+        #expect(try first.get("/a2").body.hasPrefix("peer=10.77.0.1 "), "the primary's connection is untouched")
+    }
+}
