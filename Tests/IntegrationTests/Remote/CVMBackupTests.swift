@@ -9,8 +9,8 @@ import Testing
 /// The traffic manager's backup vServer offloaded to a CVM (image cvm-tms): `cvmctl tms run`
 /// sends the CVM its data plane's configuration over the signed agent channel, adds it to the
 /// backup vServer once its heartbeat says it serves, and spilled connections go through it to
-/// the backend on the CVM segment (which sees the CVM's address as the peer); when the CVM
-/// goes, the vServer has nothing left and the chain's end answers.
+/// the backend on the CVM segment (which sees the CVM's address as the peer); when the CVM's
+/// QEMU is killed, the traffic manager stops choosing it within 3 s and the chain's end answers.
 @Suite(.serialized) struct CVMBackupTests {
     /// A keep-alive HTTP/1.1 client over one TCP connection; every body is checked against
     /// the backend's `X-Body-SHA256`.
@@ -142,12 +142,24 @@ import Testing
         #expect(try eventually(timeout: 8) { (try cli.status().cvms.first?.servedOpened ?? 0) >= 1 },
                 "the CVM's heartbeat never counted what it relayed")
 
-        // The CVM goes: the vServer has nothing left, and a spilled connection gets the chain's
-        // end (503: no redirect configured) instead of a dead address.
-        #expect(try cli.run("decommission", "backup", "--grace", "0").status == 0)
-        #expect(try eventually(timeout: 5) { logText().contains("CVM services of vServer web-cvm: none") }, "\(logText())")
+        // The CVM's QEMU is killed while a connection through it is open: the monitor marks it
+        // failed, the traffic manager stops choosing it (within 3 s), a new spilled connection
+        // gets the chain's end (503: no redirect configured), and only the connection that was
+        // on the CVM is lost; the primary's is untouched.
+        let pidText = try String(contentsOfFile: "/run/libvirt/qemu/cvm-backup.pid", encoding: .utf8)
+        let qemu = try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let before = logText().utf8.count
+        let killed = Date()
+        kill(qemu, SIGKILL)
+        let dropped = eventually(timeout: 10) {
+            String(decoding: logText().utf8.dropFirst(before), as: UTF8.self).contains("CVM services of vServer web-cvm: none")
+        }
+        let reaction = Date().timeIntervalSince(killed)
+        print("CVMBackupTests: backup CVM killed; the traffic manager stopped choosing it after \(String(format: "%.1f", reaction)) s")
+        #expect(dropped && reaction < 3, "took \(reaction) s: \(logText())")
         let third = try Client(port: port)
         #expect(try third.get("/c").status == 503)
+        #expect((try? second.get("/b-after")) == nil, "the connection that was on the killed CVM is gone")
         #expect(try first.get("/a2").body.hasPrefix("peer=10.77.0.1 "), "the primary's connection is untouched")
     }
 }
