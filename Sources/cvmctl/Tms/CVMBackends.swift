@@ -21,6 +21,8 @@ struct CVMBackends: Service {
         let applied = Mutex<[String: [ServiceConfig]]?>(nil)
         /// When each CVM was last sent `serve`.
         let lastSent = Mutex<[String: ContinuousClock.Instant]>([:])
+        /// When each CVM was last seen migrating (by id).
+        let lastMigrating = Mutex<[String: Date]>([:])
         init(_ config: TMSConfig) { base = Mutex(config) }
 
         /// A configuration read from the file, as the traffic manager runs it.
@@ -59,13 +61,22 @@ struct CVMBackends: Service {
             guard let backend = vServer.cvm, let yaml = TMSConfig.cvmDataPlaneYAML(for: vServer) else { continue }
             var serving: [ServiceConfig] = []
             for record in records.sorted(by: { $0.name < $1.name })
-            where record.task == backend.task && record.state == .running {
+            where record.task == backend.task && (record.state == .running || record.state == .migrating) {
                 guard let address = addresses[record.id] else { continue }
-                let fresh = record.lastHeartbeatAt.map { now.timeIntervalSince($0) < 3 * Double(record.intervalMs) / 1000 } ?? false
+                // Failures are the heartbeat monitor's to confirm (it marks the CVM failed
+                // within three intervals, or at once on a QEMU exit); a heartbeat silent for
+                // 10 s is only the backstop for when no monitor runs. A CVM being live-migrated
+                // keeps its address and its connections while its heartbeats pause for the
+                // switch-over, and until the monitor has its channel again on the new host.
+                // (A migration may take longer than 10 s: the clock restarts when it ends.)
+                if record.state == .migrating { state.lastMigrating.withLock { $0[record.id] = now } }
+                let lastSign = [record.lastHeartbeatAt, state.lastMigrating.withLock { $0[record.id] }].compactMap { $0 }.max()
+                let fresh = record.state == .migrating
+                    || lastSign.map { now.timeIntervalSince($0) < max(10, 3 * Double(record.intervalMs) / 1000) } ?? false
                 if record.serving == true, fresh {
                     serving.append(ServiceConfig(name: record.name, address: HostPort(host: address, port: backend.port),
                                                  capacity: backend.capacity))
-                } else if record.serving != true {
+                } else if record.serving != true, record.state == .running {
                     sendServe(record.name, yaml: yaml, group: &group)
                 }
             }

@@ -81,19 +81,10 @@ import Testing
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
-    @Test func spilledConnectionsGoThroughTheBackupCVM() throws {
-        let cli = try CLIHarness()
-        defer { cli.cleanUp() }
-        let deployed = try cli.run("deploy", "--image", "cvm-tms", "--task", "backup-vserver", "--name", "backup")
-        try #require(deployed.status == 0, "\(deployed.stderr)")
-        let cvmAddress = try #require(try cli.status().cvms.first?.address)
-        let backend = try SegmentBackend()
-        defer { backend.stop() }
-        let monitor = cli.process(["monitor", "-q"])
-        try monitor.run()
-        defer { monitor.terminate(); monitor.waitUntilExit() }
-
-        let (port, admin) = (Self.freePort(), Self.freePort())
+    /// `cvmctl tms run` with vServer `web` (127.0.0.1:PORT, `primaryLimit` connections to the
+    /// backend directly, the rest spilled) backed by `web-cvm` (CVMs of task backup-vserver).
+    static func startTrafficManager(_ cli: CLIHarness, backend: SegmentBackend, primaryLimit: Int) throws -> (port: Int, process: Process, log: String) {
+        let (port, admin) = (freePort(), freePort())
         let config = cli.state + "/tms.yaml"
         try """
         cores: 1
@@ -106,7 +97,7 @@ import Testing
             bind: 127.0.0.1:\(port)
             mode: http
             services: [{ name: direct, address: \(backend.address), port: \(backend.port), capacity: 10 }]
-            spillover: { kind: connection, limit: 1, backup: web-cvm }
+            spillover: { kind: connection, limit: \(primaryLimit), backup: web-cvm }
           - name: web-cvm
             mode: http
             cvm: { task: backup-vserver, port: 8090, capacity: 50 }
@@ -120,6 +111,22 @@ import Testing
         tms.standardOutput = handle
         tms.standardError = handle
         try tms.run()
+        return (port, tms, log)
+    }
+
+    @Test func spilledConnectionsGoThroughTheBackupCVM() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let deployed = try cli.run("deploy", "--image", "cvm-tms", "--task", "backup-vserver", "--name", "backup")
+        try #require(deployed.status == 0, "\(deployed.stderr)")
+        let cvmAddress = try #require(try cli.status().cvms.first?.address)
+        let backend = try SegmentBackend()
+        defer { backend.stop() }
+        let monitor = cli.process(["monitor", "-q"])
+        try monitor.run()
+        defer { monitor.terminate(); monitor.waitUntilExit() }
+
+        let (port, tms, log) = try Self.startTrafficManager(cli, backend: backend, primaryLimit: 1)
         defer { if tms.isRunning { tms.terminate(); tms.waitUntilExit() } }
         func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
@@ -161,5 +168,82 @@ import Testing
         #expect(try third.get("/c").status == 503)
         #expect((try? second.get("/b-after")) == nil, "the connection that was on the killed CVM is gone")
         #expect(try first.get("/a2").body.hasPrefix("peer=10.77.0.1 "), "the primary's connection is untouched")
+    }
+
+    /// Requests through the traffic manager, all spilled to the backup CVM, on one long-lived
+    /// connection and on a new connection each, counted and timed on a thread of their own.
+    final class Load: @unchecked Sendable {
+        let lock = NSLock()
+        var ok = 0, failed = 0, maxLatency = 0.0, errors: [String] = [], stopped = false
+        let done = DispatchSemaphore(value: 0)
+
+        func run(port: Int, expectPeer: String) {
+            Thread.detachNewThread { [self] in
+                defer { done.signal() }
+                var long: Client?
+                var i = 0
+                while !lock.withLock({ stopped }) {
+                    i += 1
+                    let began = Date()
+                    do {
+                        if long == nil { long = try Client(port: port) }
+                        let viaLong: (status: Int, body: String)
+                        do { viaLong = try long!.get("/long\(i)") } catch { throw Client.ClientError.failed("long-lived connection at +\(String(format: "%.1f", Date().timeIntervalSince(began))) s: \(error)") }
+                        let viaNew: (status: Int, body: String)
+                        do { viaNew = try Client(port: port).get("/new\(i)") } catch { throw Client.ClientError.failed("new connection: \(error)") }
+                        guard viaLong.status == 200, viaNew.status == 200, viaLong.body.hasPrefix("peer=\(expectPeer) "),
+                              viaNew.body.hasPrefix("peer=\(expectPeer) ") else {
+                            throw Client.ClientError.failed("\(viaLong.status)/\(viaNew.status) \(viaLong.body.prefix(30))")
+                        }
+                        let latency = Date().timeIntervalSince(began)
+                        lock.withLock { ok += 2; maxLatency = max(maxLatency, latency) }
+                    } catch {
+                        let at = Date().timeIntervalSince1970
+                        lock.withLock { failed += 1; if errors.count < 5 { errors.append("\(i) at \(String(format: "%.1f", at.truncatingRemainder(dividingBy: 1000))): \(error)") } }
+                        long = nil
+                    }
+                    usleep(20_000)
+                }
+            }
+        }
+
+        func stop() {
+            lock.withLock { stopped = true }
+            done.wait()
+        }
+    }
+
+    @Test func trafficFollowsTheBackupCVMWhenItMigrates() throws {
+        let cli = try MigrationTests.harness()
+        defer { cli.cleanUp() }
+        let deployed = try cli.run("deploy", "--image", "cvm-tms", "--task", "backup-vserver", "--name", "mover")
+        try #require(deployed.status == 0, "\(deployed.stderr)")
+        let cvmAddress = try #require(try cli.status().cvms.first?.address)
+        let backend = try SegmentBackend()
+        defer { backend.stop() }
+        let monitor = cli.process(["monitor", "-q"])
+        try monitor.run()
+        defer { monitor.terminate(); monitor.waitUntilExit() }
+        // Limit 0: every connection spills to the CVM.
+        let (port, tms, log) = try Self.startTrafficManager(cli, backend: backend, primaryLimit: 0)
+        defer { if tms.isRunning { tms.terminate(); tms.waitUntilExit() } }
+        func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        try #require(try eventually(timeout: 40) { logText().contains("CVM services of vServer web-cvm: mover") }, "\(logText())")
+
+        let load = Load()
+        load.run(port: port, expectPeer: cvmAddress)
+        Thread.sleep(forTimeInterval: 2)
+        for destination in ["c2", "local"] {
+            let started = Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 1000)
+            let moved = try cli.run("migrate", "mover", "--to", destination)
+            print("CVMBackupTests: migration to \(destination) from \(String(format: "%.1f", started)) to \(String(format: "%.1f", Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 1000))): \(moved.stdout.split(separator: "\n").last ?? "")")
+            #expect(moved.status == 0, "\(moved.stderr)")
+            Thread.sleep(forTimeInterval: 2)
+        }
+        load.stop()
+        let (ok, failed, maxLatency, errors) = load.lock.withLock { (load.ok, load.failed, load.maxLatency, load.errors) }
+        print("CVMBackupTests: migrated local -> c2 -> local under load: \(ok) requests ok, \(failed) failed, slowest request pair \(String(format: "%.0f", maxLatency * 1000)) ms")
+        #expect(failed == 0, "\(errors)")
+        #expect(ok > 40)
     }
 }
