@@ -114,21 +114,44 @@ import Testing
         return (port, tms, log)
     }
 
+    /// A cvm-tms CVM deployed on the local host, the segment backend, a heartbeat monitor and
+    /// the traffic manager (see ``startTrafficManager``), stopped in reverse order.
+    struct Scene {
+        let backend: SegmentBackend
+        let monitor: Process
+        let tms: Process
+        let port: Int
+        let log: String
+        let cvmAddress: String
+
+        static func start(_ cli: CLIHarness, cvm name: String, primaryLimit: Int) throws -> Scene {
+            let deployed = try cli.run("deploy", "--image", "cvm-tms", "--task", "backup-vserver", "--name", name)
+            try #require(deployed.status == 0, "\(deployed.stderr)")
+            let cvmAddress = try #require(try cli.status().cvms.first?.address)
+            let backend = try SegmentBackend()
+            let monitor = cli.process(["monitor", "-q"])
+            try monitor.run()
+            let (port, tms, log) = try startTrafficManager(cli, backend: backend, primaryLimit: primaryLimit)
+            return Scene(backend: backend, monitor: monitor, tms: tms, port: port, log: log, cvmAddress: cvmAddress)
+        }
+
+        func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+        func stop() {
+            for process in [tms, monitor] where process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+            backend.stop()
+        }
+    }
+
     @Test func spilledConnectionsGoThroughTheBackupCVM() throws {
         let cli = try CLIHarness()
         defer { cli.cleanUp() }
-        let deployed = try cli.run("deploy", "--image", "cvm-tms", "--task", "backup-vserver", "--name", "backup")
-        try #require(deployed.status == 0, "\(deployed.stderr)")
-        let cvmAddress = try #require(try cli.status().cvms.first?.address)
-        let backend = try SegmentBackend()
-        defer { backend.stop() }
-        let monitor = cli.process(["monitor", "-q"])
-        try monitor.run()
-        defer { monitor.terminate(); monitor.waitUntilExit() }
-
-        let (port, tms, log) = try Self.startTrafficManager(cli, backend: backend, primaryLimit: 1)
-        defer { if tms.isRunning { tms.terminate(); tms.waitUntilExit() } }
-        func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        let scene = try Scene.start(cli, cvm: "backup", primaryLimit: 1)
+        defer { scene.stop() }
+        let (port, cvmAddress, logText) = (scene.port, scene.cvmAddress, scene.logText)
 
         // The traffic manager serves the CVM its configuration; its heartbeat then says so.
         let serving = try eventually(timeout: 40) { try cli.status().cvms.first?.serving == true }
@@ -216,18 +239,10 @@ import Testing
     @Test func trafficFollowsTheBackupCVMWhenItMigrates() throws {
         let cli = try MigrationTests.harness()
         defer { cli.cleanUp() }
-        let deployed = try cli.run("deploy", "--image", "cvm-tms", "--task", "backup-vserver", "--name", "mover")
-        try #require(deployed.status == 0, "\(deployed.stderr)")
-        let cvmAddress = try #require(try cli.status().cvms.first?.address)
-        let backend = try SegmentBackend()
-        defer { backend.stop() }
-        let monitor = cli.process(["monitor", "-q"])
-        try monitor.run()
-        defer { monitor.terminate(); monitor.waitUntilExit() }
         // Limit 0: every connection spills to the CVM.
-        let (port, tms, log) = try Self.startTrafficManager(cli, backend: backend, primaryLimit: 0)
-        defer { if tms.isRunning { tms.terminate(); tms.waitUntilExit() } }
-        func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        let scene = try Scene.start(cli, cvm: "mover", primaryLimit: 0)
+        defer { scene.stop() }
+        let (port, cvmAddress, logText) = (scene.port, scene.cvmAddress, scene.logText)
         try #require(try eventually(timeout: 40) { logText().contains("CVM services of vServer web-cvm: mover") }, "\(logText())")
 
         let load = Load()
