@@ -133,6 +133,24 @@ struct TmsRunTests {
             #expect(out.status != 0 && out.stderr.contains(needle), "\(flags): \(out.stderr)")
         }
 
+        // A vServer offloaded to CVMs of a task no image of the catalog runs.
+        let offloaded = harness.state + "/offloaded.yaml"
+        try """
+        vServers:
+          - name: web
+            bind: 127.0.0.1:18998
+            services: [{ address: 127.0.0.1, port: 1, capacity: 1 }]
+            spillover: { kind: connection, limit: 1, backup: web-cvm }
+          - name: web-cvm
+            cvm: { task: no-such-task, port: 8090, capacity: 5 }
+            services: [{ address: 10.77.0.250, port: 9000, capacity: 5 }]
+
+        """.write(toFile: offloaded, atomically: true, encoding: .utf8)
+        let unknownTask = try harness.run(["tms", "run", "--config", offloaded])
+        #expect(unknownTask.status != 0)
+        #expect(unknownTask.errorLines.count == 1 && unknownTask.errorLines[0].contains("runs task 'no-such-task'"), "\(unknownTask.stderr)")
+        #expect(!canConnect(18998))
+
         let missing = try harness.run(["tms", "run", "--config", harness.state + "/nope.yaml"])
         #expect(missing.status != 0)
         #expect(missing.errorLines.count == 1 && missing.errorLines[0].contains("nope.yaml"), "\(missing.stderr)")

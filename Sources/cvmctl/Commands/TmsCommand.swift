@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConfigFile
 import Foundation
+import Orchestrator
 import Logging
 import ServiceLifecycle
 import TrafficManager
@@ -71,6 +72,12 @@ struct TmsCommand: AsyncParsableCommand {
                 var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: TrafficManagerService(manager: manager))]
                 if let backends {
                     let orchestrator = try global.orchestrator()
+                    // Every offloaded vServer's task must be one an image of the catalog runs.
+                    let catalog = orchestrator.catalog
+                    let offered = Set(catalog.names().compactMap { try? catalog.manifest($0) }.flatMap(\.tasks))
+                    for vServer in file.cvmVServers where !offered.contains(vServer.cvm!.task) {
+                        throw OrchestratorError.invalidArgument("vServer \(vServer.name): no image in \(catalog.root) runs task '\(vServer.cvm!.task)' (images run: \(offered.sorted().joined(separator: ", "))); build one whose manifest lists it, e.g. cvm-tms for backup-vserver")
+                    }
                     services.append(.init(service: CVMBackends(manager: manager, orchestrator: orchestrator, logger: logger, state: backends)))
                 }
                 let group = ServiceGroup(configuration: .init(services: services,
