@@ -12,6 +12,11 @@ import TrafficManager
 //           `serving=1 connections=N opened=N bytes=N spills=N` (totals over all vServers).
 // There is no admin endpoint inside the guest: the agent is the only reader.
 
+// The data plane yields the CPU to the agent (PID 1): under load its heartbeats must keep
+// coming, or the monitor takes a busy CVM for a hung one. Before any thread exists, so every
+// event loop inherits it.
+_ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+
 let arguments = CommandLine.arguments
 guard arguments.count == 3 else {
     FileHandle.standardError.write(Data("usage: cvm-tms CONFIG STATUS\n".utf8))
