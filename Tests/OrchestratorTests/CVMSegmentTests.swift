@@ -14,8 +14,8 @@ import Testing
         _ = try await site.deploy("a")
         _ = try await site.deploy("b")
         let a = try #require(try await site.store.cvm(named: "a")), b = try #require(try await site.store.cvm(named: "b"))
-        let leaseA = try #require(try site.store.addressLease(cvmID: a.id))
-        let leaseB = try #require(try site.store.addressLease(cvmID: b.id))
+        let leaseA = try #require(try await site.store.addressLease(cvmID: a.id))
+        let leaseB = try #require(try await site.store.addressLease(cvmID: b.id))
         #expect(leaseA.address == "10.77.0.2" && leaseB.address == "10.77.0.3")
         let nic = try #require(site.local.definition(of: a.domainName)?.devices.interfaces.first)
         #expect(nic.network == CVMNetworkDefinition.networkName && nic.mac == leaseA.mac && nic.model == "virtio")
@@ -26,10 +26,10 @@ import Testing
         let report = try await site.orchestrator.status()
         #expect(report.cvms.first { $0.name == "a" }?.address == "10.77.0.2")
         _ = try await site.orchestrator.decommission(name: "a")
-        #expect(try site.store.addressLease(cvmID: a.id) == nil)
+        #expect(try await site.store.addressLease(cvmID: a.id) == nil)
         _ = try await site.deploy("c")
         let c = try #require(try await site.store.cvm(named: "c"))
-        #expect(try site.store.addressLease(cvmID: c.id)?.address == "10.77.0.2", "the freed address is leased again")
+        #expect(try await site.store.addressLease(cvmID: c.id)?.address == "10.77.0.2", "the freed address is leased again")
     }
 
     @Test func aDeployOnACloudHostJoinsItToTheHubBothWays() async throws {
@@ -81,7 +81,7 @@ import Testing
         _ = try await site.orchestrator.migrate(MigrateRequest(name: "mover", destination: "cloud", reportProgress: false))
         #expect(site.cloud.tunnelsNow["local"] != nil && site.local.tunnelsNow["cloud"] != nil)
         let record = try #require(try await site.store.cvm(named: "mover"))
-        #expect(try site.store.addressLease(cvmID: record.id)?.address == "10.77.0.2", "the address moves with it")
+        #expect(try await site.store.addressLease(cvmID: record.id)?.address == "10.77.0.2", "the address moves with it")
     }
 
     @Test func aFullSubnetRefusesTheDeployInOneLineAndLeavesNothing() async throws {
@@ -97,7 +97,7 @@ import Testing
         }
         #expect(try await site.store.cvm(named: "second") == nil)
         #expect(site.local.domainNames == ["cvm-first"] && site.local.volumeNamesNow.count == 1)
-        #expect(try site.store.addressLeases().count == 1)
+        #expect(try await site.store.addressLeases().count == 1)
     }
 
     @Test func aSubnetOverlappingAHostNetworkIsRefusedAndLeavesNothing() async throws {
@@ -111,7 +111,7 @@ import Testing
             #expect("\(error)".contains("overlaps 10.77.0.0/16 on eth1 of this machine"), "\(error)")
         }
         try site.expectGone("web")
-        #expect(try site.store.addressLeases().isEmpty)
+        #expect(try await site.store.addressLeases().isEmpty)
 
         // The same on a cloud host's side, named by the host.
         site.local.setInterfaces([])
@@ -129,7 +129,7 @@ import Testing
         site.cloud.fail(.ensureNetwork)
         await #expect(throws: InjectedFailure(step: .ensureNetwork)) { try await site.deploy("far", host: "cloud") }
         try site.expectGone("far")
-        #expect(try site.store.addressLeases().isEmpty)
+        #expect(try await site.store.addressLeases().isEmpty)
     }
 }
 
@@ -212,7 +212,7 @@ import Testing
         defer { site.remove() }
         _ = try await site.deploy("old")
         let record = try #require(try await site.store.cvm(named: "old"))
-        try site.store.releaseAddress(cvmID: record.id)
+        try await site.store.releaseAddress(cvmID: record.id)
         do {
             _ = try await site.orchestrator.probe(cvm: "old", target: ProbeTarget(address: 1, port: 1, route: .link))
             Issue.record("probed a CVM without a NIC")

@@ -21,7 +21,7 @@ extension CVMOrchestrator {
         guard record.state == .running else {
             throw OrchestratorError.invalidArgument("CVM '\(name)' is \(record.state.rawValue), not running")
         }
-        let lease = try store.addressLease(cvmID: record.id)
+        let lease = try await store.addressLease(cvmID: record.id)
         guard lease != nil else {
             throw OrchestratorError.invalidArgument("CVM '\(name)' has no NIC on the CVM segment (it was deployed before CVMs had one); redeploy it")
         }

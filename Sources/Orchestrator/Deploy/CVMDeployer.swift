@@ -107,7 +107,7 @@ package struct CVMDeployer: Sendable {
             // (released with the row, also by the rollback below).
             progress("CVM network on \(host.name)")
             try await segment.attach(host)
-            let lease = try store.leaseAddress(cvmID: record.id, in: configuration.cvmSubnet)
+            let lease = try await store.leaseAddress(cvmID: record.id, in: configuration.cvmSubnet)
             let network = try AgentConfig.Network(address: IPv4Subnet.parseAddress(lease.address) ?? 0,
                                                   prefixLength: configuration.cvmSubnet.prefixLength, mac: lease.mac)
             let config = try AgentConfig(id: record.id, name: name, task: task, role: role,

@@ -1,6 +1,5 @@
 import Foundation
 import SSHClient
-import Synchronization
 
 /// Runs a short POSIX shell script as the host's administrator: `/bin/sh -c` on this
 /// machine, or over the host's pinned SSH session on a cloud host. Used for what libvirt has
@@ -37,26 +36,8 @@ struct HostShell {
     }
 
     static func runLocally(_ script: String) throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        // stderr on another thread while this one reads stdout: neither pipe can fill up.
-        let errorData = Mutex<Data>(Data())
-        let drained = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            let data = err.fileHandleForReading.readDataToEndOfFile()
-            errorData.withLock { $0 = data }
-            drained.signal()
-        }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        drained.wait()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self),
-                      stderr: String(decoding: errorData.withLock { $0 }, as: UTF8.self))
+        let result = try LocalProcess.run("/bin/sh", ["-c", script])
+        return Output(status: result.status, stdout: String(decoding: result.stdout, as: UTF8.self),
+                      stderr: String(decoding: result.stderr, as: UTF8.self))
     }
 }

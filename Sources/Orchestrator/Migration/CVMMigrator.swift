@@ -117,7 +117,7 @@ package struct CVMMigrator: Sendable {
                                          destination: destination, destinationHypervisor: destinationHV)
             // A CVM with a NIC needs the segment at its destination, under the same
             // network name and with a tunnel to the hub, before the domain arrives there.
-            if try store.addressLease(cvmID: record.id) != nil {
+            if try await store.addressLease(cvmID: record.id) != nil {
                 progress(.phase("CVM network on \(destination.name)"))
                 try await segment.attach(destination)
             }

@@ -9,7 +9,7 @@ extension CVMOrchestrator {
         guard record.state == .running else {
             throw OrchestratorError.invalidArgument("CVM '\(name)' is \(record.state.rawValue), not running")
         }
-        guard try store.addressLease(cvmID: record.id) != nil else {
+        guard try await store.addressLease(cvmID: record.id) != nil else {
             throw OrchestratorError.invalidArgument("CVM '\(name)' has no NIC on the CVM segment (it was deployed before CVMs had one); redeploy it")
         }
         switch await AgentCommand(store: store, hypervisors: hypervisors).send(.probe, to: record, probe: target) {

@@ -34,40 +34,20 @@ struct GitCommand: Sendable {
     /// Runs `git -C directory arguments...` and returns what it printed, whatever its status.
     /// Throws only when git cannot be started at all.
     func output(_ arguments: [String]) throws(PolicySourceError) -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-C", directory] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["GIT_TERMINAL_PROMPT"] = "0"
         environment["GIT_OPTIONAL_LOCKS"] = "0"
         environment["LC_ALL"] = "C"
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        let result: LocalProcess.Output
         do {
-            try process.run()
+            result = try LocalProcess.run("/usr/bin/env", ["git", "-C", directory] + arguments, environment: environment)
         } catch {
             throw .gitUnavailable(reason: "\(error)")
         }
-        // Drain stderr on another thread while this one drains stdout, so neither pipe can
-        // fill up and block git.
-        let errorText = Mutex<Data>(Data())
-        let drained = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            let data = err.fileHandleForReading.readDataToEndOfFile()
-            errorText.withLock { $0 = data }
-            drained.signal()
-        }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        drained.wait()
-        process.waitUntilExit()
-        if process.terminationStatus == 127 {
+        if result.status == 127 {
             throw .gitUnavailable(reason: "`git` is not on PATH")
         }
-        return Output(status: process.terminationStatus, stdout: data,
-                      stderr: String(decoding: errorText.withLock { $0 }, as: UTF8.self))
+        return Output(status: result.status, stdout: result.stdout, stderr: String(decoding: result.stderr, as: UTF8.self))
     }
 
     /// Runs git and returns its stdout; a non-zero exit is an error naming the command.

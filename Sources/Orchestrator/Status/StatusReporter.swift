@@ -35,7 +35,7 @@ package struct StatusReporter: Sendable {
     /// reported (with the monitor's view of it), never waited for.
     package func status(now: Date = Date()) async throws -> StatusReport {
         let records = try await store.cvms()
-        let addresses = Dictionary((try? store.addressLeases())?.map { ($0.cvmID, $0.address) } ?? [], uniquingKeysWith: { a, _ in a })
+        let addresses = Dictionary((try? await store.addressLeases())?.map { ($0.cvmID, $0.address) } ?? [], uniquingKeysWith: { a, _ in a })
         let links = (try? await store.hostLinks()) ?? [:]
         var mismatches: [Mismatch] = []
         var unreachable: [String] = []

@@ -53,7 +53,7 @@ struct CVMBackends: Service {
     func pass(group: inout TaskGroup<Void>) async {
         let config = state.base.withLock { $0 }
         guard !config.cvmVServers.isEmpty, let records = try? await orchestrator.store.cvms(),
-              let leases = try? orchestrator.store.addressLeases() else { return }
+              let leases = try? await orchestrator.store.addressLeases() else { return }
         let addresses = Dictionary(leases.map { ($0.cvmID, $0.address) }, uniquingKeysWith: { a, _ in a })
         let now = Date()
         var endpoints: [String: [ServiceConfig]] = [:]
