@@ -13,11 +13,11 @@ extension CVMOrchestrator {
         try await deployer.deploy(request, progress: progress)
     }
 
-    /// See ``CVMDeployer/decommission(name:grace:)``.
+    /// See ``CVMDeployer/decommission(name:grace:drain:)``.
     /// An interrupted migration of it is settled first, so it removes what really runs.
-    public func decommission(name: String, grace: Duration = .seconds(10)) async throws -> DecommissionResult {
+    public func decommission(name: String, grace: Duration = .seconds(10), drain: Duration = .seconds(30)) async throws -> DecommissionResult {
         await migrator.reconcileInterrupted()
-        return try await deployer.decommission(name: name, grace: grace)
+        return try await deployer.decommission(name: name, grace: grace, drain: drain)
     }
 
     func teardown(_ record: CVMRecord, reason: String) async throws {

@@ -1,11 +1,15 @@
 import CVMProtocol
 import Foundation
+import Synchronization
 
 extension CVMDeployer {
-    /// Drains and removes a CVM: asks its agent to stop (signed command over its channel),
-    /// waits for the guest to power off (`grace`), destroys it otherwise, then
-    /// undefines the domain, deletes its volumes and forgets it. Repeating it is safe.
-    package func decommission(name: String, grace: Duration = .seconds(10)) async throws -> DecommissionResult {
+    /// Drains and removes a CVM: marks it `stopping` (a traffic manager serving through it
+    /// then sends it no new connections), waits up to `drain` for the connections its data
+    /// plane still carries to end (a CVM that serves nothing has none), asks its agent to stop
+    /// (signed command over its channel), waits for the guest to power off (`grace`), destroys
+    /// it otherwise, then undefines the domain, deletes its volumes and forgets it. Repeating
+    /// it is safe.
+    package func decommission(name: String, grace: Duration = .seconds(10), drain: Duration = .seconds(30)) async throws -> DecommissionResult {
         let clock = ContinuousClock()
         let began = clock.now
         guard let record = try await store.cvm(named: name) else {
@@ -33,15 +37,55 @@ extension CVMDeployer {
         await journal("decommission.start", cvm: name, host: host.name, "stopping agent")
 
         var outcome = DecommissionResult.Outcome.destroyed
+        var drained: DrainOutcome?
         if let domain = try await hypervisor.lookupDomain(named: record.domainName),
            await domain.isActive(), let secret = Hex.decode(record.secret) {
+            if record.serving == true, drain > .zero {
+                drained = await self.drain(domain: domain, record: record, secret: secret, limit: drain)
+                if let drained {
+                    await journal(drained.timedOut ? "decommission.drain-timeout" : "decommission.drained",
+                                  cvm: name, host: host.name, drained.summary)
+                }
+            }
             if await stopAgent(domain: domain, record: record, secret: secret, grace: grace) {
                 outcome = .stoppedGracefully
             }
         }
         try await teardown(record, on: hypervisor,
                            reason: outcome == .stoppedGracefully ? "decommissioned (agent stopped)" : "decommissioned (destroyed)")
-        return DecommissionResult(name: name, outcome: outcome, totalMs: Self.ms(clock.now - began))
+        return DecommissionResult(name: name, outcome: outcome, totalMs: Self.ms(clock.now - began), drain: drained)
+    }
+
+    /// Waits until the data plane of a CVM being decommissioned carries no connection, or
+    /// `limit`. Its heartbeats are read on its own channel (taken over from the monitor) and
+    /// recorded. The first 1.5 s only count connections: the traffic manager, which polls the
+    /// store twice a second, may still hand it one while it learns the CVM is stopping. Nil
+    /// when its channel cannot be opened (the stop that follows will fail the same way).
+    func drain(domain: any HypervisorDomain, record: CVMRecord, secret: [UInt8], limit: Duration) async -> DrainOutcome? {
+        guard let channel = try? await domain.openAgentChannel(cvmID: record.id, secret: secret, force: true) else { return nil }
+        defer { channel.close() }
+        let clock = ContinuousClock()
+        let began = clock.now
+        let settle = began + .milliseconds(1500)
+        let store = self.store
+        let initial = max(0, record.servedActive ?? 0)
+        final class Latest: Sendable { let active: Mutex<Int64>; init(_ v: Int64) { active = Mutex(v) } }
+        let last = Latest(initial)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in channel.events {
+                    guard case .heartbeat(let hb, _) = event else { continue }
+                    _ = try? await store.update(cvmID: record.id) { $0.apply(hb, at: Date()) }
+                    let active = hb.service.map { GuestFigures.count($0.active) } ?? 0
+                    last.active.withLock { $0 = active }
+                    if active == 0, clock.now >= settle { return }
+                }
+            }
+            group.addTask { try? await Task.sleep(for: limit) }
+            _ = await group.next()
+            group.cancelAll()
+        }
+        return DrainOutcome(initial: initial, remaining: last.active.withLock { $0 }, waitedMs: Self.ms(clock.now - began))
     }
 
     /// The host's hypervisor, unless a running monitor declared the host lost or it does not

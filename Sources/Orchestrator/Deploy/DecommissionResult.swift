@@ -16,4 +16,23 @@ public struct DecommissionResult: Sendable {
     public var name: String
     public var outcome: Outcome
     public var totalMs: Int
+    /// How a serving CVM's drain ended; nil when there was nothing to drain.
+    public var drain: DrainOutcome? = nil
+}
+
+/// The drain of a CVM whose data plane serves: once it is `stopping`, the traffic manager
+/// sends it no new connections, and the decommission waits for the open ones to end.
+public struct DrainOutcome: Sendable, Hashable {
+    /// Connections its data plane reported when the drain began, and at its end.
+    public var initial: Int64
+    public var remaining: Int64
+    public var waitedMs: Int
+    /// True when connections were still open at the drain timeout.
+    public var timedOut: Bool { remaining > 0 }
+
+    public var summary: String {
+        timedOut
+            ? "drain timeout after \(waitedMs) ms with \(remaining) of \(initial) connections still open"
+            : "drained \(initial) connections in \(waitedMs) ms"
+    }
 }

@@ -9,9 +9,12 @@ public struct ElasticConfiguration: Sendable {
     public var once: Bool
     /// How long a decommission waits for the agent to power the CVM off.
     public var decommissionGrace: Duration
+    /// How long a decommission waits for a serving CVM's open connections to end.
+    public var drainTimeout: Duration
 
     public init(usageSources: [any UsageSource] = [], recommendOnly: Bool = false, once: Bool = false,
-                decommissionGrace: Duration = .seconds(10)) {
+                decommissionGrace: Duration = .seconds(10), drainTimeout: Duration = .seconds(30)) {
+        self.drainTimeout = drainTimeout
         self.usageSources = usageSources
         self.recommendOnly = recommendOnly
         self.once = once

@@ -53,7 +53,8 @@ public final class ElasticService: Service, Sendable {
     public convenience init(orchestrator: CVMOrchestrator, follower: PolicyFollower, configuration: ElasticConfiguration, logger: Logger,
                             configurer: CVMOrchestrator.AgentConfigurer? = nil, wakeUp: WakeUp = WakeUp()) {
         let runner = PolicyActionRunner(orchestrator: orchestrator, origin: "elastic",
-                                        decommissionGrace: configuration.decommissionGrace, configurer: configurer)
+                                        decommissionGrace: configuration.decommissionGrace,
+                                        drainTimeout: configuration.drainTimeout, configurer: configurer)
         self.init(orchestrator: orchestrator, follower: follower, configuration: configuration, logger: logger,
                   configurer: configurer, runner: runner, wakeUp: wakeUp)
     }

@@ -7,8 +7,10 @@ import Foundation
 /// heartbeats of the same boot.
 ///
 /// Only CVMs that run under a policy (`policyCommit` set) and whose last heartbeat is fresh
-/// (at most three intervals old, the monitor's own failure rule) count. Pure apart from the
-/// counters it remembers between calls.
+/// (at most three intervals old, the monitor's own failure rule) count. A CVM whose data
+/// plane serves (a backup vServer's CVM) adds its CPU and memory but not its connections or
+/// network bytes: the traffic manager that sends it that traffic counts it already, under the
+/// same task. Pure apart from the counters it remembers between calls.
 public struct HeartbeatUsage: Sendable {
     struct Counters: Sendable {
         var heartbeatAt: Date
@@ -33,9 +35,10 @@ public struct HeartbeatUsage: Sendable {
             var values = result[cvm.task] ?? [:]
             if let cpu = cvm.cpuPercent { values[.cpuPercent, default: 0] += GuestFigures.percent(cpu) }
             if let memory = cvm.memUsedKiB { values[.memoryMiB, default: 0] += Double(memory) / 1024 }
-            if let connections = cvm.connections { values[.connections, default: 0] += Double(connections) }
+            let relayed = cvm.serving == true
+            if let connections = cvm.connections, !relayed { values[.connections, default: 0] += Double(connections) }
             let rates = rates(for: cvm, heartbeatAt: at)
-            if let network = rates.network { values[.bytesPerSecond, default: 0] += network }
+            if let network = rates.network, !relayed { values[.bytesPerSecond, default: 0] += network }
             if let disk = rates.disk { values[.diskBytesPerSecond, default: 0] += disk }
             result[cvm.task] = values
         }

@@ -48,6 +48,8 @@ public struct PolicyActionRunner: Sendable {
     public let origin: String
     /// How long a decommission waits for the agent to power the CVM off before destroying it.
     public var decommissionGrace: Duration
+    /// How long a decommission waits for a serving CVM's open connections to end.
+    public var drainTimeout: Duration
     /// How a task cluster's agents are told their role and peers (nil: over a channel taken
     /// over for the purpose; elastic mode passes its heartbeat monitor's).
     public var configurer: CVMOrchestrator.AgentConfigurer?
@@ -60,8 +62,9 @@ public struct PolicyActionRunner: Sendable {
     }
 
     public init(orchestrator: CVMOrchestrator, origin: String, decommissionGrace: Duration = .seconds(10),
-                configurer: CVMOrchestrator.AgentConfigurer? = nil) {
+                drainTimeout: Duration = .seconds(30), configurer: CVMOrchestrator.AgentConfigurer? = nil) {
         self.orchestrator = orchestrator
+        self.drainTimeout = drainTimeout
         self.origin = origin
         self.decommissionGrace = decommissionGrace
         self.configurer = configurer
@@ -167,10 +170,11 @@ public struct PolicyActionRunner: Sendable {
             return "migrated \(prepared.cvm) from \(from) to \(to) in \(result.totalMs) ms\(pause)"
         case .decommission:
             let cluster = try await orchestrator.store.cvm(named: prepared.cvm)?.cluster
-            let result = try await orchestrator.decommission(name: prepared.cvm, grace: decommissionGrace)
+            let result = try await orchestrator.decommission(name: prepared.cvm, grace: decommissionGrace, drain: drainTimeout)
             // Decommissioned: nothing after this makes the action a failure.
             let membership = if let cluster { await membershipAfterLeaving(cluster: cluster) } else { "" }
-            return "decommissioned \(prepared.cvm) (\(result.outcome.rawValue)) in \(result.totalMs) ms\(membership)"
+            let drained = result.drain.map { "; \($0.summary)" } ?? ""
+            return "decommissioned \(prepared.cvm) (\(result.outcome.rawValue)) in \(result.totalMs) ms\(drained)\(membership)"
         }
     }
 

@@ -71,12 +71,16 @@ struct ElasticCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Seconds a decommission waits for the CVM to power off before destroying it.", valueName: "s"))
         var grace: Double = 10
 
+        @Option(help: ArgumentHelp("Seconds a decommission waits for the connections a serving CVM still carries to end.", valueName: "s"))
+        var drainTimeout: Double = 30
+
         func validate() throws {
             if ref != nil && branch != nil { throw ValidationError("give --ref or --branch, not both") }
             if let name = ref ?? branch, name.isEmpty || name.hasPrefix("-") {
                 throw ValidationError("--ref/--branch must name a commit, branch or tag")
             }
             if !(grace >= 0) { throw ValidationError("--grace must be >= 0") }
+            if !(drainTimeout >= 0) { throw ValidationError("--drain-timeout must be >= 0 seconds") }
         }
 
         func run() async throws {
@@ -92,7 +96,8 @@ struct ElasticCommand: AsyncParsableCommand {
                 let configuration = ElasticConfiguration(
                     usageSources: (usageFile.map { [UsageFileSource(path: $0)] } ?? [])
                         + (try tmsAdmin.map { [try TMSUsageSource(address: $0, tokenFile: tmsAdminTokenFile ?? TmsCommand.defaultTokenFile(global))] } ?? []), recommendOnly: recommendOnly,
-                    once: once, decommissionGrace: .milliseconds(Int64(min(grace, 86_400) * 1000)))
+                    once: once, decommissionGrace: .milliseconds(Int64(min(grace, 86_400) * 1000)),
+                    drainTimeout: .milliseconds(Int64(min(drainTimeout, 86_400) * 1000)))
                 var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
                 var monitor: HeartbeatMonitor?
                 let wakeUp = WakeUp()

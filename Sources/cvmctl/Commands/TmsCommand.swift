@@ -124,6 +124,20 @@ struct TmsCommand: AsyncParsableCommand {
                     return
                 }
                 print(Self.render(report))
+                // The CVMs that carry these tasks (the serving CVMs of a `cvm:` vServer), from
+                // the store of this state directory.
+                let tasks = Set(report.tasks.map(\.task))
+                let store = try global.orchestrator().store
+                let cvms = try await store.cvms().filter { tasks.contains($0.task) }.sorted { $0.name < $1.name }
+                guard !cvms.isEmpty else { return }
+                let addresses = Dictionary(try await store.addressLeases().map { ($0.cvmID, $0.address) }, uniquingKeysWith: { a, _ in a })
+                var table = Table("CVM", "POLICY TASK", "STATE", "HOST", "ADDRESS", "SERVING", "CONNS", "OPENED", "BYTES")
+                for cvm in cvms {
+                    table.add([cvm.name, cvm.task, cvm.state.rawValue, cvm.host, addresses[cvm.id] ?? "-",
+                               cvm.serving.map { $0 ? "yes" : "no" } ?? "-", cvm.servedActive.map(String.init) ?? "-",
+                               cvm.servedOpened.map(String.init) ?? "-", cvm.servedBytes.map { Format.bytes($0) } ?? "-"])
+                }
+                print("\nCVMs carrying these tasks:\n" + table.rendered)
             }
         }
 

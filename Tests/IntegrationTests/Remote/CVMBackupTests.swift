@@ -32,6 +32,9 @@ import Testing
 
         deinit { close(fd) }
 
+        /// Ends the connection now (the descriptor is closed with the client).
+        func closeNow() throws { shutdown(fd, Int32(SHUT_RDWR)) }
+
         enum ClientError: Error { case failed(String) }
 
         /// One request; the status and the body (checked against its digest when it has one).
