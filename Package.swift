@@ -111,7 +111,7 @@ let package = Package(
         // Benchmarks (whole-program, print ratios against a reference measured in the same run).
         // The traffic manager's data plane in a CVM (image cvm-tms), built static by its recipe.
         .executableTarget(name: "cvm-tms", dependencies: [
-            "TrafficManager",
+            "TrafficManager", "CVMProtocol",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),

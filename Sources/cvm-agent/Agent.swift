@@ -54,6 +54,7 @@ final class Agent {
     }
 
     func run() -> Never {
+        if isInit { Console.log(dataPlane.prestart()) }
         var nextTick = Clock.monotonicMs()
         let interval = Int64(config.intervalMs)
         while true {
@@ -63,6 +64,9 @@ final class Agent {
             }
             var now = Clock.monotonicMs()
             dataPlane.supervise(nowMs: now)
+            // A data plane that just started serving is announced at once, not at the next
+            // tick: the traffic manager adds the CVM as soon as a heartbeat says it serves.
+            if dataPlane.awaitsServing, now < nextTick, dataPlane.report()?.serving == true { nextTick = now }
             if now >= nextTick {
                 sendHeartbeat(on: port)
                 nextTick += interval
@@ -72,7 +76,9 @@ final class Agent {
             now = Clock.monotonicMs()
             // While disconnected, only peek (timeout 0) so a new connection is noticed
             // within 100 ms and greeted with a heartbeat at once. A flooding agent never waits.
-            let readiness = port.wait(timeoutMs: hostConnected && flood == nil ? nextTick - now : 0)
+            // While a data plane starts, its status is looked at every 100 ms.
+            let patience = dataPlane.awaitsServing ? min(100, nextTick - now) : nextTick - now
+            let readiness = port.wait(timeoutMs: hostConnected && flood == nil ? patience : 0)
             switch readiness {
             case .hostDisconnected:
                 if hostConnected {
@@ -129,7 +135,7 @@ final class Agent {
             diskReadBytes: usage.diskReadBytes, diskWriteBytes: usage.diskWriteBytes,
             netRxBytes: usage.netRxBytes, netTxBytes: usage.netTxBytes,
             connections: usage.connections, badCommands: gate.rejectedCount, role: role,
-            service: dataPlane.report())
+            service: dataPlane.reportForHeartbeat())
         let outcome = port.write(heartbeat.render(signedWith: config.secret), patienceMs: 0)
         lastHeartbeatWritten = outcome == .written
         switch outcome {

@@ -1,9 +1,11 @@
 import CVMProtocol
 import Glibc
 
-/// The traffic manager's data plane in this CVM (image cvm-tms): `/bin/cvm-tms`, started by
-/// the first `serve` command with the configuration it carries, sent SIGHUP for each later
-/// one (a reload that keeps connections), restarted a second after it dies. Its status file
+/// The traffic manager's data plane in this CVM (image cvm-tms): `/bin/cvm-tms`, started at
+/// boot in standby (loaded and waiting for its configuration file: starting a 100 MB binary
+/// under TCG takes seconds, which a backup that must serve at once cannot wait), given the
+/// configuration of the first `serve` command, sent SIGHUP for each later one (a reload that
+/// keeps connections), restarted a second after it dies once configured. Its status file
 /// becomes the heartbeat's ``ServiceReport``. Without the binary (image cvm-base) a `serve`
 /// is acknowledged and reported as not serving.
 struct DataPlane {
@@ -48,6 +50,26 @@ struct DataPlane {
             restartAtMs = nil
             Console.log(start())
         }
+    }
+
+    /// What the last heartbeat said: serving or not.
+    private var announcedServing = false
+
+    /// Configured, running, and not yet announced as serving.
+    var awaitsServing: Bool { configured && pid != nil && !announcedServing }
+
+    /// Starts the data plane in standby (no configuration yet), if this image has one.
+    mutating func prestart() -> String {
+        guard Self.isInstalled, pid == nil else { return "no data plane in this image" }
+        unlink(Self.configPath)
+        return start() + ", in standby"
+    }
+
+    /// ``report()``, remembered as announced.
+    mutating func reportForHeartbeat() -> ServiceReport? {
+        let report = report()
+        announcedServing = report?.serving == true
+        return report
     }
 
     /// The data plane's report: nil while never configured.

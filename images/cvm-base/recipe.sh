@@ -114,7 +114,7 @@ for module in "${MODULES[@]}"; do
 done
 
 log "building cvm-agent (release, static)"
-# --wrap: see Sources/cvm-agent/StaticRuntimeWorkaround.swift (without the first the static
+# --wrap: see Sources/CVMProtocol/StaticRuntimeWorkaround.swift (without the first the static
 # Swift runtime aborts before main when there is no /proc, i.e. always as /init; without
 # the second it blocks about a second at start-up waiting for the kernel's CRNG).
 BUILD=(build -c release --product cvm-agent -Xswiftc -static-executable
@@ -136,6 +136,7 @@ for product in "${EXTRA_PRODUCTS[@]}"; do
     [[ $product =~ ^[a-z][a-z0-9-]*$ ]] || die "bad product name '$product' in CVM_EXTRA_PRODUCTS"
     log "building $product (release, static)"
     EXTRA=(build -c release --product "$product" -Xswiftc -static-executable
+           -Xlinker --wrap=swift_copyAuxiliaryExecutablePath -Xlinker --wrap=swift_stdlib_random
            --scratch-path "$REPO_ROOT/.build-agent" --package-path "$REPO_ROOT")
     "$SWIFT" "${EXTRA[@]}" >&2
     binary="$("$SWIFT" "${EXTRA[@]}" --show-bin-path)/$product"

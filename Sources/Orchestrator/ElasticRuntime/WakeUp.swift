@@ -15,7 +15,7 @@ public final class WakeUp: Sendable {
 
     /// Returns after `seconds`, or within 100 ms of a `signal()` (one made before the call
     /// included), or when the task is cancelled.
-    func wait(seconds: Double) async {
+    public func wait(seconds: Double) async {
         let deadline = ContinuousClock.now + .milliseconds(Int64(max(0, seconds) * 1000))
         while ContinuousClock.now < deadline && !Task.isCancelled {
             if requested.exchange(false, ordering: .acquiringAndReleasing) { return }

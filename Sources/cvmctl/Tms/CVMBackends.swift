@@ -7,7 +7,7 @@ import Synchronization
 import TrafficManager
 
 /// The bridge between the traffic manager and its CVMs: for every vServer with a `cvm` key,
-/// twice a second, it reads the orchestrator's store for the running CVMs of that task,
+/// twice a second (and at once when a CVM starts serving), it reads the orchestrator's store for the running CVMs of that task,
 /// sends each one that does not serve yet its data plane's configuration (`serve`, over the
 /// signed agent channel), and makes the serving ones — heartbeat fresh, address leased — the
 /// vServer's services, reloading the traffic manager without a restart when that set
@@ -23,6 +23,8 @@ struct CVMBackends: Service {
         let lastSent = Mutex<[String: ContinuousClock.Instant]>([:])
         /// When each CVM was last seen migrating (by id).
         let lastMigrating = Mutex<[String: Date]>([:])
+        /// Signalled when a CVM starts serving: the next pass comes at once.
+        let wakeUp = WakeUp()
         init(_ config: TMSConfig) { base = Mutex(config) }
 
         /// A configuration read from the file, as the traffic manager runs it.
@@ -42,7 +44,7 @@ struct CVMBackends: Service {
             await withTaskGroup(of: Void.self) { group in
                 while !Task.isCancelled {
                     await self.pass(group: &group)
-                    try? await Task.sleep(for: .milliseconds(500))
+                    await state.wakeUp.wait(seconds: 0.5)
                 }
                 group.cancelAll()
             }
@@ -109,11 +111,12 @@ struct CVMBackends: Service {
             return true
         }
         guard due else { return }
-        let orchestrator = self.orchestrator, logger = self.logger
+        let orchestrator = self.orchestrator, logger = self.logger, state = self.state
         group.addTask {
             do {
                 let result = try await orchestrator.serve(cvm: name, config: yaml, timeout: .seconds(15))
                 logger.notice("CVM \(name) serving at \(result.address ?? "?") after \(result.elapsedMs) ms")
+                state.wakeUp.signal()
             } catch {
                 logger.error("CVM \(name) does not serve", metadata: ["cvm.error": "\(error)"])
             }

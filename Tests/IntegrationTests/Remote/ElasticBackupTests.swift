@@ -96,6 +96,15 @@ import Testing
                      reaction, plainDeploy, reaction - plainDeploy, reaction / plainDeploy))
         #expect(reaction < 40)
         let cvm = try #require(try cli.status().cvms.first)
+        // Where the time went: decision, deploy (to the first heartbeat), serve, adoption.
+        let journal = try cli.events()
+        if let action = journal.first(where: { $0.kind == "elastic.action" && $0.cvm == cvm.name }),
+           let done = journal.first(where: { $0.kind == "elastic.done" && $0.cvm == cvm.name }) {
+            let serve = tmsText().split(separator: "\n").first { $0.contains("CVM \(cvm.name) serving at") }.map(String.init) ?? "?"
+            print(String(format: "ElasticBackupTests: decided after %.1f s, deployed in %.1f s, then serving and adopted after %.1f s (%@)",
+                         action.at.timeIntervalSince(crossed), done.at.timeIntervalSince(action.at), servingAt!.timeIntervalSince(done.at),
+                         String(serve.suffix(60))))
+        }
         #expect(cvm.task == "backup-vserver" && cvm.serving == true)
         let cvmAddress = try #require(cvm.address)
 

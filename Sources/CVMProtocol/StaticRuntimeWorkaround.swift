@@ -1,10 +1,11 @@
 import Glibc
 
-// Two calls the static Swift runtime makes before `main` misbehave when the agent is /init.
-// The image recipe links the agent with
+// Two calls the static Swift runtime makes before `main` misbehave in a CVM: when the agent
+// is /init, and for the programs it starts early in the boot (the cvm-tms data plane). The
+// image recipe links both with
 //   -Xlinker --wrap=swift_copyAuxiliaryExecutablePath -Xlinker --wrap=swift_stdlib_random
 // which routes the runtime's calls to the two functions below. In builds without those
-// linker flags (debug builds, tests) the functions are never called.
+// linker flags (debug builds, tests, cvmctl) the functions are never called.
 
 /// Replaces `swift_copyAuxiliaryExecutablePath`.
 ///
@@ -29,7 +30,9 @@ private func glibcGetrandom(_ buffer: UnsafeMutableRawPointer?, _ length: Int, _
 /// until the kernel's CRNG is initialised — about a second after /init starts on a TCG
 /// guest with no hardware RNG, so every boot waited for it. GRND_INSECURE (Linux 5.6+)
 /// returns at once. The agent uses no runtime randomness for secrets (its keys come from
-/// the host), so hash seeds drawn before the CRNG is ready are acceptable.
+/// the host), so hash seeds drawn before the CRNG is ready are acceptable; nor does the data
+/// plane (no TLS inside the CVM), which the agent starts right after boot and which would
+/// otherwise sit in getrandom for seconds before it can serve.
 @_cdecl("__wrap_swift_stdlib_random")
 func cvmStdlibRandom(_ buffer: UnsafeMutableRawPointer?, _ length: Int) {
     guard let buffer, length > 0 else { return }
