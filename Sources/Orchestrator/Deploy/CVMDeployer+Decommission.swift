@@ -69,15 +69,16 @@ extension CVMDeployer {
         let settle = began + .milliseconds(1500)
         let store = self.store
         let initial = max(0, record.servedActive ?? 0)
-        final class Latest: Sendable { let active: Mutex<Int64>; init(_ v: Int64) { active = Mutex(v) } }
-        let last = Latest(initial)
+        /// The last count reported, and the most seen.
+        final class Counts: Sendable { let active: Mutex<(last: Int64, most: Int64)>; init(_ v: Int64) { active = Mutex((v, v)) } }
+        let counts = Counts(initial)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await event in channel.events {
                     guard case .heartbeat(let hb, _) = event else { continue }
                     _ = try? await store.update(cvmID: record.id) { $0.apply(hb, at: Date()) }
                     let active = hb.service.map { GuestFigures.count($0.active) } ?? 0
-                    last.active.withLock { $0 = active }
+                    counts.active.withLock { $0 = (active, max($0.most, active)) }
                     if active == 0, clock.now >= settle { return }
                 }
             }
@@ -85,7 +86,8 @@ extension CVMDeployer {
             _ = await group.next()
             group.cancelAll()
         }
-        return DrainOutcome(initial: initial, remaining: last.active.withLock { $0 }, waitedMs: Self.ms(clock.now - began))
+        let (remaining, most) = counts.active.withLock { $0 }
+        return DrainOutcome(initial: most, remaining: remaining, waitedMs: Self.ms(clock.now - began))
     }
 
     /// The host's hypervisor, unless a running monitor declared the host lost or it does not

@@ -23,7 +23,7 @@ public struct DecommissionResult: Sendable {
 /// The drain of a CVM whose data plane serves: once it is `stopping`, the traffic manager
 /// sends it no new connections, and the decommission waits for the open ones to end.
 public struct DrainOutcome: Sendable, Hashable {
-    /// Connections its data plane reported when the drain began, and at its end.
+    /// The most connections its data plane reported during the drain, and the count at its end.
     public var initial: Int64
     public var remaining: Int64
     public var waitedMs: Int
