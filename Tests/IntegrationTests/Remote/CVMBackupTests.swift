@@ -18,12 +18,12 @@ import Testing
         let fd: Int32
         private var pending = [UInt8]()
 
-        init(port: Int) throws {
+        init(port: Int, host: String = "127.0.0.1") throws {
             fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var addr = sockaddr_in()
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_port = in_port_t(port).bigEndian
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_addr.s_addr = inet_addr(host)
             var timeout = timeval(tv_sec: 10, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
@@ -239,6 +239,44 @@ import Testing
         }
     }
 
+    /// Closed-loop load: `clients` threads, each with one keep-alive connection to
+    /// `host:port`, requesting for `seconds`; requests per second and the 99th percentile
+    /// latency in ms (nil when a request failed).
+    static func closedLoop(host: String, port: Int, clients: Int = 4, seconds: Double = 4) -> (rps: Double, p99: Double)? {
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var latencies: [Double] = [], failed = false
+        }
+        let results = Results()
+        let group = DispatchGroup()
+        let end = Date().addingTimeInterval(seconds)
+        for c in 0..<clients {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                var mine: [Double] = []
+                do {
+                    let client = try Client(port: port, host: host)
+                    var i = 0
+                    while Date() < end {
+                        i += 1
+                        let began = Date()
+                        guard try client.get("/bench\(c)-\(i)").status == 200 else { throw Client.ClientError.failed("status") }
+                        mine.append(Date().timeIntervalSince(began) * 1000)
+                    }
+                } catch {
+                    results.lock.withLock { results.failed = true }
+                }
+                results.lock.withLock { results.latencies += mine }
+            }
+        }
+        group.wait()
+        var latencies = results.lock.withLock { results.latencies }
+        guard !results.lock.withLock({ results.failed }), !latencies.isEmpty else { return nil }
+        latencies.sort()
+        return (Double(latencies.count) / seconds, latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.99))])
+    }
+
     @Test func trafficFollowsTheBackupCVMWhenItMigrates() throws {
         let cli = try MigrationTests.harness()
         defer { cli.cleanUp() }
@@ -247,6 +285,42 @@ import Testing
         defer { scene.stop() }
         let (port, cvmAddress, logText) = (scene.port, scene.cvmAddress, scene.logText)
         try #require(try eventually(timeout: 40) { logText().contains("CVM services of vServer web-cvm: mover") }, "\(logText())")
+
+        // Path cost (benchmark): the CVM's vServer through the traffic manager, next to the
+        // same vServer addressed directly on the segment, and the load generator's own limit
+        // (the same requests straight to the backend).
+        // The hop is the traffic manager's code built for release (the image's static cvm-tms,
+        // run on the host with the CVM as its only service), not this debug build's.
+        let release = CLIHarness.repoRoot + "/.build-agent/x86_64-unknown-linux-gnu/release/cvm-tms"
+        try #require(FileManager.default.isExecutableFile(atPath: release), "no \(release): build the cvm-tms image first")
+        let hopPort = Self.freePort()
+        let hopConfig = cli.state + "/hop.yaml"
+        try "cores: 1\nvServers:\n  - name: hop\n    bind: 127.0.0.1:\(hopPort)\n    mode: http\n    services: [{ name: cvm, address: \(cvmAddress):8090, capacity: 1000 }]\n"
+            .write(toFile: hopConfig, atomically: true, encoding: .utf8)
+        let hop = Process()
+        hop.executableURL = URL(fileURLWithPath: release)
+        hop.arguments = [hopConfig, cli.state + "/hop.status"]
+        try hop.run()
+        defer { hop.terminate(); hop.waitUntilExit() }
+        #expect(eventually(timeout: 10) { (try? String(contentsOfFile: cli.state + "/hop.status", encoding: .utf8))?.hasPrefix("serving=1") == true })
+        // Both paths warmed first (TCG translates the CVM's code on first use), then each measured.
+        _ = Self.closedLoop(host: "127.0.0.1", port: hopPort, clients: 8, seconds: 1.5)
+        let direct = Self.closedLoop(host: cvmAddress, port: 8090, clients: 8)
+        let through = Self.closedLoop(host: "127.0.0.1", port: hopPort, clients: 8)
+        let generator = Self.closedLoop(host: scene.backend.address, port: scene.backend.port, clients: 8)
+        if let direct, let through, let generator {
+            print(String(format: "CVMBackupTests: path cost: through the traffic manager (release) %.0f req/s p99 %.1f ms; the CVM directly %.0f req/s p99 %.1f ms (%.0f %% of direct); load generator alone %.0f req/s%@",
+                         through.rps, through.p99, direct.rps, direct.p99, 100 * through.rps / direct.rps, generator.rps,
+                         generator.rps < 2 * direct.rps ? " (the generator may be the bottleneck)" : " (the CVM, under TCG, is the bottleneck)"))
+        }
+        #expect(direct != nil && through != nil && generator != nil, "a benchmark request failed")
+
+        // The same two moves without load first: the reference for the switch-over's cost.
+        for destination in ["c2", "local"] {
+            let moved = try cli.run("migrate", "mover", "--to", destination)
+            print("CVMBackupTests: migration to \(destination) without load: \(moved.stdout.split(separator: "\n").last ?? "")")
+            #expect(moved.status == 0, "\(moved.stderr)")
+        }
 
         let load = Load()
         load.run(port: port, expectPeer: cvmAddress)
