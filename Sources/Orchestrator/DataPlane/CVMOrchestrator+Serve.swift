@@ -14,9 +14,11 @@ extension CVMOrchestrator {
     /// validated by the caller) over the signed agent channel, and waits until a heartbeat
     /// says it serves. The agent starts the data plane, or reloads it keeping connections.
     /// - Throws: one line when the CVM is not running, has no NIC, the configuration does not
-    ///   fit a channel line, or it does not report serving within `timeout`.
+    ///   fit a channel line, or it does not report serving within `timeout`
+    ///   (``OrchestratorError/notServing(name:seconds:reason:)`` when its heartbeats said so).
     public func serve(cvm name: String, config: String, timeout: Duration = .seconds(20)) async throws -> ServeResult {
         let began = ContinuousClock.now
+        let sentAt = Date()
         guard let record = try await store.cvm(named: name) else { throw OrchestratorError.unknownCVM(name) }
         guard record.state == .running else {
             throw OrchestratorError.invalidArgument("CVM '\(name)' is \(record.state.rawValue), not running")
@@ -45,9 +47,16 @@ extension CVMOrchestrator {
             throw OrchestratorError.agentRejected(name: name, reason: why)
         case .failure(.unacknowledged):
             let current = try await store.cvm(named: name)
-            let why = current?.serving == false ? "its data plane did not start with this configuration (see the CVM's console)"
+            let heard = (current?.lastHeartbeatAt ?? .distantPast) > sentAt
+            let why = !heard ? "no heartbeat came in time"
+                : current?.serving == false ? "its data plane did not start with this configuration (see the CVM's console)"
                 : current?.serving == nil ? "its image runs no data plane (deploy image cvm-tms)" : "no heartbeat came in time"
             await journal("serve.failed", cvm: name, host: record.host, why)
+            // Heartbeats since the command said it does not serve: that is the data plane's
+            // answer. Without them, nothing is known (the heartbeat monitor judges a silent CVM).
+            guard !heard || current?.serving == true else {
+                throw OrchestratorError.notServing(name: name, seconds: Int(timeout.components.seconds), reason: why)
+            }
             throw OrchestratorError.agentRejected(name: name, reason: "not serving after \(Int(timeout.components.seconds)) s: \(why)")
         }
     }

@@ -18,6 +18,8 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
     case unknownHost(String)
     case imageBuildFailed(String, status: Int32)
     case agentRejected(name: String, reason: String)
+    /// A `serve` was acknowledged but no heartbeat said the data plane serves in time.
+    case notServing(name: String, seconds: Int, reason: String)
     case invalidArgument(String)
     case hostUnreachable(host: String, reason: String)
     case hostRefused(host: String, reason: String)
@@ -64,6 +66,8 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
             return "building image '\(name)' failed (recipe exit status \(status)); see the recipe output above"
         case .agentRejected(let name, let reason):
             return "CVM '\(name)': \(reason)"
+        case .notServing(let name, let seconds, let reason):
+            return "CVM '\(name)': not serving after \(seconds) s: \(reason)"
         case .invalidArgument(let message):
             return message
         case .hostUnreachable(let host, let reason):

@@ -79,7 +79,7 @@ struct CVMBackends: Service {
                     serving.append(ServiceConfig(name: record.name, address: HostPort(host: address, port: backend.port),
                                                  capacity: backend.capacity))
                 } else if record.serving != true, record.state == .running {
-                    sendServe(record.name, yaml: yaml, group: &group)
+                    sendServe(record.name, vServer: vServer.name, yaml: yaml, group: &group)
                 }
             }
             endpoints[vServer.name] = serving
@@ -101,9 +101,26 @@ struct CVMBackends: Service {
         }
     }
 
+    /// A CVM that took its configuration but never reported serving is of no use to the
+    /// vServer: it is decommissioned (it never joined the vServer's services, which stay as
+    /// they were), in one journal line. Elastic mode, if it deployed the CVM, deploys again
+    /// after its cooldown.
+    private func rollBack(_ name: String, vServer: String, because error: OrchestratorError,
+                          orchestrator: CVMOrchestrator, logger: Logger) async {
+        let line = "\(error); decommissioned, vServer \(vServer)'s services unchanged"
+        logger.error("\(line)")
+        _ = try? await orchestrator.store.record(EventRecord(kind: "tms.serve-failed", cvm: name, message: line))
+        do {
+            let result = try await orchestrator.decommission(name: name, grace: .seconds(5), drain: .zero)
+            logger.notice("CVM \(name) decommissioned (\(result.outcome.rawValue)) after it did not serve")
+        } catch {
+            logger.error("CVM \(name) did not serve and could not be decommissioned", metadata: ["cvm.error": "\(error)"])
+        }
+    }
+
     /// Sends `serve` to a CVM at most every 10 s (a data plane that fails to start is retried,
     /// not hammered).
-    private func sendServe(_ name: String, yaml: String, group: inout TaskGroup<Void>) {
+    private func sendServe(_ name: String, vServer: String, yaml: String, group: inout TaskGroup<Void>) {
         let now = ContinuousClock.now
         let due = state.lastSent.withLock { sent -> Bool in
             if let last = sent[name], now - last < .seconds(10) { return false }
@@ -117,6 +134,12 @@ struct CVMBackends: Service {
                 let result = try await orchestrator.serve(cvm: name, config: yaml, timeout: .seconds(15))
                 logger.notice("CVM \(name) serving at \(result.address ?? "?") after \(result.elapsedMs) ms")
                 state.wakeUp.signal()
+            } catch let error as OrchestratorError {
+                guard case .notServing = error else {
+                    logger.error("CVM \(name) does not serve", metadata: ["cvm.error": "\(error)"])
+                    return
+                }
+                await rollBack(name, vServer: vServer, because: error, orchestrator: orchestrator, logger: logger)
             } catch {
                 logger.error("CVM \(name) does not serve", metadata: ["cvm.error": "\(error)"])
             }

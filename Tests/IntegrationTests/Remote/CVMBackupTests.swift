@@ -196,6 +196,33 @@ import Testing
         #expect(try first.get("/a2").body.hasPrefix("peer=10.77.0.1 "), "the primary's connection is untouched")
     }
 
+    /// Bad input: a CVM of the backup task whose image runs no data plane (cvm-base) takes its
+    /// configuration but never reports serving: the traffic manager decommissions it in one
+    /// journal line, leaving nothing behind, and the vServer's services never change (spilled
+    /// connections get the chain's end throughout).
+    @Test func aBackupCVMThatNeverServesIsRolledBackAndTheChainStaysAsItWas() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let deployed = try cli.run("deploy", "--image", "cvm-base", "--task", "backup-vserver", "--name", "mute")
+        try #require(deployed.status == 0, "\(deployed.stderr)")
+        let backend = try SegmentBackend()
+        defer { backend.stop() }
+        let (port, tms, log) = try Self.startTrafficManager(cli, backend: backend, primaryLimit: 0)
+        defer { tms.terminate(); tms.waitUntilExit() }
+        func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        #expect(try eventually(timeout: 10) { (try? Client(port: port).get("/before").status) == 503 })
+
+        let rolledBack = try eventually(timeout: 45) { try cli.events().contains { $0.kind == "tms.serve-failed" && $0.cvm == "mute" } }
+        try #require(rolledBack, "no rollback: \(logText().suffix(2000))")
+        let line = try #require(try cli.events().last { $0.kind == "tms.serve-failed" }?.message)
+        #expect(line.contains("not serving after 15 s") && line.contains("services unchanged"), "\(line)")
+        #expect(try eventually(timeout: 20) { try cli.status().cvms.isEmpty }, "the CVM that never served is still there")
+        #expect(try cli.traces(of: "mute") == [])
+        #expect(try Store(directory: cli.state).addressLeases().isEmpty, "its address lease was not released")
+        #expect(!logText().contains("CVM services of vServer web-cvm: mute"), "\(logText())")
+        #expect(try Client(port: port).get("/after").status == 503)
+    }
+
     /// Requests through the traffic manager, all spilled to the backup CVM, on one long-lived
     /// connection and on a new connection each, counted and timed on a thread of their own.
     final class Load: @unchecked Sendable {
