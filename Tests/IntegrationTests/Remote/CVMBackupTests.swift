@@ -86,7 +86,8 @@ import Testing
 
     /// `cvmctl tms run` with vServer `web` (127.0.0.1:PORT, `primaryLimit` connections to the
     /// backend directly, the rest spilled) backed by `web-cvm` (CVMs of task backup-vserver).
-    static func startTrafficManager(_ cli: CLIHarness, backend: SegmentBackend, primaryLimit: Int) throws -> (port: Int, process: Process, log: String) {
+    static func startTrafficManager(_ cli: CLIHarness, backend: SegmentBackend, primaryLimit: Int,
+                                    persistence: String? = nil) throws -> (port: Int, process: Process, log: String) {
         let (port, admin) = (freePort(), freePort())
         let config = cli.state + "/tms.yaml"
         try """
@@ -100,7 +101,7 @@ import Testing
             bind: 127.0.0.1:\(port)
             mode: http
             services: [{ name: direct, address: \(backend.address), port: \(backend.port), capacity: 10 }]
-            spillover: { kind: connection, limit: \(primaryLimit), backup: web-cvm }
+            spillover: { kind: connection, limit: \(primaryLimit), backup: web-cvm\(persistence.map { ", persistence: \($0)" } ?? "") }
           - name: web-cvm
             mode: http
             cvm: { task: backup-vserver, port: 8090, capacity: 50 }
@@ -127,14 +128,14 @@ import Testing
         let log: String
         let cvmAddress: String
 
-        static func start(_ cli: CLIHarness, cvm name: String, primaryLimit: Int) throws -> Scene {
+        static func start(_ cli: CLIHarness, cvm name: String, primaryLimit: Int, persistence: String? = nil) throws -> Scene {
             let deployed = try cli.run("deploy", "--image", "cvm-tms", "--task", "backup-vserver", "--name", name)
             try #require(deployed.status == 0, "\(deployed.stderr)")
             let cvmAddress = try #require(try cli.status().cvms.first?.address)
             let backend = try SegmentBackend()
             let monitor = cli.process(["monitor", "-q"])
             try monitor.run()
-            let (port, tms, log) = try startTrafficManager(cli, backend: backend, primaryLimit: primaryLimit)
+            let (port, tms, log) = try startTrafficManager(cli, backend: backend, primaryLimit: primaryLimit, persistence: persistence)
             return Scene(backend: backend, monitor: monitor, tms: tms, port: port, log: log, cvmAddress: cvmAddress)
         }
 
@@ -152,7 +153,7 @@ import Testing
     @Test func spilledConnectionsGoThroughTheBackupCVM() throws {
         let cli = try CLIHarness()
         defer { cli.cleanUp() }
-        let scene = try Scene.start(cli, cvm: "backup", primaryLimit: 1)
+        let scene = try Scene.start(cli, cvm: "backup", primaryLimit: 2, persistence: "60s")
         defer { scene.stop() }
         let (port, cvmAddress, logText) = (scene.port, scene.cvmAddress, scene.logText)
 
@@ -161,10 +162,12 @@ import Testing
         try #require(serving, "the backup CVM never reported serving: \(logText())")
         #expect(try eventually(timeout: 5) { logText().contains("CVM services of vServer web-cvm: backup") }, "\(logText())")
 
-        // The limit's one connection goes to the backend directly (the hub is the peer)...
+        // The limit's two connections go to the backend directly (the hub is the peer)...
         let first = try Client(port: port)
         let direct = try first.get("/a")
         #expect(direct.status == 200 && direct.body.hasPrefix("peer=10.77.0.1 "), "\(direct.body.prefix(40))")
+        let filler = try Client(port: port)
+        #expect(try filler.get("/f").body.hasPrefix("peer=10.77.0.1 "))
         // ...the next one spills to the CVM, whose data plane relays it (the CVM is the peer).
         let second = try Client(port: port)
         for i in 0..<20 {
@@ -175,10 +178,19 @@ import Testing
         #expect(try eventually(timeout: 8) { (try cli.status().cvms.first?.servedOpened ?? 0) >= 1 },
                 "the CVM's heartbeat never counted what it relayed")
 
+        // Persistence (60 s): this client was sent to the backup, so its new connections go to
+        // the CVM even with a slot of the primary free again.
+        try filler.closeNow()
+        Thread.sleep(forTimeInterval: 0.5)
+        let pinned = try Client(port: port)
+        let again = try pinned.get("/p")
+        #expect(again.status == 200 && again.body.hasPrefix("peer=\(cvmAddress) "), "persistence not honoured: \(again.body.prefix(40))")
+
         // The CVM's QEMU is killed while a connection through it is open: the monitor marks it
-        // failed, the traffic manager stops choosing it (within 3 s), a new spilled connection
-        // gets the chain's end (503: no redirect configured), and only the connection that was
-        // on the CVM is lost; the primary's is untouched.
+        // failed, the traffic manager stops choosing it (within 3 s), only the connections that
+        // were on the CVM are lost (the primary's is untouched), and new connections go down the
+        // chain: the pinned client's walk goes on past the empty backup to the primary's free
+        // slot, then to the chain's end (503: no redirect configured).
         let pidText = try String(contentsOfFile: "/run/libvirt/qemu/cvm-backup.pid", encoding: .utf8)
         let qemu = try #require(Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
         let before = logText().utf8.count
@@ -190,9 +202,12 @@ import Testing
         let reaction = Date().timeIntervalSince(killed)
         print("CVMBackupTests: backup CVM killed; the traffic manager stopped choosing it after \(String(format: "%.1f", reaction)) s")
         #expect(dropped && reaction < 3, "took \(reaction) s: \(logText())")
-        let third = try Client(port: port)
-        #expect(try third.get("/c").status == 503)
         #expect((try? second.get("/b-after")) == nil, "the connection that was on the killed CVM is gone")
+        #expect((try? pinned.get("/p-after")) == nil, "the connection that was on the killed CVM is gone")
+        let third = try Client(port: port)
+        #expect(try third.get("/c").body.hasPrefix("peer=10.77.0.1 "), "a pinned client whose backup is gone goes back to the chain")
+        let fourth = try Client(port: port)
+        #expect(try fourth.get("/d").status == 503)
         #expect(try first.get("/a2").body.hasPrefix("peer=10.77.0.1 "), "the primary's connection is untouched")
     }
 
