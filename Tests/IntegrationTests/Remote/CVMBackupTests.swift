@@ -351,17 +351,28 @@ import Testing
         try hop.run()
         defer { hop.terminate(); hop.waitUntilExit() }
         #expect(eventually(timeout: 10) { (try? String(contentsOfFile: cli.state + "/hop.status", encoding: .utf8))?.hasPrefix("serving=1") == true })
-        // Both paths warmed first (TCG translates the CVM's code on first use), then each measured.
-        _ = Self.closedLoop(host: "127.0.0.1", port: hopPort, clients: 8, seconds: 1.5)
-        let direct = Self.closedLoop(host: cvmAddress, port: 8090, clients: 8)
-        let through = Self.closedLoop(host: "127.0.0.1", port: hopPort, clients: 8)
-        let generator = Self.closedLoop(host: scene.backend.address, port: scene.backend.port, clients: 8)
+        // Both paths warmed first (TCG translates the CVM's code on first use), then each
+        // measured at the CVM's capacity (8 clients saturate the TCG guest; with 4 the figure
+        // is latency-bound and the hop's ~0.5 ms shows: 82-85 % of direct). Saturation may
+        // starve the monitor's view of the agent (over 3 s without a heartbeat: the CVM is
+        // taken for hung until the next one); the moves below wait until it serves again.
+        _ = Self.closedLoop(host: "127.0.0.1", port: hopPort, clients: 8, seconds: 1)
+        let direct = Self.closedLoop(host: cvmAddress, port: 8090, clients: 8, seconds: 3)
+        let through = Self.closedLoop(host: "127.0.0.1", port: hopPort, clients: 8, seconds: 3)
+        let generator = Self.closedLoop(host: scene.backend.address, port: scene.backend.port, clients: 8, seconds: 3)
         if let direct, let through, let generator {
-            print(String(format: "CVMBackupTests: path cost: through the traffic manager (release) %.0f req/s p99 %.1f ms; the CVM directly %.0f req/s p99 %.1f ms (%.0f %% of direct); load generator alone %.0f req/s%@",
+            print(String(format: "CVMBackupTests: path cost (8 clients): through the traffic manager (release) %.0f req/s p99 %.1f ms; the CVM directly %.0f req/s p99 %.1f ms (%.0f %% of direct); load generator alone %.0f req/s%@",
                          through.rps, through.p99, direct.rps, direct.p99, 100 * through.rps / direct.rps, generator.rps,
                          generator.rps < 2 * direct.rps ? " (the generator may be the bottleneck)" : " (the CVM, under TCG, is the bottleneck)"))
         }
         #expect(direct != nil && through != nil && generator != nil, "a benchmark request failed")
+        let flapped = try cli.events().contains { $0.cvm == "mover" && $0.kind == "cvm.failed" }
+        if flapped { print("CVMBackupTests: under the benchmark's load the CVM's heartbeats stalled past 3 s and the monitor took it for hung") }
+        // The moves start with the CVM serving in the vServer's set.
+        try #require(try eventually(timeout: 20) {
+            try cli.status().cvms.first { $0.name == "mover" }?.state == "running"
+                && logText().split(separator: "\n").last { $0.contains("CVM services of vServer web-cvm:") }?.hasSuffix("mover \(cvmAddress):8090") == true
+        }, "\(logText().suffix(1500))")
 
         // The same two moves without load first: the reference for the switch-over's cost.
         for destination in ["c2", "local"] {
@@ -389,7 +400,18 @@ import Testing
         // the line at 1 % and prints the figure; the CVM must serve after both moves.
         #expect(failed * 100 <= ok + failed, "\(failed) of \(ok + failed) failed: \(errors)")
         #expect(ok > 40)
+        // What the traffic manager did with the CVM meanwhile (every change of its set).
+        for line in logText().split(separator: "\n") where line.contains("CVM services of") || line.contains("serving at") || line.contains("does not serve") {
+            print("CVMBackupTests: traffic manager: \(line.suffix(120))")
+        }
+        for event in try cli.events() where event.cvm == "mover" && !event.kind.hasPrefix("migrate") && !event.kind.hasPrefix("deploy") {
+            print("CVMBackupTests: journal: \(event.at) \(event.kind): \(event.message.prefix(150))")
+        }
         let after = try Client(port: port).get("/after")
-        #expect(after.status == 200 && after.body.hasPrefix("peer=\(cvmAddress) "), "\(after.body.prefix(40))")
+        if !(after.status == 200 && after.body.hasPrefix("peer=\(cvmAddress) ")) {
+            let record = try cli.status().cvms.first { $0.name == "mover" }
+            let journal = try cli.events().suffix(15).map { "\($0.kind) \($0.cvm ?? ""): \($0.message)" }
+            Issue.record("not served by the CVM after the moves (\(after.status)); errors \(errors); mover: \(String(describing: record)); journal: \(journal); traffic manager: \(logText().suffix(2500))")
+        }
     }
 }
