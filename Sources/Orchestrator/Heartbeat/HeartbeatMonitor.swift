@@ -31,6 +31,8 @@ public final class HeartbeatMonitor: Service, Sendable {
     let orchestrator: CVMOrchestrator
     let logger: Logger
     let tick: Duration
+    /// How long after a channel ended it is reopened (see `State.closedAt`).
+    static let reopenDelay: TimeInterval = 0.5
     /// How long a host's libvirtd may stay unreachable before the host is declared lost.
     let hostLossTimeout: Duration
     /// How long a libvirt call may take before the host counts as unreachable.
@@ -57,6 +59,11 @@ public final class HeartbeatMonitor: Service, Sendable {
         var busy: Set<String> = []
         /// When each CVM was last told its role (at most once per heartbeat interval).
         var configuredAt: [String: Date] = [:]
+        /// When each CVM's channel last ended. It is reopened no sooner than
+        /// ``reopenDelay`` after: a channel ends when QEMU dies, and opening a new one while
+        /// libvirtd is still tearing that domain down held its teardown (and the domain's
+        /// lifecycle event) back by about 3 s, measured with two guests killed at once.
+        var closedAt: [String: Date] = [:]
         /// Heartbeats reach the store at most once per CVM per heartbeat interval: when each
         /// CVM's was last written, and the newest one received since (written by the sweep
         /// once due). A guest flooding signed heartbeats cannot keep the store busy.
@@ -191,6 +198,7 @@ public final class HeartbeatMonitor: Service, Sendable {
             s.since = s.since.filter { ids.contains($0.key) }
             for id in ids where s.since[id] == nil { s.since[id] = now }
             s.configuredAt = s.configuredAt.filter { ids.contains($0.key) }
+            s.closedAt = s.closedAt.filter { ids.contains($0.key) && now.timeIntervalSince($0.value) < Self.reopenDelay }
             s.writtenAt = s.writtenAt.filter { ids.contains($0.key) }
             s.pending = s.pending.filter { ids.contains($0.key) }
             s.rejected = s.rejected.filter { ids.contains($0.key) }
@@ -229,7 +237,8 @@ public final class HeartbeatMonitor: Service, Sendable {
                 }
                 continue
             }
-            let watch = state.withLock { $0.watches[record.id] }
+            let (watch, justClosed) = state.withLock { ($0.watches[record.id], $0.closedAt[record.id] != nil) }
+            if watch == nil, justClosed { continue }
             if watch == nil, claim(record.id) {
                 group.addTask { await self.open(record, on: hypervisor) }
                 continue
@@ -591,7 +600,10 @@ public final class HeartbeatMonitor: Service, Sendable {
             }
         }
         state.withLock { s in
-            if s.watches[cvmID]?.token == watch.token { s.watches.removeValue(forKey: cvmID) }
+            if s.watches[cvmID]?.token == watch.token {
+                s.watches.removeValue(forKey: cvmID)
+                s.closedAt[cvmID] = Date()
+            }
         }
     }
 
