@@ -45,6 +45,26 @@ enum Boot {
         }
     }
 
+    /// Writes the TLS credentials of the CVM's disk (see `ConfigBlock`) into
+    /// `ConfigBlock.credentialsDirectory`, mode 0600. Returns how many files it wrote (0 for a
+    /// CVM deployed without any).
+    static func installCredentials() -> Int {
+        guard let head = FileIO.read(configDisk, limit: ConfigBlock.credentialsOffset + ConfigBlock.credentialsSize),
+              head.count > ConfigBlock.credentialsOffset else { return 0 }
+        let files = ConfigBlock.credentials(from: head[ConfigBlock.credentialsOffset...])
+        guard !files.isEmpty else { return 0 }
+        var path = ""
+        for part in ConfigBlock.credentialsDirectory.split(separator: "/") {
+            path += "/" + part
+            _ = mkdir(path, 0o700)
+        }
+        var written = 0
+        for file in files where FileIO.writeAtomically(path + "/" + file.name, Array(file.text.utf8), mode: 0o600) {
+            written += 1
+        }
+        return written
+    }
+
     /// Sleeps forever (the fate of PID 1 after a fatal error).
     static func idleForever() -> Never {
         while true { Clock.sleep(ms: 3_600_000) }

@@ -1,3 +1,4 @@
+import CVMProtocol
 import Glibc
 
 // The CVM guest agent: /init (PID 1) of the component VM.
@@ -13,6 +14,8 @@ if isInit {
 }
 let arguments = CommandLine.arguments
 let config = Boot.loadConfig(path: arguments.count > 1 ? arguments[1] : Boot.configPath)
+let credentials = Boot.installCredentials()
+if credentials > 0 { Console.log("\(credentials) TLS credential files in \(ConfigBlock.credentialsDirectory)") }
 Console.log("\(config.name): task \(config.task), role \(config.role.rawValue), interval \(config.intervalMs) ms")
 var interface: String?
 if isInit, let network = config.network {

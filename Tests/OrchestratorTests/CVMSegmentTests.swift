@@ -257,3 +257,14 @@ import Testing
         }
     }
 }
+
+@Suite struct ReturnRelayFirewallTests {
+    @Test func marksOnlyTheRelaysPortsOnTheGatewayFromTheBridge() {
+        let rules = ReturnRelayFirewall.rules(gateway: "10.77.0.1", ports: [8091, 8090])
+        #expect(rules.contains(#"iifname "cvmnet0" ip daddr 10.77.0.1 tcp dport { 8090, 8091 } meta mark set 0x4376544d"#))
+        #expect(rules.contains("priority -20"), "before the isolation rules (priority -10), which accept what it marked")
+        #expect(CVMNetworkDefinition(subnet: IPv4Subnet(network: 0x0a4d_0000, prefixLength: 24), carriesGateway: true)
+            .firewall.contains(#"iifname "cvmnet0" meta mark 0x4376544d accept"#))
+        #expect(!ReturnRelayFirewall.rules(gateway: "10.77.0.1", ports: []).contains("dport"))
+    }
+}

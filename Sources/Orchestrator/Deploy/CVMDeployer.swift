@@ -113,8 +113,13 @@ package struct CVMDeployer: Sendable {
             let config = try AgentConfig(id: record.id, name: name, task: task, role: role,
                                          peers: request.peers, secret: secret, intervalMs: record.intervalMs,
                                          network: network)
+            // Its TLS certificate for that address (used when its data plane runs on a public
+            // host): on its disk with the secret, nowhere else.
+            let credentials = try DataPlaneTLS(stateDirectory: configuration.stateDirectory)
+                .credentials(cvm: name, address: lease.address)
             progress("staging image \(manifest.name) on \(host.name)")
-            let domain = try await createDomain(record: record, config: config, image: image, on: hypervisor, lease: lease)
+            let domain = try await createDomain(record: record, config: config, image: image, on: hypervisor, lease: lease,
+                                                credentials: credentials)
             progress("booting \(name) (\(virt.type))")
             let bootStart = clock.now
             try await domain.start()
@@ -225,8 +230,9 @@ package struct CVMDeployer: Sendable {
 
     /// Stages the kernel and initrd, writes the CVM's disk, defines the domain.
     func createDomain(record: CVMRecord, config: AgentConfig, image: ImageCatalog.VerifiedImage,
-                      on hypervisor: any Hypervisor, lease: AddressLease? = nil) async throws -> any HypervisorDomain {
-        let volumes = try await createVolumes(record: record, config: config, image: image, on: hypervisor)
+                      on hypervisor: any Hypervisor, lease: AddressLease? = nil,
+                      credentials: [(name: String, text: String)] = []) async throws -> any HypervisorDomain {
+        let volumes = try await createVolumes(record: record, config: config, image: image, on: hypervisor, credentials: credentials)
         let definition = DomainDefinition.cvm(record, owner: store.storeID, kernel: volumes.kernel, initrd: volumes.initrd,
                                               disk: volumes.disk, cmdline: image.manifest.boot.cmdline, lease: lease)
         return try await hypervisor.defineDomain(definition)
@@ -236,7 +242,8 @@ package struct CVMDeployer: Sendable {
     /// CVMs of the image) and the CVM's own raw disk, whose first block carries its
     /// configuration (identity, role, peers, secret; see `ConfigBlock`), as paths.
     func createVolumes(record: CVMRecord, config: AgentConfig, image: ImageCatalog.VerifiedImage,
-                       on hypervisor: any Hypervisor, progress: @escaping @Sendable (Int64, Int64) -> Void = { _, _ in })
+                       on hypervisor: any Hypervisor, credentials: [(name: String, text: String)] = [],
+                       progress: @escaping @Sendable (Int64, Int64) -> Void = { _, _ in })
         async throws -> (kernel: String, initrd: String, disk: String) {
         guard let kernelPath = image.path(of: "kernel"), let kernelSHA = image.sha256(of: "kernel"),
               let initrdPath = image.path(of: "initrd"), let initrdSHA = image.sha256(of: "initrd") else {
@@ -245,7 +252,8 @@ package struct CVMDeployer: Sendable {
         let kernel = try await hypervisor.stageArtifact(at: kernelPath, sha256: kernelSHA, progress: progress)
         let initrd = try await hypervisor.stageArtifact(at: initrdPath, sha256: initrdSHA, progress: progress)
         let disk = try await hypervisor.createVolume(named: CVMVolumes.disk(of: record), capacityBytes: UInt64(record.diskMiB) << 20,
-                                                     contents: ConfigBlock.encode(config))
+                                                     contents: credentials.isEmpty ? ConfigBlock.encode(config)
+                                                         : ConfigBlock.encode(config, credentials: credentials))
         return (kernel, initrd, disk)
     }
 

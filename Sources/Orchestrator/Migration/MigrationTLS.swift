@@ -53,9 +53,9 @@ package struct MigrationTLS: Sendable {
 
     /// The certificate of host `name` for `addresses` (issued once; again when the addresses
     /// changed), signed by the CA.
-    func credentials(host name: String, addresses: [String]) throws -> Credentials {
+    func credentials(host name: String, addresses: [String], group: String = "hosts") throws -> Credentials {
         try ensureCA()
-        let directory = pkiDirectory + "/hosts/" + name
+        let directory = pkiDirectory + "/" + group + "/" + name
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         let key = directory + "/key.pem", cert = directory + "/cert.pem", sanFile = directory + "/san"
@@ -189,14 +189,14 @@ package struct MigrationTLS: Sendable {
         }
     }
 
-    private static func rename(_ from: String, _ to: String) throws {
+    static func rename(_ from: String, _ to: String) throws {
         guard Glibc.rename(from, to) == 0 else {
             throw OrchestratorError.invalidArgument("cannot write \(to): \(String(cString: strerror(errno)))")
         }
     }
 
     /// A 128-bit certificate serial number.
-    private static func randomHex() -> String {
+    static func randomHex() -> String {
         var generator = SystemRandomNumberGenerator()
         return Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }

@@ -126,7 +126,8 @@ public struct CVMNetworkDefinition: Sendable, Equatable {
     /// The isolation rules: nothing a guest sends on the segment reaches this host's own
     /// stack (sshd, libvirtd, the management addresses: under Linux's weak host model any
     /// local address would answer on the bridge), except replies to connections the host
-    /// opened; nothing is routed into or out of the segment. Bridged traffic between CVMs
+    /// opened, and packets the traffic manager's own table marked (its TLS return relays on the
+    /// hub, see ``ReturnRelayFirewall``); nothing is routed into or out of the segment. Bridged traffic between CVMs
     /// and the tunnels is untouched: with br_netfilter loaded (a network namespace's default
     /// here) bridged frames pass the forward hook too, in and out on the bridge itself, so
     /// the forward rules drop only what crosses between the bridge and another interface.
@@ -139,6 +140,7 @@ public struct CVMNetworkDefinition: Sendable, Equatable {
           chain input {
             type filter hook input priority -10; policy accept;
             iifname "\(bridge)" ct state established,related accept
+            iifname "\(bridge)" meta mark \(ReturnRelayFirewall.markText) accept
             iifname "\(bridge)" counter drop
           }
           chain forward {

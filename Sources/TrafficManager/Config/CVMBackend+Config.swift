@@ -19,7 +19,12 @@ extension TMSConfig {
     /// channel by `serve`): one vServer listening on every address of the CVM at the backend's
     /// port, with the vServer's mode, balancing, timeouts and services; one core; no admin
     /// endpoint. Nil for a vServer without a `cvm` key.
-    public static func cvmDataPlaneYAML(for vServer: VServerConfig) -> String? {
+    ///
+    /// With `tls` (a CVM on a host of trust `public`): the CVM's listener speaks only mutual
+    /// TLS, and it reaches each service through the traffic manager's return relay for it
+    /// (`tls.gateway`, port `returnPort + index`; see ``withCVMReturnRelays(for:gateway:tls:)``),
+    /// over mutual TLS too: nothing it carries crosses the segment in plaintext.
+    public static func cvmDataPlaneYAML(for vServer: VServerConfig, tls: CVMGuestTLS? = nil) -> String? {
         guard let cvm = vServer.cvm else { return nil }
         func quoted(_ text: String) -> String {
             "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
@@ -37,11 +42,69 @@ extension TMSConfig {
             "    method: \(vServer.method.rawValue)",
             "    idleTimeout: \(ms(vServer.idleTimeout))",
             "    connectTimeout: \(ms(vServer.connectTimeout))",
-            "    services:",
         ]
-        for service in vServer.services {
-            lines.append("      - { name: \(quoted(service.name)), address: \(quoted(service.address.description)), capacity: \(service.capacity), weight: \(service.weight) }")
+        let tlsValue = tls.map { "{ certificate: \(quoted($0.certificate)), key: \(quoted($0.key)), ca: \(quoted($0.ca)) }" }
+        if let tlsValue { lines.append("    tls: \(tlsValue)") }
+        lines.append("    services:")
+        for (index, service) in vServer.services.enumerated() {
+            if let tls, let tlsValue {
+                let relay = HostPort(host: tls.gateway, port: cvm.returnPort + index)
+                lines.append("      - { name: \(quoted(service.name)), address: \(quoted(relay.description)), capacity: \(service.capacity), weight: \(service.weight), tls: \(tlsValue) }")
+            } else {
+                lines.append("      - { name: \(quoted(service.name)), address: \(quoted(service.address.description)), capacity: \(service.capacity), weight: \(service.weight) }")
+            }
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Where a CVM's data plane finds its TLS files (in the guest) and the traffic manager's
+/// address on the segment (its return relays).
+public struct CVMGuestTLS: Sendable, Hashable {
+    public var gateway: String
+    public var certificate: String
+    public var key: String
+    public var ca: String
+
+    public init(gateway: String, certificate: String, key: String, ca: String) {
+        self.gateway = gateway
+        self.certificate = certificate
+        self.key = key
+        self.ca = ca
+    }
+}
+
+extension TMSConfig {
+    /// The name of the return relay of service `index` of CVM vServer `vServer`.
+    public static func returnRelayName(_ vServer: String, _ index: Int) -> String { "\(vServer)~return\(index)" }
+
+    /// This configuration with the return relays of the CVM vServers named `vServers`: for
+    /// service `i` of each, a TCP vServer on `gateway:returnPort+i` that accepts only mutual
+    /// TLS with a certificate of `tls.ca` (the CVMs' CA) and relays to that service in
+    /// plaintext on this machine's side. Their usage is reported under task `cvm-return/NAME`.
+    public func withCVMReturnRelays(for vServers: Set<String>, gateway: String, tls: TLSConfig) -> TMSConfig {
+        var copy = self
+        for vServer in self.vServers where vServers.contains(vServer.name) {
+            guard let cvm = vServer.cvm else { continue }
+            for (index, service) in vServer.services.enumerated() {
+                var relay = VServerConfig(name: Self.returnRelayName(vServer.name, index),
+                                          bind: HostPort(host: gateway, port: cvm.returnPort + index), mode: .tcp,
+                                          services: [ServiceConfig(name: service.name, address: service.address,
+                                                                   capacity: max(1, service.capacity), weight: service.weight)],
+                                          idleTimeout: vServer.idleTimeout, connectTimeout: vServer.connectTimeout,
+                                          task: "cvm-return/\(vServer.name)")
+                relay.tls = tls
+                copy.vServers.append(relay)
+            }
+        }
+        return copy
+    }
+
+    /// The ports of the return relays of the CVM vServers named `vServers`.
+    public func cvmReturnPorts(for vServers: Set<String>) -> [Int] {
+        self.vServers.filter { vServers.contains($0.name) }.flatMap { vServer -> [Int] in
+            guard let cvm = vServer.cvm else { return [] }
+            return vServer.services.indices.map { cvm.returnPort + $0 }
+        }
     }
 }

@@ -182,7 +182,7 @@ extension MonitorConfig {
 extension VServerConfig {
     init(_ reader: YAMLReader) throws(ConfigError) {
         try reader.expectOnly(["name", "bind", "mode", "method", "services", "monitor", "spillover",
-                               "idleTimeout", "connectTimeout", "task", "cvm"])
+                               "idleTimeout", "connectTimeout", "task", "cvm", "tls"])
         let name = try reader.string("name")
         guard !name.contains(where: { $0 == "/" || $0.isWhitespace || $0 == "\"" }) else {
             throw reader.error("name", "a vServer name may not contain '/', quotes or spaces")
@@ -217,23 +217,28 @@ extension VServerConfig {
         if services.count > 64 {
             throw reader.error("services", "at most 64 services per vServer")
         }
+        if reader.has("tls") { tls = try TLSConfig(reader.submapping("tls")) }
         if reader.has("cvm") {
             let cvm = try reader.submapping("cvm")
-            try cvm.expectOnly(["task", "port", "capacity"])
+            try cvm.expectOnly(["task", "port", "capacity", "returnPort"])
             let task = try cvm.string("task")
             guard !task.isEmpty, task.utf8.count <= 64,
                   task.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
                 throw cvm.error("task", "expected a task name of letters, digits, '-' and '_'")
             }
             self.cvm = CVMBackend(task: task, port: try cvm.int("port", in: 1...65_535),
-                                  capacity: try cvm.int("capacity", in: 1...10_000_000))
+                                  capacity: try cvm.int("capacity", in: 1...10_000_000),
+                                  returnPort: try cvm.optionalInt("returnPort", in: 1...65_535))
+            if let cvm = self.cvm, cvm.returnPort + services.count - 1 > 65_535 {
+                throw reader.error("cvm", "returnPort \(cvm.returnPort) + \(services.count) services passes port 65535")
+            }
         }
     }
 }
 
 extension ServiceConfig {
     init(_ reader: YAMLReader) throws(ConfigError) {
-        try reader.expectOnly(["name", "address", "port", "capacity", "weight"])
+        try reader.expectOnly(["name", "address", "port", "capacity", "weight", "tls"])
         let addressText = try reader.string("address")
         var address: HostPort
         if let port = try reader.optionalInt("port", in: 1...65_535) {
@@ -250,7 +255,38 @@ extension ServiceConfig {
         }
         let name = try reader.optionalString("name") ?? address.description
         self.init(name: name, address: address, capacity: try reader.int("capacity", in: 0...10_000_000),
-                  weight: try reader.optionalInt("weight", in: 1...1_000) ?? 1)
+                  weight: try reader.optionalInt("weight", in: 1...1_000) ?? 1,
+                  tls: reader.has("tls") ? try TLSConfig(reader.submapping("tls")) : nil)
+    }
+}
+
+extension TLSConfig {
+    /// `{ certificate: PATH, key: PATH, ca: PATH }`, absolute paths to PEM files, each checked
+    /// here (readable, at most 64 KiB, PEM) so a wrong path is one line naming the key.
+    init(_ reader: YAMLReader) throws(ConfigError) {
+        try reader.expectOnly(["certificate", "key", "ca"])
+        var paths: [String] = []
+        for key in ["certificate", "key", "ca"] {
+            let path = try reader.string(key)
+            guard path.hasPrefix("/") else {
+                throw reader.error(key, "expected an absolute path to a PEM file, found '\(path)'", at: reader.value(key))
+            }
+            if let problem = Self.problem(reading: path) {
+                throw reader.error(key, "\(path): \(problem)", at: reader.value(key))
+            }
+            paths.append(path)
+        }
+        self.init(certificate: paths[0], key: paths[1], ca: paths[2])
+    }
+
+    /// Why the PEM file at `path` is unusable, or nil.
+    static func problem(reading path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return "cannot be read" }
+        defer { try? handle.close() }
+        guard let data = try? handle.read(upToCount: 65_537) else { return "cannot be read" }
+        guard data.count <= 65_536 else { return "larger than 64 KiB: not a PEM certificate or key" }
+        guard String(decoding: data, as: UTF8.self).contains("-----BEGIN ") else { return "not a PEM file (no -----BEGIN line)" }
+        return nil
     }
 }
 

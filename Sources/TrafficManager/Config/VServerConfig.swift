@@ -36,6 +36,8 @@ public struct VServerConfig: Sendable, Hashable {
     /// data plane forwards to, and the traffic manager's own services for this vServer are the
     /// CVMs of `cvm.task` that report serving (`cvmctl tms run` adds and removes them live).
     public var cvm: CVMBackend?
+    /// Set: the listener speaks only mutual TLS (see ``TLSConfig``).
+    public var tls: TLSConfig?
 
     public init(name: String, bind: HostPort?, mode: Mode = .tcp, method: Method = .roundrobin,
                 services: [ServiceConfig], monitor: String? = nil, spillover: SpilloverConfig = SpilloverConfig(),
@@ -61,11 +63,16 @@ public struct CVMBackend: Sendable, Hashable {
     public var port: Int
     /// Concurrent connections one CVM takes: its share of the vServer's dynamic limit.
     public var capacity: Int
+    /// For CVMs on hosts of trust `public`: the first port of the traffic manager's return
+    /// relays on its segment address (one per service, `returnPort + index`), through which
+    /// those CVMs reach the services over mutual TLS. Default: `port`.
+    public var returnPort: Int
 
-    public init(task: String, port: Int, capacity: Int) {
+    public init(task: String, port: Int, capacity: Int, returnPort: Int? = nil) {
         self.task = task
         self.port = port
         self.capacity = capacity
+        self.returnPort = returnPort ?? port
     }
 }
 
@@ -77,11 +84,14 @@ public struct ServiceConfig: Sendable, Hashable {
     public var capacity: Int
     /// Relative share of new connections (1...1000).
     public var weight: Int
+    /// Set: connections to the service are mutual TLS (see ``TLSConfig``).
+    public var tls: TLSConfig?
 
-    public init(name: String, address: HostPort, capacity: Int, weight: Int = 1) {
+    public init(name: String, address: HostPort, capacity: Int, weight: Int = 1, tls: TLSConfig? = nil) {
         self.name = name
         self.address = address
         self.capacity = capacity
         self.weight = weight
+        self.tls = tls
     }
 }

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 import Synchronization
 import TMSCore
 
@@ -50,11 +51,17 @@ final class ProxyConnection {
 
     // MARK: routing
 
+    /// Counts the connection among the core's live ones (idle timeout, shutdown). Idempotent.
+    func register() {
+        guard slot < 0, phase != .finished else { return }
+        slot = core.connections.insert(self)
+    }
+
     /// The client connected: route it.
     func start() {
         guard phase == .accepted else { return }
         let began = MonotonicTime.nanos()
-        slot = core.connections.insert(self)
+        register()
         walkStart = pinnedStart()
         route(from: 0)
         counters?.busyNanos.add(Int(truncatingIfNeeded: MonotonicTime.nanos() &- began))
@@ -213,6 +220,11 @@ final class ProxyConnection {
         }
         let handler = RelayHandler(side: .service, connection: self)
         do {
+            if serviceIndex >= 0, let member, let tls = member.services[serviceIndex].tls {
+                // The handshake runs as the relay starts; the service's certificate must name
+                // the address connected to (checked against the channel's remote address).
+                try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil))
+            }
             try channel.pipeline.syncOperations.addHandler(handler)
         } catch {
             channel.close(promise: nil)

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOTLS
 
 /// Relays bytes between a client and a service: one handler on each channel, paired.
 ///
@@ -31,6 +32,10 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// and FIN while the service is still being connected).
     private var early: ByteBuffer?
     private var earlyInputClosed = false
+    /// The client side of a TLS listener: the connection is routed once the handshake
+    /// completed (a client that never completes one costs no backend connection and no quota;
+    /// the idle timeout closes it).
+    var routeAfterHandshake = false
 
     /// How long a half-closed side may take to write what is queued after its partner closed.
     static let flushGrace = TimeAmount.seconds(10)
@@ -85,7 +90,13 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         context.fireChannelActive()
-        if side == .client { connection?.start() }
+        guard side == .client else { return }
+        if routeAfterHandshake {
+            connection?.register()
+            context.read()  // drives the handshake (autoRead is off)
+        } else {
+            connection?.start()
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -129,6 +140,10 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var isWritable: Bool { context?.channel.isWritable ?? false }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if routeAfterHandshake, case TLSUserEvent.handshakeCompleted = event {
+            routeAfterHandshake = false
+            connection?.start()
+        }
         if let event = event as? ChannelEvent, event == .inputClosed {
             // Half-close: what this side sent is complete; pass the FIN on.
             if let partner { partner.shutOutput() } else { earlyInputClosed = true }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// The listening sockets of one vServer: one per core, each on its core's event loop, all
 /// bound to the same address with SO_REUSEPORT so the kernel spreads new connections over the
@@ -56,6 +57,10 @@ final class VServerListener: Sendable {
                         throw ListenerError.vServerRemoved(name)
                     }
                     let connection = ProxyConnection(core: runtime, frontend: channel, chain: chain)
+                    if let tls = chain.primary.tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                        connection.clientHandler.routeAfterHandshake = true
+                    }
                     try channel.pipeline.syncOperations.addHandler(connection.clientHandler)
                 }
             }

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 import Synchronization
 
 /// A service of a running vServer: its address and its health, which monitors write and every
@@ -6,6 +7,8 @@ import Synchronization
 public final class ServiceRuntime: Sendable {
     public let config: ServiceConfig
     public let address: SocketAddress
+    /// Connections to it are TLS (its `tls` key), read when the service was configured.
+    let tls: NIOSSLContext?
     private let up: Atomic<Bool>
     /// Connections open to the service, over every core (what least connections compares).
     private let open = Atomic<Int>(0)
@@ -13,6 +16,7 @@ public final class ServiceRuntime: Sendable {
     init(_ config: ServiceConfig, up: Bool = true) throws {
         self.config = config
         self.address = try config.address.socketAddress()
+        self.tls = try config.tls?.clientContext()
         self.up = Atomic(up)
     }
 

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 import TMSCore
 
@@ -16,6 +17,8 @@ public final class VServerRuntime: Sendable {
     /// Clients this vServer (as a primary) sent to a backup, when persistence is on.
     let persistence: PersistenceTable?
     let bandwidth: BandwidthPool?
+    /// The listener's TLS (its `tls` key), read at this generation's start.
+    let tls: NIOSSLContext?
     let perCore: [NIOLoopBoundBox<CoreVServerState?>]
     /// Where waiters served outside a release (a limit published by a monitor or a reload)
     /// are handed to their cores.
@@ -32,6 +35,8 @@ public final class VServerRuntime: Sendable {
     init(config: VServerConfig, dataPlane: DataPlane, reusing previousQuota: VServerQuota?,
          usage previousUsage: TaskUsage? = nil, services: [ServiceRuntime]) throws {
         let loops = dataPlane.loops
+        // First: a file that fails here must leave the previous quota as it was.
+        tls = try config.tls?.serverContext()
         self.dataPlane = dataPlane
         self.config = config
         id = VServerID(config.name)

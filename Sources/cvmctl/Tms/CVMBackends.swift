@@ -18,19 +18,39 @@ struct CVMBackends: Service {
     /// the CVM services applied last; shared with the traffic manager's file reloads.
     final class State: Sendable {
         let base: Mutex<TMSConfig>
-        let applied = Mutex<[String: [ServiceConfig]]?>(nil)
+        let applied = Mutex<Applied?>(nil)
         /// When each CVM was last sent `serve`.
         let lastSent = Mutex<[String: ContinuousClock.Instant]>([:])
+        /// Whether each CVM was last served with TLS (the configuration it runs), by name.
+        let servedTLS = Mutex<[String: Bool]>([:])
         /// When each CVM was last seen migrating (by id).
         let lastMigrating = Mutex<[String: Date]>([:])
+        /// The traffic manager's own certificate for the segment (issued on first need).
+        let ownTLS = Mutex<TLSConfig?>(nil)
         /// Signalled when a CVM starts serving: the next pass comes at once.
         let wakeUp = WakeUp()
         init(_ config: TMSConfig) { base = Mutex(config) }
 
+        /// What the traffic manager runs besides the file: each CVM vServer's serving CVMs, and
+        /// the return relays for those on public hosts.
+        struct Applied: Equatable {
+            var endpoints: [String: [ServiceConfig]]
+            var relayed: Set<String>
+            var gateway: String
+            var relayTLS: TLSConfig?
+
+            /// The relays first: they relay to the services of the file, which the CVM endpoints
+            /// then replace in the CVM vServers themselves.
+            func apply(to config: TMSConfig) -> TMSConfig {
+                guard let relayTLS, !relayed.isEmpty else { return config.withCVMServices(endpoints) }
+                return config.withCVMReturnRelays(for: relayed, gateway: gateway, tls: relayTLS).withCVMServices(endpoints)
+            }
+        }
+
         /// A configuration read from the file, as the traffic manager runs it.
         func adopt(_ config: TMSConfig) -> TMSConfig {
             base.withLock { $0 = config }
-            return config.withCVMServices(applied.withLock { $0 } ?? [:])
+            return applied.withLock { $0 }?.apply(to: config) ?? config.withCVMServices([:])
         }
     }
 
@@ -49,22 +69,58 @@ struct CVMBackends: Service {
                 group.cancelAll()
             }
         }
+        if !(state.applied.withLock { $0 }?.relayed.isEmpty ?? true) { ReturnRelayFirewall.remove() }
+    }
+
+    /// The traffic manager's certificate on the segment (issued once per run).
+    private func ownTLS(gateway: String) -> TLSConfig? {
+        if let known = state.ownTLS.withLock({ $0 }) { return known }
+        do {
+            let files = try DataPlaneTLS(stateDirectory: orchestrator.configuration.stateDirectory).trafficManager(gateway: gateway)
+            let tls = TLSConfig(certificate: files.certificate, key: files.key, ca: files.ca)
+            state.ownTLS.withLock { $0 = tls }
+            return tls
+        } catch {
+            logger.error("cannot issue the traffic manager's TLS certificate; CVMs on public hosts are not used", metadata: ["cvm.error": "\(error)"])
+            return nil
+        }
     }
 
     /// One look at the store: serve the CVMs that need it, apply the serving set.
+    ///
+    /// A CVM on a host of trust `public` is served the TLS variant of its configuration (see
+    /// `TMSConfig.cvmDataPlaneYAML(for:tls:)`), is connected to over mutual TLS, and reaches the
+    /// services through this traffic manager's return relays; one whose host's trust changed
+    /// under it (a migration) is served again in the other variant, and is left out of the
+    /// vServer's services until that is done.
     func pass(group: inout TaskGroup<Void>) async {
         let config = state.base.withLock { $0 }
         guard !config.cvmVServers.isEmpty, let records = try? await orchestrator.store.cvms(),
-              let leases = try? await orchestrator.store.addressLeases() else { return }
+              let leases = try? await orchestrator.store.addressLeases(),
+              let hosts = try? await orchestrator.store.hosts() else { return }
+        let publicHosts = Set(hosts.filter { $0.trust == .public }.map(\.name))
+        let gateway = IPv4Subnet.format(orchestrator.configuration.cvmSubnet.gateway)
         let addresses = Dictionary(leases.map { ($0.cvmID, $0.address) }, uniquingKeysWith: { a, _ in a })
         let now = Date()
         var endpoints: [String: [ServiceConfig]] = [:]
+        var relayed: Set<String> = []
+        var own: TLSConfig?
         for vServer in config.cvmVServers {
-            guard let backend = vServer.cvm, let yaml = TMSConfig.cvmDataPlaneYAML(for: vServer) else { continue }
+            guard let backend = vServer.cvm else { continue }
             var serving: [ServiceConfig] = []
             for record in records.sorted(by: { $0.name < $1.name })
             where record.task == backend.task && (record.state == .running || record.state == .migrating) {
                 guard let address = addresses[record.id] else { continue }
+                let wantsTLS = publicHosts.contains(record.host)
+                if wantsTLS {
+                    guard let tls = own ?? ownTLS(gateway: gateway) else { continue }
+                    own = tls
+                    relayed.insert(vServer.name)
+                }
+                let guestTLS = wantsTLS ? CVMGuestTLS(gateway: gateway, certificate: DataPlaneTLS.guestPath(DataPlaneTLS.certificateFile),
+                                                      key: DataPlaneTLS.guestPath(DataPlaneTLS.keyFile),
+                                                      ca: DataPlaneTLS.guestPath(DataPlaneTLS.caFile)) : nil
+                guard let yaml = TMSConfig.cvmDataPlaneYAML(for: vServer, tls: guestTLS) else { continue }
                 // Failures are the heartbeat monitor's to confirm (it marks the CVM failed
                 // within three intervals, or at once on a QEMU exit); a heartbeat silent for
                 // 10 s is only the backstop for when no monitor runs. A CVM being live-migrated
@@ -75,25 +131,31 @@ struct CVMBackends: Service {
                 let lastSign = [record.lastHeartbeatAt, state.lastMigrating.withLock { $0[record.id] }].compactMap { $0 }.max()
                 let fresh = record.state == .migrating
                     || lastSign.map { now.timeIntervalSince($0) < max(10, 3 * Double(record.intervalMs) / 1000) } ?? false
-                if record.serving == true, fresh {
+                let servedTLS = state.servedTLS.withLock { $0[record.name] }
+                if record.serving == true, fresh, servedTLS == wantsTLS {
                     serving.append(ServiceConfig(name: record.name, address: HostPort(host: address, port: backend.port),
-                                                 capacity: backend.capacity))
-                } else if record.serving != true, record.state == .running {
-                    sendServe(record.name, vServer: vServer.name, yaml: yaml, group: &group)
+                                                 capacity: backend.capacity, tls: wantsTLS ? own : nil))
+                } else if record.state == .running, record.serving != true || servedTLS != wantsTLS {
+                    sendServe(record.name, vServer: vServer.name, yaml: yaml, tls: wantsTLS, group: &group)
                 }
             }
             endpoints[vServer.name] = serving
         }
-        let changed = state.applied.withLock { current -> Bool in
-            guard current != endpoints else { return false }
-            current = endpoints
-            return true
+        let next = State.Applied(endpoints: endpoints, relayed: relayed, gateway: gateway, relayTLS: relayed.isEmpty ? nil : own)
+        let previous = state.applied.withLock { current -> State.Applied?? in
+            guard current != next else { return .none }
+            defer { current = next }
+            return .some(current)
         }
-        guard changed else { return }
+        guard case .some(let before) = previous else { return }
         do {
-            _ = try await manager.reload(config.withCVMServices(endpoints))
+            let ports = config.cvmReturnPorts(for: relayed)
+            if ports != before.map({ config.cvmReturnPorts(for: $0.relayed) }) ?? [] {
+                try ReturnRelayFirewall.apply(gateway: gateway, ports: ports)
+            }
+            _ = try await manager.reload(next.apply(to: config))
             for (name, services) in endpoints.sorted(by: { $0.key < $1.key }) {
-                logger.notice("CVM services of vServer \(name): \(services.isEmpty ? "none" : services.map { "\($0.name) \($0.address)" }.joined(separator: ", "))")
+                logger.notice("CVM services of vServer \(name): \(services.isEmpty ? "none" : services.map { "\($0.name) \($0.address)\($0.tls == nil ? "" : " (TLS)")" }.joined(separator: ", "))")
             }
         } catch {
             state.applied.withLock { $0 = nil }
@@ -120,7 +182,7 @@ struct CVMBackends: Service {
 
     /// Sends `serve` to a CVM at most every 10 s (a data plane that fails to start is retried,
     /// not hammered).
-    private func sendServe(_ name: String, vServer: String, yaml: String, group: inout TaskGroup<Void>) {
+    private func sendServe(_ name: String, vServer: String, yaml: String, tls: Bool, group: inout TaskGroup<Void>) {
         let now = ContinuousClock.now
         let due = state.lastSent.withLock { sent -> Bool in
             if let last = sent[name], now - last < .seconds(10) { return false }
@@ -132,7 +194,8 @@ struct CVMBackends: Service {
         group.addTask {
             do {
                 let result = try await orchestrator.serve(cvm: name, config: yaml, timeout: .seconds(15))
-                logger.notice("CVM \(name) serving at \(result.address ?? "?") after \(result.elapsedMs) ms")
+                state.servedTLS.withLock { $0[name] = tls }
+                logger.notice("CVM \(name) serving at \(result.address ?? "?")\(tls ? " over TLS" : "") after \(result.elapsedMs) ms")
                 state.wakeUp.signal()
             } catch let error as OrchestratorError {
                 guard case .notServing = error else {

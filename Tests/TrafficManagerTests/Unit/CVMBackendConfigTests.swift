@@ -64,3 +64,43 @@ import Testing
         }
     }
 }
+
+extension CVMBackendConfigTests {
+    /// A CVM on a public host: its listener and its services are TLS, the services being the
+    /// traffic manager's return relays, which relay to the file's backends.
+    @Test func theTLSVariantGoesThroughTheReturnRelays() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cvm-tls-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for file in ["cert.pem", "key.pem", "ca.pem"] {
+            try "-----BEGIN X-----\n-----END X-----\n".write(toFile: directory + "/" + file, atomically: true, encoding: .utf8)
+        }
+        let config = try TMSConfig.parse(Self.text, file: "t.yaml")
+        let vServer = try #require(config.vServer(named: "web-cvm"))
+        let guest = CVMGuestTLS(gateway: "10.77.0.1", certificate: directory + "/cert.pem", key: directory + "/key.pem", ca: directory + "/ca.pem")
+        let yaml = try #require(TMSConfig.cvmDataPlaneYAML(for: vServer, tls: guest))
+        let inside = try #require(try TMSConfig.parse(yaml, file: "cvm.yaml").vServers.first)
+        #expect(inside.tls == TLSConfig(certificate: guest.certificate, key: guest.key, ca: guest.ca))
+        #expect(inside.services.map(\.address.description) == ["10.77.0.1:8090", "10.77.0.1:8091"])
+        #expect(inside.services.allSatisfy { $0.tls == inside.tls })
+        #expect(inside.services.map(\.capacity) == [50, 20] && inside.services.map(\.weight) == [3, 1])
+
+        let own = TLSConfig(certificate: "/tm/cert.pem", key: "/tm/key.pem", ca: "/tm/ca.pem")
+        let relayed = config.withCVMReturnRelays(for: ["web-cvm"], gateway: "10.77.0.1", tls: own)
+            .withCVMServices(["web-cvm": [ServiceConfig(name: "bk", address: HostPort(host: "10.77.0.2", port: 8090), capacity: 50, tls: own)]])
+        let relays = relayed.vServers.filter { $0.name.hasPrefix("web-cvm~return") }
+        #expect(relays.map { $0.bind?.description ?? "" } == ["10.77.0.1:8090", "10.77.0.1:8091"])
+        #expect(relays.map { $0.services.map(\.address.description) } == [["10.77.0.250:9000"], ["10.77.0.251:9000"]],
+                "each relay goes to one of the file's backends, not to the CVMs")
+        #expect(relays.allSatisfy { $0.tls == own && $0.mode == .tcp && $0.cvm == nil && $0.task == "cvm-return/web-cvm" })
+        #expect(relayed.vServer(named: "web-cvm")?.services.map(\.name) == ["bk"])
+        #expect(config.cvmReturnPorts(for: ["web-cvm"]) == [8090, 8091])
+        #expect(config.cvmReturnPorts(for: []) == [])
+
+        let custom = try TMSConfig.parse(Self.text.replacingOccurrences(of: "port: 8090, capacity: 50 }", with: "port: 8090, capacity: 50, returnPort: 7000 }"), file: "t.yaml")
+        #expect(custom.cvmReturnPorts(for: ["web-cvm"]) == [7000, 7001])
+        #expect(throws: (any Error).self) {
+            try TMSConfig.parse(Self.text.replacingOccurrences(of: "port: 8090, capacity: 50 }", with: "port: 8090, capacity: 50, returnPort: 65535 }"), file: "t.yaml")
+        }
+    }
+}
