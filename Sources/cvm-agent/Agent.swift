@@ -66,7 +66,8 @@ final class Agent {
             dataPlane.supervise(nowMs: now)
             // A data plane that just started serving is announced at once, not at the next
             // tick: the traffic manager adds the CVM as soon as a heartbeat says it serves.
-            if dataPlane.awaitsServing, now < nextTick, dataPlane.report()?.serving == true { nextTick = now }
+            // (Also when it serves a new configuration: `serve` waits for that one.)
+            if dataPlane.awaitsServing, now < nextTick, dataPlane.servesWantedConfig { nextTick = now }
             if now >= nextTick {
                 sendHeartbeat(on: port)
                 nextTick += interval

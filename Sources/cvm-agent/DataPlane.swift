@@ -26,6 +26,7 @@ struct DataPlane {
             return "cannot write \(Self.configPath): \(Console.errnoText())"
         }
         configured = true
+        wantedConfig = ServiceReport.configDigest(of: config)
         guard Self.isInstalled else { return "no \(Self.binary) in this image: not serving" }
         if let pid {
             kill(pid, SIGHUP)
@@ -52,11 +53,20 @@ struct DataPlane {
         }
     }
 
-    /// What the last heartbeat said: serving or not.
+    /// What the last heartbeat said: serving or not, and with which configuration.
     private var announcedServing = false
+    private var announcedConfig: UInt64 = 0
+    /// The digest of the configuration the last `serve` brought.
+    private(set) var wantedConfig: UInt64 = 0
 
-    /// Configured, running, and not yet announced as serving.
-    var awaitsServing: Bool { configured && pid != nil && !announcedServing }
+    /// Configured, running, and not yet announced as serving the configuration last sent.
+    var awaitsServing: Bool { configured && pid != nil && !(announcedServing && announcedConfig == wantedConfig) }
+
+    /// Whether the data plane now serves the configuration last sent.
+    var servesWantedConfig: Bool {
+        guard let report = report() else { return false }
+        return report.serving && report.config == wantedConfig
+    }
 
     /// Starts the data plane in standby (no configuration yet), if this image has one.
     mutating func prestart() -> String {
@@ -69,6 +79,7 @@ struct DataPlane {
     mutating func reportForHeartbeat() -> ServiceReport? {
         let report = report()
         announcedServing = report?.serving == true
+        announcedConfig = report?.config ?? 0
         return report
     }
 

@@ -1,3 +1,4 @@
+import CVMProtocol
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -10,7 +11,8 @@ import TrafficManager
 //           SIGHUP re-reads it, SIGTERM drains and exits. Until the file exists the process
 //           waits in standby (the agent starts it at boot).
 //   STATUS  rewritten twice a second with one line the agent puts in its heartbeats:
-//           `serving=1 connections=N opened=N bytes=N spills=N` (totals over all vServers).
+//           `serving=1 connections=N opened=N bytes=N spills=N config=N` (totals over all
+//           vServers; config: the digest of the configuration in force, see ServiceReport).
 // There is no admin endpoint inside the guest: the agent is the only reader.
 
 // The data plane yields the CPU to the agent (PID 1): under load its heartbeats must keep
@@ -81,8 +83,16 @@ struct StatusWriter: Service {
     }
 
     private func loop() async {
+        // The digest of the configuration in force: the file's text, read again whenever the
+        // generation changes (a reload that failed keeps the generation, and the old digest).
+        var generation = -1
+        var digest: UInt64 = 0
         while !Task.isCancelled {
             let serving = manager.table != nil
+            if let current = manager.table?.generation, current != generation {
+                generation = current
+                digest = (try? String(contentsOfFile: manager.configFile ?? "", encoding: .utf8)).map(ServiceReport.configDigest(of:)) ?? 0
+            }
             var connections = 0, opened = 0, bytes = 0, spills = 0
             for task in manager.latestUsage?.tasks ?? [] where task.kind == .vserver {
                 connections += task.totals.activeConnections
@@ -90,7 +100,7 @@ struct StatusWriter: Service {
                 bytes += task.totals.bytesIn + task.totals.bytesOut
                 spills += task.totals.spills
             }
-            let line = "serving=\(serving ? 1 : 0) connections=\(connections) opened=\(opened) bytes=\(bytes) spills=\(spills)\n"
+            let line = "serving=\(serving ? 1 : 0) connections=\(connections) opened=\(opened) bytes=\(bytes) spills=\(spills) config=\(digest)\n"
             let temporary = path + ".tmp"
             if FileManager.default.createFile(atPath: temporary, contents: Data(line.utf8)) {
                 _ = rename(temporary, path)

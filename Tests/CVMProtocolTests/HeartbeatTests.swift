@@ -16,6 +16,12 @@ import Testing
         #expect(message.fields.map(\.key).suffix(5) == ["serving", "active", "opened", "servedBytes", "spills"])
         #expect(try Heartbeat(message) == heartbeat)
         #expect(try Heartbeat(WireMessage.parse(Fixture.heartbeat(seq: 8).render(signedWith: Fixture.secret))).service == nil)
+        // The configuration's digest rides along when known.
+        heartbeat.service?.config = ServiceReport.configDigest(of: "cores: 1\n")
+        let withDigest = try WireMessage.parse(heartbeat.render(signedWith: Fixture.secret))
+        #expect(withDigest.fields.last?.key == "config")
+        #expect(try Heartbeat(withDigest) == heartbeat)
+        #expect(ServiceReport.configDigest(of: "a") != ServiceReport.configDigest(of: "b"))
         // serving without the rest, or not 0/1: refused.
         var fields = Fixture.heartbeat(seq: 9).message.fields
         fields.append(.init("serving", "1"))
@@ -27,6 +33,7 @@ import Testing
     @Test(arguments: [
         ("serving=1 connections=3 opened=40 bytes=99 spills=2\n", ServiceReport(serving: true, active: 3, opened: 40, bytes: 99, spills: 2)),
         ("serving=0\n", ServiceReport(serving: false)),
+        ("serving=1 connections=1 opened=1 bytes=1 spills=0 config=42\n", ServiceReport(serving: true, active: 1, opened: 1, bytes: 1, spills: 0, config: 42)),
         ("serving=1 connections=x future=7\n", ServiceReport(serving: true)),
     ])
     func theDataPlanesStatusLineIsRead(line: String, expected: ServiceReport) {

@@ -12,7 +12,7 @@ extension CVMOrchestrator {
 
     /// Sends a running cvm-tms CVM its data plane's configuration (the traffic manager's YAML,
     /// validated by the caller) over the signed agent channel, and waits until a heartbeat
-    /// says it serves. The agent starts the data plane, or reloads it keeping connections.
+    /// says it serves that configuration (its digest, see `ServiceReport.config`). The agent starts the data plane, or reloads it keeping connections.
     /// - Throws: one line when the CVM is not running, has no NIC, the configuration does not
     ///   fit a channel line, or it does not report serving within `timeout`
     ///   (``OrchestratorError/notServing(name:seconds:reason:)`` when its heartbeats said so).
@@ -31,8 +31,10 @@ extension CVMOrchestrator {
         guard probeLine.count <= LineFramer.defaultMaxLineLength else {
             throw OrchestratorError.invalidArgument("the data plane configuration takes \(probeLine.count) bytes on the agent channel, more than the \(LineFramer.defaultMaxLineLength) a line may have; shorten it (comments, defaults)")
         }
+        // A data plane that served before says so while it reloads: wait for this configuration.
+        let digest = ServiceReport.configDigest(of: config)
         let served = await AgentCommand(store: store, hypervisors: hypervisors)
-            .send(.serve, to: record, config: config, timeout: timeout) { $0.service?.serving == true }
+            .send(.serve, to: record, config: config, timeout: timeout) { $0.service?.serving == true && $0.service?.config == digest }
         switch served {
         case .success:
             let current = try await store.cvm(named: name)
@@ -50,7 +52,8 @@ extension CVMOrchestrator {
             let heard = (current?.lastHeartbeatAt ?? .distantPast) > sentAt
             let why = !heard ? "no heartbeat came in time"
                 : current?.serving == false ? "its data plane did not start with this configuration (see the CVM's console)"
-                : current?.serving == nil ? "its image runs no data plane (deploy image cvm-tms)" : "no heartbeat came in time"
+                : current?.serving == nil ? "its image runs no data plane (deploy image cvm-tms)"
+                : "it still serves its previous configuration: this one did not load (see the CVM's console)"
             await journal("serve.failed", cvm: name, host: record.host, why)
             // Heartbeats since the command said it does not serve: that is the data plane's
             // answer. Without them, nothing is known (the heartbeat monitor judges a silent CVM).

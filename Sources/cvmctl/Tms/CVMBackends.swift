@@ -19,7 +19,7 @@ struct CVMBackends: Service {
     final class State: Sendable {
         let base: Mutex<TMSConfig>
         let applied = Mutex<Applied?>(nil)
-        /// When each CVM was last sent `serve`.
+        /// When each CVM was last sent `serve`, by name and variant (`NAME/tls`, `NAME/plain`).
         let lastSent = Mutex<[String: ContinuousClock.Instant]>([:])
         /// Whether each CVM was last served with TLS (the configuration it runs), by name.
         let servedTLS = Mutex<[String: Bool]>([:])
@@ -184,9 +184,11 @@ struct CVMBackends: Service {
     /// not hammered).
     private func sendServe(_ name: String, vServer: String, yaml: String, tls: Bool, group: inout TaskGroup<Void>) {
         let now = ContinuousClock.now
+        // Keyed by variant too: a CVM that moved to a host of the other trust is served at once.
+        let key = name + (tls ? "/tls" : "/plain")
         let due = state.lastSent.withLock { sent -> Bool in
-            if let last = sent[name], now - last < .seconds(10) { return false }
-            sent[name] = now
+            if let last = sent[key], now - last < .seconds(10) { return false }
+            sent[key] = now
             return true
         }
         guard due else { return }

@@ -82,4 +82,51 @@ import Testing
         #expect(plain == nil, "the CVM's listener answered plaintext: \(String(describing: plain))")
         #expect(try cli.run("decommission", "sealed").status == 0)
     }
+
+    /// A serving backup CVM live-migrated from the local host to a public one is served again
+    /// in the TLS variant (left out of the vServer meanwhile), and in the plain one when it
+    /// comes back; requests work after each move, through the relay while it is on the public
+    /// host and straight to the backend from the CVM otherwise.
+    @Test func aBackupCVMMovedOntoAPublicHostSwitchesToTLSAndBack() throws {
+        var cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        cli.environment["CVM_MIGRATION_ADDRESS"] = "10.200.0.1"
+        #expect(try cli.addTestBedHost("pub", index: 0, extra: ["--trust", "public"]).status == 0)
+        let scene = try CVMBackupTests.Scene.start(cli, cvm: "mover", primaryLimit: 0)
+        defer { scene.stop() }
+        let (port, cvmAddress, logText) = (scene.port, scene.cvmAddress, scene.logText)
+        let plainLine = "CVM services of vServer web-cvm: mover \(cvmAddress):8090\n"
+        let tlsLine = "CVM services of vServer web-cvm: mover \(cvmAddress):8090 (TLS)"
+        try #require(try eventually(timeout: 40) { logText().contains(plainLine) }, "\(logText().suffix(2000))")
+        func expectPeer(_ peer: String, _ step: String) throws {
+            do {
+                let client = try CVMBackupTests.Client(port: port)
+                for i in 0..<5 {
+                    let response = try client.get("/\(step)\(i)")
+                    #expect(response.status == 200 && response.body.hasPrefix("peer=\(peer) "), "\(step): \(response.status) \(response.body.prefix(40))")
+                }
+            } catch {
+                Issue.record("\(step): \(error); traffic manager: \(logText().suffix(3000))")
+                throw error
+            }
+        }
+        try expectPeer(cvmAddress, "local")
+
+        let toPublic = try cli.run("migrate", "mover", "--to", "pub")
+        try #require(toPublic.status == 0, "\(toPublic.stderr)")
+        let moved = Date()
+        try #require(try eventually(timeout: 30) { logText().contains(tlsLine) }, "never served over TLS on the public host: \(logText().suffix(2000))")
+        print("TLS | backup CVM migrated onto a public host: in the vServer again over TLS \(String(format: "%.1f", Date().timeIntervalSince(moved))) s after the migration")
+        try expectPeer("10.77.0.1", "public")
+
+        let back = try cli.run("migrate", "mover", "--to", "local")
+        try #require(back.status == 0, "\(back.stderr)")
+        let plainAgain = try eventually(timeout: 30) {
+            let text = logText()
+            guard let last = text.range(of: "CVM services of vServer web-cvm: mover", options: .backwards) else { return false }
+            return text[last.lowerBound...].hasPrefix(plainLine)
+        }
+        try #require(plainAgain, "not served in plain again after coming back: \(logText().suffix(2000))")
+        try expectPeer(cvmAddress, "back")
+    }
 }

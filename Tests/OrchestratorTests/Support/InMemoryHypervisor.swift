@@ -303,7 +303,8 @@ final class InMemoryAgentLink: AgentLink, @unchecked Sendable {
             if op == .serve, let config {
                 // A configuration naming "broken" never serves (the data plane refuses it).
                 var hb = Self.heartbeat(id: cvmID, seq: n + 1)
-                hb.service = ServiceReport(serving: !config.contains("broken"), active: 1, opened: 2, bytes: 3, spills: 0)
+                hb.service = ServiceReport(serving: !config.contains("broken"), active: 1, opened: 2, bytes: 3, spills: 0,
+                                           config: ServiceReport.configDigest(of: config))
                 continuation.yield(.heartbeat(hb, newBoot: false))
             }
             if let role { continuation.yield(.heartbeat(Self.heartbeat(id: cvmID, seq: n + 1, role: role), newBoot: false)) }
