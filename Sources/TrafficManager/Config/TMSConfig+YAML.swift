@@ -14,7 +14,7 @@ extension TMSConfig {
     /// 1 MiB or nested more than 64 levels deep is refused before it is parsed.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> TMSConfig {
         let root = try YAMLReader.parse(text, file: file)
-        try root.expectOnly(["cores", "admin", "drainTimeout", "usage", "monitors", "vServers"])
+        try root.expectOnly(["cores", "admin", "drainTimeout", "usage", "monitors", "vServers", "monitoring"])
         var config = TMSConfig()
         config.cores = try root.optionalInt("cores", in: 1...1024)
         if root.has("admin") { config.admin = try AdminConfig(root.submapping("admin")) }
@@ -24,6 +24,7 @@ extension TMSConfig {
         }
         config.drainTimeout = try root.optionalDuration("drainTimeout", in: .zero ... .seconds(3600)) ?? config.drainTimeout
         if root.has("usage") { config.usage = try UsageConfig(root.submapping("usage")) }
+        if root.has("monitoring") { config.monitoring = try MonitoringConfig(root.submapping("monitoring")) }
         config.monitors = try root.optionalMappings("monitors").map { (reader) throws(ConfigError) in try MonitorConfig(reader) }
         let vServerReaders = try root.optionalMappings("vServers")
         guard !vServerReaders.isEmpty else { throw root.error("vServers", "at least one vServer is required") }
@@ -238,7 +239,7 @@ extension VServerConfig {
 
 extension ServiceConfig {
     init(_ reader: YAMLReader) throws(ConfigError) {
-        try reader.expectOnly(["name", "address", "port", "capacity", "weight", "tls"])
+        try reader.expectOnly(["name", "address", "port", "capacity", "weight", "tls", "up"])
         let addressText = try reader.string("address")
         var address: HostPort
         if let port = try reader.optionalInt("port", in: 1...65_535) {
@@ -257,6 +258,27 @@ extension ServiceConfig {
         self.init(name: name, address: address, capacity: try reader.int("capacity", in: 0...10_000_000),
                   weight: try reader.optionalInt("weight", in: 1...1_000) ?? 1,
                   tls: reader.has("tls") ? try TLSConfig(reader.submapping("tls")) : nil)
+        initiallyUp = reader.has("up") ? try reader.bool("up") : true
+    }
+}
+
+extension MonitoringConfig {
+    /// `{ publish: HOST:PORT, publishTLS: {...}, follow: HOST:PORT, followTLS: {...} }`.
+    init(_ reader: YAMLReader) throws(ConfigError) {
+        try reader.expectOnly(["publish", "publishTLS", "follow", "followTLS"])
+        self.init()
+        for key in ["publish", "follow"] {
+            guard let text = try reader.optionalString(key) else { continue }
+            guard let address = HostPort(parsing: text), address.port != 0 || key == "publish" else {
+                throw reader.error(key, "expected HOST:PORT with an IP address, found '\(text)'", at: reader.value(key))
+            }
+            if key == "publish" { publish = address } else { follow = address }
+        }
+        if reader.has("publishTLS") { publishTLS = try TLSConfig(reader.submapping("publishTLS")) }
+        if reader.has("followTLS") { followTLS = try TLSConfig(reader.submapping("followTLS")) }
+        if publish != nil && follow != nil {
+            throw reader.error("follow", "a traffic manager either publishes its monitors' states or follows another's, not both")
+        }
     }
 }
 

@@ -11,6 +11,8 @@ public struct TMSConfig: Sendable, Hashable {
     public var usage: UsageConfig
     public var monitors: [MonitorConfig]
     public var vServers: [VServerConfig]
+    /// Where the monitors' verdicts go to or come from when monitoring is offloaded.
+    public var monitoring = MonitoringConfig()
 
     public init(cores: Int? = nil, admin: AdminConfig = AdminConfig(), drainTimeout: Duration = .seconds(30),
                 usage: UsageConfig = UsageConfig(), monitors: [MonitorConfig] = [], vServers: [VServerConfig] = []) {
@@ -64,5 +66,32 @@ public struct UsageConfig: Sendable, Hashable {
         self.horizon = horizon
         self.alpha = alpha
         self.beta = beta
+    }
+}
+
+/// Offloaded health monitoring (task `health-monitor`). A traffic manager that runs the
+/// monitors for another one (in a CVM) **publishes** their states on a stream; the one that
+/// offloaded them **follows** that stream and applies each service's state as its own monitors
+/// would (up/down, so the dynamic limit follows; response-time average), with its own monitors
+/// paused. If the stream ends or stays silent for ``silenceLimit``, its own monitors resume at
+/// once from the last states received: no service flips because of the switch.
+public struct MonitoringConfig: Sendable, Hashable {
+    public var publish: HostPort?
+    /// TLS of the publishing listener (mutual: a follower needs a certificate of its CA).
+    public var publishTLS: TLSConfig?
+    public var follow: HostPort?
+    /// TLS to the publisher (its certificate must name the address followed).
+    public var followTLS: TLSConfig?
+
+    /// A publisher sends every state at least this often.
+    public static let snapshotInterval = Duration.milliseconds(500)
+    /// A follower that hears no full snapshot for this long resumes its own monitors.
+    public static let silenceLimit = Duration.milliseconds(1500)
+
+    public init(publish: HostPort? = nil, publishTLS: TLSConfig? = nil, follow: HostPort? = nil, followTLS: TLSConfig? = nil) {
+        self.publish = publish
+        self.publishTLS = publishTLS
+        self.follow = follow
+        self.followTLS = followTLS
     }
 }

@@ -86,6 +86,9 @@ public struct ServiceConfig: Sendable, Hashable {
     public var weight: Int
     /// Set: connections to the service are mutual TLS (see ``TLSConfig``).
     public var tls: TLSConfig?
+    /// The state a monitored service starts in (a monitor then judges it). `up: false` in
+    /// the file; used to hand monitoring over without a flip.
+    public var initiallyUp = true
 
     public init(name: String, address: HostPort, capacity: Int, weight: Int = 1, tls: TLSConfig? = nil) {
         self.name = name

@@ -14,6 +14,8 @@ final class MonitorSet: Sendable {
 
     struct State {
         var monitors: [MonitorKey: ServiceMonitor] = [:]
+        /// Offloaded: the monitors do not probe; states come from a follower (`adopt`).
+        var remote = false
     }
 
     init(loop: any EventLoop, logger: Logger) {
@@ -54,11 +56,62 @@ final class MonitorSet: Sendable {
                     let monitor = ServiceMonitor(key: key, vServer: vServer, serviceIndex: index, config: config, loop: loop,
                                                  counters: monitorUsage[config.name]!.cells[0], logger: logger)
                     monitors[key] = monitor
-                    monitor.start()
+                    if !state.value.remote { monitor.start() }
                 }
             }
             state.value.monitors = monitors
         }.get()
+    }
+
+    // On-loop variants, for the monitoring stream's handlers (which run on the control loop).
+
+    func setRemoteOnLoop(_ remote: Bool) -> Bool {
+        guard state.value.remote != remote else { return false }
+        state.value.remote = remote
+        for monitor in state.value.monitors.values {
+            if remote { monitor.stop() } else { monitor.start() }
+        }
+        return true
+    }
+
+    func adoptOnLoop(_ states: [MonitorState]) -> Int {
+        var flips = 0
+        for monitor in state.value.monitors.values {
+            guard let remote = states.last(where: { $0.vServer == monitor.key.vServer && $0.service == monitor.key.service }) else { continue }
+            if monitor.adopt(remote) { flips += 1 }
+        }
+        return flips
+    }
+
+    func snapshotOnLoop() -> [MonitorState] {
+        state.value.monitors.values.map(\.state).sorted { ($0.vServer, $0.service) < ($1.vServer, $1.service) }
+    }
+
+    var controlLoop: any EventLoop { loop }
+
+    /// Pauses the monitors (their states then come from `adopt`) or resumes them, from the
+    /// states they hold. Returns whether that changed anything.
+    @discardableResult
+    func setRemote(_ remote: Bool) async -> Bool {
+        (try? await loop.submit { self.setRemoteOnLoop(remote) }.get()) ?? false
+    }
+
+    /// Whether the monitors are paused for an offloaded copy.
+    var isRemote: Bool {
+        get async { (try? await loop.submit { [state] in state.value.remote }.get()) ?? false }
+    }
+
+    /// Applies states another traffic manager's monitors reached, service by service (by
+    /// vServer and service name), as these monitors would: a flip marks the service up or
+    /// down. Returns how many services flipped.
+    @discardableResult
+    func adopt(_ states: [MonitorState]) async -> Int {
+        (try? await loop.submit { self.adoptOnLoop(states) }.get()) ?? 0
+    }
+
+    /// Every monitor's state, for a follower.
+    func snapshot() async -> [MonitorState] {
+        (try? await loop.submit { self.snapshotOnLoop() }.get()) ?? []
     }
 
     /// What each monitor last saw, for `/status`.

@@ -46,6 +46,16 @@ public struct ServiceHealth: Sendable, Hashable {
 
     public var isUp: Bool { state.isUp }
 
+    /// Takes over the state another monitor of the same service reached (offloaded
+    /// monitoring): up/down (the streak restarts), the average and the last response.
+    public mutating func adopt(isUp: Bool, average: Double?, samples: Int, lastResponseSeconds: Double?) {
+        state = RiseFall(rise: config.rise, fall: config.fall, isUp: isUp)
+        timing.adopt(average: average, samples: samples)
+        if let lastResponseSeconds, lastResponseSeconds.isFinite, lastResponseSeconds >= 0 {
+            self.lastResponseSeconds = lastResponseSeconds
+        }
+    }
+
     /// Judges one probe; returns the verdict and, when the service flips, its new state.
     public mutating func record(_ outcome: ProbeOutcome) -> (verdict: ProbeVerdict, flip: Bool?) {
         let verdict = judge(outcome)

@@ -31,4 +31,11 @@ public struct ResponseTimeAverage: Sendable, Hashable {
         guard let average, samples >= Self.warmUp else { return false }
         return seconds > average * (1 + Double(percent) / 100)
     }
+
+    /// Takes over another monitor's average (handing monitoring over between two processes).
+    public mutating func adopt(average: Double?, samples: Int) {
+        guard let average, average.isFinite, average >= 0, samples >= 0 else { return }
+        self.average = average
+        self.samples = samples
+    }
 }

@@ -49,6 +49,30 @@ final class ServiceMonitor {
         }
     }
 
+    /// This monitor's state, as the monitoring stream carries it.
+    var state: MonitorState {
+        MonitorState(vServer: key.vServer, service: key.service, up: health.isUp,
+                     lastMs: health.lastResponseSeconds.map { $0 * 1000 }, averageMs: health.timing.average.map { $0 * 1000 },
+                     samples: health.timing.samples)
+    }
+
+    /// Takes over the state an offloaded copy of this monitor reached; a flip marks the
+    /// service up or down as a probe's would. Returns whether it flipped.
+    func adopt(_ remote: MonitorState) -> Bool {
+        let wasUp = health.isUp
+        health.adopt(isUp: remote.up, average: remote.averageMs.map { $0 / 1000 }, samples: remote.samples,
+                     lastResponseSeconds: remote.lastMs.map { $0 / 1000 })
+        let service = vServer.services[serviceIndex]
+        guard service.isUp != remote.up || wasUp != remote.up else { return false }
+        lastFlip = (remote.up, MonotonicTime.nanos())
+        let limit = vServer.setService(serviceIndex, up: remote.up)
+        logger.info("service \(remote.up ? "up" : "down")", metadata: [
+            "cvm.vserver": "\(vServer.config.name)", "cvm.service": "\(service.config.name)",
+            "cvm.verdict": "offloaded monitor", "cvm.limit": "\(limit)",
+        ])
+        return true
+    }
+
     private func probe() {
         guard !inFlight else { return }
         inFlight = true

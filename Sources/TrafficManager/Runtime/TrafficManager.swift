@@ -39,6 +39,10 @@ public final class TrafficManager: Sendable {
         var draining: [VServerRuntime] = []
         var admin: AdminServer?
         var phase: Phase = .created
+        /// Offloaded monitoring: the stream this process publishes or follows, and its settings.
+        var monitoring = MonitoringConfig()
+        var publisher: MonitorPublisher?
+        var follower: MonitorFollower?
     }
 
     enum Phase { case created, running, stopping, stopped }
@@ -167,6 +171,12 @@ public final class TrafficManager: Sendable {
         }
         for listener in listeners { await listener.close() }
         await admin?.close()
+        let (publisher, follower) = state.withLock { state in
+            defer { state.publisher = nil; state.follower = nil; state.monitoring = MonitoringConfig() }
+            return (state.publisher, state.follower)
+        }
+        await publisher?.close()
+        await follower?.stop(monitors: monitors)
         await monitors.stop()
         await dataPlane.stop()
         try? await controlGroup.shutdownGracefully()
@@ -182,6 +192,40 @@ public final class TrafficManager: Sendable {
     }
 
     // MARK: inspection
+
+    /// Starts, stops or replaces the monitoring stream this process publishes or follows.
+    private func applyMonitoring(_ wanted: MonitoringConfig) async throws {
+        let (current, publisher, follower) = state.withLock { ($0.monitoring, $0.publisher, $0.follower) }
+        guard current != wanted else { return }
+        if current.publish != wanted.publish || current.publishTLS != wanted.publishTLS || wanted.publish == nil {
+            await publisher?.close()
+            state.withLock { $0.publisher = nil }
+            if let address = wanted.publish {
+                do {
+                    let started = try await MonitorPublisher.start(address: address, tls: wanted.publishTLS, monitors: monitors)
+                    state.withLock { $0.publisher = started }
+                    logger.info("publishing the monitors' states", metadata: ["cvm.address": "\(started.address)"])
+                } catch {
+                    throw TrafficManagerError.bindFailed(vServer: "monitoring.publish", address: address, reason: "\(error)")
+                }
+            }
+        }
+        if current.follow != wanted.follow || current.followTLS != wanted.followTLS || wanted.follow == nil {
+            await follower?.stop(monitors: monitors)
+            state.withLock { $0.follower = nil }
+            if let address = wanted.follow {
+                let started = try await MonitorFollower.start(address: address, tls: wanted.followTLS, monitors: monitors, logger: logger)
+                state.withLock { $0.follower = started }
+            }
+        }
+        state.withLock { $0.monitoring = wanted }
+    }
+
+    /// Where the monitors' states are published (the kernel's port when 0 was configured).
+    public var monitoringPublishAddress: HostPort? { state.withLock { $0.publisher?.address } }
+
+    /// Whether this process's monitors are paused because it follows an offloaded copy.
+    public var monitoringIsOffloaded: Bool { get async { await monitors.isRemote } }
 
     /// The configuration generation in force.
     public var table: RoutingTable? { state.withLock { $0.table } }
@@ -273,7 +317,7 @@ public final class TrafficManager: Sendable {
                 let previous = old?.vServers[vServer.name]
                 let services = try vServer.services.map { service in
                     let carried = previous?.services.first { $0.config.name == service.name && $0.config.address == service.address }
-                    return try ServiceRuntime(service, up: vServer.monitor == nil ? true : (carried?.isUp ?? true))
+                    return try ServiceRuntime(service, up: vServer.monitor == nil ? true : (carried?.isUp ?? service.initiallyUp))
                 }
                 if let previous { restore.append((previous.quota, previous.quota.config)) }
                 runtimes[vServer.name] = try VServerRuntime(
@@ -291,6 +335,7 @@ public final class TrafficManager: Sendable {
         try await dataPlane.publish(table)
         for vServer in table.vServers.values { vServer.deliverServedWaiters() }
         try await monitors.apply(table)
+        try await applyMonitoring(config.monitoring)
 
         // 4. Removed vServers drain; sockets no longer wanted close.
         let drainDeadline = MonotonicTime.nanos() &+ UInt64(config.drainTimeout.totalNanoseconds)
