@@ -108,3 +108,54 @@ extension TMSConfig {
         }
     }
 }
+
+extension TMSConfig {
+    /// The vServers whose monitors a monitoring CVM runs: those with a monitor, except the
+    /// ones served by CVMs (their services are the CVMs themselves).
+    public var offloadableMonitoredVServers: [VServerConfig] {
+        vServers.filter { $0.monitor != nil && $0.cvm == nil && !$0.name.contains("~return") }
+    }
+
+    /// The configuration a monitoring CVM's data plane gets (sent by `serve`): the monitors and
+    /// the monitored vServers (no listener, no spillover), each service in the state this
+    /// traffic manager's monitors hold now (`states`), and the publishing end of the
+    /// monitoring stream on `0.0.0.0:port` with mutual TLS (`tls`, the guest's files).
+    public func cvmMonitoringYAML(states: [MonitorState], port: Int, tls: CVMGuestTLS) -> String {
+        func quoted(_ text: String) -> String {
+            "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        func ms(_ duration: Duration) -> String {
+            "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)ms"
+        }
+        let vServers = offloadableMonitoredVServers
+        let used = Set(vServers.compactMap(\.monitor))
+        var lines = [
+            "cores: 1",
+            "monitoring: { publish: \"0.0.0.0:\(port)\", publishTLS: { certificate: \(quoted(tls.certificate)), key: \(quoted(tls.key)), ca: \(quoted(tls.ca)) } }",
+            "monitors:",
+        ]
+        for monitor in monitors where used.contains(monitor.name) {
+            var fields = ["name: \(quoted(monitor.name))", "interval: \(ms(monitor.interval))", "timeout: \(ms(monitor.timeout))",
+                          "rise: \(monitor.rise)", "fall: \(monitor.fall)", "averageSpan: \(monitor.averageSpan)"]
+            switch monitor.kind {
+            case .tcp: fields.append("kind: tcp")
+            case .http(let path, let expect):
+                fields += ["kind: http", "path: \(quoted(path))", "expect: \"\(expect.lowerBound)-\(expect.upperBound)\""]
+            }
+            if let limit = monitor.responseTimeLimit { fields.append("responseTimeLimit: \(ms(limit))") }
+            if let percent = monitor.deviationPercent { fields.append("deviation: \"\(percent)%\"") }
+            lines.append("  - { " + fields.joined(separator: ", ") + " }")
+        }
+        lines.append("vServers:")
+        for vServer in vServers {
+            lines.append("  - name: \(quoted(vServer.name))")
+            lines.append("    monitor: \(quoted(vServer.monitor ?? ""))")
+            lines.append("    services:")
+            for service in vServer.services {
+                let up = states.first { $0.vServer == vServer.name && $0.service == service.name }?.up ?? true
+                lines.append("      - { name: \(quoted(service.name)), address: \(quoted(service.address.description)), capacity: \(service.capacity)\(up ? "" : ", up: false") }")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -265,8 +265,18 @@ extension ServiceConfig {
 extension MonitoringConfig {
     /// `{ publish: HOST:PORT, publishTLS: {...}, follow: HOST:PORT, followTLS: {...} }`.
     init(_ reader: YAMLReader) throws(ConfigError) {
-        try reader.expectOnly(["publish", "publishTLS", "follow", "followTLS"])
+        try reader.expectOnly(["publish", "publishTLS", "follow", "followTLS", "cvm"])
         self.init()
+        if reader.has("cvm") {
+            let cvm = try reader.submapping("cvm")
+            try cvm.expectOnly(["task", "port"])
+            let task = try cvm.string("task")
+            guard !task.isEmpty, task.utf8.count <= 64,
+                  task.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+                throw cvm.error("task", "expected a task name of letters, digits, '-' and '_'")
+            }
+            self.cvm = CVMMonitoring(task: task, port: try cvm.int("port", in: 1...65_535))
+        }
         for key in ["publish", "follow"] {
             guard let text = try reader.optionalString(key) else { continue }
             guard let address = HostPort(parsing: text), address.port != 0 || key == "publish" else {

@@ -82,6 +82,18 @@ public struct MonitoringConfig: Sendable, Hashable {
     public var follow: HostPort?
     /// TLS to the publisher (its certificate must name the address followed).
     public var followTLS: TLSConfig?
+    /// Offload the monitors to a CVM of this task (image cvm-tms), whose data plane publishes
+    /// on this port: `cvmctl tms run` serves it the monitors and follows it.
+    public var cvm: CVMMonitoring?
+
+    public struct CVMMonitoring: Sendable, Hashable {
+        public var task: String
+        public var port: Int
+        public init(task: String, port: Int) {
+            self.task = task
+            self.port = port
+        }
+    }
 
     /// A publisher sends every state at least this often.
     public static let snapshotInterval = Duration.milliseconds(500)

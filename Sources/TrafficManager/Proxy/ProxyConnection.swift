@@ -224,6 +224,11 @@ final class ProxyConnection {
                 // The handshake runs as the relay starts; the service's certificate must name
                 // the address connected to (checked against the channel's remote address).
                 try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil))
+                handler.awaitingHandshake = true
+                let timeout = TimeAmount.nanoseconds(member.config.connectTimeout.totalNanoseconds)
+                channel.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+                    if handler.awaitingHandshake { channel.close(promise: nil) }
+                }
             }
             try channel.pipeline.syncOperations.addHandler(handler)
         } catch {

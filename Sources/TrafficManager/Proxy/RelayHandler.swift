@@ -36,6 +36,9 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// completed (a client that never completes one costs no backend connection and no quota;
     /// the idle timeout closes it).
     var routeAfterHandshake = false
+    /// The service side of a TLS service until its handshake completed (a service that
+    /// accepts but never completes one is closed after the connect timeout).
+    var awaitingHandshake = false
 
     /// How long a half-closed side may take to write what is queued after its partner closed.
     static let flushGrace = TimeAmount.seconds(10)
@@ -140,9 +143,12 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var isWritable: Bool { context?.channel.isWritable ?? false }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if routeAfterHandshake, case TLSUserEvent.handshakeCompleted = event {
-            routeAfterHandshake = false
-            connection?.start()
+        if case TLSUserEvent.handshakeCompleted = event {
+            awaitingHandshake = false
+            if routeAfterHandshake {
+                routeAfterHandshake = false
+                connection?.start()
+            }
         }
         if let event = event as? ChannelEvent, event == .inputClosed {
             // Half-close: what this side sent is complete; pass the FIN on.

@@ -224,6 +224,9 @@ public final class TrafficManager: Sendable {
     /// Where the monitors' states are published (the kernel's port when 0 was configured).
     public var monitoringPublishAddress: HostPort? { state.withLock { $0.publisher?.address } }
 
+    /// Every monitor's state now (what a monitoring CVM is handed).
+    public func monitorStates() async -> [MonitorState] { await monitors.snapshot() }
+
     /// Whether this process's monitors are paused because it follows an offloaded copy.
     public var monitoringIsOffloaded: Bool { get async { await monitors.isRemote } }
 

@@ -66,7 +66,8 @@ struct TmsCommand: AsyncParsableCommand {
                 if global.verbose == 0 && !global.quiet { logger.logLevel = .info }
                 // vServers offloaded to CVMs: their services are the CVMs that serve them,
                 // kept current from the orchestrator's store (CVMBackends).
-                let backends = file.cvmVServers.isEmpty ? nil : CVMBackends.State(file)
+                // Offloaded monitoring (monitoring.cvm) is kept current the same way.
+                let backends = file.cvmVServers.isEmpty && file.monitoring.cvm == nil ? nil : CVMBackends.State(file)
                 let manager = TrafficManager(config: file, configFile: config, cores: cores, logger: logger,
                                              prepare: { backends?.adopt($0) ?? $0 })
                 var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: TrafficManagerService(manager: manager))]
@@ -75,6 +76,9 @@ struct TmsCommand: AsyncParsableCommand {
                     // Every offloaded vServer's task must be one an image of the catalog runs.
                     let catalog = orchestrator.catalog
                     let offered = Set(catalog.names().compactMap { try? catalog.manifest($0) }.flatMap(\.tasks))
+                    if let monitoring = file.monitoring.cvm, !offered.contains(monitoring.task) {
+                        throw OrchestratorError.invalidArgument("monitoring.cvm: no image in \(catalog.root) runs task '\(monitoring.task)' (images run: \(offered.sorted().joined(separator: ", "))); build one whose manifest lists it, e.g. cvm-tms for health-monitor")
+                    }
                     for vServer in file.cvmVServers where !offered.contains(vServer.cvm!.task) {
                         throw OrchestratorError.invalidArgument("vServer \(vServer.name): no image in \(catalog.root) runs task '\(vServer.cvm!.task)' (images run: \(offered.sorted().joined(separator: ", "))); build one whose manifest lists it, e.g. cvm-tms for backup-vserver")
                     }

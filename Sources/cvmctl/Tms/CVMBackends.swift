@@ -25,6 +25,8 @@ struct CVMBackends: Service {
         let servedTLS = Mutex<[String: Bool]>([:])
         /// When each CVM was last seen migrating (by id).
         let lastMigrating = Mutex<[String: Date]>([:])
+        /// CVMs served the monitoring configuration (task `monitoring.cvm`), by name.
+        let monitoringServed = Mutex<Set<String>>([])
         /// The traffic manager's own certificate for the segment (issued on first need).
         let ownTLS = Mutex<TLSConfig?>(nil)
         /// Signalled when a CVM starts serving: the next pass comes at once.
@@ -38,12 +40,21 @@ struct CVMBackends: Service {
             var relayed: Set<String>
             var gateway: String
             var relayTLS: TLSConfig?
+            /// The monitoring CVM followed (when the file offloads monitoring), and how.
+            var follow: HostPort?
+            var followTLS: TLSConfig?
 
             /// The relays first: they relay to the services of the file, which the CVM endpoints
             /// then replace in the CVM vServers themselves.
             func apply(to config: TMSConfig) -> TMSConfig {
-                guard let relayTLS, !relayed.isEmpty else { return config.withCVMServices(endpoints) }
-                return config.withCVMReturnRelays(for: relayed, gateway: gateway, tls: relayTLS).withCVMServices(endpoints)
+                var result = config
+                if let relayTLS, !relayed.isEmpty { result = result.withCVMReturnRelays(for: relayed, gateway: gateway, tls: relayTLS) }
+                result = result.withCVMServices(endpoints)
+                if config.monitoring.cvm != nil {
+                    result.monitoring.follow = follow
+                    result.monitoring.followTLS = follow == nil ? nil : followTLS
+                }
+                return result
             }
         }
 
@@ -95,7 +106,7 @@ struct CVMBackends: Service {
     /// vServer's services until that is done.
     func pass(group: inout TaskGroup<Void>) async {
         let config = state.base.withLock { $0 }
-        guard !config.cvmVServers.isEmpty, let records = try? await orchestrator.store.cvms(),
+        guard !config.cvmVServers.isEmpty || config.monitoring.cvm != nil, let records = try? await orchestrator.store.cvms(),
               let leases = try? await orchestrator.store.addressLeases(),
               let hosts = try? await orchestrator.store.hosts() else { return }
         let publicHosts = Set(hosts.filter { $0.trust == .public }.map(\.name))
@@ -141,7 +152,26 @@ struct CVMBackends: Service {
             }
             endpoints[vServer.name] = serving
         }
-        let next = State.Applied(endpoints: endpoints, relayed: relayed, gateway: gateway, relayTLS: relayed.isEmpty ? nil : own)
+        // Offloaded monitoring: the first running CVM of the task (by name) is handed the
+        // monitors with their current states; once it serves that, it is followed.
+        var follow: HostPort?
+        if let offload = config.monitoring.cvm,
+           let record = records.filter({ $0.task == offload.task && $0.state == .running && addresses[$0.id] != nil })
+               .min(by: { $0.name < $1.name }),
+           let address = addresses[record.id], let tls = own ?? ownTLS(gateway: gateway) {
+            own = tls
+            let fresh = record.lastHeartbeatAt.map { now.timeIntervalSince($0) < max(10, 3 * Double(record.intervalMs) / 1000) } ?? false
+            if record.serving == true, fresh, state.monitoringServed.withLock({ $0.contains(record.name) }) {
+                follow = HostPort(host: address, port: offload.port)
+            } else {
+                let guest = CVMGuestTLS(gateway: gateway, certificate: DataPlaneTLS.guestPath(DataPlaneTLS.certificateFile),
+                                        key: DataPlaneTLS.guestPath(DataPlaneTLS.keyFile), ca: DataPlaneTLS.guestPath(DataPlaneTLS.caFile))
+                let yaml = config.cvmMonitoringYAML(states: await manager.monitorStates(), port: offload.port, tls: guest)
+                sendServe(record.name, vServer: nil, yaml: yaml, tls: true, group: &group)
+            }
+        }
+        let next = State.Applied(endpoints: endpoints, relayed: relayed, gateway: gateway, relayTLS: relayed.isEmpty ? nil : own,
+                                 follow: follow, followTLS: follow == nil ? nil : own)
         let previous = state.applied.withLock { current -> State.Applied?? in
             guard current != next else { return .none }
             defer { current = next }
@@ -154,6 +184,9 @@ struct CVMBackends: Service {
                 try ReturnRelayFirewall.apply(gateway: gateway, ports: ports)
             }
             _ = try await manager.reload(next.apply(to: config))
+            if config.monitoring.cvm != nil, before?.follow != next.follow {
+                logger.notice("\(next.follow.map { "monitoring offloaded to the CVM at \($0)" } ?? "monitoring: no monitoring CVM serves; this traffic manager's monitors run")")
+            }
             for (name, services) in endpoints.sorted(by: { $0.key < $1.key }) {
                 logger.notice("CVM services of vServer \(name): \(services.isEmpty ? "none" : services.map { "\($0.name) \($0.address)\($0.tls == nil ? "" : " (TLS)")" }.joined(separator: ", "))")
             }
@@ -167,9 +200,9 @@ struct CVMBackends: Service {
     /// vServer: it is decommissioned (it never joined the vServer's services, which stay as
     /// they were), in one journal line. Elastic mode, if it deployed the CVM, deploys again
     /// after its cooldown.
-    private func rollBack(_ name: String, vServer: String, because error: OrchestratorError,
+    private func rollBack(_ name: String, vServer: String?, because error: OrchestratorError,
                           orchestrator: CVMOrchestrator, logger: Logger) async {
-        let line = "\(error); decommissioned, vServer \(vServer)'s services unchanged"
+        let line = "\(error); decommissioned, " + (vServer.map { "vServer \($0)'s services unchanged" } ?? "monitoring stays with the traffic manager")
         logger.error("\(line)")
         _ = try? await orchestrator.store.record(EventRecord(kind: "tms.serve-failed", cvm: name, message: line))
         do {
@@ -182,10 +215,11 @@ struct CVMBackends: Service {
 
     /// Sends `serve` to a CVM at most every 10 s (a data plane that fails to start is retried,
     /// not hammered).
-    private func sendServe(_ name: String, vServer: String, yaml: String, tls: Bool, group: inout TaskGroup<Void>) {
+    /// `vServer` nil: the monitoring configuration.
+    private func sendServe(_ name: String, vServer: String?, yaml: String, tls: Bool, group: inout TaskGroup<Void>) {
         let now = ContinuousClock.now
         // Keyed by variant too: a CVM that moved to a host of the other trust is served at once.
-        let key = name + (tls ? "/tls" : "/plain")
+        let key = name + (vServer == nil ? "/monitoring" : tls ? "/tls" : "/plain")
         let due = state.lastSent.withLock { sent -> Bool in
             if let last = sent[key], now - last < .seconds(10) { return false }
             sent[key] = now
@@ -196,7 +230,11 @@ struct CVMBackends: Service {
         group.addTask {
             do {
                 let result = try await orchestrator.serve(cvm: name, config: yaml, timeout: .seconds(15))
-                state.servedTLS.withLock { $0[name] = tls }
+                if vServer == nil {
+                    state.monitoringServed.withLock { _ = $0.insert(name) }
+                } else {
+                    state.servedTLS.withLock { $0[name] = tls }
+                }
                 logger.notice("CVM \(name) serving at \(result.address ?? "?")\(tls ? " over TLS" : "") after \(result.elapsedMs) ms")
                 state.wakeUp.signal()
             } catch let error as OrchestratorError {

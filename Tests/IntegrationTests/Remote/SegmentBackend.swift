@@ -16,12 +16,16 @@ private func setns(_ fd: Int32, _ type: Int32) -> Int32
 /// and from where.
 final class SegmentBackend: @unchecked Sendable {
     static let namespace = "cvmbk"
-    let address = "10.77.0.250"
+    let namespace: String
+    let address: String
     let port = 9000
     private let listener: Int32
 
-    init() throws {
-        let ns = Self.namespace
+    /// Another backend: `SegmentBackend(namespace: "cvmbk2", address: "10.77.0.251")`.
+    init(namespace: String = SegmentBackend.namespace, address: String = "10.77.0.250") throws {
+        self.namespace = namespace
+        self.address = address
+        let ns = namespace, bindAddress = address
         _ = try CVMNetworkTests.sh("ip netns del \(ns) 2>/dev/null; ip link del \(ns)-h 2>/dev/null; true")
         let made = try CVMNetworkTests.sh("""
             set -e
@@ -30,7 +34,7 @@ final class SegmentBackend: @unchecked Sendable {
             ip link set \(ns)-h mtu 1450 master cvmnet0 up
             ip netns exec \(ns) ip link set lo up
             ip netns exec \(ns) ip link set eth0 mtu 1450 up
-            ip netns exec \(ns) ip addr add 10.77.0.250/24 dev eth0
+            ip netns exec \(ns) ip addr add \(address)/24 dev eth0
             """)
         guard made.status == 0 else { throw BackendError.setup(made.output) }
         final class Outcome: @unchecked Sendable { var fd: Int32 = -1; var problem = "" }
@@ -50,7 +54,7 @@ final class SegmentBackend: @unchecked Sendable {
             var addr = sockaddr_in()
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_port = in_port_t(9000).bigEndian
-            addr.sin_addr.s_addr = inet_addr("10.77.0.250")
+            addr.sin_addr.s_addr = inet_addr(bindAddress)
             let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
             guard bound == 0, listen(fd, 128) == 0 else { outcome.problem = "bind/listen: errno \(errno)"; close(fd); return }
             outcome.fd = fd
@@ -69,7 +73,12 @@ final class SegmentBackend: @unchecked Sendable {
     func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
-        _ = try? CVMNetworkTests.sh("ip netns del \(Self.namespace) 2>/dev/null; ip link del \(Self.namespace)-h 2>/dev/null; true")
+        _ = try? CVMNetworkTests.sh("ip netns del \(namespace) 2>/dev/null; ip link del \(namespace)-h 2>/dev/null; true")
+    }
+
+    /// Takes the backend off the segment (its link down: connections time out) or back on.
+    func setReachable(_ reachable: Bool) throws {
+        _ = try CVMNetworkTests.sh("ip netns exec \(namespace) ip link set eth0 \(reachable ? "up" : "down")")
     }
 
     private static func acceptLoop(_ fd: Int32) {

@@ -138,3 +138,31 @@ extension ProxyTests.TLS {
         }
     }
 }
+
+extension ProxyTests.TLS {
+    @Test("a TLS service that accepts but never completes a handshake is given up after the connect timeout")
+    func silentTLSServiceTimesOut() async throws {
+        let pki = try TestPKI()
+        defer { pki.remove() }
+        try pki.issue("tm", ips: [])
+        let sink = try await TestBackend.start(.sink)
+        let yaml = """
+            admin: { enabled: false }
+            vServers:
+              - name: front
+                bind: 127.0.0.1:0
+                connectTimeout: 300ms
+                services: [{ name: s, address: 127.0.0.1, port: \(sink.port), capacity: 10, tls: \(pki.yaml("tm")) }]
+            """
+        try await withTrafficManager(yaml) { manager in
+            let front = try #require(manager.listeningAddress(of: "front"))
+            let began = ContinuousClock.now
+            let client = try await TestConnection.connect(to: front)
+            try await client.send(Array("hello".utf8))
+            #expect(try await client.receiveUntilEnd(timeout: .seconds(5)).isEmpty)
+            let took = ContinuousClock.now - began
+            #expect(took < .seconds(2), "took \(took)")
+            await client.close()
+        }
+    }
+}

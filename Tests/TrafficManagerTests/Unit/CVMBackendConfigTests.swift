@@ -104,3 +104,44 @@ extension CVMBackendConfigTests {
         }
     }
 }
+
+extension CVMBackendConfigTests {
+    /// A monitoring CVM's configuration: the monitors and monitored vServers (not the ones CVMs
+    /// serve), the services in their current states, the publishing end with TLS; it parses back.
+    @Test func theMonitoringConfigurationCarriesMonitorsAndStates() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cvm-mon-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for file in ["cert.pem", "key.pem", "ca.pem"] {
+            try "-----BEGIN X-----\n-----END X-----\n".write(toFile: directory + "/" + file, atomically: true, encoding: .utf8)
+        }
+        let config = try TMSConfig.parse("""
+            monitoring: { cvm: { task: health-monitor, port: 8190 } }
+            monitors:
+              - { name: "check \\"1\\"", kind: http, path: /health, expect: 200-204, interval: 250ms, timeout: 100ms, rise: 3, fall: 4, responseTimeLimit: 80ms, deviation: 150% }
+              - { name: unused, kind: tcp }
+            vServers:
+              - name: web
+                bind: 127.0.0.1:8080
+                monitor: "check \\"1\\""
+                services: [{ name: a, address: 10.77.0.250, port: 9000, capacity: 10 }, { name: b, address: 10.77.0.251, port: 9000, capacity: 5 }]
+                spillover: { kind: connection, limit: 5, backup: web-cvm }
+              - name: web-cvm
+                monitor: "check \\"1\\""
+                cvm: { task: backup-vserver, port: 8090, capacity: 50 }
+                services: [{ address: 10.77.0.250, port: 9000, capacity: 50 }]
+            """, file: "t.yaml")
+        #expect(config.monitoring.cvm == MonitoringConfig.CVMMonitoring(task: "health-monitor", port: 8190))
+        let guest = CVMGuestTLS(gateway: "10.77.0.1", certificate: directory + "/cert.pem", key: directory + "/key.pem", ca: directory + "/ca.pem")
+        let states = [MonitorState(vServer: "web", service: "b", up: false, lastMs: nil, averageMs: nil, samples: 0)]
+        let yaml = config.cvmMonitoringYAML(states: states, port: 8190, tls: guest)
+        let inside = try TMSConfig.parse(yaml, file: "cvm.yaml")
+        #expect(inside.monitoring.publish == HostPort(host: "0.0.0.0", port: 8190))
+        #expect(inside.monitoring.publishTLS == TLSConfig(certificate: guest.certificate, key: guest.key, ca: guest.ca))
+        #expect(inside.monitors.map(\.name) == ["check \"1\""], "only the monitors in use")
+        #expect(inside.monitors.first == config.monitors.first.map { var m = $0; m.task = m.task; return m })
+        #expect(inside.vServers.map(\.name) == ["web"], "not the CVM-served vServer")
+        #expect(inside.vServers[0].bind == nil && inside.vServers[0].spillover.backup == nil)
+        #expect(inside.vServers[0].services.map(\.initiallyUp) == [true, false], "the states handed over")
+    }
+}
