@@ -26,12 +26,6 @@ extension TMSConfig {
     /// over mutual TLS too: nothing it carries crosses the segment in plaintext.
     public static func cvmDataPlaneYAML(for vServer: VServerConfig, tls: CVMGuestTLS? = nil) -> String? {
         guard let cvm = vServer.cvm else { return nil }
-        func quoted(_ text: String) -> String {
-            "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-        }
-        func ms(_ duration: Duration) -> String {
-            "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)ms"
-        }
         var lines = [
             "cores: 1",
             "drainTimeout: 10s",
@@ -56,6 +50,16 @@ extension TMSConfig {
         }
         return lines.joined(separator: "\n") + "\n"
     }
+}
+
+/// A YAML double-quoted scalar.
+private func quoted(_ text: String) -> String {
+    "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+}
+
+/// A duration in whole milliseconds, as the configuration writes it.
+private func ms(_ duration: Duration) -> String {
+    "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)ms"
 }
 
 /// Where a CVM's data plane finds its TLS files (in the guest) and the traffic manager's
@@ -121,12 +125,6 @@ extension TMSConfig {
     /// traffic manager's monitors hold now (`states`), and the publishing end of the
     /// monitoring stream on `0.0.0.0:port` with mutual TLS (`tls`, the guest's files).
     public func cvmMonitoringYAML(states: [MonitorState], port: Int, tls: CVMGuestTLS) -> String {
-        func quoted(_ text: String) -> String {
-            "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-        }
-        func ms(_ duration: Duration) -> String {
-            "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)ms"
-        }
         let vServers = offloadableMonitoredVServers
         let used = Set(vServers.compactMap(\.monitor))
         var lines = [

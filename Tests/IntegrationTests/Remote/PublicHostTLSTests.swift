@@ -31,17 +31,9 @@ import Testing
         try #require(try eventually(timeout: 40) { logText().contains("CVM services of vServer web-cvm: sealed \(cvmAddress):8090 (TLS)") },
                      "the CVM never served over TLS: \(logText().suffix(3000))")
 
-        let capture = cli.state + "/segment.pcap"
-        let tcpdump = Process()
-        tcpdump.executableURL = URL(fileURLWithPath: "/usr/bin/tcpdump")
         // The tunnel's UDP between the hub and the cloud host, on the test bed's bridge.
-        tcpdump.arguments = ["-i", "cvmbr0", "-Z", "root", "-U", "-s", "0", "-w", capture, "udp port 4789"]
-        tcpdump.standardOutput = FileHandle.nullDevice
-        tcpdump.standardError = FileHandle.nullDevice
-        try tcpdump.run()
-        func stop() { if tcpdump.isRunning { kill(tcpdump.processIdentifier, SIGKILL); tcpdump.waitUntilExit() } }
-        defer { stop() }
-        Thread.sleep(forTimeInterval: 1)
+        let capture = try BridgeCapture(file: cli.state + "/segment.pcap", filter: ["udp port 4789"])
+        defer { capture.stop() }
 
         // Requests whose path and whose responses are easy to find in clear.
         let marker = "sealed-request-7f3a9c"
@@ -60,14 +52,11 @@ import Testing
         let ping = try CVMNetworkTests.sh("ping -c 3 -i 0.2 -W 2 -p 63766d2d636f6e74726f6c21 \(cvmAddress)")
         #expect(ping.status == 0, "\(ping.output)")
         Thread.sleep(forTimeInterval: 0.5)
-        stop()
+        capture.stop()
 
-        let hay = [UInt8](try Data(contentsOf: URL(fileURLWithPath: capture)))
+        let hay = try capture.bytes()
         func contains(_ text: String) -> Bool { contains(Array(text.utf8)) }
-        func contains(_ needle: [UInt8]) -> Bool {
-            guard !needle.isEmpty, needle.count <= hay.count else { return false }
-            return (0...(hay.count - needle.count)).contains { i in hay[i] == needle[0] && Array(hay[i..<(i + needle.count)]) == needle }
-        }
+        func contains(_ needle: [UInt8]) -> Bool { BridgeCapture.contains(needle, in: hay) }
         #expect(hay.count > 40 * 1000, "the capture holds only \(hay.count) bytes: the requests did not cross the tunnel")
         #expect(contains("cvm-control!"), "the control ping's pattern is not in the capture: the capture would not see plaintext")
         #expect(contains([0x17, 0x03, 0x03]), "no TLS application-data record in the capture")

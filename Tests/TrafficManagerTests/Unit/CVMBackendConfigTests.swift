@@ -23,6 +23,16 @@ import Testing
 
     """
 
+    /// A folder with cert.pem, key.pem and ca.pem that pass the configuration's file check.
+    static func placeholderPEMs() throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cvm-pem-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for file in ["cert.pem", "key.pem", "ca.pem"] {
+            try "-----BEGIN X-----\n-----END X-----\n".write(toFile: directory + "/" + file, atomically: true, encoding: .utf8)
+        }
+        return directory
+    }
+
     @Test func theKeyParsesAndTheServingCVMsReplaceTheBackends() throws {
         let config = try TMSConfig.parse(Self.text, file: "t.yaml")
         let vServer = try #require(config.vServer(named: "web-cvm"))
@@ -69,12 +79,8 @@ extension CVMBackendConfigTests {
     /// A CVM on a public host: its listener and its services are TLS, the services being the
     /// traffic manager's return relays, which relay to the file's backends.
     @Test func theTLSVariantGoesThroughTheReturnRelays() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cvm-tls-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try Self.placeholderPEMs()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        for file in ["cert.pem", "key.pem", "ca.pem"] {
-            try "-----BEGIN X-----\n-----END X-----\n".write(toFile: directory + "/" + file, atomically: true, encoding: .utf8)
-        }
         let config = try TMSConfig.parse(Self.text, file: "t.yaml")
         let vServer = try #require(config.vServer(named: "web-cvm"))
         let guest = CVMGuestTLS(gateway: "10.77.0.1", certificate: directory + "/cert.pem", key: directory + "/key.pem", ca: directory + "/ca.pem")
@@ -109,12 +115,8 @@ extension CVMBackendConfigTests {
     /// A monitoring CVM's configuration: the monitors and monitored vServers (not the ones CVMs
     /// serve), the services in their current states, the publishing end with TLS; it parses back.
     @Test func theMonitoringConfigurationCarriesMonitorsAndStates() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cvm-mon-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try Self.placeholderPEMs()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        for file in ["cert.pem", "key.pem", "ca.pem"] {
-            try "-----BEGIN X-----\n-----END X-----\n".write(toFile: directory + "/" + file, atomically: true, encoding: .utf8)
-        }
         let config = try TMSConfig.parse("""
             monitoring: { cvm: { task: health-monitor, port: 8190 } }
             monitors:
