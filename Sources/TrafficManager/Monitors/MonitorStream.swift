@@ -161,11 +161,16 @@ final class MonitorFollower: Sendable {
             }
     }
 
-    func stop(monitors: MonitorSet) async {
-        try? await loop.submit { [state] in
+    /// Stops following (the configuration no longer names the publisher: e.g. its CVM failed
+    /// or was decommissioned); the own monitors resume from the last states.
+    func stop(monitors: MonitorSet, logger: Logger) async {
+        try? await loop.submit { [state, address] in
             state.value.stopped = true
             state.value.channel?.close(promise: nil)
-            _ = monitors.setRemoteOnLoop(false)
+            if monitors.setRemoteOnLoop(false) {
+                logger.notice("monitoring back: this traffic manager's monitors resume", metadata: [
+                    "cvm.publisher": "\(address)", "cvm.reason": "no longer followed"])
+            }
         }.get()
     }
 }

@@ -176,7 +176,7 @@ public final class TrafficManager: Sendable {
             return (state.publisher, state.follower)
         }
         await publisher?.close()
-        await follower?.stop(monitors: monitors)
+        await follower?.stop(monitors: monitors, logger: logger)
         await monitors.stop()
         await dataPlane.stop()
         try? await controlGroup.shutdownGracefully()
@@ -211,7 +211,7 @@ public final class TrafficManager: Sendable {
             }
         }
         if current.follow != wanted.follow || current.followTLS != wanted.followTLS || wanted.follow == nil {
-            await follower?.stop(monitors: monitors)
+            await follower?.stop(monitors: monitors, logger: logger)
             state.withLock { $0.follower = nil }
             if let address = wanted.follow {
                 let started = try await MonitorFollower.start(address: address, tls: wanted.followTLS, monitors: monitors, logger: logger)
