@@ -121,7 +121,8 @@ final class MonitorSet: Sendable {
                 MonitorStatus(vServer: monitor.key.vServer, service: monitor.key.service, monitor: monitor.key.monitor.name,
                               up: monitor.health.isUp, lastVerdict: monitor.health.lastVerdict?.description,
                               lastResponseMs: monitor.health.lastResponseSeconds.map { $0 * 1000 },
-                              averageResponseMs: monitor.health.timing.average.map { $0 * 1000 })
+                              averageResponseMs: monitor.health.timing.average.map { $0 * 1000 },
+                              samples: monitor.health.timing.samples)
             }.sorted { ($0.vServer, $0.service) < ($1.vServer, $1.service) }
         }.get()) ?? []
     }
@@ -143,4 +144,7 @@ public struct MonitorStatus: Sendable, Hashable, Codable {
     public var lastVerdict: String?
     public var lastResponseMs: Double?
     public var averageResponseMs: Double?
+    /// Probes that answered in time (the average's samples), taken over from an offloaded copy
+    /// while monitoring is offloaded.
+    public var samples: Int = 0
 }

@@ -102,3 +102,97 @@ import Testing
         #expect(ok > 0)
     }
 }
+
+extension HealthMonitorOffloadTests {
+    /// `GET path` on the traffic manager's admin endpoint with its token; the body.
+    static func adminGet(port: Int, path: String, token: String) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(port).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard ok == 0 else { throw CVMBackupTests.Client.ClientError.failed("admin connect: errno \(errno)") }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: admin\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var response = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            guard n > 0 else { break }
+            response += buffer[0..<n]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        return text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
+    }
+
+    /// Probes per second one monitoring CVM sustains, next to the same monitors run by the
+    /// traffic manager itself in the same run: 16 services probed every 10 ms (1,600 probes/s
+    /// asked), counted by the probes that answered (the monitors' samples, which the traffic
+    /// manager takes over from the CVM while monitoring is offloaded).
+    @Test func probesPerSecondInACVMNextToLocal() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        // The segment exists once a CVM was deployed: one to watch, started later.
+        let deployed = try cli.run("deploy", "--image", "cvm-tms", "--task", "health-monitor", "--name", "counter")
+        try #require(deployed.status == 0, "\(deployed.stderr)")
+        let a = try SegmentBackend()
+        defer { a.stop() }
+        let (port, admin) = (CVMBackupTests.freePort(), CVMBackupTests.freePort())
+        let services = (0..<16).map { "      - { name: s\($0), address: \(a.address), port: 9000, capacity: 10 }" }.joined(separator: "\n")
+        func write(offloaded: Bool) throws -> String {
+            let config = cli.state + "/tms-\(offloaded).yaml"
+            try """
+            cores: 1
+            admin: { address: 127.0.0.1:\(admin) }
+            \(offloaded ? "monitoring: { cvm: { task: health-monitor, port: 8190 } }" : "")
+            monitors:
+              - { name: check, kind: tcp, interval: 10ms, timeout: 500ms, rise: 2, fall: 3 }
+            vServers:
+              - name: web
+                bind: 127.0.0.1:\(port)
+                monitor: check
+                services:
+            \(services)
+
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            return config
+        }
+        func rate(seconds: Double) throws -> Double {
+            let token = try String(contentsOfFile: cli.state + "/tms-admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            func total() throws -> Int {
+                let body = try Self.adminGet(port: admin, path: "/status", token: token)
+                let json = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+                return (json?["monitors"] as? [[String: Any]] ?? []).reduce(0) { $0 + ($1["samples"] as? Int ?? 0) }
+            }
+            let first = try total(), began = Date()
+            Thread.sleep(forTimeInterval: seconds)
+            return Double(try total() - first) / Date().timeIntervalSince(began)
+        }
+        func run(offloaded: Bool) throws -> Double {
+            let tms = cli.process(["tms", "run", "--config", try write(offloaded: offloaded)])
+            let log = cli.state + "/tms-\(offloaded).log"
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            tms.standardOutput = handle
+            tms.standardError = handle
+            try tms.run()
+            defer { tms.terminate(); tms.waitUntilExit() }
+            func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+            if offloaded {
+                try #require(try eventually(timeout: 40) { logText().contains("monitoring offloaded: following") }, "\(logText().suffix(2000))")
+            } else {
+                try #require(try eventually(timeout: 10) { logText().contains("traffic manager started") }, "\(logText().suffix(2000))")
+            }
+            Thread.sleep(forTimeInterval: 2)
+            return try rate(seconds: 5)
+        }
+        let local = try run(offloaded: false)
+        let cvm = try run(offloaded: true)
+        print("HealthMonitorOffload: probes/s (16 services every 10 ms = 1600 asked): monitoring CVM \(Int(cvm)), the traffic manager itself \(Int(local)) (ratio \(String(format: "%.2f", cvm / max(local, 1))))")
+        #expect(local > 0 && cvm > 0)
+    }
+}
