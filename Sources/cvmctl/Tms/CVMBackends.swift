@@ -97,6 +97,13 @@ struct CVMBackends: Service {
         }
     }
 
+    /// The TLS files in the guest (written by its agent from its disk) and the traffic
+    /// manager's address on the segment.
+    static func guestTLS(gateway: String) -> CVMGuestTLS {
+        CVMGuestTLS(gateway: gateway, certificate: DataPlaneTLS.guestPath(DataPlaneTLS.certificateFile),
+                    key: DataPlaneTLS.guestPath(DataPlaneTLS.keyFile), ca: DataPlaneTLS.guestPath(DataPlaneTLS.caFile))
+    }
+
     /// One look at the store: serve the CVMs that need it, apply the serving set.
     ///
     /// A CVM on a host of trust `public` is served the TLS variant of its configuration (see
@@ -128,10 +135,7 @@ struct CVMBackends: Service {
                     own = tls
                     relayed.insert(vServer.name)
                 }
-                let guestTLS = wantsTLS ? CVMGuestTLS(gateway: gateway, certificate: DataPlaneTLS.guestPath(DataPlaneTLS.certificateFile),
-                                                      key: DataPlaneTLS.guestPath(DataPlaneTLS.keyFile),
-                                                      ca: DataPlaneTLS.guestPath(DataPlaneTLS.caFile)) : nil
-                guard let yaml = TMSConfig.cvmDataPlaneYAML(for: vServer, tls: guestTLS) else { continue }
+                guard let yaml = TMSConfig.cvmDataPlaneYAML(for: vServer, tls: wantsTLS ? Self.guestTLS(gateway: gateway) : nil) else { continue }
                 // Failures are the heartbeat monitor's to confirm (it marks the CVM failed
                 // within three intervals, or at once on a QEMU exit); a heartbeat silent for
                 // 10 s is only the backstop for when no monitor runs. A CVM being live-migrated
@@ -164,9 +168,8 @@ struct CVMBackends: Service {
             if record.serving == true, fresh, state.monitoringServed.withLock({ $0.contains(record.name) }) {
                 follow = HostPort(host: address, port: offload.port)
             } else {
-                let guest = CVMGuestTLS(gateway: gateway, certificate: DataPlaneTLS.guestPath(DataPlaneTLS.certificateFile),
-                                        key: DataPlaneTLS.guestPath(DataPlaneTLS.keyFile), ca: DataPlaneTLS.guestPath(DataPlaneTLS.caFile))
-                let yaml = config.cvmMonitoringYAML(states: await manager.monitorStates(), port: offload.port, tls: guest)
+                let yaml = config.cvmMonitoringYAML(states: await manager.monitorStates(), port: offload.port,
+                                                    tls: Self.guestTLS(gateway: gateway))
                 sendServe(record.name, vServer: nil, yaml: yaml, tls: true, group: &group)
             }
         }
