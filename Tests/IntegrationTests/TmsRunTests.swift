@@ -151,6 +151,31 @@ struct TmsRunTests {
         #expect(unknownTask.errorLines.count == 1 && unknownTask.errorLines[0].contains("runs task 'no-such-task'"), "\(unknownTask.stderr)")
         #expect(!canConnect(18998))
 
+        // Monitoring offloaded to CVMs of a task no image runs; then too many services for the
+        // agent channel's line.
+        let monitored = harness.state + "/monitored.yaml"
+        func monitoredConfig(task: String, services: Int) throws {
+            try """
+            monitoring: { cvm: { task: \(task), port: 8190 } }
+            monitors: [{ name: check, kind: tcp }]
+            vServers:
+              - name: web
+                bind: 127.0.0.1:18997
+                monitor: check
+                services:
+            \((0..<services).map { "      - { name: service-with-a-long-name-\($0), address: 10.77.0.250, port: 9000, capacity: 5 }" }.joined(separator: "\n"))
+
+            """.write(toFile: monitored, atomically: true, encoding: .utf8)
+        }
+        try monitoredConfig(task: "no-such-task", services: 1)
+        let unknownMonitoringTask = try harness.run(["tms", "run", "--config", monitored])
+        #expect(unknownMonitoringTask.status != 0 && unknownMonitoringTask.errorLines.count == 1
+                && unknownMonitoringTask.errorLines[0].contains("monitoring.cvm: no image"), "\(unknownMonitoringTask.stderr)")
+        try monitoredConfig(task: "health-monitor", services: 60)
+        let tooMany = try harness.run(["tms", "run", "--config", monitored])
+        #expect(tooMany.status != 0 && tooMany.errorLines.count == 1 && tooMany.errorLines[0].contains("offload fewer services"), "\(tooMany.stderr)")
+        #expect(!canConnect(18997))
+
         let missing = try harness.run(["tms", "run", "--config", harness.state + "/nope.yaml"])
         #expect(missing.status != 0)
         #expect(missing.errorLines.count == 1 && missing.errorLines[0].contains("nope.yaml"), "\(missing.stderr)")

@@ -10,6 +10,13 @@ extension CVMOrchestrator {
         public var elapsedMs: Int
     }
 
+    /// How many bytes the `serve` command for `config` takes on the agent channel, whose lines
+    /// may have at most `LineFramer.defaultMaxLineLength`.
+    public static func serveCommandBytes(config: String) -> Int {
+        Command(id: "00000000-0000-0000-0000-000000000000", seq: UInt64.max, op: .serve, config: config)
+            .render(signedWith: [UInt8](repeating: 0, count: 32)).count
+    }
+
     /// Sends a running cvm-tms CVM its data plane's configuration (the traffic manager's YAML,
     /// validated by the caller) over the signed agent channel, and waits until a heartbeat
     /// says it serves that configuration (its digest, see `ServiceReport.config`). The agent starts the data plane, or reloads it keeping connections.
@@ -27,9 +34,9 @@ extension CVMOrchestrator {
         guard lease != nil else {
             throw OrchestratorError.invalidArgument("CVM '\(name)' has no NIC on the CVM segment (it was deployed before CVMs had one); redeploy it")
         }
-        let probeLine = Command(id: record.id, seq: UInt64.max, op: .serve, config: config).render(signedWith: [UInt8](repeating: 0, count: 32))
-        guard probeLine.count <= LineFramer.defaultMaxLineLength else {
-            throw OrchestratorError.invalidArgument("the data plane configuration takes \(probeLine.count) bytes on the agent channel, more than the \(LineFramer.defaultMaxLineLength) a line may have; shorten it (comments, defaults)")
+        let bytes = Self.serveCommandBytes(config: config)
+        guard bytes <= LineFramer.defaultMaxLineLength else {
+            throw OrchestratorError.invalidArgument("the data plane configuration takes \(bytes) bytes on the agent channel, more than the \(LineFramer.defaultMaxLineLength) a line may have; shorten it (comments, defaults)")
         }
         // A data plane that served before says so while it reloads: wait for this configuration.
         let digest = ServiceReport.configDigest(of: config)

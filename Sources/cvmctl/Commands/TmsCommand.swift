@@ -1,3 +1,4 @@
+import CVMProtocol
 import ArgumentParser
 import ConfigFile
 import Foundation
@@ -78,6 +79,14 @@ struct TmsCommand: AsyncParsableCommand {
                     let offered = Set(catalog.names().compactMap { try? catalog.manifest($0) }.flatMap(\.tasks))
                     if let monitoring = file.monitoring.cvm, !offered.contains(monitoring.task) {
                         throw OrchestratorError.invalidArgument("monitoring.cvm: no image in \(catalog.root) runs task '\(monitoring.task)' (images run: \(offered.sorted().joined(separator: ", "))); build one whose manifest lists it, e.g. cvm-tms for health-monitor")
+                    }
+                    if let monitoring = file.monitoring.cvm {
+                        // What the monitoring CVM would be sent must fit one agent channel line.
+                        let yaml = file.cvmMonitoringYAML(states: [], port: monitoring.port, tls: CVMBackends.guestTLS(gateway: "255.255.255.255"))
+                        let bytes = CVMOrchestrator.serveCommandBytes(config: yaml)
+                        guard bytes <= LineFramer.defaultMaxLineLength else {
+                            throw OrchestratorError.invalidArgument("monitoring.cvm: the monitors and the \(file.offloadableMonitoredVServers.flatMap(\.services).count) services they watch take \(bytes) bytes on the agent channel, more than the \(LineFramer.defaultMaxLineLength) a line carries; offload fewer services (or shorter names)")
+                        }
                     }
                     for vServer in file.cvmVServers where !offered.contains(vServer.cvm!.task) {
                         throw OrchestratorError.invalidArgument("vServer \(vServer.name): no image in \(catalog.root) runs task '\(vServer.cvm!.task)' (images run: \(offered.sorted().joined(separator: ", "))); build one whose manifest lists it, e.g. cvm-tms for backup-vserver")
