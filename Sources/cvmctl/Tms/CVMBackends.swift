@@ -7,7 +7,7 @@ import Synchronization
 import TrafficManager
 
 /// The bridge between the traffic manager and its CVMs: for every vServer with a `cvm` key,
-/// twice a second (and at once when a CVM starts serving), it reads the orchestrator's store for the running CVMs of that task,
+/// five times a second (and at once when a CVM starts serving), it reads the orchestrator's store for the running CVMs of that task,
 /// sends each one that does not serve yet its data plane's configuration (`serve`, over the
 /// signed agent channel), and makes the serving ones — heartbeat fresh, address leased — the
 /// vServer's services, reloading the traffic manager without a restart when that set
@@ -75,7 +75,7 @@ struct CVMBackends: Service {
             await withTaskGroup(of: Void.self) { group in
                 while !Task.isCancelled {
                     await self.pass(group: &group)
-                    await state.wakeUp.wait(seconds: 0.5)
+                    await state.wakeUp.wait(seconds: 0.2)
                 }
                 group.cancelAll()
             }
