@@ -129,6 +129,8 @@ final class MonitorFollower: Sendable {
     private func connect(context: NIOSSLContext?, monitors: MonitorSet, logger: Logger) {
         guard !state.value.stopped else { return }
         let handler = FollowerHandler(monitors: monitors, logger: logger, address: address)
+        // The channel lives on this loop too: the handler is only ever touched there.
+        let boundHandler = NIOLoopBound(handler, eventLoop: loop)
         let target: SocketAddress
         do { target = try address.socketAddress() } catch { return }
         ClientBootstrap(group: loop)
@@ -138,7 +140,7 @@ final class MonitorFollower: Sendable {
                     if let context {
                         try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil))
                     }
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                    try channel.pipeline.syncOperations.addHandler(boundHandler.value)
                 }
             }
             .connect(to: target)
