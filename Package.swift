@@ -38,6 +38,8 @@ let package = Package(
                        providers: [.apt(["libvirt-dev"])]),
         .systemLibrary(name: "CLibssh2", pkgConfig: "libssh2",
                        providers: [.apt(["libssh2-1-dev"])]),
+        // zlib: the log collector's compressed segments (linked static into the guest's cvm-tms).
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
 
         // The wire protocol shared by the guest agent and the orchestrator.
         // Glibc only (no Foundation): it is linked into the static guest agent.
@@ -80,7 +82,7 @@ let package = Package(
         // The traffic manager's data plane: SwiftNIO proxy, health monitors, usage monitors,
         // admin endpoint. Builds on TMSCore's pools; no libvirt.
         .target(name: "TrafficManager", dependencies: [
-            "TMSCore", "UsageModel", "ConfigFile",
+            "TMSCore", "UsageModel", "ConfigFile", "CZlib",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

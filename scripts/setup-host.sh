@@ -8,7 +8,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 
 packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
           qemu-system-x86 qemu-utils tini cpio gzip libssh2-1-dev openssh-server
-          openssh-client iproute2 pkg-config libsqlite3-dev git ca-certificates openssl tcpdump nftables iputils-ping)
+          openssh-client iproute2 pkg-config libsqlite3-dev git ca-certificates openssl zlib1g-dev tcpdump nftables iputils-ping)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

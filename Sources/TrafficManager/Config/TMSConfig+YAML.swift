@@ -14,7 +14,7 @@ extension TMSConfig {
     /// 1 MiB or nested more than 64 levels deep is refused before it is parsed.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> TMSConfig {
         let root = try YAMLReader.parse(text, file: file)
-        try root.expectOnly(["cores", "admin", "drainTimeout", "usage", "monitors", "vServers", "monitoring"])
+        try root.expectOnly(["cores", "admin", "drainTimeout", "usage", "monitors", "vServers", "monitoring", "accessLog"])
         var config = TMSConfig()
         config.cores = try root.optionalInt("cores", in: 1...1024)
         if root.has("admin") { config.admin = try AdminConfig(root.submapping("admin")) }
@@ -25,9 +25,11 @@ extension TMSConfig {
         config.drainTimeout = try root.optionalDuration("drainTimeout", in: .zero ... .seconds(3600)) ?? config.drainTimeout
         if root.has("usage") { config.usage = try UsageConfig(root.submapping("usage")) }
         if root.has("monitoring") { config.monitoring = try MonitoringConfig(root.submapping("monitoring")) }
+        if root.has("accessLog") { config.accessLog = try AccessLogConfig(root.submapping("accessLog")) }
         config.monitors = try root.optionalMappings("monitors").map { (reader) throws(ConfigError) in try MonitorConfig(reader) }
         let vServerReaders = try root.optionalMappings("vServers")
-        guard !vServerReaders.isEmpty else { throw root.error("vServers", "at least one vServer is required") }
+        // A log collector may do nothing else.
+        guard !vServerReaders.isEmpty || config.accessLog.collector != nil else { throw root.error("vServers", "at least one vServer is required") }
         config.vServers = try vServerReaders.map { (reader) throws(ConfigError) in try VServerConfig(reader) }
         try config.validate(root: root, vServerReaders: vServerReaders)
         return config
@@ -289,6 +291,70 @@ extension MonitoringConfig {
         if publish != nil && follow != nil {
             throw reader.error("follow", "a traffic manager either publishes its monitors' states or follows another's, not both")
         }
+    }
+}
+
+extension AccessLogConfig {
+    init(_ reader: YAMLReader) throws(ConfigError) {
+        try reader.expectOnly(["file", "rotateBytes", "keep", "spool", "ship", "shipTLS", "cvm", "collector"])
+        self.init()
+        file = try reader.optionalAbsolutePath("file")
+        rotateBytes = try reader.optionalInt("rotateBytes", in: 4096...(1 << 40)) ?? rotateBytes
+        keep = try reader.optionalInt("keep", in: 1...1000) ?? keep
+        if reader.has("spool") {
+            let spool = try reader.submapping("spool")
+            try spool.expectOnly(["dir", "maxBytes", "dropOldest"])
+            guard let directory = try spool.optionalAbsolutePath("dir") else { throw spool.error("dir", "the spool needs a directory (dir: /absolute/path)") }
+            self.spool = Spool(directory: directory, maxBytes: try spool.optionalInt("maxBytes", in: (64 << 10)...(1 << 40)) ?? 16 << 20,
+                               dropOldest: spool.has("dropOldest") ? try spool.bool("dropOldest") : false)
+        }
+        if let text = try reader.optionalString("ship") {
+            guard let address = HostPort(parsing: text), address.port != 0 else {
+                throw reader.error("ship", "expected HOST:PORT with an IP address, found '\(text)'", at: reader.value("ship"))
+            }
+            ship = address
+        }
+        if reader.has("shipTLS") { shipTLS = try TLSConfig(reader.submapping("shipTLS")) }
+        if reader.has("cvm") {
+            let cvm = try reader.submapping("cvm")
+            try cvm.expectOnly(["task", "port", "maxBytes", "maxAge"])
+            let task = try cvm.string("task")
+            guard !task.isEmpty, task.utf8.count <= 64,
+                  task.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+                throw cvm.error("task", "expected a task name of letters, digits, '-' and '_'")
+            }
+            self.cvm = CVMLogCollector(task: task, port: try cvm.int("port", in: 1...65_535),
+                                       maxBytes: try cvm.optionalInt("maxBytes", in: (2 << 20)...(1 << 40)),
+                                       maxAge: try cvm.optionalDuration("maxAge", in: .seconds(1) ... .seconds(10 * 365 * 86_400)))
+        }
+        if reader.has("collector") {
+            let collector = try reader.submapping("collector")
+            try collector.expectOnly(["listen", "tls", "device", "offset", "maxBytes", "maxAge"])
+            let text = try collector.string("listen")
+            guard let listen = HostPort(parsing: text) else {
+                throw collector.error("listen", "expected HOST:PORT with an IP address, found '\(text)'", at: collector.value("listen"))
+            }
+            guard let device = try collector.optionalAbsolutePath("device") else { throw collector.error("device", "the collector needs a disk or file (device: /absolute/path)") }
+            self.collector = Collector(listen: listen, tls: collector.has("tls") ? try TLSConfig(collector.submapping("tls")) : nil,
+                                       device: device, offset: try collector.optionalInt("offset", in: 0...(1 << 40)) ?? 0,
+                                       maxBytes: try collector.optionalInt("maxBytes", in: (2 << 20)...(1 << 40)),
+                                       maxAge: try collector.optionalDuration("maxAge", in: .seconds(1) ... .seconds(10 * 365 * 86_400)))
+        }
+        if (spool == nil) != (ship == nil && cvm == nil) {
+            throw reader.error(spool == nil ? "spool" : "ship", spool == nil
+                ? "shipping records (ship or cvm) needs a spool (spool: { dir: /absolute/path })"
+                : "a spool is only used when records are shipped (ship or cvm)")
+        }
+    }
+}
+
+extension YAMLReader {
+    func optionalAbsolutePath(_ key: String) throws(ConfigError) -> String? {
+        guard let path = try optionalString(key) else { return nil }
+        guard path.hasPrefix("/"), path.utf8.count <= 4096, !path.contains("\0") else {
+            throw error(key, "expected an absolute path, found '\(path.prefix(80))'", at: value(key))
+        }
+        return path
     }
 }
 

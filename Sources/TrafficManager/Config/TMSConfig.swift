@@ -13,6 +13,8 @@ public struct TMSConfig: Sendable, Hashable {
     public var vServers: [VServerConfig]
     /// Where the monitors' verdicts go to or come from when monitoring is offloaded.
     public var monitoring = MonitoringConfig()
+    /// The access log: local file, spool and shipping, or this process as a log collector.
+    public var accessLog = AccessLogConfig()
 
     public init(cores: Int? = nil, admin: AdminConfig = AdminConfig(), drainTimeout: Duration = .seconds(30),
                 usage: UsageConfig = UsageConfig(), monitors: [MonitorConfig] = [], vServers: [VServerConfig] = []) {
@@ -106,4 +108,77 @@ public struct MonitoringConfig: Sendable, Hashable {
         self.follow = follow
         self.followTLS = followTLS
     }
+}
+
+/// The access log (one record per client connection, see ``AccessLogRecord``) and its
+/// offloading to a log collector (task `log-collector`).
+///
+/// - `file`: written locally, one line per record, rotated at `rotateBytes` keeping `keep` old
+///   files (`FILE.1` newest).
+/// - `spool` + `ship`: every record gets a sequence number and goes to a bounded on-disk spool;
+///   the shipper streams it to the collector at `ship` and a record leaves the spool only once
+///   the collector acknowledged it (it is then kept as history, for a replacement collector,
+///   while space allows). A full spool says so in the metrics and the log, and drops the
+///   oldest records only with `dropOldest`, else the new ones.
+/// - `cvm`: `cvmctl tms run` serves the first running CVM of this task a collector
+///   configuration and sets `ship` to it.
+/// - `collector`: this process is a collector: it listens for shippers and queries and keeps
+///   the records in a ``SegmentStore`` on `device` from `offset`.
+public struct AccessLogConfig: Sendable, Hashable {
+    public var file: String?
+    public var rotateBytes = 64 << 20
+    public var keep = 5
+    public var spool: Spool?
+    public var ship: HostPort?
+    public var shipTLS: TLSConfig?
+    public var cvm: CVMLogCollector?
+    public var collector: Collector?
+
+    public struct Spool: Sendable, Hashable {
+        public var directory: String
+        public var maxBytes: Int
+        public var dropOldest: Bool
+        public init(directory: String, maxBytes: Int = 16 << 20, dropOldest: Bool = false) {
+            self.directory = directory
+            self.maxBytes = maxBytes
+            self.dropOldest = dropOldest
+        }
+    }
+
+    public struct CVMLogCollector: Sendable, Hashable {
+        public var task: String
+        public var port: Int
+        /// What the collector CVM keeps (passed on in its configuration).
+        public var maxBytes: Int?
+        public var maxAge: Duration?
+        public init(task: String, port: Int, maxBytes: Int? = nil, maxAge: Duration? = nil) {
+            self.task = task
+            self.port = port
+            self.maxBytes = maxBytes
+            self.maxAge = maxAge
+        }
+    }
+
+    public struct Collector: Sendable, Hashable {
+        public var listen: HostPort
+        public var tls: TLSConfig?
+        public var device: String
+        public var offset: Int
+        public var maxBytes: Int?
+        public var maxAge: Duration?
+        public init(listen: HostPort, tls: TLSConfig? = nil, device: String, offset: Int = 0,
+                    maxBytes: Int? = nil, maxAge: Duration? = nil) {
+            self.listen = listen
+            self.tls = tls
+            self.device = device
+            self.offset = offset
+            self.maxBytes = maxBytes
+            self.maxAge = maxAge
+        }
+    }
+
+    public init() {}
+
+    /// Whether the data plane makes records at all.
+    public var recordsConnections: Bool { file != nil || spool != nil }
 }

@@ -14,6 +14,8 @@ final class CoreRuntime {
     var waiting: [UInt64: ProxyConnection] = [:]
     /// When set (monotonic ns), every connection still open then is closed (shutdown).
     var closeAllDeadline: UInt64?
+    /// Where each ended connection's record goes (nil: no access log).
+    var accessLog: AccessLog?
     private var sweep: RepeatedTask?
 
     static let sweepInterval = TimeAmount.milliseconds(100)

@@ -22,11 +22,12 @@ final class DataPlane: Sendable {
     var coreCount: Int { loops.count }
 
     /// Creates every core's runtime on its loop and starts its sweep.
-    func start() async throws {
+    func start(accessLog: AccessLog? = nil) async throws {
         for (index, loop) in loops.enumerated() {
             let box = cores[index]
             try await loop.submit { [self] in
                 let core = CoreRuntime(index: index, loop: loop, dataPlane: self)
+                core.accessLog = accessLog
                 box.value = core
                 core.startSweeping()
             }.get()

@@ -1,3 +1,4 @@
+import Glibc
 import NIOCore
 import NIOSSL
 import Synchronization
@@ -40,12 +41,21 @@ final class ProxyConnection {
     private var serviceIndex = -1
     private var slot = -1
     private(set) var lastActivity: UInt64
+    // For the access log: what happened to the connection.
+    private let acceptedAt: UInt64
+    private var bytesIn = 0
+    private var bytesOut = 0
+    private var waited = false
+    private var timedOut = false
+    private var response: EndOfChainResponse?
+    private var servedBy: String?
 
     init(core: CoreRuntime, frontend: any Channel, chain: RouteChain) {
         self.core = core
         self.frontend = frontend
         self.chain = chain
         lastActivity = MonotonicTime.nanos()
+        acceptedAt = lastActivity
         clientHandler = RelayHandler(side: .client, connection: self)
     }
 
@@ -122,6 +132,7 @@ final class ProxyConnection {
         case .queued:
             member.usage.cells[core.index].queued.add(1)
             phase = .waiting(ticket: ticket)
+            waited = true
             waitingFor = member
             core.waiting[ticket] = self
         case .refused:
@@ -148,6 +159,7 @@ final class ProxyConnection {
         guard case .waiting = phase else { return }
         waitingFor = nil
         phase = .accepted
+        timedOut = true
         route(from: position + 1)
     }
 
@@ -241,6 +253,11 @@ final class ProxyConnection {
         backend = channel
         serviceHandler = handler
         phase = .relaying
+        if core.accessLog != nil, serviceIndex >= 0, let member {
+            let name = member.services[serviceIndex].config.name
+            servedBy = member === chain.primary ? name : member.config.name + "/" + name
+            timedOut = false
+        }
         RelayHandler.link(clientHandler, handler)
     }
 
@@ -256,6 +273,7 @@ final class ProxyConnection {
 
     private func respond(_ response: EndOfChainResponse) {
         phase = .responding
+        self.response = response
         do {
             try frontend.pipeline.syncOperations.addHandlers(
                 EndOfChainResponder.handlers(response), position: .before(clientHandler))
@@ -270,8 +288,12 @@ final class ProxyConnection {
     func relayed(_ bytes: Int, from side: RelayHandler.Side) {
         guard let counters else { return }
         switch side {
-        case .client: counters.bytesIn.add(bytes)
-        case .service: counters.bytesOut.add(bytes)
+        case .client:
+            counters.bytesIn.add(bytes)
+            bytesIn &+= bytes
+        case .service:
+            counters.bytesOut.add(bytes)
+            bytesOut &+= bytes
         }
         if member?.bandwidth != nil { memberState?.consumeBandwidth(bytes, now: MonotonicTime.now()) }
     }
@@ -292,7 +314,9 @@ final class ProxyConnection {
         let drain = vServer.drainDeadline.load(ordering: .relaxed)
         if drain != 0 && now >= drain { return true }
         let idle = UInt64(vServer.config.idleTimeout.totalNanoseconds)
-        return now &- lastActivity >= idle && now > lastActivity
+        guard now &- lastActivity >= idle && now > lastActivity else { return false }
+        timedOut = true
+        return true
     }
 
     func close() {
@@ -318,6 +342,30 @@ final class ProxyConnection {
         serviceHandler = nil
         backend = nil
         waitingFor = nil
+        if let accessLog = core.accessLog { accessLog.record(record(endedIn: previous), core: core.index) }
+    }
+
+    /// The access log's record of this connection, as it ends.
+    private func record(endedIn phase: Phase) -> AccessLogRecord {
+        let outcome: AccessLogRecord.Outcome
+        switch (response, servedBy) {
+        case (.redirect?, _): outcome = .redirected
+        case (.unavailable?, _): outcome = timedOut ? .timedOut : .refused
+        case (nil, .some):
+            outcome = timedOut ? .timedOut : member !== chain.primary ? .spilled : waited ? .queued : .served
+        case (nil, nil):
+            if case .waiting = phase { outcome = .timedOut } else { outcome = timedOut ? .timedOut : .refused }
+        }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let client = frontend.remoteAddress.map { address in
+            let ip = address.ipAddress ?? "?"
+            return (ip.contains(":") ? "[\(ip)]" : ip) + ":\(address.port ?? 0)"
+        } ?? "-"
+        return AccessLogRecord(timeMs: UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000,
+                               vServer: chain.primary.config.name, core: core.index, client: client,
+                               target: servedBy ?? "-", bytesIn: bytesIn, bytesOut: bytesOut,
+                               durationUs: Int((MonotonicTime.nanos() &- acceptedAt) / 1000), outcome: outcome)
     }
 }
 

@@ -43,6 +43,13 @@ public final class TrafficManager: Sendable {
         var monitoring = MonitoringConfig()
         var publisher: MonitorPublisher?
         var follower: MonitorFollower?
+        /// The access log (from start; its file and spool are fixed then) and where it ships.
+        var accessLog: AccessLog?
+        var shipping: (address: HostPort, tls: TLSConfig?)?
+        var shipper: AccessLogShipper?
+        /// This process as a log collector.
+        var collectorConfig: AccessLogConfig.Collector?
+        var collector: LogCollector?
     }
 
     enum Phase { case created, running, stopping, stopped }
@@ -71,7 +78,17 @@ public final class TrafficManager: Sendable {
     /// Starts the event loops, listens on every vServer's address, starts the monitors and
     /// the admin endpoint. Throws (and leaves nothing running) if any address cannot be bound.
     public func start() async throws {
-        try await dataPlane.start()
+        var accessLog: AccessLog?
+        if initial.accessLog.recordsConnections {
+            do {
+                accessLog = try AccessLog(config: initial.accessLog, cores: cores, logger: logger)
+            } catch {
+                throw TrafficManagerError.invalid("the access log's spool \(initial.accessLog.spool?.directory ?? "?") cannot be used: \(error)")
+            }
+            accessLog?.start()
+            state.withLock { $0.accessLog = accessLog }
+        }
+        try await dataPlane.start(accessLog: accessLog)
         do {
             _ = try await gate.run { try await apply(initial) }
             if let address = initial.admin.address {
@@ -179,6 +196,20 @@ public final class TrafficManager: Sendable {
         await follower?.stop(monitors: monitors, logger: logger)
         await monitors.stop()
         await dataPlane.stop()
+        let (accessLog, shipper, collector) = state.withLock { state in
+            defer { state.shipper = nil; state.shipping = nil; state.collector = nil; state.collectorConfig = nil }
+            return (state.accessLog, state.shipper, state.collector)
+        }
+        // What the connections' ends recorded reaches the file and the spool; the shipper
+        // gets a moment to send it on.
+        await accessLog?.stop()
+        if let shipper, let spool = accessLog?.spool {
+            shipper.wake()
+            let deadline = ContinuousClock.now + .seconds(2)
+            while spool.stats.unacknowledged > 0, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        }
+        await shipper?.stop()
+        await collector?.close()
         try? await controlGroup.shutdownGracefully()
     }
 
@@ -219,6 +250,54 @@ public final class TrafficManager: Sendable {
             }
         }
         state.withLock { $0.monitoring = wanted }
+    }
+
+    /// Starts, stops or retargets the shipper (the spool stays: it belongs to the access log).
+    private func applyShipping(_ wanted: AccessLogConfig) async throws {
+        let (accessLog, current, shipper) = state.withLock { ($0.accessLog, $0.shipping, $0.shipper) }
+        guard let spool = accessLog?.spool else { return }
+        let target = wanted.ship.map { (address: $0, tls: wanted.shipTLS) }
+        guard current?.address != target?.address || current?.tls != target?.tls else { return }
+        await shipper?.stop()
+        accessLog?.onSpooled.withLock { $0 = nil }
+        state.withLock { $0.shipper = nil; $0.shipping = nil }
+        guard let target else {
+            if current != nil { logger.notice("access log: no collector; records stay in the spool") }
+            return
+        }
+        let started = try await AccessLogShipper.start(address: target.address, tls: target.tls, spool: spool, loop: controlLoop, logger: logger)
+        accessLog?.onSpooled.withLock { $0 = { started.wake() } }
+        state.withLock { $0.shipper = started; $0.shipping = target }
+    }
+
+    /// Starts, stops or restarts this process's log collector.
+    private func applyCollector(_ wanted: AccessLogConfig.Collector?) async throws {
+        let (current, collector) = state.withLock { ($0.collectorConfig, $0.collector) }
+        guard current != wanted else { return }
+        await collector?.close()
+        state.withLock { $0.collector = nil; $0.collectorConfig = nil }
+        guard let wanted else { return }
+        do {
+            let started = try await LogCollector.start(wanted, logger: logger)
+            state.withLock { $0.collector = started; $0.collectorConfig = wanted }
+        } catch {
+            throw TrafficManagerError.invalid("the log collector cannot start on \(wanted.device) at \(wanted.listen): \(error)")
+        }
+    }
+
+    /// Where this process's log collector listens.
+    public var collectorAddress: HostPort? { state.withLock { $0.collector?.address } }
+
+    /// The access log, when connections are recorded.
+    public var accessLog: AccessLog? { state.withLock { $0.accessLog } }
+
+    /// The shipper's view of the collector (nil when records are not shipped).
+    public var collectorStatus: (address: HostPort, connected: Bool, collectorID: String?, full: String?, summary: CollectorSummary)? {
+        state.withLock { state in
+            guard let shipper = state.shipper else { return nil }
+            let status = shipper.status.withLock { $0 }
+            return (shipper.address, status.connected, status.collectorID, status.full, status.summary)
+        }
     }
 
     /// Where the monitors' states are published (the kernel's port when 0 was configured).
@@ -339,6 +418,8 @@ public final class TrafficManager: Sendable {
         for vServer in table.vServers.values { vServer.deliverServedWaiters() }
         try await monitors.apply(table)
         try await applyMonitoring(config.monitoring)
+        try await applyShipping(config.accessLog)
+        try await applyCollector(config.accessLog.collector)
 
         // 4. Removed vServers drain; sockets no longer wanted close.
         let drainDeadline = MonotonicTime.nanos() &+ UInt64(config.drainTimeout.totalNanoseconds)
