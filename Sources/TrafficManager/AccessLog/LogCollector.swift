@@ -30,6 +30,8 @@ public final class LogCollector: Sendable {
         var clients: [String: Int] = [:]
         var previousClients: [String: Int] = [:]
         var windowStart = NIODeadline.now()
+        /// Whether the last write failed (logged once per failing stretch).
+        var failing = false
 
         func add(_ records: [AccessLogRecord]) {
             rollWindow()
@@ -232,10 +234,17 @@ private final class CollectorHandler: ChannelInboundHandler {
             handler.writing = false
             switch result {
             case .success(let last):
+                if handler.summary.failing {
+                    handler.summary.failing = false
+                    handler.logger.notice("log store: writing again")
+                }
                 handler.summary.add(entries.map(\.record))
                 handler.send("A\t\(last)\n", context: context)
             case .failure(let error):
-                handler.logger.error("log store: \(error)")
+                if !handler.summary.failing {
+                    handler.summary.failing = true
+                    handler.logger.error("log store: \(error); records are refused (they stay in the shippers' spools)")
+                }
                 handler.send("F\t\(MonitorStreamLine.escape("\(error)").prefix(1000))\n", context: context)
             }
             if !handler.reading, !handler.closed {
