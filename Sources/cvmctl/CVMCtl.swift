@@ -14,7 +14,7 @@ struct CVMCtl: AsyncParsableCommand {
             DeployCommand.self, DecommissionCommand.self, StatusCommand.self, ImageCommand.self,
             MigrateCommand.self, MonitorCommand.self, EventsCommand.self, HostCommand.self,
             ClusterCommand.self, PolicyCommand.self, ExplainCommand.self, ElasticCommand.self, TmsCommand.self,
-            ProbeCommand.self, ServeCommand.self,
+            ProbeCommand.self, ServeCommand.self, LogsCommand.self,
         ])
 
     /// ArgumentParser's own entry, plus an orderly end: libvirt connections are closed,

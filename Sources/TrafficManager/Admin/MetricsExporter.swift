@@ -71,6 +71,22 @@ final class MetricsExporter: Sendable {
                     gauge(&state, "tms_service_up", labels + [("service", service.name)], service.up ? 1 : 0)
                 }
             }
+            if let log = status.accessLog {
+                count(&state, "tms_access_log_records_total", [], Double(log.records))
+                count(&state, "tms_access_log_lost_records_total", [], Double(log.lost))
+                if let spool = log.spool {
+                    gauge(&state, "tms_access_log_spool_bytes", [], Double(spool.bytes))
+                    gauge(&state, "tms_access_log_spool_high_water_bytes", [], Double(spool.highWaterBytes))
+                    gauge(&state, "tms_access_log_spool_limit_bytes", [], Double(spool.maxBytes))
+                    gauge(&state, "tms_access_log_unacknowledged_records", [], Double(spool.unacknowledged))
+                    count(&state, "tms_access_log_spool_dropped_records_total", [], Double(spool.dropped))
+                    gauge(&state, "tms_access_log_spool_full", [], spool.bytes + 4096 >= spool.maxBytes && spool.unacknowledged > 0 ? 1 : 0)
+                }
+                if let collector = log.collector {
+                    gauge(&state, "tms_access_log_collector_connected", [], collector.connected ? 1 : 0)
+                    gauge(&state, "tms_access_log_collector_refusing", [], collector.refusing == nil ? 0 : 1)
+                }
+            }
         }
     }
 

@@ -4,6 +4,8 @@ public struct StatusReport: Sendable, Hashable, Codable {
     public var cores: Int
     public var vServers: [VServerStatus]
     public var monitors: [MonitorStatus]
+    /// The access log, when connections are recorded.
+    public var accessLog: AccessLogStatus?
 
     public func vServer(_ name: String) -> VServerStatus? { vServers.first { $0.name == name } }
 }
@@ -52,5 +54,44 @@ extension VServerRuntime {
                 ServiceStatus(name: $0.config.name, address: $0.config.address.description, capacity: $0.config.capacity,
                               weight: $0.config.weight, up: $0.isUp)
             })
+    }
+}
+
+/// The access log in `/status`: records written, the spool, and the collector as the shipper
+/// sees it (with its last summary).
+public struct AccessLogStatus: Sendable, Hashable, Codable {
+    public var records: Int
+    /// Records a core dropped because the writer fell behind.
+    public var lost: Int
+    public var file: String?
+    public var spool: Spool?
+    public var collector: Collector?
+
+    public struct Spool: Sendable, Hashable, Codable {
+        public var directory: String
+        public var bytes: Int
+        public var highWaterBytes: Int
+        public var maxBytes: Int
+        public var records: Int
+        public var unacknowledged: Int
+        public var lastSeq: UInt64
+        public var acknowledged: UInt64
+        public var dropped: Int
+    }
+
+    public struct Collector: Sendable, Hashable, Codable {
+        public var address: String
+        public var connected: Bool
+        public var id: String?
+        /// Why the collector refuses records (its disk is full), if it does.
+        public var refusing: String?
+        /// Per vServer, records per outcome, as the collector counts them.
+        public var vServers: [String: [String: Int]]
+        public var topClients: [TopClient]
+    }
+
+    public struct TopClient: Sendable, Hashable, Codable {
+        public var client: String
+        public var records: Int
     }
 }

@@ -157,3 +157,22 @@ extension TMSConfig {
         return lines.joined(separator: "\n") + "\n"
     }
 }
+
+extension TMSConfig {
+    /// Where a log-collector CVM keeps its segments: its own disk, after the configuration
+    /// block and the credentials (``ConfigBlock``'s data area).
+    public static let collectorDevice = "/dev/vda"
+    public static let collectorOffset = 1 << 20
+
+    /// The configuration a log-collector CVM gets (sent by `serve`): a collector on
+    /// `0.0.0.0:port` with mutual TLS (`tls`, the guest's files), its store on its own disk,
+    /// with the retention of `accessLog.cvm`.
+    public func cvmCollectorYAML(port: Int, tls: CVMGuestTLS) -> String {
+        var fields = ["listen: \"0.0.0.0:\(port)\"",
+                      "tls: { certificate: \(quoted(tls.certificate)), key: \(quoted(tls.key)), ca: \(quoted(tls.ca)) }",
+                      "device: \(Self.collectorDevice)", "offset: \(Self.collectorOffset)"]
+        if let maxBytes = accessLog.cvm?.maxBytes { fields.append("maxBytes: \(maxBytes)") }
+        if let maxAge = accessLog.cvm?.maxAge { fields.append("maxAge: \(ms(maxAge))") }
+        return "cores: 1\naccessLog: { collector: { " + fields.joined(separator: ", ") + " } }\n"
+    }
+}

@@ -300,6 +300,24 @@ public final class TrafficManager: Sendable {
         }
     }
 
+    var accessLogStatus: AccessLogStatus? {
+        guard let log = accessLog else { return nil }
+        var status = AccessLogStatus(records: log.written, lost: log.lost, file: log.config.file)
+        if let spool = log.spool {
+            let stats = spool.stats
+            status.spool = .init(directory: spool.directory, bytes: stats.bytes, highWaterBytes: stats.highWaterBytes, maxBytes: spool.maxBytes,
+                                 records: stats.records, unacknowledged: stats.unacknowledged, lastSeq: stats.nextSeq - 1,
+                                 acknowledged: stats.acknowledged, dropped: stats.dropped)
+        }
+        if let collector = collectorStatus {
+            status.collector = .init(
+                address: collector.address.description, connected: collector.connected, id: collector.collectorID, refusing: collector.full,
+                vServers: collector.summary.vServers.mapValues { Dictionary(uniqueKeysWithValues: $0.map { ($0.key.rawValue, $0.value) }) },
+                topClients: collector.summary.topClients.map { .init(client: $0.client, records: $0.count) })
+        }
+        return status
+    }
+
     /// Where the monitors' states are published (the kernel's port when 0 was configured).
     public var monitoringPublishAddress: HostPort? { state.withLock { $0.publisher?.address } }
 
@@ -348,8 +366,10 @@ public final class TrafficManager: Sendable {
             table?.vServers[config.name]?.status(listening: listeners[config.name]?.bound, draining: false)
         }
         vServers += draining.map { $0.status(listening: nil, draining: true) }
-        return StatusReport(generation: table?.generation ?? 0, cores: cores, vServers: vServers,
-                            monitors: await monitors.statuses())
+        var report = StatusReport(generation: table?.generation ?? 0, cores: cores, vServers: vServers,
+                                  monitors: await monitors.statuses())
+        report.accessLog = accessLogStatus
+        return report
     }
 
     /// Prometheus text for `/metrics`.

@@ -68,7 +68,8 @@ struct TmsCommand: AsyncParsableCommand {
                 // vServers offloaded to CVMs: their services are the CVMs that serve them,
                 // kept current from the orchestrator's store (CVMBackends).
                 // Offloaded monitoring (monitoring.cvm) is kept current the same way.
-                let backends = file.cvmVServers.isEmpty && file.monitoring.cvm == nil ? nil : CVMBackends.State(file)
+                // So is the offloaded access log (accessLog.cvm).
+                let backends = file.cvmVServers.isEmpty && file.monitoring.cvm == nil && file.accessLog.cvm == nil ? nil : CVMBackends.State(file)
                 let manager = TrafficManager(config: file, configFile: config, cores: cores, logger: logger,
                                              prepare: { backends?.adopt($0) ?? $0 })
                 var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: TrafficManagerService(manager: manager))]
@@ -87,6 +88,9 @@ struct TmsCommand: AsyncParsableCommand {
                         guard bytes <= LineFramer.defaultMaxLineLength else {
                             throw OrchestratorError.invalidArgument("monitoring.cvm: the monitors and the \(file.offloadableMonitoredVServers.flatMap(\.services).count) services they watch take \(bytes) bytes on the agent channel, more than the \(LineFramer.defaultMaxLineLength) a line carries; offload fewer services (or shorter names)")
                         }
+                    }
+                    if let collector = file.accessLog.cvm, !offered.contains(collector.task) {
+                        throw OrchestratorError.invalidArgument("accessLog.cvm: no image in \(catalog.root) runs task '\(collector.task)' (images run: \(offered.sorted().joined(separator: ", "))); build one whose manifest lists it, e.g. cvm-tms for log-collector")
                     }
                     for vServer in file.cvmVServers where !offered.contains(vServer.cvm!.task) {
                         throw OrchestratorError.invalidArgument("vServer \(vServer.name): no image in \(catalog.root) runs task '\(vServer.cvm!.task)' (images run: \(offered.sorted().joined(separator: ", "))); build one whose manifest lists it, e.g. cvm-tms for backup-vserver")

@@ -27,6 +27,8 @@ struct CVMBackends: Service {
         let lastMigrating = Mutex<[String: Date]>([:])
         /// CVMs served the monitoring configuration (task `monitoring.cvm`), by name.
         let monitoringServed = Mutex<Set<String>>([])
+        /// CVMs served the log collector's configuration (task `accessLog.cvm`), by name.
+        let collectorServed = Mutex<Set<String>>([])
         /// The traffic manager's own certificate for the segment (issued on first need).
         let ownTLS = Mutex<TLSConfig?>(nil)
         /// Signalled when a CVM starts serving: the next pass comes at once.
@@ -43,6 +45,9 @@ struct CVMBackends: Service {
             /// The monitoring CVM followed (when the file offloads monitoring), and how.
             var follow: HostPort?
             var followTLS: TLSConfig?
+            /// The log-collector CVM shipped to (when the file offloads the access log).
+            var ship: HostPort?
+            var shipTLS: TLSConfig?
 
             /// The relays first: they relay to the services of the file, which the CVM endpoints
             /// then replace in the CVM vServers themselves.
@@ -53,6 +58,10 @@ struct CVMBackends: Service {
                 if config.monitoring.cvm != nil {
                     result.monitoring.follow = follow
                     result.monitoring.followTLS = follow == nil ? nil : followTLS
+                }
+                if config.accessLog.cvm != nil {
+                    result.accessLog.ship = ship
+                    result.accessLog.shipTLS = ship == nil ? nil : shipTLS
                 }
                 return result
             }
@@ -113,7 +122,7 @@ struct CVMBackends: Service {
     /// vServer's services until that is done.
     func pass(group: inout TaskGroup<Void>) async {
         let config = state.base.withLock { $0 }
-        guard !config.cvmVServers.isEmpty || config.monitoring.cvm != nil, let records = try? await orchestrator.store.cvms(),
+        guard !config.cvmVServers.isEmpty || config.monitoring.cvm != nil || config.accessLog.cvm != nil, let records = try? await orchestrator.store.cvms(),
               let leases = try? await orchestrator.store.addressLeases(),
               let hosts = try? await orchestrator.store.hosts() else { return }
         let publicHosts = Set(hosts.filter { $0.trust == .public }.map(\.name))
@@ -151,7 +160,7 @@ struct CVMBackends: Service {
                     serving.append(ServiceConfig(name: record.name, address: HostPort(host: address, port: backend.port),
                                                  capacity: backend.capacity, tls: wantsTLS ? own : nil))
                 } else if record.state == .running, record.serving != true || servedTLS != wantsTLS {
-                    sendServe(record.name, vServer: vServer.name, yaml: yaml, tls: wantsTLS, group: &group)
+                    sendServe(record.name, role: .vServer(vServer.name), yaml: yaml, tls: wantsTLS, group: &group)
                 }
             }
             endpoints[vServer.name] = serving
@@ -170,11 +179,26 @@ struct CVMBackends: Service {
             } else {
                 let yaml = config.cvmMonitoringYAML(states: await manager.monitorStates(), port: offload.port,
                                                     tls: Self.guestTLS(gateway: gateway))
-                sendServe(record.name, vServer: nil, yaml: yaml, tls: true, group: &group)
+                sendServe(record.name, role: .monitoring, yaml: yaml, tls: true, group: &group)
+            }
+        }
+        // The offloaded access log: the first CVM of the task (by name) is served a collector;
+        // once it serves, records are shipped to it (while it migrates too: its address stays).
+        var ship: HostPort?
+        if let offload = config.accessLog.cvm,
+           let record = records.filter({ $0.task == offload.task && ($0.state == .running || $0.state == .migrating) && addresses[$0.id] != nil })
+               .min(by: { $0.name < $1.name }),
+           let address = addresses[record.id], let tls = own ?? ownTLS(gateway: gateway) {
+            own = tls
+            if record.serving == true, state.collectorServed.withLock({ $0.contains(record.name) }) {
+                ship = HostPort(host: address, port: offload.port)
+            } else if record.state == .running {
+                sendServe(record.name, role: .logCollector, yaml: config.cvmCollectorYAML(port: offload.port, tls: Self.guestTLS(gateway: gateway)),
+                          tls: true, group: &group)
             }
         }
         let next = State.Applied(endpoints: endpoints, relayed: relayed, gateway: gateway, relayTLS: relayed.isEmpty ? nil : own,
-                                 follow: follow, followTLS: follow == nil ? nil : own)
+                                 follow: follow, followTLS: follow == nil ? nil : own, ship: ship, shipTLS: ship == nil ? nil : own)
         let previous = state.applied.withLock { current -> State.Applied?? in
             guard current != next else { return .none }
             defer { current = next }
@@ -187,6 +211,9 @@ struct CVMBackends: Service {
                 try ReturnRelayFirewall.apply(gateway: gateway, ports: ports)
             }
             _ = try await manager.reload(next.apply(to: config))
+            if config.accessLog.cvm != nil, before?.ship != next.ship {
+                logger.notice("\(next.ship.map { "access log shipped to the log-collector CVM at \($0)" } ?? "access log: no log-collector CVM serves; records stay in the spool")")
+            }
             if config.monitoring.cvm != nil, before?.follow != next.follow {
                 logger.notice("\(next.follow.map { "monitoring offloaded to the CVM at \($0)" } ?? "monitoring: no monitoring CVM serves; this traffic manager's monitors run")")
             }
@@ -203,9 +230,15 @@ struct CVMBackends: Service {
     /// vServer: it is decommissioned (it never joined the vServer's services, which stay as
     /// they were), in one journal line. Elastic mode, if it deployed the CVM, deploys again
     /// after its cooldown.
-    private func rollBack(_ name: String, vServer: String?, because error: OrchestratorError,
+    private func rollBack(_ name: String, role: ServeRole, because error: OrchestratorError,
                           orchestrator: CVMOrchestrator, logger: Logger) async {
-        let line = "\(error); decommissioned, " + (vServer.map { "vServer \($0)'s services unchanged" } ?? "monitoring stays with the traffic manager")
+        let consequence: String
+        switch role {
+        case .vServer(let vServer): consequence = "vServer \(vServer)'s services unchanged"
+        case .monitoring: consequence = "monitoring stays with the traffic manager"
+        case .logCollector: consequence = "access-log records stay in the spool"
+        }
+        let line = "\(error); decommissioned, " + consequence
         logger.error("\(line)")
         _ = try? await orchestrator.store.record(EventRecord(kind: "tms.serve-failed", cvm: name, message: line))
         do {
@@ -216,13 +249,24 @@ struct CVMBackends: Service {
         }
     }
 
+    /// What a CVM is served to be.
+    enum ServeRole: Sendable {
+        case vServer(String)
+        case monitoring
+        case logCollector
+    }
+
     /// Sends `serve` to a CVM at most every 10 s (a data plane that fails to start is retried,
     /// not hammered).
-    /// `vServer` nil: the monitoring configuration.
-    private func sendServe(_ name: String, vServer: String?, yaml: String, tls: Bool, group: inout TaskGroup<Void>) {
+    private func sendServe(_ name: String, role: ServeRole, yaml: String, tls: Bool, group: inout TaskGroup<Void>) {
         let now = ContinuousClock.now
         // Keyed by variant too: a CVM that moved to a host of the other trust is served at once.
-        let key = name + (vServer == nil ? "/monitoring" : tls ? "/tls" : "/plain")
+        let key: String
+        switch role {
+        case .vServer: key = name + (tls ? "/tls" : "/plain")
+        case .monitoring: key = name + "/monitoring"
+        case .logCollector: key = name + "/log-collector"
+        }
         let due = state.lastSent.withLock { sent -> Bool in
             if let last = sent[key], now - last < .seconds(10) { return false }
             sent[key] = now
@@ -233,10 +277,10 @@ struct CVMBackends: Service {
         group.addTask {
             do {
                 let result = try await orchestrator.serve(cvm: name, config: yaml, timeout: .seconds(15))
-                if vServer == nil {
-                    state.monitoringServed.withLock { _ = $0.insert(name) }
-                } else {
-                    state.servedTLS.withLock { $0[name] = tls }
+                switch role {
+                case .monitoring: state.monitoringServed.withLock { _ = $0.insert(name) }
+                case .logCollector: state.collectorServed.withLock { _ = $0.insert(name) }
+                case .vServer: state.servedTLS.withLock { $0[name] = tls }
                 }
                 logger.notice("CVM \(name) serving at \(result.address ?? "?")\(tls ? " over TLS" : "") after \(result.elapsedMs) ms")
                 state.wakeUp.signal()
@@ -245,7 +289,7 @@ struct CVMBackends: Service {
                     logger.error("CVM \(name) does not serve", metadata: ["cvm.error": "\(error)"])
                     return
                 }
-                await rollBack(name, vServer: vServer, because: error, orchestrator: orchestrator, logger: logger)
+                await rollBack(name, role: role, because: error, orchestrator: orchestrator, logger: logger)
             } catch {
                 logger.error("CVM \(name) does not serve", metadata: ["cvm.error": "\(error)"])
             }

@@ -140,5 +140,45 @@ extension ProxyTests {
             await collector.close()
             await backend.kill()
         }
+    
+        @Test("a traffic manager whose configuration is the collector's (what a log-collector CVM is served) collects; /status shows the spool and the summary")
+        func collectorConfiguration() async throws {
+            let pki = try TestPKI()
+            defer { pki.remove() }
+            try pki.issue("collector", ips: ["127.0.0.1"])
+            try pki.issue("shipper", ips: [])
+            let disk = try AccessLogTests.temporaryDisk(bytes: 4 << 20)
+            let spool = AccessLogTests.temporaryDirectory()
+            defer { unlink(disk); try? FileManager.default.removeItem(atPath: spool) }
+            var served = try TMSConfig.parse("""
+                cores: 2
+                accessLog: { cvm: { task: log-collector, port: 7480, maxBytes: 3145728, maxAge: 1h }, spool: { dir: /tmp/x } }
+                vServers: [{ name: web, bind: "127.0.0.1:0", services: [{ name: a, address: "127.0.0.1:1", capacity: 1 }] }]
+                """, file: "tms.yaml").cvmCollectorYAML(port: 0, tls: CVMGuestTLS(
+                    gateway: "127.0.0.1", certificate: pki.path("collector-cert.pem"), key: pki.path("collector-key.pem"), ca: pki.path("ca.pem")))
+            #expect(served.contains("device: /dev/vda") && served.contains("maxBytes: 3145728") && served.contains("maxAge: "))
+            served = served.replacingOccurrences(of: "device: /dev/vda", with: "device: \(disk)").replacingOccurrences(of: "0.0.0.0:0", with: "127.0.0.1:0")
+            var collectorConfig = try TMSConfig.parse(served, file: "served.yaml")
+            collectorConfig.admin.address = nil  // as cvm-tms runs it
+            let collectorManager = TrafficManager(config: collectorConfig, cores: 1)
+            try await collectorManager.start()
+            let address = try #require(collectorManager.collectorAddress)
+            #expect(collectorManager.table != nil, "a collector-only configuration is in force (the CVM reports serving)")
+            let backend = try await TestBackend.start(.echo)
+            try await withTrafficManager(Self.config(backend: backend, spool: spool, ship: address, tls: pki.yaml("shipper"))) { manager in
+                try await Self.traffic(manager, count: 40, offset: 0)
+                #expect(await eventually(timeout: .seconds(10)) {
+                    let status = await manager.status().accessLog
+                    return status?.spool?.acknowledged == 40 && status?.collector?.vServers["web"]?["served"] == 40
+                })
+                let status = try #require(await manager.status().accessLog)
+                #expect(status.records == 40 && status.lost == 0)
+                #expect(status.spool?.unacknowledged == 0 && status.spool?.highWaterBytes ?? 0 > 0)
+                #expect(status.collector?.connected == true && status.collector?.topClients.first?.client == "127.0.0.1")
+                #expect(manager.metricsText.contains("tms_access_log_records_total"))
+            }
+            await collectorManager.shutdown()
+            await backend.kill()
+        }
     }
 }
