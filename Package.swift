@@ -163,7 +163,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], resources: [.copy("Fixtures")]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Orchestrator", "Planning", "Libvirt", "SSHClient"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Orchestrator", "Planning", "Libvirt", "SSHClient", "TrafficManager"]),
         .testTarget(name: "TrafficManagerTests", dependencies: [
             "TrafficManager", "TMSCore", "ConfigFile",
             .product(name: "NIOCore", package: "swift-nio"),

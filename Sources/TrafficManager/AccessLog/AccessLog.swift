@@ -38,7 +38,7 @@ public final class AccessLog: Sendable {
 
     /// From a core's event loop: one connection ended.
     @inline(__always)
-    func record(_ record: AccessLogRecord, core: Int) {
+    public func record(_ record: AccessLogRecord, core: Int) {
         let buffer = buffers[core]
         let kept = buffer.records.withLock { records -> Bool in
             guard records.count < Self.coreBufferLimit else { return false }
@@ -104,6 +104,9 @@ public final class AccessLog: Sendable {
         }
         for continuation in waiting { continuation.resume() }
     }
+
+    /// What the writer thread does every 50 ms, now (benchmarks, without the writer running).
+    public func flushOnceForBenchmark() { flushOnce() }
 
     /// Takes every core's records and writes them (the writer thread; tests call it directly).
     func flushOnce() {

@@ -28,9 +28,37 @@ import TMSCore
         #expect(check.responseTimeLimit == .milliseconds(500))
         #expect(config.vServer(named: "db")?.services.first?.address == HostPort(host: "127.0.0.1", port: 5432))
         #expect(config.vServer(named: "db")?.task == "vserver/db")
+        #expect(config.accessLog.file == "/var/log/cvmctl/tms-access.log" && config.accessLog.keep == 5 && config.accessLog.spool == nil)
         let chain = try config.backupChain()
         #expect(chain.chain(from: "web") == ["web", "web-overflow"])
         #expect(chain.endAction(from: "web") == .redirect(url: "https://sorry.example.com/busy"))
+    }
+
+    @Test("access log settings: each mistake is one line naming the key")
+    func accessLogErrors() throws {
+        let tail = "\nvServers: [{ name: a, bind: \"127.0.0.1:8080\", services: [{ address: 127.0.0.1, port: 9000, capacity: 10 }] }]\n"
+        let cases: [(String, String)] = [
+            ("accessLog: { file: relative.log }", "absolute path"),
+            ("accessLog: { cvm: { task: log-collector, port: 7480 } }", "needs a spool"),
+            ("accessLog: { spool: { dir: /tmp/s } }", "only used when records are shipped"),
+            ("accessLog: { spool: { dir: /tmp/s, maxBytes: 10 }, ship: \"10.0.0.1:7480\" }", "maxBytes"),
+            ("accessLog: { spool: { dir: /tmp/s }, ship: \"somewhere:7480\" }", "HOST:PORT"),
+            ("accessLog: { spool: { dir: /tmp/s }, cvm: { task: \"log collector\", port: 7480 } }", "task name"),
+            ("accessLog: { collector: { listen: \"0.0.0.0:7480\" } }", "device"),
+            ("accessLog: { rotate: 5 }", "rotate"),
+        ]
+        for (yaml, expected) in cases {
+            do {
+                _ = try TMSConfig.parse(yaml + tail, file: "t.yaml")
+                Issue.record("accepted: \(yaml)")
+            } catch {
+                #expect("\(error)".contains(expected), "\(yaml): \(error)")
+                #expect(!"\(error)".contains("\n"))
+            }
+        }
+        // A collector alone needs no vServer (what a log-collector CVM runs).
+        let collector = try TMSConfig.parse("accessLog: { collector: { listen: \"0.0.0.0:7480\", device: /dev/vda, offset: 1048576 } }", file: "c.yaml")
+        #expect(collector.vServers.isEmpty && collector.accessLog.collector?.offset == 1 << 20)
     }
 
     static let minimal = """
