@@ -45,7 +45,7 @@ public final class AccessLog: Sendable {
             records.append(record)
             return true
         }
-        if !kept { buffer.lost.add(1) }
+        if !kept { buffer.lost.wrappingAdd(1, ordering: .relaxed) }
     }
 
     /// Starts the writer thread.
@@ -82,7 +82,7 @@ public final class AccessLog: Sendable {
     /// with another core's).
     final class CoreBuffer: Sendable {
         let records = Mutex<[AccessLogRecord]>([])
-        /// Records dropped because the writer fell ``coreBufferLimit`` behind (this core writes it).
+        /// Records dropped because the writer fell ``coreBufferLimit`` behind.
         let lost = Atomic<Int>(0)
     }
 
@@ -190,5 +190,33 @@ public final class AccessLog: Sendable {
             }
         }
         return (records, matched)
+    }
+}
+
+/// Puts the traffic manager's log messages of level notice and above into the access log as
+/// event records (once the access log exists), next to wherever they go anyway.
+struct AccessLogEventTap: LogHandler {
+    final class Target: Sendable {
+        let log = Mutex<AccessLog?>(nil)
+    }
+
+    let target: Target
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .notice
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        guard level >= .notice, let log = target.log.withLock({ $0 }) else { return }
+        let all = self.metadata.merging(metadata ?? [:]) { $1 }
+        var text = message.description
+        for (key, value) in all.sorted(by: { $0.key < $1.key }) where key != "cvm.vserver" { text += " \(key)=\(value)" }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let vServer = all["cvm.vserver"].map { "\($0)" }
+        log.record(.event(text, vServer: vServer, level: level.rawValue, timeMs: UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000), core: 0)
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// On the collector's wire, one line: `QUERY` then tab-separated `key=value` fields (values
 /// escaped like the monitoring stream's names): `since`, `until` (Unix ms), `vserver`,
-/// `client`, `outcome`, `limit`, `count` (`1`).
+/// `client`, `outcome`, `limit`, `count` (`1`), `events` (`1`).
 public struct AccessLogQuery: Sendable, Hashable {
     public var sinceMs: UInt64?
     public var untilMs: UInt64?
@@ -14,11 +14,14 @@ public struct AccessLogQuery: Sendable, Hashable {
     public var outcome: AccessLogRecord.Outcome?
     public var limit: Int
     public var countOnly: Bool
+    /// Whether the traffic manager's events (outcome `event`) count too; they do when
+    /// `outcome` asks for them.
+    public var includeEvents: Bool
 
     public static let maximumLimit = 100_000
 
     public init(sinceMs: UInt64? = nil, untilMs: UInt64? = nil, vServer: String? = nil, client: String? = nil,
-                outcome: AccessLogRecord.Outcome? = nil, limit: Int = 1000, countOnly: Bool = false) {
+                outcome: AccessLogRecord.Outcome? = nil, limit: Int = 1000, countOnly: Bool = false, includeEvents: Bool = false) {
         self.sinceMs = sinceMs
         self.untilMs = untilMs
         self.vServer = vServer
@@ -26,6 +29,7 @@ public struct AccessLogQuery: Sendable, Hashable {
         self.outcome = outcome
         self.limit = limit
         self.countOnly = countOnly
+        self.includeEvents = includeEvents
     }
 
     public func matches(_ record: AccessLogRecord) -> Bool {
@@ -33,6 +37,7 @@ public struct AccessLogQuery: Sendable, Hashable {
         if let untilMs, record.timeMs > untilMs { return false }
         if let vServer, record.vServer != vServer { return false }
         if let outcome, record.outcome != outcome { return false }
+        if outcome == nil, !includeEvents, record.outcome == .event { return false }
         if let client, record.clientIP != Substring(client) { return false }
         return true
     }
@@ -46,6 +51,7 @@ public struct AccessLogQuery: Sendable, Hashable {
         if let outcome { fields.append("outcome=\(outcome.rawValue)") }
         fields.append("limit=\(limit)")
         if countOnly { fields.append("count=1") }
+        if includeEvents { fields.append("events=1") }
         return fields.joined(separator: "\t")
     }
 
@@ -69,6 +75,7 @@ public struct AccessLogQuery: Sendable, Hashable {
                 }
                 limit = number
             case "count": countOnly = value == "1"
+            case "events": includeEvents = value == "1"
             default: throw QueryError("unknown field '\(key.prefix(40))'")
             }
         }

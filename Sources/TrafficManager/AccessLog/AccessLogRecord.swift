@@ -9,7 +9,7 @@
 ///
 /// `timeMs` is when the connection ended (Unix milliseconds); `target` is the service that
 /// served it, as `service` on the vServer the client connected to and `backup/service` on a
-/// backup, or `-`.
+/// backup, or `-`. The traffic manager's events are records too, of outcome `event`.
 public struct AccessLogRecord: Sendable, Hashable {
     public enum Outcome: String, Sendable, CaseIterable {
         /// Relayed by a service of the vServer the client connected to.
@@ -24,6 +24,16 @@ public struct AccessLogRecord: Sendable, Hashable {
         case queued
         /// Closed by the idle timeout, or its wait in a queue ran out with nowhere to go.
         case timedOut = "timed-out"
+        /// Not a connection: one of the traffic manager's events (a service down or up, a
+        /// reload, a full spool, ...); `target` holds its text, `vServer` the vServer it names
+        /// (or `-`), `client` the level.
+        case event
+    }
+
+    /// An event of the traffic manager as a record.
+    public static func event(_ text: String, vServer: String?, level: String, timeMs: UInt64) -> AccessLogRecord {
+        AccessLogRecord(timeMs: timeMs, vServer: vServer ?? "-", core: 0, client: level, target: text,
+                        bytesIn: 0, bytesOut: 0, durationUs: 0, outcome: .event)
     }
 
     public var timeMs: UInt64

@@ -31,6 +31,7 @@ public final class TrafficManager: Sendable {
     private let initial: TMSConfig
     private let state = Mutex(State())
     private let gate = AsyncGate()
+    private let eventTap = AccessLogEventTap.Target()
 
     struct State {
         var table: RoutingTable?
@@ -65,11 +66,14 @@ public final class TrafficManager: Sendable {
         self.prepare = prepare
         initial = prepare(config)
         self.configFile = configFile
-        self.logger = logger
+        // Notices and worse also go to the access log as events, once it runs.
+        var tapped = logger
+        tapped.handler = MultiplexLogHandler([logger.handler, AccessLogEventTap(target: eventTap)])
+        self.logger = tapped
         dataPlane = DataPlane(cores: self.cores)
         controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         controlLoop = controlGroup.next()
-        monitors = MonitorSet(loop: controlLoop, logger: logger)
+        monitors = MonitorSet(loop: controlLoop, logger: tapped)
         sampler = UsageSampler(config: config.usage, coreLoops: dataPlane.loops, control: controlLoop, metrics: metrics)
     }
 
@@ -87,6 +91,7 @@ public final class TrafficManager: Sendable {
             }
             accessLog?.start()
             state.withLock { $0.accessLog = accessLog }
+            eventTap.log.withLock { $0 = accessLog }
         }
         try await dataPlane.start(accessLog: accessLog)
         do {
@@ -202,6 +207,7 @@ public final class TrafficManager: Sendable {
         }
         // What the connections' ends recorded reaches the file and the spool; the shipper
         // gets a moment to send it on.
+        eventTap.log.withLock { $0 = nil }
         await accessLog?.stop()
         if let shipper, let spool = accessLog?.spool {
             shipper.wake()

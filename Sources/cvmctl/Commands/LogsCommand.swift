@@ -33,7 +33,7 @@ struct LogsCommand: AsyncParsableCommand {
         @Option(help: "Only this client's records (an IPv4 or IPv6 address).")
         var client: String?
 
-        @Option(help: "Only this outcome: served, spilled, redirected, refused, queued or timed-out.")
+        @Option(help: "Only this outcome: served, spilled, redirected, refused, queued, timed-out (or event).")
         var outcome: String?
 
         @Option(help: "At most this many records (0-\(AccessLogQuery.maximumLimit)).")
@@ -41,6 +41,9 @@ struct LogsCommand: AsyncParsableCommand {
 
         @Flag(help: "Print only how many records match.")
         var count = false
+
+        @Flag(help: "Include the traffic manager's events (service down/up, reloads, a full spool, ...) among the connections.")
+        var events = false
 
         @Option(help: "Read this local access log (accessLog.file) and its rotated files instead of a collector.")
         var file: String?
@@ -85,7 +88,7 @@ struct LogsCommand: AsyncParsableCommand {
                 return AccessLogQuery(
                     sinceMs: try since.map { try AccessLogQuery.time($0) }, untilMs: try until.map { try AccessLogQuery.time($0) },
                     vServer: vServer, client: try client.map { try AccessLogQuery.address($0) },
-                    outcome: try outcome.map { try AccessLogQuery.outcome($0) }, limit: limit, countOnly: count)
+                    outcome: try outcome.map { try AccessLogQuery.outcome($0) }, limit: limit, countOnly: count, includeEvents: events)
             } catch {
                 throw OrchestratorError.invalidArgument("\(error)")
             }

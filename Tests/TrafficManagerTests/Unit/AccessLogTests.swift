@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 @testable import TrafficManager
 
@@ -300,5 +301,27 @@ import Testing
         #expect(result.matched < 300 && result.matched > 0)
         #expect(result.records.last == Self.record(300))
         #expect(throws: QueryError.self) { try AccessLog.query(file: directory + "/none.log", AccessLogQuery()) }
+    }
+
+    @Test("the traffic manager's notices and worse are event records in the access log; info is not")
+    func eventsAreRecords() throws {
+        let directory = Self.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var config = AccessLogConfig()
+        config.file = directory + "/access.log"
+        let log = try AccessLog(config: config, cores: 1, logger: .init(label: "test"))
+        let target = AccessLogEventTap.Target()
+        target.log.withLock { $0 = log }
+        var logger = Logger(label: "tms") { _ in AccessLogEventTap(target: target) }
+        logger.logLevel = .info
+        logger.info("configuration reloaded")
+        logger.notice("service down", metadata: ["cvm.vserver": "web", "cvm.service": "a\tb"])
+        logger.error("spool full")
+        log.flushOnce()
+        let events = try AccessLog.query(file: config.file!, AccessLogQuery(outcome: .event)).records
+        #expect(events.count == 2)
+        #expect(events.first?.vServer == "web" && events.first?.target.hasPrefix("service down cvm.service=a\tb") == true)
+        #expect(events.last?.vServer == "-" && events.last?.client == "error")
     }
 }
