@@ -26,6 +26,16 @@ public struct SpilloverPersistence: Sendable, Hashable {
         entries[client] = Entry(target: target, expires: now + timeout)
     }
 
+    /// Pins `client` to `target` until `expires` (a pin learnt from elsewhere: a session store).
+    public mutating func pin(client: String, target: VServerID, until expires: Duration) {
+        entries[client] = Entry(target: target, expires: expires)
+    }
+
+    /// Every pin: client, target, expiry.
+    public var pins: [(client: String, target: VServerID, expires: Duration)] {
+        entries.map { ($0.key, $0.value.target, $0.value.expires) }
+    }
+
     public mutating func forget(client: String) {
         entries[client] = nil
     }

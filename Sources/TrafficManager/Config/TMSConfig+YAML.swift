@@ -14,7 +14,7 @@ extension TMSConfig {
     /// 1 MiB or nested more than 64 levels deep is refused before it is parsed.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> TMSConfig {
         let root = try YAMLReader.parse(text, file: file)
-        try root.expectOnly(["cores", "admin", "drainTimeout", "usage", "monitors", "vServers", "monitoring", "accessLog"])
+        try root.expectOnly(["cores", "admin", "drainTimeout", "usage", "monitors", "vServers", "monitoring", "accessLog", "sessionStore"])
         var config = TMSConfig()
         config.cores = try root.optionalInt("cores", in: 1...1024)
         if root.has("admin") { config.admin = try AdminConfig(root.submapping("admin")) }
@@ -26,10 +26,11 @@ extension TMSConfig {
         if root.has("usage") { config.usage = try UsageConfig(root.submapping("usage")) }
         if root.has("monitoring") { config.monitoring = try MonitoringConfig(root.submapping("monitoring")) }
         if root.has("accessLog") { config.accessLog = try AccessLogConfig(root.submapping("accessLog")) }
+        if root.has("sessionStore") { config.sessionStore = try SessionStoreConfig(root.submapping("sessionStore")) }
         config.monitors = try root.optionalMappings("monitors").map { (reader) throws(ConfigError) in try MonitorConfig(reader) }
         let vServerReaders = try root.optionalMappings("vServers")
         // A log collector may do nothing else.
-        guard !vServerReaders.isEmpty || config.accessLog.collector != nil else { throw root.error("vServers", "at least one vServer is required") }
+        guard !vServerReaders.isEmpty || config.accessLog.collector != nil || config.sessionStore.server != nil else { throw root.error("vServers", "at least one vServer is required") }
         config.vServers = try vServerReaders.map { (reader) throws(ConfigError) in try VServerConfig(reader) }
         try config.validate(root: root, vServerReaders: vServerReaders)
         return config
@@ -348,7 +349,46 @@ extension AccessLogConfig {
     }
 }
 
+extension SessionStoreConfig {
+    init(_ reader: YAMLReader) throws(ConfigError) {
+        try reader.expectOnly(["connect", "tls", "cvm", "server"])
+        self.init()
+        connect = try reader.optionalAddress("connect")
+        if reader.has("tls") { tls = try TLSConfig(reader.submapping("tls")) }
+        if reader.has("cvm") {
+            let cvm = try reader.submapping("cvm")
+            try cvm.expectOnly(["cluster", "port", "minReplicas"])
+            let cluster = try cvm.string("cluster")
+            guard !cluster.isEmpty, cluster.utf8.count <= 36,
+                  cluster.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
+                throw cvm.error("cluster", "expected a cluster name of a-z, 0-9 and '-'")
+            }
+            self.cvm = CVMSessionStore(cluster: cluster, port: try cvm.int("port", in: 1...65_535),
+                                       minReplicas: try cvm.optionalInt("minReplicas", in: 0...31) ?? 0)
+        }
+        if reader.has("server") {
+            let server = try reader.submapping("server")
+            try server.expectOnly(["listen", "tls", "replicaOf", "minReplicas"])
+            guard let listen = try server.optionalAddress("listen", allowPortZero: true) else { throw server.error("listen", "a session-store member needs listen: HOST:PORT") }
+            self.server = Server(listen: listen, tls: server.has("tls") ? try TLSConfig(server.submapping("tls")) : nil,
+                                 replicaOf: try server.optionalAddress("replicaOf"),
+                                 minReplicas: try server.optionalInt("minReplicas", in: 0...31) ?? 0)
+        }
+        if connect != nil && cvm != nil {
+            throw reader.error("connect", "either connect to a session store or let cvmctl tms run find its cluster (cvm), not both")
+        }
+    }
+}
+
 extension YAMLReader {
+    func optionalAddress(_ key: String, allowPortZero: Bool = false) throws(ConfigError) -> HostPort? {
+        guard let text = try optionalString(key) else { return nil }
+        guard let address = HostPort(parsing: text), address.port != 0 || allowPortZero else {
+            throw error(key, "expected HOST:PORT with an IP address, found '\(text.prefix(80))'", at: value(key))
+        }
+        return address
+    }
+
     func optionalAbsolutePath(_ key: String) throws(ConfigError) -> String? {
         guard let path = try optionalString(key) else { return nil }
         guard path.hasPrefix("/"), path.utf8.count <= 4096, !path.contains("\0") else {

@@ -15,6 +15,8 @@ public struct TMSConfig: Sendable, Hashable {
     public var monitoring = MonitoringConfig()
     /// The access log: local file, spool and shipping, or this process as a log collector.
     public var accessLog = AccessLogConfig()
+    /// Persistence pins shared through a session-store cluster, or this process as a member.
+    public var sessionStore = SessionStoreConfig()
 
     public init(cores: Int? = nil, admin: AdminConfig = AdminConfig(), drainTimeout: Duration = .seconds(30),
                 usage: UsageConfig = UsageConfig(), monitors: [MonitorConfig] = [], vServers: [VServerConfig] = []) {
@@ -181,4 +183,48 @@ public struct AccessLogConfig: Sendable, Hashable {
 
     /// Whether the data plane makes records at all.
     public var recordsConnections: Bool { file != nil || spool != nil }
+}
+
+/// The spillover persistence pins shared through a session-store cluster (task
+/// `session-store`, see ``SessionStoreServer``).
+///
+/// - `connect`: the cluster's master; this traffic manager subscribes to every pin (its local
+///   tables are a copy, so routing never waits for the network) and writes the pins it makes.
+///   When the master is gone, the local tables go on alone; on reconnecting (to the promoted
+///   servant) the pins made meanwhile are written.
+/// - `cvm`: `cvmctl tms run` serves each member of this cluster its role and connects to the
+///   master; with `minReplicas`, the master refuses writes while fewer servants are in sync, and
+///   a cluster with fewer servants is refused at start.
+/// - `server`: this process is a member (master, or servant of `replicaOf`).
+public struct SessionStoreConfig: Sendable, Hashable {
+    public var connect: HostPort?
+    public var tls: TLSConfig?
+    public var cvm: CVMSessionStore?
+    public var server: Server?
+
+    public struct CVMSessionStore: Sendable, Hashable {
+        public var cluster: String
+        public var port: Int
+        public var minReplicas: Int
+        public init(cluster: String, port: Int, minReplicas: Int = 0) {
+            self.cluster = cluster
+            self.port = port
+            self.minReplicas = minReplicas
+        }
+    }
+
+    public struct Server: Sendable, Hashable {
+        public var listen: HostPort
+        public var tls: TLSConfig?
+        public var replicaOf: HostPort?
+        public var minReplicas: Int
+        public init(listen: HostPort, tls: TLSConfig? = nil, replicaOf: HostPort? = nil, minReplicas: Int = 0) {
+            self.listen = listen
+            self.tls = tls
+            self.replicaOf = replicaOf
+            self.minReplicas = minReplicas
+        }
+    }
+
+    public init() {}
 }

@@ -171,11 +171,12 @@ final class ProxyConnection {
         counters?.opened.add(1)
         if index > 0, let persistence = chain.primary.persistence, let client = clientKey {
             let now = MonotonicTime.now()
-            persistence.withLock { persistence in
-                if persistence.target(for: client, now: now) != member.id {
-                    persistence.record(client: client, target: member.id, now: now)
-                }
+            let changed = persistence.withLock { persistence -> Bool in
+                guard persistence.target(for: client, now: now) != member.id else { return false }
+                persistence.record(client: client, target: member.id, now: now)
+                return true
             }
+            if changed { persistence.recorded(client: client, target: member.id, now: now) }
         }
         phase = .connecting
         connectNext()

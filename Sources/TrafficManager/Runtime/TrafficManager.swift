@@ -51,6 +51,11 @@ public final class TrafficManager: Sendable {
         /// This process as a log collector.
         var collectorConfig: AccessLogConfig.Collector?
         var collector: LogCollector?
+        /// The session store: this process's connection to one, and this process as a member.
+        var sessionTarget: (address: HostPort, tls: TLSConfig?)?
+        var sessionClient: SessionStoreClient?
+        var sessionServerConfig: SessionStoreConfig.Server?
+        var sessionServer: SessionStoreServer?
     }
 
     enum Phase { case created, running, stopping, stopped }
@@ -216,6 +221,12 @@ public final class TrafficManager: Sendable {
         }
         await shipper?.stop()
         await collector?.close()
+        let (sessionClient, sessionServer) = state.withLock { state in
+            defer { state.sessionClient = nil; state.sessionTarget = nil; state.sessionServer = nil; state.sessionServerConfig = nil }
+            return (state.sessionClient, state.sessionServer)
+        }
+        await sessionClient?.stop()
+        await sessionServer?.close()
         try? await controlGroup.shutdownGracefully()
     }
 
@@ -289,6 +300,53 @@ public final class TrafficManager: Sendable {
         } catch {
             throw TrafficManagerError.invalid("the log collector cannot start on \(wanted.device) at \(wanted.listen): \(error)")
         }
+    }
+
+    /// Connects to, or changes, the session store; starts, reconfigures (role) or stops this
+    /// process as a member.
+    private func applySessionStore(_ wanted: SessionStoreConfig) async throws {
+        let (target, client, serverConfig, server) = state.withLock { ($0.sessionTarget, $0.sessionClient, $0.sessionServerConfig, $0.sessionServer) }
+        let wantedTarget = wanted.connect.map { (address: $0, tls: wanted.tls) }
+        if target?.address != wantedTarget?.address || target?.tls != wantedTarget?.tls {
+            await client?.stop()
+            state.withLock { $0.sessionClient = nil; $0.sessionTarget = nil }
+            if let wantedTarget {
+                let started = try await SessionStoreClient.start(address: wantedTarget.address, tls: wantedTarget.tls, loop: controlLoop, logger: logger) { [weak self] in
+                    guard let table = self?.table else { return [:] }
+                    return table.vServers.compactMapValues(\.persistence)
+                }
+                state.withLock { $0.sessionClient = started; $0.sessionTarget = wantedTarget }
+            }
+        }
+        guard serverConfig != wanted.server else { return }
+        if let server, let old = serverConfig, let new = wanted.server, old.listen == new.listen, old.tls == new.tls {
+            // A new role (a promotion) or replica count: the same process, the same pins.
+            try await server.configure(new)
+            state.withLock { $0.sessionServerConfig = new }
+            return
+        }
+        await server?.close()
+        state.withLock { $0.sessionServer = nil; $0.sessionServerConfig = nil }
+        guard let new = wanted.server else { return }
+        do {
+            let started = try await SessionStoreServer.start(new, logger: logger)
+            state.withLock { $0.sessionServer = started; $0.sessionServerConfig = new }
+        } catch {
+            throw TrafficManagerError.invalid("the session store cannot listen on \(new.listen): \(error)")
+        }
+    }
+
+    /// Where this process's session-store member listens.
+    public var sessionStoreAddress: HostPort? { state.withLock { $0.sessionServer?.address } }
+    public var sessionStoreServer: SessionStoreServer? { state.withLock { $0.sessionServer } }
+
+    /// How this process's connection to the session store fares (nil: none configured).
+    public var sessionStoreStatus: SessionStoreStatus? { state.withLock { $0.sessionClient?.status.withLock { $0 } } }
+
+    /// Asks the session store for one pin (a round trip to the master).
+    public func sessionStoreLookup(vServer: String, client: String) async throws -> String? {
+        guard let store = state.withLock({ $0.sessionClient }) else { throw SessionStoreError("no session store configured") }
+        return try await store.lookup(vServer: vServer, client: client)
     }
 
     /// Where this process's log collector listens.
@@ -432,6 +490,17 @@ public final class TrafficManager: Sendable {
                     config: vServer, dataPlane: dataPlane, reusing: previous?.quota,
                     usage: previous?.usage.task == vServer.task ? previous?.usage : nil, services: services)
             }
+            // Pins outlive a reload; with a session store, the pins made go to it from the start.
+            for (name, runtime) in runtimes {
+                guard let persistence = runtime.persistence else { continue }
+                persistence.shared.store(config.sessionStore.connect != nil, ordering: .relaxed)
+                if let previous = old?.vServers[name]?.persistence {
+                    let pins = previous.withLock { $0.pins }
+                    persistence.withLock { table in
+                        for pin in pins { table.pin(client: pin.client, target: pin.target, until: pin.expires) }
+                    }
+                }
+            }
             table = try RoutingTable(generation: generation, config: config, vServers: runtimes)
         } catch {
             for (quota, config) in restore { _ = try? quota.reconfigure(config) }
@@ -446,6 +515,7 @@ public final class TrafficManager: Sendable {
         try await applyMonitoring(config.monitoring)
         try await applyShipping(config.accessLog)
         try await applyCollector(config.accessLog.collector)
+        try await applySessionStore(config.sessionStore)
 
         // 4. Removed vServers drain; sockets no longer wanted close.
         let drainDeadline = MonotonicTime.nanos() &+ UInt64(config.drainTimeout.totalNanoseconds)

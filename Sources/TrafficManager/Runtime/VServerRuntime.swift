@@ -143,9 +143,21 @@ final class CoreVServerState {
 /// by every core: a client's next connection may arrive on any core.
 final class PersistenceTable: Sendable {
     private let pins: Mutex<SpilloverPersistence>
+    /// Pins this process made, for the session store (only while one is configured).
+    let outbox = Mutex<[(client: String, target: String, expires: Duration)]>([])
+    let shared = Atomic<Bool>(false)
 
     init(timeout: Duration) {
         pins = Mutex(SpilloverPersistence(timeout: timeout))
+    }
+
+    /// A pin this process made (a connection sent to a backup): for the session store too.
+    func recorded(client: String, target: VServerID, now: Duration) {
+        guard shared.load(ordering: .relaxed) else { return }
+        let expires = now + pins.withLock { $0.timeout }
+        outbox.withLock { outbox in
+            if outbox.count < 100_000 { outbox.append((client, target.name, expires)) }
+        }
     }
 
     func withLock<T>(_ body: (inout SpilloverPersistence) -> T) -> T {
