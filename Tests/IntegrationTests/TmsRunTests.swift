@@ -176,6 +176,37 @@ struct TmsRunTests {
         #expect(tooMany.status != 0 && tooMany.errorLines.count == 1 && tooMany.errorLines[0].contains("offload fewer services"), "\(tooMany.stderr)")
         #expect(!canConnect(18997))
 
+        // The access log offloaded to a task no image runs.
+        let logged = harness.state + "/logged.yaml"
+        try """
+        accessLog: { spool: { dir: \(harness.state)/spool }, cvm: { task: no-such-task, port: 7480 } }
+        vServers: [{ name: web, bind: "127.0.0.1:18996", services: [{ address: 127.0.0.1, port: 1, capacity: 1 }] }]
+
+        """.write(toFile: logged, atomically: true, encoding: .utf8)
+        let unknownCollector = try harness.run(["tms", "run", "--config", logged])
+        #expect(unknownCollector.status != 0 && unknownCollector.errorLines.count == 1
+                && unknownCollector.errorLines[0].contains("accessLog.cvm: no image"), "\(unknownCollector.stderr)")
+
+        // Persistence shared through a session-store cluster that does not exist, then through
+        // one of a single member while replication is required.
+        let shared = harness.state + "/shared.yaml"
+        try """
+        sessionStore: { cvm: { cluster: sessions, port: 7490, minReplicas: 1 } }
+        vServers:
+          - { name: web, bind: "127.0.0.1:18995", services: [{ address: 127.0.0.1, port: 1, capacity: 1 }],
+              spillover: { kind: connection, limit: 1, persistence: 30s, backup: spill } }
+          - { name: spill, services: [{ address: 127.0.0.1, port: 2, capacity: 1 }] }
+
+        """.write(toFile: shared, atomically: true, encoding: .utf8)
+        let noCluster = try harness.run(["tms", "run", "--config", shared])
+        #expect(noCluster.status != 0 && noCluster.errorLines.count == 1 && noCluster.errorLines[0].contains("no cluster named 'sessions'"), "\(noCluster.stderr)")
+        let created = try harness.run(["cluster", "create", "sessions", "--image", "cvm-tms", "--task", "session-store", "--size", "1"])
+        try #require(created.status == 0, "\(created.stderr)")
+        defer { harness.cleanUp() }
+        let single = try harness.run(["tms", "run", "--config", shared])
+        #expect(single.status != 0 && single.errorLines.count == 1 && single.errorLines[0].contains("has 1 member, so 0 servants"), "\(single.stderr)")
+        #expect(!canConnect(18995))
+
         let missing = try harness.run(["tms", "run", "--config", harness.state + "/nope.yaml"])
         #expect(missing.status != 0)
         #expect(missing.errorLines.count == 1 && missing.errorLines[0].contains("nope.yaml"), "\(missing.stderr)")

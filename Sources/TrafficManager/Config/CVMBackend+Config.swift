@@ -176,3 +176,17 @@ extension TMSConfig {
         return "cores: 1\naccessLog: { collector: { " + fields.joined(separator: ", ") + " } }\n"
     }
 }
+
+extension TMSConfig {
+    /// The configuration a session-store member CVM gets (sent by `serve`): a member on
+    /// `0.0.0.0:port` with mutual TLS (`tls`, the guest's files): the master (`replicaOf`
+    /// nil, refusing writes while fewer than `sessionStore.cvm.minReplicas` servants are in
+    /// sync), or a servant copying the master at `replicaOf`.
+    public func cvmSessionStoreYAML(port: Int, replicaOf: HostPort?, tls: CVMGuestTLS) -> String {
+        var fields = ["listen: \"0.0.0.0:\(port)\"",
+                      "tls: { certificate: \(quoted(tls.certificate)), key: \(quoted(tls.key)), ca: \(quoted(tls.ca)) }",
+                      "minReplicas: \(sessionStore.cvm?.minReplicas ?? 0)"]
+        if let replicaOf { fields.append("replicaOf: \"\(replicaOf)\"") }
+        return "cores: 1\nsessionStore: { server: { " + fields.joined(separator: ", ") + " } }\n"
+    }
+}

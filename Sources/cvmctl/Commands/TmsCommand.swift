@@ -69,7 +69,9 @@ struct TmsCommand: AsyncParsableCommand {
                 // kept current from the orchestrator's store (CVMBackends).
                 // Offloaded monitoring (monitoring.cvm) is kept current the same way.
                 // So is the offloaded access log (accessLog.cvm).
-                let backends = file.cvmVServers.isEmpty && file.monitoring.cvm == nil && file.accessLog.cvm == nil ? nil : CVMBackends.State(file)
+                // And the session-store cluster (sessionStore.cvm).
+                let backends = file.cvmVServers.isEmpty && file.monitoring.cvm == nil && file.accessLog.cvm == nil && file.sessionStore.cvm == nil
+                    ? nil : CVMBackends.State(file)
                 let manager = TrafficManager(config: file, configFile: config, cores: cores, logger: logger,
                                              prepare: { backends?.adopt($0) ?? $0 })
                 var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: TrafficManagerService(manager: manager))]
@@ -91,6 +93,14 @@ struct TmsCommand: AsyncParsableCommand {
                     }
                     if let collector = file.accessLog.cvm, !offered.contains(collector.task) {
                         throw OrchestratorError.invalidArgument("accessLog.cvm: no image in \(catalog.root) runs task '\(collector.task)' (images run: \(offered.sorted().joined(separator: ", "))); build one whose manifest lists it, e.g. cvm-tms for log-collector")
+                    }
+                    if let store = file.sessionStore.cvm {
+                        guard let cluster = try await orchestrator.store.cluster(named: store.cluster) else {
+                            throw OrchestratorError.invalidArgument("sessionStore.cvm: no cluster named '\(store.cluster)'; create it first: cvmctl cluster create \(store.cluster) --image cvm-tms --task session-store --size \(store.minReplicas + 1)")
+                        }
+                        guard cluster.size - 1 >= store.minReplicas else {
+                            throw OrchestratorError.invalidArgument("sessionStore.cvm: cluster '\(store.cluster)' has \(cluster.size) member\(cluster.size == 1 ? "" : "s"), so \(cluster.size - 1) servant\(cluster.size == 2 ? "" : "s"), but minReplicas \(store.minReplicas) requires every write on \(store.minReplicas); grow it (delete and create it with --size \(store.minReplicas + 1)) or lower minReplicas")
+                        }
                     }
                     for vServer in file.cvmVServers where !offered.contains(vServer.cvm!.task) {
                         throw OrchestratorError.invalidArgument("vServer \(vServer.name): no image in \(catalog.root) runs task '\(vServer.cvm!.task)' (images run: \(offered.sorted().joined(separator: ", "))); build one whose manifest lists it, e.g. cvm-tms for backup-vserver")

@@ -29,6 +29,9 @@ struct CVMBackends: Service {
         let monitoringServed = Mutex<Set<String>>([])
         /// CVMs served the log collector's configuration (task `accessLog.cvm`), by name.
         let collectorServed = Mutex<Set<String>>([])
+        /// Session-store members (cluster `sessionStore.cvm`) and the role each was served:
+        /// `master`, or `servant of ADDRESS`.
+        let sessionServed = Mutex<[String: String]>([:])
         /// The traffic manager's own certificate for the segment (issued on first need).
         let ownTLS = Mutex<TLSConfig?>(nil)
         /// Signalled when a CVM starts serving: the next pass comes at once.
@@ -48,6 +51,8 @@ struct CVMBackends: Service {
             /// The log-collector CVM shipped to (when the file offloads the access log).
             var ship: HostPort?
             var shipTLS: TLSConfig?
+            /// The session-store master connected to (when the file shares persistence).
+            var sessionMaster: HostPort?
 
             /// The relays first: they relay to the services of the file, which the CVM endpoints
             /// then replace in the CVM vServers themselves.
@@ -58,6 +63,10 @@ struct CVMBackends: Service {
                 if config.monitoring.cvm != nil {
                     result.monitoring.follow = follow
                     result.monitoring.followTLS = follow == nil ? nil : followTLS
+                }
+                if config.sessionStore.cvm != nil {
+                    result.sessionStore.connect = sessionMaster
+                    result.sessionStore.tls = sessionMaster == nil ? nil : shipTLS ?? followTLS ?? relayTLS
                 }
                 if config.accessLog.cvm != nil {
                     result.accessLog.ship = ship
@@ -122,7 +131,8 @@ struct CVMBackends: Service {
     /// vServer's services until that is done.
     func pass(group: inout TaskGroup<Void>) async {
         let config = state.base.withLock { $0 }
-        guard !config.cvmVServers.isEmpty || config.monitoring.cvm != nil || config.accessLog.cvm != nil, let records = try? await orchestrator.store.cvms(),
+        guard !config.cvmVServers.isEmpty || config.monitoring.cvm != nil || config.accessLog.cvm != nil || config.sessionStore.cvm != nil,
+              let records = try? await orchestrator.store.cvms(),
               let leases = try? await orchestrator.store.addressLeases(),
               let hosts = try? await orchestrator.store.hosts() else { return }
         let publicHosts = Set(hosts.filter { $0.trust == .public }.map(\.name))
@@ -197,8 +207,29 @@ struct CVMBackends: Service {
                           tls: true, group: &group)
             }
         }
+        // The session-store cluster: each member is served its role (the master, or a servant
+        // copying it); a promotion changes the roles, and the members are served again. Once the
+        // master serves as master, this traffic manager connects to it.
+        var sessionMaster: HostPort?
+        if let store = config.sessionStore.cvm,
+           let master = records.first(where: { $0.cluster == store.cluster && $0.role == .master && ($0.state == .running || $0.state == .migrating) }),
+           let masterAddress = addresses[master.id], let tls = own ?? ownTLS(gateway: gateway) {
+            own = tls
+            let masterEnd = HostPort(host: masterAddress, port: store.port)
+            for record in records where record.cluster == store.cluster && record.state == .running && addresses[record.id] != nil {
+                let wanted = record.id == master.id ? "master" : "servant of \(masterEnd)"
+                let served = state.sessionServed.withLock { $0[record.name] }
+                if served == wanted, record.serving == true { continue }
+                let yaml = config.cvmSessionStoreYAML(port: store.port, replicaOf: record.id == master.id ? nil : masterEnd,
+                                                      tls: Self.guestTLS(gateway: gateway))
+                sendServe(record.name, role: .sessionStore(wanted), yaml: yaml, tls: true, group: &group)
+            }
+            if master.serving == true, state.sessionServed.withLock({ $0[master.name] }) == "master" { sessionMaster = masterEnd }
+        }
+        var shipTLS: TLSConfig? = nil
+        if ship != nil || sessionMaster != nil { shipTLS = own }
         let next = State.Applied(endpoints: endpoints, relayed: relayed, gateway: gateway, relayTLS: relayed.isEmpty ? nil : own,
-                                 follow: follow, followTLS: follow == nil ? nil : own, ship: ship, shipTLS: ship == nil ? nil : own)
+                                 follow: follow, followTLS: follow == nil ? nil : own, ship: ship, shipTLS: shipTLS, sessionMaster: sessionMaster)
         let previous = state.applied.withLock { current -> State.Applied?? in
             guard current != next else { return .none }
             defer { current = next }
@@ -211,6 +242,9 @@ struct CVMBackends: Service {
                 try ReturnRelayFirewall.apply(gateway: gateway, ports: ports)
             }
             _ = try await manager.reload(next.apply(to: config))
+            if config.sessionStore.cvm != nil, before?.sessionMaster != next.sessionMaster {
+                logger.notice("\(next.sessionMaster.map { "session store: persistence shared through the master at \($0)" } ?? "session store: no master serves; persistence goes on with the local tables")")
+            }
             if config.accessLog.cvm != nil, before?.ship != next.ship {
                 logger.notice("\(next.ship.map { "access log shipped to the log-collector CVM at \($0)" } ?? "access log: no log-collector CVM serves; records stay in the spool")")
             }
@@ -237,6 +271,7 @@ struct CVMBackends: Service {
         case .vServer(let vServer): consequence = "vServer \(vServer)'s services unchanged"
         case .monitoring: consequence = "monitoring stays with the traffic manager"
         case .logCollector: consequence = "access-log records stay in the spool"
+        case .sessionStore: consequence = "persistence goes on with the local tables"
         }
         let line = "\(error); decommissioned, " + consequence
         logger.error("\(line)")
@@ -254,6 +289,8 @@ struct CVMBackends: Service {
         case vServer(String)
         case monitoring
         case logCollector
+        /// A session-store member, in the role named (`master`, `servant of ADDRESS`).
+        case sessionStore(String)
     }
 
     /// Sends `serve` to a CVM at most every 10 s (a data plane that fails to start is retried,
@@ -266,6 +303,7 @@ struct CVMBackends: Service {
         case .vServer: key = name + (tls ? "/tls" : "/plain")
         case .monitoring: key = name + "/monitoring"
         case .logCollector: key = name + "/log-collector"
+        case .sessionStore(let role): key = name + "/session-store/" + role
         }
         let due = state.lastSent.withLock { sent -> Bool in
             if let last = sent[key], now - last < .seconds(10) { return false }
@@ -280,6 +318,7 @@ struct CVMBackends: Service {
                 switch role {
                 case .monitoring: state.monitoringServed.withLock { _ = $0.insert(name) }
                 case .logCollector: state.collectorServed.withLock { _ = $0.insert(name) }
+                case .sessionStore(let served): state.sessionServed.withLock { $0[name] = served }
                 case .vServer: state.servedTLS.withLock { $0[name] = tls }
                 }
                 logger.notice("CVM \(name) serving at \(result.address ?? "?")\(tls ? " over TLS" : "") after \(result.elapsedMs) ms")
