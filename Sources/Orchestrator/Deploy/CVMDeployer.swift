@@ -341,6 +341,7 @@ extension CVMRecord {
         servedOpened = hb.service.map { GuestFigures.count($0.opened) }
         servedBytes = hb.service.map { GuestFigures.bytes($0.bytes) }
         servedSpills = hb.service.map { GuestFigures.count($0.spills) }
+        servedConfig = hb.service.map { Int64(bitPattern: $0.config) }
     }
 }
 

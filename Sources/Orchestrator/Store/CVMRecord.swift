@@ -73,6 +73,10 @@ public struct CVMRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var servedOpened: Int64? = nil
     public var servedBytes: Int64? = nil
     public var servedSpills: Int64? = nil
+    /// The digest of the configuration the data plane runs (``ServiceReport/configDigest(of:)``,
+    /// its bits as a signed integer): what lets several traffic managers see that a CVM already
+    /// runs what each would send it.
+    public var servedConfig: Int64? = nil
 }
 
 /// A cluster: several CVMs of one task, one master and servants, each knowing every member

@@ -252,6 +252,10 @@ public final class Store: Sendable {
                 t.add(column: "servedSpills", .integer)
             }
         }
+        // The digest of the configuration a data plane runs.
+        m.registerMigration("v10") { db in
+            try db.alter(table: "cvm") { t in t.add(column: "servedConfig", .integer) }
+        }
         return m
     }
 }

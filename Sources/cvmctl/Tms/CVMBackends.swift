@@ -222,6 +222,11 @@ struct CVMBackends: Service {
                 if served == wanted, record.serving == true { continue }
                 let yaml = config.cvmSessionStoreYAML(port: store.port, replicaOf: record.id == master.id ? nil : masterEnd,
                                                       tls: Self.guestTLS(gateway: gateway))
+                // Another traffic manager sharing the cluster may have served it just that.
+                if record.serving == true, record.servedConfig == Int64(bitPattern: ServiceReport.configDigest(of: yaml)) {
+                    state.sessionServed.withLock { $0[record.name] = wanted }
+                    continue
+                }
                 sendServe(record.name, role: .sessionStore(wanted), yaml: yaml, tls: true, group: &group)
             }
             if master.serving == true, state.sessionServed.withLock({ $0[master.name] }) == "master" { sessionMaster = masterEnd }
@@ -272,6 +277,12 @@ struct CVMBackends: Service {
         case .monitoring: consequence = "monitoring stays with the traffic manager"
         case .logCollector: consequence = "access-log records stay in the spool"
         case .sessionStore: consequence = "persistence goes on with the local tables"
+        }
+        if case .sessionStore = role {
+            // The cluster's members are the cluster's (several traffic managers may serve them,
+            // and one may have been served meanwhile): served again at the next pass.
+            logger.error("\(error); served again in 10 s; \(consequence)")
+            return
         }
         let line = "\(error); decommissioned, " + consequence
         logger.error("\(line)")

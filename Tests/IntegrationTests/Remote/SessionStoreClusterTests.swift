@@ -126,7 +126,7 @@ import Testing
         }
         func waitShared(_ tm: TM, master address: String) throws {
             try #require(try eventually(timeout: 40) { tm.text().contains("persistence shared through the master at \(address):7490") },
-                         "never shared through \(address): \(tm.text().suffix(3000))")
+                         "never shared through \(address): \(tm.text().suffix(3000)); events: \((try? cli.run("events").stdout.suffix(4000)) ?? "")")
             Thread.sleep(forTimeInterval: 0.3)
         }
         /// Client `source` spills through `tm` (its primary held full from 127.0.0.250).
@@ -138,11 +138,16 @@ import Testing
             Thread.sleep(forTimeInterval: 0.3)
         }
 
-        let a = try start("a"), b = try start("b")
-        defer { a.stop(); b.stop() }
+        // A serves the members their roles; B, started next, finds them serving just what it
+        // would send (the digest in their heartbeats) and only connects.
+        let a = try start("a")
+        defer { a.stop() }
         let masterAddress = try #require(master.address), servantAddress = try #require(servant.address)
         try waitShared(a, master: masterAddress)
+        let b = try start("b")
+        defer { b.stop() }
         try waitShared(b, master: masterAddress)
+        #expect(!b.text().contains("CVM sessions-1 serving"), "B served the master again: \(b.text().suffix(2000))")
 
         // A pins 127.0.0.2 to the backup; B sends it there too (its primary is free), and
         // another client to the primary.
