@@ -85,4 +85,29 @@ struct OffloadDecisionTests {
         #expect(blind.target == 3 && blind.verdict == .scaleIn)
         #expect(blind.reason == "no usage observed yet; bounds minCVMs 1 ... maxCVMs 3: 3 CVMs needed (has 5)")
     }
+
+    @Test("per task by usage pattern: heavy on CPU or disk is offloaded; heavy only on network I/O stays with the TMS (offloadWhen)")
+    func offloadWhenDecidesByPattern() {
+        var rule = Self.rule(thresholds: [.cpuPercent: 50, .diskBytesPerSecond: 1_000_000, .bytesPerSecond: 10_000])
+        rule.offloadWhen = [.cpuPercent, .diskBytesPerSecond]
+        // Network I/O at 5× its threshold, CPU and disk low: stays, and says why.
+        let network = OffloadDecision.decide(rule: rule, outlook: Self.outlook([.cpuPercent: 20, .diskBytesPerSecond: 1000, .bytesPerSecond: 50_000]),
+                                             current: 0, band: 0.2)
+        #expect(network.verdict == .runLocally && network.target == 0)
+        #expect(network.reason.contains("heavy on bytesPerSecond (5.00× its threshold), which offloading does not relieve"), "\(network.reason)")
+        #expect(network.reason.contains("stays with the TMS"))
+        // The same network load with the CPU at 3× its threshold: offloaded, as CPU decides.
+        let cpu = OffloadDecision.decide(rule: rule, outlook: Self.outlook([.cpuPercent: 150, .diskBytesPerSecond: 1000, .bytesPerSecond: 50_000]),
+                                         current: 0, band: 0.2)
+        #expect(cpu.verdict == .offload && cpu.target == 2 && cpu.dominant?.resource == .cpuPercent, "\(cpu.reason)")
+        // Disk heavy: offloaded.
+        let disk = OffloadDecision.decide(rule: rule, outlook: Self.outlook([.cpuPercent: 10, .diskBytesPerSecond: 2_500_000]), current: 0, band: 0.2)
+        #expect(disk.verdict == .offload && disk.dominant?.resource == .diskBytesPerSecond)
+        // Offloaded, and the load turns to network I/O: it comes back.
+        let back = OffloadDecision.decide(rule: rule, outlook: Self.outlook([.cpuPercent: 5, .bytesPerSecond: 80_000]), current: 1, band: 0.2)
+        #expect(back.verdict == .returnToTMS && back.reason.contains("heavy on bytesPerSecond"), "\(back.reason)")
+        // Without offloadWhen every threshold counts (as before).
+        rule.offloadWhen = []
+        #expect(OffloadDecision.decide(rule: rule, outlook: Self.outlook([.cpuPercent: 20, .bytesPerSecond: 50_000]), current: 0, band: 0.2).verdict == .offload)
+    }
 }

@@ -22,6 +22,15 @@ struct PolicyReaderInputTests {
             == "unknown key 'spillsPerSecond' (allowed: cpuPercent, memoryMiB, connections, bytesPerSecond, diskBytesPerSecond)")
     }
 
+    @Test("offloadWhen names planned resources; anything else is one diagnostic naming the list")
+    func offloadWhenResources() {
+        let good = Self.diagnostics(Self.task("offloadWhen: [cpuPercent, diskBytesPerSecond]"))
+        #expect(!good.contains { $0.key.hasPrefix("tasks.t.offloadWhen") })
+        let bad = Self.diagnostics(Self.task("offloadWhen: [cpuPercent, gpuPercent]")).filter { $0.key.hasPrefix("tasks.t.offloadWhen") }
+        #expect(bad.count == 1 && bad.first?.key == "tasks.t.offloadWhen[1]", "\(bad)")
+        #expect(bad.first?.message.contains("'gpuPercent' is not a resource") == true)
+    }
+
     @Test("integers too large to compute with are range errors, in any YAML form, never a trap", arguments: [
         ("maxCVMs: 9223372036854775807", "9223372036854775807 is out of range 1...1000000000"),
         ("maxCVMs: 99999999999999999999", "99999999999999999999 is out of range 1...1000000000"),

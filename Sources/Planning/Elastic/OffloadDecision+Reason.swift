@@ -2,6 +2,12 @@ extension OffloadDecision {
     /// The decision in words, with the figures that made it.
     /// `bounded`: cluster size, minimum or maximum changed the target usage alone asked for.
     func explain(rule: TaskRule, band: Double, bounded: Bool) -> String {
+        let base = explainUsage(rule: rule, band: band, bounded: bounded)
+        guard let unrelieved, target <= current || units.map({ $0 <= 1 }) ?? true else { return base }
+        return base + "; heavy on \(unrelieved.resource.rawValue) (\(ReasonText.number(unrelieved.units, 2))× its threshold), which offloading does not relieve (offloadWhen: \(rule.offloadWhen.map(\.rawValue).joined(separator: ", "))): it stays with the TMS"
+    }
+
+    private func explainUsage(rule: TaskRule, band: Double, bounded: Bool) -> String {
         let counts = "\(target) CVM\(target == 1 ? "" : "s") needed (has \(current))"
         guard let units, let dominant, let threshold else {
             let why = rule.thresholds.isEmpty ? "no offload thresholds" : "no usage observed yet"

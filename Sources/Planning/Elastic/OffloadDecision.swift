@@ -37,7 +37,22 @@ public struct OffloadDecision: Sendable, Hashable {
     /// The outlook of the resource that decided (the largest ratio).
     public var dominant: UsageOutlook?
     public var threshold: Double?
+    /// The heaviest resource over its threshold that offloading does not relieve (the rule's
+    /// `offloadWhen` leaves it out), with its ratio: why a heavy task stays.
+    public var unrelieved: (resource: UsageResource, units: Double)?
     public var reason: String
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.task == b.task && a.current == b.current && a.target == b.target && a.verdict == b.verdict && a.units == b.units
+            && a.confirmedUnits == b.confirmedUnits && a.dominant == b.dominant && a.threshold == b.threshold
+            && a.unrelieved?.resource == b.unrelieved?.resource && a.unrelieved?.units == b.unrelieved?.units && a.reason == b.reason
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(task)
+        hasher.combine(target)
+        hasher.combine(reason)
+    }
 
     /// Decides for `rule` with `current` CVMs (healthy plus those being replaced).
     /// `band` is the hysteresis band as a fraction (0.2); contract: `0 <= band < 1`.
@@ -48,8 +63,14 @@ public struct OffloadDecision: Sendable, Hashable {
         var confirmed = 0.0
         var dominant: UsageOutlook?
         var threshold: Double?
+        var unrelieved: (resource: UsageResource, units: Double)?
         for resource in rule.thresholds.keys.sorted() {
             guard let limit = rule.thresholds[resource], let o = outlook[resource] else { continue }
+            if !rule.offloadWhen.isEmpty, !rule.offloadWhen.contains(resource) {
+                let ratio = o.anticipated / limit
+                if ratio > 1, ratio > (unrelieved?.units ?? 0) { unrelieved = (resource, ratio) }
+                continue
+            }
             let ratio = o.anticipated / limit
             if units == nil || ratio > units! {
                 units = ratio
@@ -83,7 +104,7 @@ public struct OffloadDecision: Sendable, Hashable {
         }
         var decision = OffloadDecision(
             task: rule.name, current: current, target: target, verdict: verdict, units: units,
-            confirmedUnits: units == nil ? nil : confirmed, dominant: dominant, threshold: threshold, reason: "")
+            confirmedUnits: units == nil ? nil : confirmed, dominant: dominant, threshold: threshold, unrelieved: unrelieved, reason: "")
         decision.reason = decision.explain(rule: rule, band: band, bounded: wanted != target)
         return decision
     }

@@ -23,7 +23,7 @@ extension PolicyDraft {
                 minCVMs: t.minCVMs ?? 0, maxCVMs: t.maxCVMs!, clusterSize: t.clusterSize ?? 1,
                 serves: t.serves.map(\.name), preferredHosts: t.preferredHosts.map(\.name),
                 vcpus: t.vcpus ?? image!.defaultVCPUs!, memoryMiB: t.memoryMiB ?? image!.defaultMemoryMiB!,
-                profile: t.cpuShare.map(UsageProfile.init(cpuShare:)) ?? .balanced)
+                profile: t.cpuShare.map(UsageProfile.init(cpuShare:)) ?? .balanced, offloadWhen: t.offloadWhen)
         }
         let usedImages = Set(taskList.map(\.image))
         return PolicySet(

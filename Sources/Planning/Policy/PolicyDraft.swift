@@ -50,6 +50,7 @@ struct PolicyDraft {
         var vcpus: Int?
         var memoryMiB: Int?
         var cpuShare: Double?
+        var offloadWhen: [UsageResource] = []
         /// Some field failed to read; skip checks that would only repeat that error.
         var incomplete = false
     }

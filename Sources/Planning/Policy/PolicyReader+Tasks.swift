@@ -1,11 +1,11 @@
 extension PolicyReader {
     static let taskKeys = [
         "image", "tier", "thresholds", "minCVMs", "maxCVMs", "clusterSize", "serves", "preferredHosts",
-        "vcpus", "memoryMiB", "cpuShare",
+        "vcpus", "memoryMiB", "cpuShare", "offloadWhen",
     ]
 
     /// `tasks: {NAME: {image, tier, thresholds: {RESOURCE: N}, minCVMs, maxCVMs, clusterSize,
-    /// serves, preferredHosts, vcpus, memoryMiB, cpuShare}}`
+    /// serves, preferredHosts, vcpus, memoryMiB, cpuShare, offloadWhen: [RESOURCE]}}`
     mutating func readTasks(_ section: PolicyField, into draft: inout PolicyDraft) {
         for entry in namedEntries(of: section) {
             if let first = draft.tasks[entry.key] {
@@ -37,6 +37,16 @@ extension PolicyReader {
             if let v = f["vcpus"] { task.vcpus = int(v, in: 1...Int.max) }
             if let v = f["memoryMiB"] { task.memoryMiB = int(v, in: 1...Int.max) }
             if let v = f["cpuShare"] { task.cpuShare = number(v, "is not a share in 0...1") { (0...1).contains($0) } }
+            if let v = f["offloadWhen"], let names = nameList(v) {
+                for name in names {
+                    guard let resource = UsageResource(rawValue: name.name), UsageResource.planned.contains(resource) else {
+                        report(.invalidValue, at: name.location, key: name.path,
+                               "'\(name.name)' is not a resource; one of: \(UsageResource.planned.map(\.rawValue).joined(separator: ", "))")
+                        continue
+                    }
+                    task.offloadWhen.append(resource)
+                }
+            }
             task.incomplete = diagnostics.count > errorsBefore
             draft.tasks[entry.key] = task
         }

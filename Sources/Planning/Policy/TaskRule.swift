@@ -21,12 +21,19 @@ public struct TaskRule: Sendable, Hashable {
     public var vcpus: Int
     public var memoryMiB: Int
     public var profile: UsageProfile
+    /// The resources whose pressure offloading relieves (empty: every resource with a
+    /// threshold). A task heavy only on others stays with the traffic manager: offloading a
+    /// task heavy on network I/O moves its bytes through the traffic manager all the same,
+    /// while one heavy on CPU or disk takes that work away.
+    public var offloadWhen: [UsageResource]
 
     public init(
         name: String, image: String, tier: String, thresholds: [UsageResource: Double] = [:],
         minCVMs: Int = 0, maxCVMs: Int, clusterSize: Int = 1, serves: [String] = [],
-        preferredHosts: [String] = [], vcpus: Int, memoryMiB: Int, profile: UsageProfile = .balanced
+        preferredHosts: [String] = [], vcpus: Int, memoryMiB: Int, profile: UsageProfile = .balanced,
+        offloadWhen: [UsageResource] = []
     ) {
+        self.offloadWhen = offloadWhen
         self.name = name
         self.image = image
         self.tier = tier
