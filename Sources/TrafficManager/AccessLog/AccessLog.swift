@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import TMSCore
 
 /// The traffic manager's access log (see ``AccessLogConfig``). Each core appends its records
 /// to a buffer of its own (a lock only that core and the writer take); a writer thread takes
@@ -13,9 +14,9 @@ public final class AccessLog: Sendable {
     let buffers: [CoreBuffer]
     public let spool: AccessLogSpool?
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Called after each write that added records to the spool (the shipper's wake-up).
-    let onSpooled = Mutex<(@Sendable () -> Void)?>(nil)
+    let onSpooled = Locked<(@Sendable () -> Void)?>(nil)
 
     struct State {
         var running = false
@@ -81,7 +82,7 @@ public final class AccessLog: Sendable {
     /// One core's records not yet taken by the writer (its own object: no cache line shared
     /// with another core's).
     final class CoreBuffer: Sendable {
-        let records = Mutex<[AccessLogRecord]>([])
+        let records = Locked<[AccessLogRecord]>([])
         /// Records dropped because the writer fell ``coreBufferLimit`` behind.
         let lost = Atomic<Int>(0)
     }
@@ -197,7 +198,7 @@ public final class AccessLog: Sendable {
 /// event records (once the access log exists), next to wherever they go anyway.
 struct AccessLogEventTap: LogHandler {
     final class Target: Sendable {
-        let log = Mutex<AccessLog?>(nil)
+        let log = Locked<AccessLog?>(nil)
     }
 
     let target: Target

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import Synchronization
+import TMSCore
 
 /// The stream between a traffic manager and its log collector, one line per message, fields
 /// separated by tabs, at most ``maximumLength`` bytes a line:
@@ -45,7 +46,7 @@ final class AccessLogShipper: Sendable {
     let address: HostPort
     private let loop: any EventLoop
     private let box: NIOLoopBoundBox<State>
-    let status = Mutex(Status())
+    let status = Locked(Status())
 
     struct State {
         var stopped = false

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TMSCore
 
 /// The bounded on-disk buffer between the traffic manager and its log collector (see
 /// ``AccessLogConfig``): every record gets the next sequence number and is appended to the
@@ -19,7 +20,7 @@ public final class AccessLogSpool: Sendable {
     public let maxBytes: Int
     public let dropOldest: Bool
     public let source: String
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     struct File {
         var first: UInt64
@@ -103,7 +104,7 @@ public final class AccessLogSpool: Sendable {
         }
         state.nextSeq = max(state.nextSeq, state.acked + 1)
         state.highWater = state.bytes
-        self.state = Mutex(state)
+        self.state = Locked(state)
     }
 
     // MARK: the writer's side

@@ -144,7 +144,7 @@ final class CoreVServerState {
 final class PersistenceTable: Sendable {
     private let pins: Mutex<SpilloverPersistence>
     /// Pins this process made, for the session store (only while one is configured).
-    let outbox = Mutex<[(client: String, target: String, expires: Duration)]>([])
+    let outbox = Locked<[(client: String, target: String, expires: Duration)]>([])
     let shared = Atomic<Bool>(false)
 
     init(timeout: Duration) {

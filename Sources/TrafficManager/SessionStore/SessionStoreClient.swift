@@ -15,7 +15,7 @@ final class SessionStoreClient: Sendable {
     let address: HostPort
     private let loop: any EventLoop
     private let box: NIOLoopBoundBox<State>
-    let status = Mutex(SessionStoreStatus())
+    let status = Locked(SessionStoreStatus())
 
     struct State {
         var stopped = false
