@@ -126,3 +126,28 @@ func eventually(timeout: Double, _ condition: () throws -> Bool) rethrows -> Boo
     }
     return try condition()
 }
+
+/// A `cvmctl tms run --config CONFIG` started for a test, its output going to
+/// `STATE/NAME.log`; stopped (SIGTERM, waited for) by `stop()`.
+final class TmsRun: @unchecked Sendable {
+    let process: Process
+    let log: String
+
+    init(_ cli: CLIHarness, config: String, name: String = "tms") throws {
+        process = cli.process(["tms", "run", "--config", config])
+        log = cli.state + "/\(name).log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+    }
+
+    /// What it logged so far.
+    func text() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+}

@@ -44,15 +44,9 @@ import Testing
               - { name: b, address: \(b.address), port: 9000, capacity: 5 }
 
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let tms = cli.process(["tms", "run", "--config", config])
-        let log = cli.state + "/tms.log"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        tms.standardOutput = handle
-        tms.standardError = handle
-        try tms.run()
-        defer { tms.terminate(); tms.waitUntilExit() }
-        func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        let tms = try TmsRun(cli, config: config)
+        defer { tms.stop() }
+        let logText = tms.text
         func lines(_ text: String) -> [Substring] { logText().split(separator: "\n").filter { $0.contains(text) } }
 
         try #require(try eventually(timeout: 40) { logText().contains("monitoring offloaded: following") },
@@ -173,15 +167,9 @@ extension HealthMonitorOffloadTests {
             return Double(try total() - first) / Date().timeIntervalSince(began)
         }
         func run(offloaded: Bool) throws -> Double {
-            let tms = cli.process(["tms", "run", "--config", try write(offloaded: offloaded)])
-            let log = cli.state + "/tms-\(offloaded).log"
-            _ = FileManager.default.createFile(atPath: log, contents: nil)
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            tms.standardOutput = handle
-            tms.standardError = handle
-            try tms.run()
-            defer { tms.terminate(); tms.waitUntilExit() }
-            func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+            let tms = try TmsRun(cli, config: try write(offloaded: offloaded), name: "tms-\(offloaded)")
+            defer { tms.stop() }
+            let logText = tms.text
             if offloaded {
                 try #require(try eventually(timeout: 40) { logText().contains("monitoring offloaded: following") }, "\(logText().suffix(2000))")
             } else {

@@ -42,15 +42,9 @@ import TrafficManager
               - { name: a, address: \(backend.address), port: 9000, capacity: 50 }
 
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let tms = cli.process(["tms", "run", "--config", config])
-        let log = cli.state + "/tms.log"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        tms.standardOutput = handle
-        tms.standardError = handle
-        try tms.run()
-        defer { tms.terminate(); tms.waitUntilExit() }
-        func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        let tms = try TmsRun(cli, config: config)
+        defer { tms.stop() }
+        let logText = tms.text
         func address(of name: String) throws -> String? { try cli.status().cvms.first { $0.name == name }?.address }
 
         let first = try #require(try address(of: "logs1"))
@@ -181,15 +175,9 @@ import TrafficManager
           - { name: web, bind: "127.0.0.1:\(CVMBackupTests.freePort())", services: [{ name: a, address: 127.0.0.1, port: 9, capacity: 1 }] }
 
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let tms = cli.process(["tms", "run", "--config", config])
-        let log = cli.state + "/tms.log"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        tms.standardOutput = handle
-        tms.standardError = handle
-        try tms.run()
-        defer { tms.terminate(); tms.waitUntilExit() }
-        func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        let tms = try TmsRun(cli, config: config)
+        defer { tms.stop() }
+        let logText = tms.text
         try #require(try eventually(timeout: 40) { logText().contains("access log: shipping to the collector") }, "\(logText().suffix(2000))")
         let shipStart = Date()
         let token = try String(contentsOfFile: cli.state + "/tms-admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)

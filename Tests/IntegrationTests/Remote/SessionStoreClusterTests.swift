@@ -94,10 +94,10 @@ import Testing
         let primary = try NameServer(name: "P"), backup = try NameServer(name: "S")
         defer { primary.stop(); backup.stop() }
         final class TM {
-            let process: Process, log: String, port: Int
-            init(process: Process, log: String, port: Int) { self.process = process; self.log = log; self.port = port }
-            func text() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
-            func stop() { process.terminate(); process.waitUntilExit() }
+            let run: TmsRun, port: Int
+            init(run: TmsRun, port: Int) { self.run = run; self.port = port }
+            func text() -> String { run.text() }
+            func stop() { run.stop() }
         }
         func start(_ name: String) throws -> TM {
             let port = CVMBackupTests.freePort()
@@ -115,14 +115,7 @@ import Testing
                 services: [{ name: s, address: 127.0.0.1, port: \(backup.port), capacity: 100 }]
 
             """.write(toFile: config, atomically: true, encoding: .utf8)
-            let process = cli.process(["tms", "run", "--config", config])
-            let log = cli.state + "/\(name).log"
-            _ = FileManager.default.createFile(atPath: log, contents: nil)
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            process.standardOutput = handle
-            process.standardError = handle
-            try process.run()
-            return TM(process: process, log: log, port: port)
+            return TM(run: try TmsRun(cli, config: config, name: name), port: port)
         }
         func waitShared(_ tm: TM, master address: String) throws {
             try #require(try eventually(timeout: 40) { tm.text().contains("persistence shared through the master at \(address):7490") },
