@@ -142,13 +142,13 @@ final class CoreVServerState {
 /// The clients a primary vServer sent to a backup (TMSCore's `SpilloverPersistence`), shared
 /// by every core: a client's next connection may arrive on any core.
 final class PersistenceTable: Sendable {
-    private let pins: Mutex<SpilloverPersistence>
+    private let pins: Locked<SpilloverPersistence>
     /// Pins this process made, for the session store (only while one is configured).
     let outbox = Locked<[(client: String, target: String, expires: Duration)]>([])
     let shared = Atomic<Bool>(false)
 
     init(timeout: Duration) {
-        pins = Mutex(SpilloverPersistence(timeout: timeout))
+        pins = Locked(SpilloverPersistence(timeout: timeout))
     }
 
     /// A pin this process made (a connection sent to a backup): for the session store too.
