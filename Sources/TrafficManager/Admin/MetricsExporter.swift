@@ -85,6 +85,12 @@ final class MetricsExporter: Sendable {
                 if let collector = log.collector {
                     gauge(&state, "tms_access_log_collector_connected", [], collector.connected ? 1 : 0)
                     gauge(&state, "tms_access_log_collector_refusing", [], collector.refusing == nil ? 0 : 1)
+                    // The collector's summary: records per vServer and outcome, as it counts them.
+                    for (vServer, outcomes) in collector.vServers.prefix(1000) {
+                        for (outcome, count) in outcomes {
+                            gauge(&state, "tms_access_log_collector_records", [("vserver", vServer), ("outcome", outcome)], Double(count))
+                        }
+                    }
                 }
             }
         }

@@ -183,7 +183,9 @@ extension ProxyTests {
                 #expect(status.records >= 40 && status.lost == 0)
                 #expect(status.spool?.unacknowledged == 0 && status.spool?.highWaterBytes ?? 0 > 0)
                 #expect(status.collector?.connected == true && status.collector?.topClients.first?.client == "127.0.0.1")
+                await manager.sampleUsage()
                 #expect(manager.metricsText.contains("tms_access_log_records_total"))
+                #expect(manager.metricsText.contains("tms_access_log_collector_records{"), "\(manager.metricsText.split(separator: "\n").filter { $0.contains("access_log") })")
             }
             await collectorManager.shutdown()
             await backend.kill()
