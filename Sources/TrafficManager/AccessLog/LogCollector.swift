@@ -172,9 +172,11 @@ private final class CollectorHandler: ChannelInboundHandler {
         if let source {
             // R <seq> <record>
             guard line.hasPrefix("R\t"), let tab = line.dropFirst(2).firstIndex(of: "\t"),
-                  let seq = UInt64(line[line.index(line.startIndex, offsetBy: 2)..<tab]),
-                  let record = AccessLogRecord(line: line[line.index(after: tab)...]) else { return false }
-            batch.append(SegmentStore.Entry(source: source, seq: seq, record: record))
+                  let seq = UInt64(line[line.index(line.startIndex, offsetBy: 2)..<tab]) else { return false }
+            // Parsed to check it and to index it; stored as received.
+            let text = line[line.index(after: tab)...]
+            guard let record = AccessLogRecord(line: text) else { return false }
+            batch.append(SegmentStore.Entry(source: source, seq: seq, record: record, line: text))
             return true
         }
         if line.hasPrefix("HELLO\t") {

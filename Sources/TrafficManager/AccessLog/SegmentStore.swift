@@ -60,11 +60,23 @@ public final class SegmentStore {
         public var source: String
         public var seq: UInt64
         public var record: AccessLogRecord
+        /// The record's line as received, when it was parsed from one (stored as is, not
+        /// rendered again).
+        var line: Substring?
+
         public init(source: String, seq: UInt64, record: AccessLogRecord) {
             self.source = source
             self.seq = seq
             self.record = record
         }
+
+        init(source: String, seq: UInt64, record: AccessLogRecord, line: Substring) {
+            self.init(source: source, seq: seq, record: record)
+            self.line = line
+        }
+
+        public static func == (a: Entry, b: Entry) -> Bool { a.source == b.source && a.seq == b.seq && a.record == b.record }
+        public func hash(into hasher: inout Hasher) { hasher.combine(source); hasher.combine(seq) }
     }
 
     struct Header: Equatable {
@@ -266,10 +278,16 @@ public final class SegmentStore {
         var start = 0
         while start < fresh.count {
             var chunk: [UInt8] = []
+            chunk.reserveCapacity(bodyCapacity / 4 + 2048)
             var end = start
             while end < fresh.count, chunk.count < bodyCapacity / 4 {
                 let entry = fresh[end]
-                chunk += Array("\(MonitorStreamLine.escape(entry.source))\t\(entry.seq)\t\(entry.record.line)\n".utf8)
+                chunk.append(contentsOf: MonitorStreamLine.escape(entry.source).utf8)
+                chunk.append(0x09)
+                chunk.append(contentsOf: String(entry.seq).utf8)
+                chunk.append(0x09)
+                if let line = entry.line { chunk.append(contentsOf: line.utf8) } else { chunk.append(contentsOf: entry.record.line.utf8) }
+                chunk.append(0x0a)
                 end += 1
             }
             try write(chunk: chunk, entries: fresh[start..<end], nowMs: nowMs)
