@@ -39,19 +39,12 @@ public struct OffloadDecision: Sendable, Hashable {
     public var threshold: Double?
     /// The heaviest resource over its threshold that offloading does not relieve (the rule's
     /// `offloadWhen` leaves it out), with its ratio: why a heavy task stays.
-    public var unrelieved: (resource: UsageResource, units: Double)?
+    public var unrelieved: Unrelieved?
     public var reason: String
 
-    public static func == (a: Self, b: Self) -> Bool {
-        a.task == b.task && a.current == b.current && a.target == b.target && a.verdict == b.verdict && a.units == b.units
-            && a.confirmedUnits == b.confirmedUnits && a.dominant == b.dominant && a.threshold == b.threshold
-            && a.unrelieved?.resource == b.unrelieved?.resource && a.unrelieved?.units == b.unrelieved?.units && a.reason == b.reason
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(task)
-        hasher.combine(target)
-        hasher.combine(reason)
+    public struct Unrelieved: Sendable, Hashable {
+        public var resource: UsageResource
+        public var units: Double
     }
 
     /// Decides for `rule` with `current` CVMs (healthy plus those being replaced).
@@ -63,12 +56,12 @@ public struct OffloadDecision: Sendable, Hashable {
         var confirmed = 0.0
         var dominant: UsageOutlook?
         var threshold: Double?
-        var unrelieved: (resource: UsageResource, units: Double)?
+        var unrelieved: Unrelieved?
         for resource in rule.thresholds.keys.sorted() {
             guard let limit = rule.thresholds[resource], let o = outlook[resource] else { continue }
             if !rule.offloadWhen.isEmpty, !rule.offloadWhen.contains(resource) {
                 let ratio = o.anticipated / limit
-                if ratio > 1, ratio > (unrelieved?.units ?? 0) { unrelieved = (resource, ratio) }
+                if ratio > 1, ratio > (unrelieved?.units ?? 0) { unrelieved = Unrelieved(resource: resource, units: ratio) }
                 continue
             }
             let ratio = o.anticipated / limit

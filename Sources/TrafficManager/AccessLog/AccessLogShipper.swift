@@ -137,7 +137,7 @@ final class ShipperHandler: ChannelInboundHandler {
     unowned let shipper: AccessLogShipper
     let logger: Logger
     private var context: ChannelHandlerContext?
-    private var pending: [UInt8] = []
+    private var lines = LineBuffer(limit: CollectorProtocol.maximumLength)
     /// The next sequence number to send, once the collector said where it stands.
     private var cursor: UInt64?
     private var acknowledged: UInt64 = 0
@@ -176,19 +176,15 @@ final class ShipperHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
-        pending += buffer.readBytes(length: buffer.readableBytes) ?? []
-        var start = 0
-        while let newline = pending[start...].firstIndex(of: 0x0a) {
-            let line = String(decoding: pending[start..<newline], as: UTF8.self)
-            start = newline + 1
-            guard handle(Substring(line), context: context) else {
+        let (received, tooLong) = lines.lines(&buffer)
+        for line in received {
+            guard handle(line, context: context) else {
                 endReason = "a malformed line from the collector"
                 context.close(promise: nil)
                 return
             }
         }
-        pending.removeFirst(start)
-        if pending.count > CollectorProtocol.maximumLength {
+        if tooLong {
             endReason = "a line longer than \(CollectorProtocol.maximumLength) bytes"
             context.close(promise: nil)
         }

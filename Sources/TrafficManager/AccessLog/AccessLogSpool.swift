@@ -191,14 +191,20 @@ public final class AccessLogSpool: Sendable {
     /// Up to `limit` retained records from sequence number `seq` on.
     public func records(from seq: UInt64, limit: Int) -> [(seq: UInt64, line: String)] {
         state.withLock { state in
-            var low = state.head, high = state.seqs.count
-            while low < high {
-                let middle = (low + high) / 2
-                if state.seqs[middle] < seq { low = middle + 1 } else { high = middle }
-            }
+            let low = Self.firstIndex(from: seq, in: state)
             let end = min(state.seqs.count, low + limit)
             return (low..<end).map { (state.seqs[$0], state.lines[$0]) }
         }
+    }
+
+    /// The index of the first retained record with a sequence number of at least `seq`.
+    private static func firstIndex(from seq: UInt64, in state: State) -> Int {
+        var low = state.head, high = state.seqs.count
+        while low < high {
+            let middle = (low + high) / 2
+            if state.seqs[middle] < seq { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     /// The collector has every record up to `seq`.
@@ -215,7 +221,7 @@ public final class AccessLogSpool: Sendable {
 
     public var stats: Stats {
         state.withLock { state in
-            let unacked = state.seqs[state.head...].reduce(0) { $0 + ($1 > state.acked ? 1 : 0) }
+            let unacked = state.seqs.count - Self.firstIndex(from: state.acked + 1, in: state)
             return Stats(bytes: state.bytes, highWaterBytes: state.highWater, records: state.seqs.count - state.head,
                          unacknowledged: unacked, nextSeq: state.nextSeq, acknowledged: state.acked, dropped: state.dropped)
         }

@@ -123,7 +123,7 @@ private final class CollectorHandler: ChannelInboundHandler {
     let pool: NIOThreadPool
     let summary: LogCollector.Summary
     let logger: Logger
-    private var pending: [UInt8] = []
+    private var lines = LineBuffer(limit: CollectorProtocol.maximumLength)
     private var source: String?
     private var batch: [SegmentStore.Entry] = []
     private var writing = false
@@ -148,18 +148,14 @@ private final class CollectorHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
-        pending += buffer.readBytes(length: buffer.readableBytes) ?? []
-        var start = 0
-        while let newline = pending[start...].firstIndex(of: 0x0a) {
-            let line = Substring(decoding: pending[start..<newline], as: UTF8.self)
-            start = newline + 1
+        let (received, tooLong) = lines.lines(&buffer)
+        for line in received {
             guard handle(line, context: context) else {
                 context.close(promise: nil)
                 return
             }
         }
-        pending.removeFirst(start)
-        if pending.count > CollectorProtocol.maximumLength { context.close(promise: nil) }
+        if tooLong { context.close(promise: nil) }
         // Back-pressure: a shipper ahead of the disk is not read until the batch is written.
         if batch.count >= 5000, reading {
             reading = false

@@ -49,7 +49,7 @@ public enum LogCollectorClient {
     private final class AnswerHandler: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
         let promise: EventLoopPromise<Answer>
-        private var pending: [UInt8] = []
+        private var lines = LineBuffer(limit: CollectorProtocol.maximumLength)
         private var answer = Answer(entries: [], matched: 0, segmentsRead: 0)
         private var done = false
 
@@ -57,15 +57,9 @@ public enum LogCollectorClient {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var buffer = unwrapInboundIn(data)
-            pending += buffer.readBytes(length: buffer.readableBytes) ?? []
-            var start = 0
-            while !done, let newline = pending[start...].firstIndex(of: 0x0a) {
-                let line = Substring(decoding: pending[start..<newline], as: UTF8.self)
-                start = newline + 1
-                handle(line)
-            }
-            pending.removeFirst(start)
-            if pending.count > CollectorProtocol.maximumLength { finish(.failure(Failure(description: "the log collector sent a line too long"))) }
+            let (received, tooLong) = lines.lines(&buffer)
+            for line in received where !done { handle(line) }
+            if tooLong { finish(.failure(Failure(description: "the log collector sent a line too long"))) }
         }
 
         private func handle(_ line: Substring) {

@@ -196,7 +196,8 @@ final class SessionClientHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        guard let lines = buffer.lines(&bytes) else { return context.close(promise: nil) }
+        let (lines, tooLong) = buffer.lines(&bytes)
+        guard !tooLong else { return context.close(promise: nil) }
         let tables = self.tables()
         for line in lines {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)

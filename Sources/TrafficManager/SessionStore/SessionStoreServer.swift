@@ -119,6 +119,7 @@ final class SessionStoreCore {
     var pending: [(revision: UInt64, id: String, context: ChannelHandlerContext, since: NIODeadline)] = []
     var upstream: (any Channel)?
     var sweeper: RepeatedTask?
+    private var sweeps = 0
     var stopped = false
 
     struct Peer {
@@ -246,8 +247,12 @@ final class SessionStoreCore {
             }
             settle()
         }
-        let now = Self.nowMs
-        if table.count > 0, Int.random(in: 0..<10) == 0 { table = table.filter { $0.value.expiresMs > now } }
+        // Expired pins go once a second (reads skip them meanwhile).
+        sweeps += 1
+        if sweeps % 10 == 0, !table.isEmpty {
+            let now = Self.nowMs
+            table = table.filter { $0.value.expiresMs > now }
+        }
     }
 
     private func broadcast(_ key: PinKey, _ pin: Pin) {
@@ -318,24 +323,6 @@ func parseChange(_ fields: [Substring]) -> (PinKey, Pin)? {
     return (PinKey(vServer: vServer, client: client), Pin(target: target, expiresMs: expires, revision: revision))
 }
 
-/// Reads `\n`-ended lines, at most `limit` bytes each; nil when one is too long.
-struct LineBuffer {
-    var pending: [UInt8] = []
-    let limit: Int
-
-    mutating func lines(_ buffer: inout ByteBuffer) -> [Substring]? {
-        pending += buffer.readBytes(length: buffer.readableBytes) ?? []
-        var lines: [Substring] = []
-        var start = 0
-        while let newline = pending[start...].firstIndex(of: 0x0a) {
-            lines.append(Substring(decoding: pending[start..<newline], as: UTF8.self))
-            start = newline + 1
-        }
-        pending.removeFirst(start)
-        return pending.count > limit ? nil : lines
-    }
-}
-
 private final class SessionStoreHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     let core: SessionStoreCore
@@ -352,7 +339,8 @@ private final class SessionStoreHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        guard let lines = buffer.lines(&bytes) else { return context.close(promise: nil) }
+        let (lines, tooLong) = buffer.lines(&bytes)
+        guard !tooLong else { return context.close(promise: nil) }
         for line in lines {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
             switch (fields.first, fields.count) {
@@ -400,7 +388,8 @@ private final class ReplicaHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        guard let lines = buffer.lines(&bytes) else { return context.close(promise: nil) }
+        let (lines, tooLong) = buffer.lines(&bytes)
+        guard !tooLong else { return context.close(promise: nil) }
         var last: UInt64?
         for line in lines {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)

@@ -145,7 +145,7 @@ import Testing
         // A pins 127.0.0.2 to the backup; B sends it there too (its primary is free), and
         // another client to the primary.
         try spill(a, from: "127.0.0.2")
-        #expect(try eventually(timeout: 5) { (try? Self.ask(port: b.port, from: "127.0.0.2").name) == "S" }, "B did not honour A's pin")
+        #expect(try eventually(timeout: 15) { (try? Self.ask(port: b.port, from: "127.0.0.2").name) == "S" }, "B did not honour A's pin")
         #expect(try Self.ask(port: b.port, from: "127.0.0.3").name == "P")
 
         // The master's QEMU is killed: the monitor promotes the servant (on the test-bed host),
@@ -163,10 +163,10 @@ import Testing
         let c = try start("c")
         defer { c.stop() }
         try waitShared(c, master: servantAddress)
-        #expect(try eventually(timeout: 5) { (try? Self.ask(port: c.port, from: "127.0.0.2").name) == "S" },
+        #expect(try eventually(timeout: 15) { (try? Self.ask(port: c.port, from: "127.0.0.2").name) == "S" },
                 "the promoted servant did not hold the acknowledged pin: \(c.text().suffix(2000))")
         try spill(a, from: "127.0.0.4")
-        #expect(try eventually(timeout: 5) { (try? Self.ask(port: c.port, from: "127.0.0.4").name) == "S" }, "a new pin did not reach C")
+        #expect(try eventually(timeout: 15) { (try? Self.ask(port: c.port, from: "127.0.0.4").name) == "S" }, "a new pin did not reach C")
         #expect(try Self.ask(port: c.port, from: "127.0.0.5").name == "P")
     }
 }
