@@ -67,7 +67,7 @@ final class Agent {
             // A data plane that just started serving is announced at once, not at the next
             // tick: the traffic manager adds the CVM as soon as a heartbeat says it serves.
             // (Also when it serves a new configuration: `serve` waits for that one.)
-            if dataPlane.awaitsServing, now < nextTick, dataPlane.servesWantedConfig { nextTick = now }
+            if dataPlane.awaitsServing, now < nextTick, dataPlane.servesWantedConfig || dataPlane.rejectsWantedConfig { nextTick = now }
             if now >= nextTick {
                 sendHeartbeat(on: port)
                 nextTick += interval

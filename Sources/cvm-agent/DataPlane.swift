@@ -12,6 +12,8 @@ struct DataPlane {
     static let binary = "/bin/cvm-tms"
     static let configPath = "/tmp/cvm-tms.yaml"
     static let statusPath = "/tmp/cvm-tms.status"
+    /// Why the data plane refused the configuration its status line names `rejected`.
+    static let reasonPath = "/tmp/cvm-tms.status.reason"
 
     private(set) var pid: pid_t?
     private var configured = false
@@ -56,17 +58,23 @@ struct DataPlane {
     /// What the last heartbeat said: serving or not, and with which configuration.
     private var announcedServing = false
     private var announcedConfig: UInt64 = 0
+    private var announcedRejected: UInt64 = 0
     /// The digest of the configuration the last `serve` brought.
     private(set) var wantedConfig: UInt64 = 0
 
     /// Configured, running, and not yet announced as serving the configuration last sent.
-    var awaitsServing: Bool { configured && pid != nil && !(announcedServing && announcedConfig == wantedConfig) }
+    var awaitsServing: Bool {
+        configured && pid != nil && !(announcedServing && announcedConfig == wantedConfig) && announcedRejected != wantedConfig
+    }
 
     /// Whether the data plane now serves the configuration last sent.
     var servesWantedConfig: Bool {
         guard let report = report() else { return false }
         return report.serving && report.config == wantedConfig
     }
+
+    /// Whether the data plane refused the configuration last sent (the heartbeat says why).
+    var rejectsWantedConfig: Bool { report()?.rejected == wantedConfig }
 
     /// Starts the data plane in standby (no configuration yet), if this image has one.
     mutating func prestart() -> String {
@@ -80,14 +88,21 @@ struct DataPlane {
         let report = report()
         announcedServing = report?.serving == true
         announcedConfig = report?.config ?? 0
+        announcedRejected = report?.rejected ?? 0
         return report
     }
 
     /// The data plane's report: nil while never configured.
     func report() -> ServiceReport? {
         guard configured else { return nil }
-        guard pid != nil, let text = FileIO.readText(Self.statusPath), let report = ServiceReport(statusLine: text) else {
+        guard pid != nil, let text = FileIO.readText(Self.statusPath), var report = ServiceReport(statusLine: text) else {
             return ServiceReport(serving: false)
+        }
+        // A configuration the data plane refused: its reason goes with the heartbeat (bounded).
+        if report.rejected != 0 {
+            let reason = FileIO.read(Self.reasonPath, limit: 1024).map { String(decoding: $0.prefix(1024), as: UTF8.self) } ?? "no reason given"
+            report = ServiceReport(serving: report.serving, active: report.active, opened: report.opened, bytes: report.bytes,
+                                   spills: report.spills, config: report.config, rejected: report.rejected, rejectReason: reason)
         }
         return report
     }

@@ -54,7 +54,7 @@ let finished = DispatchSemaphore(value: 0)
 let logged = logger
 Task.detached {
     do {
-        var config = try TMSConfig.load(file: configPath)
+        var config = acceptedConfig()
         config.admin.address = nil
         let manager = TrafficManager(config: config, configFile: configPath, cores: config.cores, logger: logged)
         let status = StatusWriter(manager: manager, path: statusPath)
@@ -70,6 +70,40 @@ Task.detached {
 }
 finished.wait()
 exit(0)
+
+/// The configuration in the file, once this data plane accepts it: one that does not load, or
+/// that only a guest can tell is wrong (``TMSConfig/guestProblem``), is reported in the status
+/// file (`serving=0 rejected=DIGEST`, the reason in `STATUS.reason`: the agent puts both in its
+/// heartbeats, and `serve` fails at once with the reason) and the file is watched until the
+/// next `serve` replaces it. (Exiting instead would have the agent restart this process every
+/// second, with the same file.)
+func acceptedConfig() -> TMSConfig {
+    let reasonPath = statusPath + ".reason"
+    while true {
+        let text = (try? String(contentsOfFile: configPath, encoding: .utf8)) ?? ""
+        let reason: String
+        do {
+            let config = try TMSConfig.parse(text, file: configPath)
+            guard let problem = config.guestProblem else {
+                try? FileManager.default.removeItem(atPath: reasonPath)
+                return config
+            }
+            reason = problem
+        } catch {
+            reason = "\(error)"
+        }
+        let digest = ServiceReport.configDigest(of: text)
+        FileHandle.standardError.write(Data("cvm-tms: configuration refused: \(reason)\n".utf8))
+        _ = FileManager.default.createFile(atPath: reasonPath, contents: Data(reason.utf8))
+        let temporary = statusPath + ".tmp"
+        if FileManager.default.createFile(atPath: temporary, contents: Data("serving=0 rejected=\(digest)\n".utf8)) {
+            _ = rename(temporary, statusPath)
+        }
+        while ((try? String(contentsOfFile: configPath, encoding: .utf8)).map(ServiceReport.configDigest(of:)) ?? digest) == digest {
+            usleep(100_000)
+        }
+    }
+}
 
 /// Writes the status line every 500 ms once serving, every 50 ms before (atomically: a
 /// temporary file renamed over it).

@@ -30,6 +30,26 @@ import Testing
         #expect(throws: WireError.self) { try Heartbeat(WireMessage(kind: .heartbeat, fields: fields)) }
     }
 
+    /// A refusal rides along with its reason; whatever the guest wrote, the reason arrives as
+    /// one printable line of at most 240 bytes.
+    @Test func aRefusalAndItsReasonRideAlongBounded() throws {
+        var heartbeat = Fixture.heartbeat(seq: 7)
+        heartbeat.service = ServiceReport(serving: false, rejected: 42, rejectReason: "loopback service\n")
+        let message = try WireMessage.parse(heartbeat.render(signedWith: Fixture.secret))
+        #expect(message.fields.map(\.key).suffix(2) == ["rejected", "rejectReason"])
+        let read = try #require(try Heartbeat(message).service)
+        #expect(read.rejected == 42 && read.rejectReason == "loopback service")
+        // A hostile reason on the wire: control characters, and far too long.
+        var fields = message.fields.dropLast()
+        fields.append(.init("rejectReason", "\u{07}a\u{1B}b" + String(repeating: "é", count: 1000)))
+        let hostile = try #require(try Heartbeat(WireMessage(kind: .heartbeat, fields: Array(fields))).service)
+        #expect(hostile.rejectReason.hasPrefix("a b") && hostile.rejectReason.utf8.count <= ServiceReport.maxReasonBytes)
+        #expect(!hostile.rejectReason.unicodeScalars.contains { $0.value < 0x20 })
+        #expect(ServiceReport(statusLine: "serving=0 rejected=7\n")?.rejected == 7)
+        // No refusal, no reason.
+        #expect(ServiceReport(serving: true, rejectReason: "ignored").rejectReason == "")
+    }
+
     @Test(arguments: [
         ("serving=1 connections=3 opened=40 bytes=99 spills=2\n", ServiceReport(serving: true, active: 3, opened: 40, bytes: 99, spills: 2)),
         ("serving=0\n", ServiceReport(serving: false)),

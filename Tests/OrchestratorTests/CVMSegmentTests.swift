@@ -245,6 +245,25 @@ import Testing
         }
     }
 
+    /// A data plane that refuses its configuration says why in its heartbeat: `serve` fails at
+    /// once with those words, bounded and without control characters.
+    @Test func aRefusedConfigurationIsOneLineWithTheGuestsReasonBounded() async throws {
+        let site = try FakeSite.make()
+        defer { site.remove() }
+        _ = try await site.deploy("backup")
+        let began = ContinuousClock.now
+        do {
+            _ = try await site.orchestrator.serve(cvm: "backup", config: "refused: yes\n", timeout: .seconds(10))
+            Issue.record("a refused configuration was taken for served")
+        } catch {
+            let line = "\(error)"
+            #expect(line.hasPrefix("CVM 'backup' refused its configuration: bad [31m monitor xxx"), "\(line)")
+            #expect(!line.contains("\u{1B}") && !line.contains("\n"), "\(line)")
+            #expect(line.utf8.count < 300, "\(line.utf8.count) bytes")
+        }
+        #expect(ContinuousClock.now - began < .seconds(5), "serve waited for its timeout")
+    }
+
     @Test func aConfigurationTooLargeForTheChannelIsRefusedBeforeSending() async throws {
         let site = try FakeSite.make()
         defer { site.remove() }

@@ -1,5 +1,6 @@
 import CVMProtocol
 import Foundation
+import Synchronization
 
 extension CVMOrchestrator {
     /// What `serve` found: the data plane's first report that it serves, and how long that took.
@@ -40,8 +41,22 @@ extension CVMOrchestrator {
         }
         // A data plane that served before says so while it reloads: wait for this configuration.
         let digest = ServiceReport.configDigest(of: config)
+        // A data plane that refuses the configuration says so, and why, in its heartbeats: the
+        // wait ends there too.
+        let refusal = Mutex<String?>(nil)
         let served = await AgentCommand(store: store, hypervisors: hypervisors)
-            .send(.serve, to: record, config: config, timeout: timeout) { $0.service?.serving == true && $0.service?.config == digest }
+            .send(.serve, to: record, config: config, timeout: timeout) { heartbeat in
+                guard let service = heartbeat.service else { return false }
+                if service.rejected == digest {
+                    refusal.withLock { $0 = service.rejectReason.isEmpty ? "no reason given" : service.rejectReason }
+                    return true
+                }
+                return service.serving && service.config == digest
+            }
+        if case .success = served, let reason = refusal.withLock({ $0 }) {
+            await journal("serve.failed", cvm: name, host: record.host, "its data plane refused the configuration: \(reason)")
+            throw OrchestratorError.configRefused(name: name, reason: reason)
+        }
         switch served {
         case .success:
             let current = try await store.cvm(named: name)

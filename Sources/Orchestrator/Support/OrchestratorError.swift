@@ -20,6 +20,8 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
     case agentRejected(name: String, reason: String)
     /// A `serve` was acknowledged but no heartbeat said the data plane serves in time.
     case notServing(name: String, seconds: Int, reason: String)
+    /// The CVM's data plane refused the configuration it was sent, in its words (bounded).
+    case configRefused(name: String, reason: String)
     case invalidArgument(String)
     case hostUnreachable(host: String, reason: String)
     case hostRefused(host: String, reason: String)
@@ -68,6 +70,8 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible, Equatab
             return "CVM '\(name)': \(reason)"
         case .notServing(let name, let seconds, let reason):
             return "CVM '\(name)': not serving after \(seconds) s: \(reason)"
+        case .configRefused(let name, let reason):
+            return "CVM '\(name)' refused its configuration: \(reason)"
         case .invalidArgument(let message):
             return message
         case .hostUnreachable(let host, let reason):

@@ -190,3 +190,17 @@ extension TMSConfig {
         return "cores: 1\nsessionStore: { server: { " + fields.joined(separator: ", ") + " } }\n"
     }
 }
+
+extension TMSConfig {
+    /// Why a CVM's data plane refuses this configuration although the file is valid, or nil:
+    /// a service at a loopback address, which inside a CVM is the CVM itself (its monitors
+    /// would judge, and its connections reach, something the operator never meant).
+    public var guestProblem: String? {
+        for vServer in vServers {
+            for service in vServer.services where service.address.isLoopback {
+                return "service \(service.name) of vServer \(vServer.name) is at \(service.address), a loopback address, which in a CVM is the CVM itself: give the service an address CVMs reach (the segment's gateway or a segment address)"
+            }
+        }
+        return nil
+    }
+}

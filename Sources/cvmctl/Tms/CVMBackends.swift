@@ -335,7 +335,9 @@ struct CVMBackends: Service {
                 logger.notice("CVM \(name) serving at \(result.address ?? "?")\(tls ? " over TLS" : "") after \(result.elapsedMs) ms")
                 state.wakeUp.signal()
             } catch let error as OrchestratorError {
-                guard case .notServing = error else {
+                switch error {
+                case .notServing, .configRefused: break
+                default:
                     logger.error("CVM \(name) does not serve", metadata: ["cvm.error": "\(error)"])
                     return
                 }

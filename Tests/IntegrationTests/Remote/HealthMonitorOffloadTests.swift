@@ -98,6 +98,50 @@ import Testing
 }
 
 extension HealthMonitorOffloadTests {
+    /// Bad input: monitor definitions the CVM refuses although the traffic manager takes them
+    /// (a service on loopback: inside a CVM that is the CVM itself). The CVM's data plane says
+    /// so in its heartbeat; the traffic manager puts its reason in one event, decommissions the
+    /// CVM, and its own monitors go on judging the service.
+    @Test func monitorDefinitionsTheCVMRefusesLeaveMonitoringLocal() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let deployed = try cli.run("deploy", "--image", "cvm-tms", "--task", "health-monitor", "--name", "picky")
+        try #require(deployed.status == 0, "\(deployed.stderr)")
+        let (port, admin, closed) = (CVMBackupTests.freePort(), CVMBackupTests.freePort(), CVMBackupTests.freePort())
+        let config = cli.state + "/tms.yaml"
+        try """
+        cores: 1
+        admin: { address: 127.0.0.1:\(admin) }
+        monitoring: { cvm: { task: health-monitor, port: 8190 } }
+        monitors:
+          - { name: check, kind: tcp, interval: 200ms, timeout: 300ms, rise: 2, fall: 2 }
+        vServers:
+          - name: web
+            bind: 127.0.0.1:\(port)
+            mode: tcp
+            monitor: check
+            services:
+              - { name: here, address: 127.0.0.1, port: \(closed), capacity: 10 }
+
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let tms = try TmsRun(cli, config: config)
+        defer { tms.stop() }
+        let logText = tms.text
+
+        let refused = try eventually(timeout: 60) { try cli.events().contains { $0.kind == "tms.serve-failed" && $0.cvm == "picky" } }
+        try #require(refused, "no refusal: \(logText().suffix(3000))")
+        let line = try #require(try cli.events().last { $0.kind == "tms.serve-failed" }?.message)
+        #expect(line.contains("CVM 'picky' refused its configuration: service here of vServer web is at 127.0.0.1:\(closed), a loopback address")
+                && line.contains("monitoring stays with the traffic manager"), "\(line)")
+        #expect(try eventually(timeout: 20) { try cli.status().cvms.isEmpty }, "the CVM that refused is still there")
+        #expect(try Store(directory: cli.state).addressLeases().isEmpty, "its address lease was not released")
+        #expect(!logText().contains("monitoring offloaded"), "\(logText().suffix(2000))")
+        // The traffic manager's own monitor judges the service (nothing listens there).
+        #expect(try eventually(timeout: 6) {
+            logText().split(separator: "\n").contains { $0.contains("service down") && !$0.contains("offloaded monitor") }
+        }, "\(logText().suffix(2000))")
+    }
+
     /// `GET path` on the traffic manager's admin endpoint with its token; the body.
     static func adminGet(port: Int, path: String, token: String) throws -> String {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

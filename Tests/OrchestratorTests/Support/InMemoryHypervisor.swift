@@ -301,10 +301,14 @@ final class InMemoryAgentLink: AgentLink, @unchecked Sendable {
             let result: ProbeResult? = probe.map { $0.port == 22 ? .timeout : .open }
             continuation.yield(.acknowledged(Acknowledgement(id: cvmID, boot: 0xb007, seq: n, op: op, result: result)))
             if op == .serve, let config {
-                // A configuration naming "broken" never serves (the data plane refuses it).
+                // A configuration naming "broken" never serves (the data plane stays silent about
+                // it); one naming "refused" is refused, with a reason a hostile guest might send.
                 var hb = Self.heartbeat(id: cvmID, seq: n + 1)
-                hb.service = ServiceReport(serving: !config.contains("broken"), active: 1, opened: 2, bytes: 3, spills: 0,
-                                           config: ServiceReport.configDigest(of: config))
+                let refused = config.contains("refused")
+                hb.service = ServiceReport(serving: !config.contains("broken") && !refused, active: 1, opened: 2, bytes: 3, spills: 0,
+                                           config: refused ? 0 : ServiceReport.configDigest(of: config),
+                                           rejected: refused ? ServiceReport.configDigest(of: config) : 0,
+                                           rejectReason: "bad\u{1B}[31m monitor\n" + String(repeating: "x", count: 5000))
                 continuation.yield(.heartbeat(hb, newBoot: false))
             }
             if let role { continuation.yield(.heartbeat(Self.heartbeat(id: cvmID, seq: n + 1, role: role), newBoot: false)) }

@@ -145,5 +145,19 @@ extension CVMBackendConfigTests {
         #expect(inside.vServers.map(\.name) == ["web"], "not the CVM-served vServer")
         #expect(inside.vServers[0].bind == nil && inside.vServers[0].spillover.backup == nil)
         #expect(inside.vServers[0].services.map(\.initiallyUp) == [true, false], "the states handed over")
+        #expect(inside.guestProblem == nil)
+    }
+
+    /// What only a guest can tell is wrong: a service on loopback is the CVM itself there.
+    @Test func aServiceOnLoopbackIsAProblemInAGuestOnly() throws {
+        for address in ["127.0.0.1", "127.3.2.1", "::1", "localhost"] {
+            let config = try TMSConfig.parse("""
+                vServers:
+                  - name: web
+                    services: [{ name: ok, address: 10.77.0.250, port: 9000, capacity: 1 }, { name: local, address: "\(address)", port: 9000, capacity: 1 }]
+                """, file: "t.yaml")
+            let problem = try #require(config.guestProblem, "\(address)")
+            #expect(problem.hasPrefix("service local of vServer web is at ") && problem.contains("a loopback address"), "\(problem)")
+        }
     }
 }
