@@ -17,6 +17,10 @@ public final class AccessLog: Sendable {
     private let state = Locked(State())
     /// Called after each write that added records to the spool (the shipper's wake-up).
     let onSpooled = Locked<(@Sendable () -> Void)?>(nil)
+    /// The writer's usage, a task of its own (`accesslog`, policy task `accessLog.cvm.task` or
+    /// `log-collector`): records, disk bytes and its thread's CPU, so elastic mode can decide
+    /// from measured usage whether the log collector is offloaded.
+    public let usage: TaskUsage
 
     struct State {
         var running = false
@@ -34,6 +38,7 @@ public final class AccessLog: Sendable {
         self.config = config
         self.logger = logger
         buffers = (0..<cores).map { _ in CoreBuffer() }
+        usage = TaskUsage(name: "accesslog", task: config.cvm?.task ?? "log-collector", kind: .accessLog, ownThread: ())
         spool = try config.spool.map { try AccessLogSpool(directory: $0.directory, maxBytes: $0.maxBytes, dropOldest: $0.dropOldest) }
     }
 
@@ -120,14 +125,18 @@ public final class AccessLog: Sendable {
             records += taken
         }
         guard !records.isEmpty else { return }
+        let began = CPUClock.thread()
         records.sort { $0.timeMs < $1.timeMs }
         let lines = records.map(\.line)
+        let bytes = lines.reduce(0) { $0 + $1.utf8.count + 1 }
         if let file = config.file { writeFile(lines, path: file) }
         if let spool {
             spool.append(lines)
             onSpooled.withLock { $0 }?()
         }
         state.withLock { $0.written += records.count }
+        usage.cells[0].add(records: records.count, diskBytes: bytes * ((config.file == nil ? 0 : 1) + (spool == nil ? 0 : 1)),
+                           threadNanos: Int(CPUClock.thread() &- began))
     }
 
     private func writeFile(_ lines: [String], path: String) {

@@ -415,6 +415,7 @@ public final class TrafficManager: Sendable {
         var tasks: [String: TaskUsage] = [:]
         for vServer in (table.map { Array($0.vServers.values) } ?? []) + draining { tasks[vServer.usage.name] = vServer.usage }
         for task in monitors.tasks.withLock({ Array($0.values) }) { tasks[task.name] = task }
+        if let log = accessLog { tasks[log.usage.name] = log.usage }
         let report = await sampler.sample(tasks: Array(tasks.values), generation: table?.generation ?? 0)
         metrics.record(await status())
         return report

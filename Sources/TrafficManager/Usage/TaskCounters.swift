@@ -24,8 +24,12 @@ public final class CoreTaskCounters: Sendable {
     let busyNanos = Atomic<Int>(0)
     /// Connections that waited in the quota queue.
     let queued = Atomic<Int>(0)
+    /// Bytes written to disk (the access log's file and spool).
+    let diskBytes = Atomic<Int>(0)
+    /// CPU nanoseconds of a task's own thread (the access log's writer), counted by it.
+    let threadNanos = Atomic<Int>(0)
     // Keep neighbouring cores' counters off this cache line.
-    private let padding = (0, 0, 0, 0, 0, 0, 0)
+    private let padding = (0, 0, 0, 0, 0)
 
     public init() {}
 
@@ -36,7 +40,17 @@ public final class CoreTaskCounters: Sendable {
             bytesIn: bytesIn.load(ordering: .relaxed), bytesOut: bytesOut.load(ordering: .relaxed),
             spills: spills.load(ordering: .relaxed), refusals: refusals.load(ordering: .relaxed),
             connectFailures: connectFailures.load(ordering: .relaxed), busyNanos: busyNanos.load(ordering: .relaxed),
-            queued: queued.load(ordering: .relaxed))
+            queued: queued.load(ordering: .relaxed), diskBytes: diskBytes.load(ordering: .relaxed),
+            threadNanos: threadNanos.load(ordering: .relaxed))
+    }
+
+    /// Adds to the counters of a task that runs on a thread of its own (single writer: that
+    /// thread): `records` as opened and closed at once, bytes written to disk, CPU time.
+    func add(records: Int, diskBytes: Int, threadNanos: Int) {
+        opened.store(opened.load(ordering: .relaxed) + records, ordering: .relaxed)
+        closed.store(closed.load(ordering: .relaxed) + records, ordering: .relaxed)
+        self.diskBytes.store(self.diskBytes.load(ordering: .relaxed) + diskBytes, ordering: .relaxed)
+        self.threadNanos.store(self.threadNanos.load(ordering: .relaxed) + threadNanos, ordering: .relaxed)
     }
 }
 
@@ -51,9 +65,12 @@ public struct TaskCounterSnapshot: Sendable, Hashable, Codable {
     public var connectFailures = 0
     public var busyNanos = 0
     public var queued = 0
+    public var diskBytes = 0
+    public var threadNanos = 0
 
     public init(opened: Int = 0, closed: Int = 0, bytesIn: Int = 0, bytesOut: Int = 0, spills: Int = 0,
-                refusals: Int = 0, connectFailures: Int = 0, busyNanos: Int = 0, queued: Int = 0) {
+                refusals: Int = 0, connectFailures: Int = 0, busyNanos: Int = 0, queued: Int = 0,
+                diskBytes: Int = 0, threadNanos: Int = 0) {
         self.opened = opened
         self.closed = closed
         self.bytesIn = bytesIn
@@ -63,6 +80,8 @@ public struct TaskCounterSnapshot: Sendable, Hashable, Codable {
         self.connectFailures = connectFailures
         self.busyNanos = busyNanos
         self.queued = queued
+        self.diskBytes = diskBytes
+        self.threadNanos = threadNanos
     }
 
     public var active: Int { max(0, opened - closed) }
@@ -71,7 +90,8 @@ public struct TaskCounterSnapshot: Sendable, Hashable, Codable {
         Self(opened: lhs.opened + rhs.opened, closed: lhs.closed + rhs.closed, bytesIn: lhs.bytesIn + rhs.bytesIn,
              bytesOut: lhs.bytesOut + rhs.bytesOut, spills: lhs.spills + rhs.spills, refusals: lhs.refusals + rhs.refusals,
              connectFailures: lhs.connectFailures + rhs.connectFailures, busyNanos: lhs.busyNanos + rhs.busyNanos,
-             queued: lhs.queued + rhs.queued)
+             queued: lhs.queued + rhs.queued, diskBytes: lhs.diskBytes + rhs.diskBytes,
+             threadNanos: lhs.threadNanos + rhs.threadNanos)
     }
 }
 
@@ -79,9 +99,12 @@ public struct TaskCounterSnapshot: Sendable, Hashable, Codable {
 public final class TaskUsage: Sendable {
     public enum Kind: String, Sendable, Hashable, Codable {
         case vserver, monitor
+        /// The access log's writer (`accesslog`): its records count as connections opened
+        /// and closed at once, its file and spool writes as disk bytes, its thread's CPU.
+        case accessLog = "accesslog"
     }
 
-    /// Unique among the traffic manager's tasks: `vserver/NAME` or `monitor/NAME`.
+    /// Unique among the traffic manager's tasks: `vserver/NAME`, `monitor/NAME` or `accesslog`.
     public let name: String
     /// The name the orchestrator's policies use for the task (several tasks may share one).
     public let task: String
@@ -97,6 +120,16 @@ public final class TaskUsage: Sendable {
         self.kind = kind
         self.cellLoops = cellLoops
         cells = cellLoops.map { _ in CoreTaskCounters() }
+    }
+
+    /// A task that runs on a thread of its own, not on the event loops: one cell, whose
+    /// thread counts its own CPU time (``CoreTaskCounters/add(records:diskBytes:threadNanos:)``).
+    public init(name: String, task: String, kind: Kind, ownThread: Void) {
+        self.name = name
+        self.task = task
+        self.kind = kind
+        cellLoops = []
+        cells = [CoreTaskCounters()]
     }
 
     public var snapshot: TaskCounterSnapshot { cells.reduce(TaskCounterSnapshot()) { $0 + $1.snapshot } }

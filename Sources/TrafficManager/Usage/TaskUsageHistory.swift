@@ -12,7 +12,9 @@ struct TaskUsageHistory {
 
     /// Records the counters read at `time` (seconds) and the CPU time the task used since the
     /// previous sample. The first call only sets the baseline for rates (levels are recorded).
-    mutating func record(_ counters: TaskCounterSnapshot, cpuNanos: Double, at time: Double) {
+    mutating func record(_ counters: TaskCounterSnapshot, cpuNanos loopNanos: Double, at time: Double) {
+        // A task with a thread of its own counts that thread's CPU itself.
+        let cpuNanos = loopNanos + Double(max(0, counters.threadNanos - (previous?.threadNanos ?? counters.threadNanos)))
         cpuSeconds += cpuNanos / 1e9
         defer {
             previous = counters
@@ -28,6 +30,7 @@ struct TaskUsageHistory {
         append(.bytesPerSecond, rate(counters.bytesIn + counters.bytesOut, previous.bytesIn + previous.bytesOut), at: time)
         append(.connectionsPerSecond, rate(counters.opened, previous.opened), at: time)
         append(.spillsPerSecond, rate(counters.spills, previous.spills), at: time)
+        append(.diskBytesPerSecond, rate(counters.diskBytes, previous.diskBytes), at: time)
     }
 
     private mutating func append(_ resource: UsageResource, _ value: Double, at time: Double) {

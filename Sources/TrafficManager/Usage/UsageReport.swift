@@ -39,7 +39,8 @@ public struct ProcessUsage: Sendable, Hashable, Codable {
     }
 }
 
-/// One task: a vServer's balancing (`vserver/NAME`) or a monitor (`monitor/NAME`).
+/// One task: a vServer's balancing (`vserver/NAME`), a monitor (`monitor/NAME`), or the
+/// access log's writer (`accesslog`).
 public struct TaskReport: Sendable, Hashable, Codable {
     public var name: String
     /// The task name the orchestrator's policies use.
@@ -74,6 +75,7 @@ public struct TaskTotals: Sendable, Hashable, Codable {
     public var refusals: Int
     public var connectFailures: Int
     public var queued: Int
+    public var diskBytes: Int
 
     public init(cpuSeconds: Double, counters: TaskCounterSnapshot) {
         self.cpuSeconds = cpuSeconds
@@ -85,5 +87,6 @@ public struct TaskTotals: Sendable, Hashable, Codable {
         refusals = counters.refusals
         connectFailures = counters.connectFailures
         queued = counters.queued
+        diskBytes = counters.diskBytes
     }
 }

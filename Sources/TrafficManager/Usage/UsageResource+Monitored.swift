@@ -3,6 +3,6 @@ extension UsageResource {
     /// (`memoryMiB` and `diskBytesPerSecond` are the CVMs', measured from their heartbeats.)
     static let monitored: [UsageResource] = [
         .cpuPercent, .connections, .bytesPerSecond, .bytesInPerSecond, .bytesOutPerSecond,
-        .connectionsPerSecond, .spillsPerSecond,
+        .connectionsPerSecond, .spillsPerSecond, .diskBytesPerSecond,
     ]
 }

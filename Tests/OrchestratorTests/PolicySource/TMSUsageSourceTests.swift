@@ -27,6 +27,22 @@ struct TMSUsageSourceTests {
         #expect(web.time == 1718000000.5)
     }
 
+    /// The access log's writer is a task of its own: its disk writes reach the policy task
+    /// of the log collector, where `offloadWhen: [cpuPercent, diskBytesPerSecond]` judges them.
+    @Test("the access log's writer is read as the log collector's task, disk included")
+    func accessLogTaskCarriesDisk() throws {
+        let body = """
+            {"time": 1, "tasks": [
+              {"name": "accesslog", "task": "log-collector", "kind": "accesslog",
+               "current": {"cpuPercent": 4, "connections": 0, "connectionsPerSecond": 900, "diskBytesPerSecond": 250000}},
+              {"name": "vserver/web", "task": "web", "kind": "vserver", "current": {"cpuPercent": 1, "diskBytesPerSecond": 0}}
+            ]}
+            """
+        let readings = try TMSUsageSource.parse(Data(body.utf8), url: "u")
+        let log = try #require(readings.first { $0.task == "log-collector" })
+        #expect(log.values[.diskBytesPerSecond] == 250_000 && log.values[.cpuPercent] == 4, "\(log.values)")
+    }
+
     @Test("a body that is not a usage report is an error naming the URL")
     func rejectsGarbage() {
         #expect(throws: UsageSourceError.self) { try TMSUsageSource.parse(Data("<html>".utf8), url: "http://x/usage") }

@@ -111,6 +111,35 @@ extension ProxyTests {
             await backend.kill()
         }
 
+        /// The access log's writer is a task of its own in `/usage` (policy task
+        /// `accessLog.cvm.task`): records as connections, its file and spool writes as disk
+        /// bytes, its thread's CPU; so elastic mode decides on the log collector by measure.
+        @Test("the access log's writer reports its usage as a task: records, disk bytes, CPU")
+        func theWriterIsATaskWithDiskAndCPU() async throws {
+            let spool = AccessLogTests.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: spool) }
+            let backend = try await TestBackend.start(.echo)
+            let yaml = Self.config(backend: backend, spool: spool, ship: HostPort(host: "127.0.0.1", port: 1), tls: "null")
+                .replacingOccurrences(of: "accessLog:\n", with: "accessLog:\n  file: \(spool)/access.log\n  cvm: { task: logs-offloadable, port: 7480 }\n")
+                .replacingOccurrences(of: "  shipTLS: null\n", with: "")
+                .replacingOccurrences(of: "  ship: \"127.0.0.1:1\"\n", with: "")
+            try await withTrafficManager(yaml) { manager in
+                await manager.sampleUsage()
+                try await Self.traffic(manager, count: 200, offset: 0)
+                #expect(await eventually(timeout: .seconds(5)) { manager.accessLog?.written == 200 })
+                let report = await manager.sampleUsage()
+                let task = try #require(report.task("accesslog"), "\(report.tasks.map(\.name))")
+                #expect(task.task == "logs-offloadable" && task.kind == .accessLog)
+                #expect(task.totals.connections == 200 && task.totals.activeConnections == 0)
+                let lines = try String(contentsOfFile: spool + "/access.log", encoding: .utf8).utf8.count
+                #expect(task.totals.diskBytes == 2 * lines, "file and spool: \(task.totals.diskBytes) against \(lines) bytes of file")
+                #expect(task.current["diskBytesPerSecond"] ?? 0 > 0 && task.current["connectionsPerSecond"] ?? 0 > 0, "\(task.current)")
+                #expect(task.totals.cpuSeconds > 0, "the writer's thread CPU")
+                #expect(report.task("vserver/web")?.current["diskBytesPerSecond"] == 0)
+            }
+            await backend.kill()
+        }
+
         @Test("a collector whose disk fills says so; the records stay in the spool, unacknowledged")
         func collectorDiskFull() async throws {
             let pki = try TestPKI()

@@ -21,13 +21,13 @@ import Testing
         #expect(report.patterns["connections"]?.peak == 10)
     }
 
-    @Test("/usage reports the monitored resources only (not the CVMs' memory and disk)")
+    @Test("/usage reports the monitored resources only (not the CVMs' memory; disk is the access log's writes)")
     func reportedResources() {
         var history = TaskUsageHistory(window: 10)
         history.record(TaskCounterSnapshot(opened: 1, closed: 0, bytesIn: 10, bytesOut: 10, spills: 0), cpuNanos: 0, at: 1)
         let report = history.report(name: "vserver/a", task: "a", kind: .vserver, horizon: 10, alpha: 0.5, beta: 0.3)
         let keys: Set = ["cpuPercent", "connections", "bytesPerSecond", "bytesInPerSecond", "bytesOutPerSecond",
-                         "connectionsPerSecond", "spillsPerSecond"]
+                         "connectionsPerSecond", "spillsPerSecond", "diskBytesPerSecond"]
         #expect(Set(report.current.keys) == keys)
         #expect(Set(report.patterns.keys) == keys)
         #expect(Set(report.forecast.keys) == keys)
