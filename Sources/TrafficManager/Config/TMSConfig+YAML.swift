@@ -186,7 +186,7 @@ extension MonitorConfig {
 extension VServerConfig {
     init(_ reader: YAMLReader) throws(ConfigError) {
         try reader.expectOnly(["name", "bind", "mode", "method", "services", "monitor", "spillover",
-                               "idleTimeout", "connectTimeout", "task", "cvm", "tls"])
+                               "idleTimeout", "connectTimeout", "task", "cvm", "tls", "stickiness"])
         let name = try reader.string("name")
         guard !name.contains(where: { $0 == "/" || $0.isWhitespace || $0 == "\"" }) else {
             throw reader.error("name", "a vServer name may not contain '/', quotes or spaces")
@@ -215,6 +215,7 @@ extension VServerConfig {
         idleTimeout = try reader.optionalDuration("idleTimeout", in: .milliseconds(10) ... .seconds(86_400)) ?? idleTimeout
         connectTimeout = try reader.optionalDuration("connectTimeout", in: .milliseconds(1) ... .seconds(600)) ?? connectTimeout
         task = try reader.optionalString("task") ?? task
+        stickiness = try reader.optionalDuration("stickiness", in: .seconds(1) ... .seconds(86_400))
         if reader.has("spillover") {
             spillover = try SpilloverConfig(reader.submapping("spillover"), mode: mode)
         }

@@ -38,6 +38,11 @@ public struct VServerConfig: Sendable, Hashable {
     public var cvm: CVMBackend?
     /// Set: the listener speaks only mutual TLS (see ``TLSConfig``).
     public var tls: TLSConfig?
+    /// Set: client -> service stickiness. A client's next connection goes to the service its
+    /// last one went to while that service is up, until this long after the last one (a
+    /// service that is down or refuses gives the client a new one). Shared by every core,
+    /// and by several traffic managers through a session store (table `NAME/services`).
+    public var stickiness: Duration?
 
     public init(name: String, bind: HostPort?, mode: Mode = .tcp, method: Method = .roundrobin,
                 services: [ServiceConfig], monitor: String? = nil, spillover: SpilloverConfig = SpilloverConfig(),

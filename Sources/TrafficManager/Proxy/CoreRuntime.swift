@@ -51,9 +51,7 @@ final class CoreRuntime {
                     let update = vServer.quota.serveWaiters(now: duration)
                     if !update.isEmpty { dataPlane.deliver(update, of: vServer) }
                 }
-                if let persistence = vServer.persistence {
-                    persistence.withLock { _ = $0.removeExpired(now: duration) }
-                }
+                for (_, table) in vServer.sharedTables { table.removeExpired(now: duration) }
             }
         }
     }

@@ -199,8 +199,9 @@ final class ProxyConnection {
     private func connectNext() {
         guard let member, let memberState, phase == .connecting else { return }
         let services = member.services
-        guard let index = memberState.balancer.pick(isUp: { services[$0].isUp }, excluding: tried,
-                                                    openConnections: { services[$0].openConnections }) else {
+        guard let index = stickyService(of: member)
+                ?? memberState.balancer.pick(isUp: { services[$0].isUp }, excluding: tried,
+                                             openConnections: { services[$0].openConnections }) else {
             // Every service that is up refused (or none is up): nothing left to try.
             switch chain.mode {
             case .http: respond(.unavailable)
@@ -226,11 +227,39 @@ final class ProxyConnection {
         }
     }
 
+    /// With stickiness: the service this client's last connection went to, while it is up and
+    /// not yet tried by this connection (a failed connect falls back to the balancer).
+    private func stickyService(of member: VServerRuntime) -> Int? {
+        guard let stickiness = member.stickiness, let client = clientKey else { return nil }
+        let now = MonotonicTime.now()
+        guard let name = stickiness.withLock({ $0.target(for: client, now: now) })?.name,
+              let index = member.services.firstIndex(where: { $0.config.name == name }),
+              !tried.contains(index), member.services[index].isUp else { return nil }
+        return index
+    }
+
+    /// With stickiness: this client now sticks to the service it connected to, for the
+    /// timeout from now. A change goes to the session store, and so does a renewal once half
+    /// the timeout has passed since the store last had it (the store's copy stays alive while
+    /// the client keeps coming, without a write per connection).
+    private func stick(to index: Int, of member: VServerRuntime) {
+        guard let stickiness = member.stickiness, let client = clientKey, member.services.indices.contains(index) else { return }
+        let now = MonotonicTime.now()
+        let target = VServerID(member.services[index].config.name)
+        let changed = stickiness.withLock { table -> Bool in
+            let changed = table.target(for: client, now: now) != target
+            table.record(client: client, target: target, now: now)
+            return changed
+        }
+        stickiness.recorded(client: client, target: target, now: now, changed: changed)
+    }
+
     private func connected(_ channel: any Channel) {
         guard phase == .connecting else {
             channel.close(promise: nil)
             return
         }
+        if let member { stick(to: serviceIndex, of: member) }
         let handler = RelayHandler(side: .service, connection: self)
         do {
             if serviceIndex >= 0, let member, let tls = member.services[serviceIndex].tls {

@@ -313,7 +313,7 @@ public final class TrafficManager: Sendable {
             if let wantedTarget {
                 let started = try await SessionStoreClient.start(address: wantedTarget.address, tls: wantedTarget.tls, loop: controlLoop, logger: logger) { [weak self] in
                     guard let table = self?.table else { return [:] }
-                    return table.vServers.compactMapValues(\.persistence)
+                    return Dictionary(table.vServers.values.flatMap(\.sharedTables), uniquingKeysWith: { a, _ in a })
                 }
                 state.withLock { $0.sessionClient = started; $0.sessionTarget = wantedTarget }
             }
@@ -493,11 +493,12 @@ public final class TrafficManager: Sendable {
             }
             // Pins outlive a reload; with a session store, the pins made go to it from the start.
             for (name, runtime) in runtimes {
-                guard let persistence = runtime.persistence else { continue }
-                persistence.shared.store(config.sessionStore.connect != nil, ordering: .relaxed)
-                if let previous = old?.vServers[name]?.persistence {
+                let previousTables = Dictionary(old?.vServers[name]?.sharedTables ?? [], uniquingKeysWith: { a, _ in a })
+                for (key, table) in runtime.sharedTables {
+                    table.shared.store(config.sessionStore.connect != nil, ordering: .relaxed)
+                    guard let previous = previousTables[key] else { continue }
                     let pins = previous.withLock { $0.pins }
-                    persistence.withLock { table in
+                    table.withLock { table in
                         for pin in pins { table.pin(client: pin.client, target: pin.target, until: pin.expires) }
                     }
                 }

@@ -16,6 +16,9 @@ public final class VServerRuntime: Sendable {
     let capacities: Mutex<ServiceCapacities>
     /// Clients this vServer (as a primary) sent to a backup, when persistence is on.
     let persistence: PersistenceTable?
+    /// The service each client's last connection went to (targets are service names), when
+    /// stickiness is on.
+    let stickiness: PersistenceTable?
     let bandwidth: BandwidthPool?
     /// The listener's TLS (its `tls` key), read at this generation's start.
     let tls: NIOSSLContext?
@@ -56,6 +59,7 @@ public final class VServerRuntime: Sendable {
             quota = try VServerQuota(pool, queue: config.spillover.queuePolicy)
         }
         persistence = config.spillover.persistence.map { PersistenceTable(timeout: $0) }
+        stickiness = config.stickiness.map { PersistenceTable(timeout: $0) }
         if config.spillover.kind == .bandwidth, let bytesPerSecond = config.spillover.bytesPerSecond {
             bandwidth = try BandwidthPool(bytesPerSecond: bytesPerSecond, interval: config.spillover.bandwidthInterval,
                                           cores: loops.count, exclusivePercent: config.spillover.exclusivePercent,
@@ -70,6 +74,12 @@ public final class VServerRuntime: Sendable {
 
     /// Whether any service is up.
     var anyServiceUp: Bool { services.contains { $0.isUp } }
+
+    /// The session-store tables of this vServer, by table name: its spillover pins under its
+    /// name, its stickiness under `NAME/services` (a vServer name has no '/').
+    var sharedTables: [(String, PersistenceTable)] {
+        [persistence.map { (config.name, $0) }, stickiness.map { (config.name + "/services", $0) }].compactMap { $0 }
+    }
 
     /// The state of `core`, created on first use. Call on that core's loop only.
     func coreState(_ core: Int) -> CoreVServerState {
@@ -139,8 +149,9 @@ final class CoreVServerState {
     }
 }
 
-/// The clients a primary vServer sent to a backup (TMSCore's `SpilloverPersistence`), shared
-/// by every core: a client's next connection may arrive on any core.
+/// The clients a primary vServer sent to a backup (TMSCore's `SpilloverPersistence`), or, for
+/// stickiness, the service each client's last connection went to (the target names a
+/// service); shared by every core: a client's next connection may arrive on any core.
 final class PersistenceTable: Sendable {
     private let pins: Locked<SpilloverPersistence>
     /// Pins this process made, for the session store (only while one is configured).
@@ -151,13 +162,30 @@ final class PersistenceTable: Sendable {
         pins = Locked(SpilloverPersistence(timeout: timeout))
     }
 
-    /// A pin this process made (a connection sent to a backup): for the session store too.
-    func recorded(client: String, target: VServerID, now: Duration) {
+    /// When the store's copy of each pin this process wrote expires (while shared).
+    private let written = Locked<[String: Duration]>([:])
+
+    /// A pin this process made or renewed: for the session store too, when it changed or
+    /// the store's copy has less than half its timeout left.
+    func recorded(client: String, target: VServerID, now: Duration, changed: Bool = true) {
         guard shared.load(ordering: .relaxed) else { return }
-        let expires = now + pins.withLock { $0.timeout }
+        let timeout = pins.withLock { $0.timeout }
+        let expires = now + timeout
+        let due = written.withLock { written -> Bool in
+            if !changed, let stored = written[client], stored - now >= timeout / 2 { return false }
+            written[client] = expires
+            return true
+        }
+        guard due else { return }
         outbox.withLock { outbox in
             if outbox.count < 100_000 { outbox.append((client, target.name, expires)) }
         }
+    }
+
+    /// Drops expired pins (and what was written of them).
+    func removeExpired(now: Duration) {
+        pins.withLock { _ = $0.removeExpired(now: now) }
+        if shared.load(ordering: .relaxed) { written.withLock { $0 = $0.filter { now < $0.value } } }
     }
 
     func withLock<T>(_ body: (inout SpilloverPersistence) -> T) -> T {
