@@ -349,6 +349,12 @@ public final class TrafficManager: Sendable {
         return try await store.lookup(vServer: vServer, client: client)
     }
 
+    /// The backup `client` is pinned to by vServer `vServer`'s spillover persistence, in this
+    /// process's table (what routing reads; with a session store, a copy of the store's).
+    public func persistedTarget(vServer: String, client: String) -> String? {
+        self.vServer(vServer)?.persistence?.withLock { $0.target(for: client, now: MonotonicTime.now())?.name }
+    }
+
     /// Where this process's log collector listens.
     public var collectorAddress: HostPort? { state.withLock { $0.collector?.address } }
 

@@ -4,6 +4,7 @@ import Glibc
 #endif
 import Orchestrator
 import Testing
+import TrafficManager
 
 /// Spillover persistence shared by two traffic managers through a session-store cluster of
 /// real CVMs (image cvm-tms, task session-store): the master on the local host, the servant on
@@ -73,6 +74,60 @@ import Testing
         let name = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
         if !hold { close(fd) }
         return (name, fd)
+    }
+
+    /// p50/p99 (µs) of 1,000 lookups of `client` at the master at `master`:7490 and in the
+    /// local table of a traffic manager (this process) subscribed to it, with the traffic
+    /// manager's certificate of the orchestrator's CA.
+    static func lookupLatency(state: String, master: String, client: String) throws
+        -> (remote: (p50: Double, p99: Double), local: (p50: Double, p99: Double)) {
+        let files = try DataPlaneTLS(stateDirectory: state).trafficManager(gateway: "10.77.0.1")
+        let config = try TMSConfig.parse("""
+            admin: { enabled: false }
+            sessionStore: { connect: "\(master):7490", tls: { certificate: "\(files.certificate)", key: "\(files.key)", ca: "\(files.ca)" } }
+            vServers:
+              - { name: web, bind: "127.0.0.1:0", services: [{ name: p, address: 127.0.0.1, port: 9, capacity: 1 }], spillover: { kind: connection, limit: 1, persistence: 120s, backup: spill } }
+              - { name: spill, services: [{ name: s, address: 127.0.0.1, port: 9, capacity: 1 }] }
+            """, file: "bench.yaml")
+        final class Outcome: @unchecked Sendable {
+            let lock = NSLock()
+            var result: Result<([Double], [Double]), any Error>?
+        }
+        let outcome = Outcome(), done = DispatchSemaphore(value: 0)
+        Task {
+            let manager = TrafficManager(config: config, cores: 1)
+            do {
+                try await manager.start()
+                let deadline = Date().addingTimeInterval(20)
+                while Date() < deadline, manager.persistedTarget(vServer: "web", client: client) != "spill" {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                var remote: [Double] = [], local: [Double] = []
+                let clock = ContinuousClock()
+                for _ in 0..<1000 {
+                    let start = clock.now
+                    guard try await manager.sessionStoreLookup(vServer: "web", client: client) == "spill" else {
+                        throw HarnessError.failed("the master does not hold the pin of \(client)")
+                    }
+                    remote.append(Double((clock.now - start).components.attoseconds) / 1e12)
+                    let localStart = clock.now
+                    _ = manager.persistedTarget(vServer: "web", client: client)
+                    local.append(Double((clock.now - localStart).components.attoseconds) / 1e12)
+                }
+                outcome.lock.withLock { outcome.result = .success((remote, local)) }
+            } catch {
+                outcome.lock.withLock { outcome.result = .failure(error) }
+            }
+            await manager.shutdown()
+            done.signal()
+        }
+        done.wait()
+        let (remote, local) = try outcome.lock.withLock { outcome.result! }.get()
+        func percentiles(_ samples: [Double]) -> (p50: Double, p99: Double) {
+            let sorted = samples.sorted()
+            return (sorted[sorted.count / 2], sorted[sorted.count * 99 / 100])
+        }
+        return (percentiles(remote), percentiles(local))
     }
 
     @Test func twoTrafficManagersSharePinsAndAPromotedServantKeepsThem() throws {
@@ -147,6 +202,14 @@ import Testing
         try spill(a, from: "127.0.0.2")
         #expect(try eventually(timeout: 15) { (try? Self.ask(port: b.port, from: "127.0.0.2").name) == "S" }, "B did not honour A's pin")
         #expect(try Self.ask(port: b.port, from: "127.0.0.3").name == "P")
+
+        // Benchmark: a lookup at the master CVM (a round trip over the segment, mutual TLS, the
+        // guest's 1 vCPU under TCG) next to the local table, from a traffic manager in this
+        // process holding the same pins.
+        let (remote, local) = try Self.lookupLatency(state: cli.state, master: masterAddress, client: "127.0.0.2")
+        print("SessionStoreCluster: lookup p50/p99 at the master CVM \(String(format: "%.0f", remote.p50))/\(String(format: "%.0f", remote.p99)) µs, "
+              + "local table \(String(format: "%.2f", local.p50))/\(String(format: "%.2f", local.p99)) µs (ratio p50 \(String(format: "%.0f", remote.p50 / max(local.p50, 0.001))))")
+        #expect(remote.p50 > 0 && local.p50 > 0)
 
         // The master's QEMU is killed: the monitor promotes the servant (on the test-bed host),
         // and both traffic managers follow it as master.
