@@ -117,19 +117,73 @@ extension TMSConfig {
     /// The vServers whose monitors a monitoring CVM runs: those with a monitor, except the
     /// ones served by CVMs (their services are the CVMs themselves).
     public var offloadableMonitoredVServers: [VServerConfig] {
-        vServers.filter { $0.monitor != nil && $0.cvm == nil && !$0.name.contains("~return") }
+        vServers.filter { $0.monitor != nil && $0.cvm == nil && !$0.name.contains("~") }
+    }
+
+    /// The services a monitoring CVM probes, in order (the `k`-th one's probe relay listens
+    /// on `returnPort + k`).
+    var monitoredServices: [(vServer: VServerConfig, service: ServiceConfig)] {
+        offloadableMonitoredVServers.flatMap { vServer in vServer.services.map { (vServer, $0) } }
+    }
+
+    /// The name of the `k`-th probe relay.
+    public static func probeRelayName(_ vServer: String, _ k: Int) -> String { "\(vServer)~probe\(k)" }
+
+    /// This configuration with the probe relays of a monitoring CVM on a host of trust
+    /// `public`: for the `k`-th monitored service, a TCP vServer on `gateway:returnPort+k`
+    /// that accepts only mutual TLS with a certificate of `tls.ca` (the CVMs' CA) and relays to
+    /// that service (its probes then cross the public network in TLS, never in clear). Their
+    /// usage is reported under task `monitor-relay`.
+    public func withMonitoringRelays(gateway: String, tls: TLSConfig) -> TMSConfig {
+        guard let cvm = monitoring.cvm else { return self }
+        var copy = self
+        for (k, pair) in monitoredServices.enumerated() {
+            var service = pair.service
+            service.capacity = max(1, service.capacity)
+            service.initiallyUp = true
+            var relay = VServerConfig(name: Self.probeRelayName(pair.vServer.name, k), bind: HostPort(host: gateway, port: cvm.returnPort + k),
+                                      mode: .tcp, services: [service], idleTimeout: .seconds(60),
+                                      connectTimeout: pair.vServer.connectTimeout, task: "monitor-relay")
+            relay.tls = tls
+            copy.vServers.append(relay)
+        }
+        return copy
+    }
+
+    /// The ports of the probe relays.
+    public var monitoringRelayPorts: [Int] {
+        guard let cvm = monitoring.cvm else { return [] }
+        return monitoredServices.indices.map { cvm.returnPort + $0 }
+    }
+
+    /// Why the monitors cannot be offloaded to a CVM on a host of trust `public`, or nil:
+    /// through a probe relay a TCP connect shows only that the relay answers, not the service.
+    public var publicMonitoringProblem: String? {
+        let used = Set(offloadableMonitoredVServers.compactMap(\.monitor))
+        guard let tcp = monitors.first(where: { used.contains($0.name) && $0.kind == .tcp }) else {
+            if let cvm = monitoring.cvm, cvm.returnPort + monitoredServices.count - 1 > 65_535 {
+                return "monitoring.cvm.returnPort \(cvm.returnPort) + \(monitoredServices.count) services passes port 65535"
+            }
+            return nil
+        }
+        return "monitor \(tcp.name) is a TCP monitor: from a CVM on a public host its probes go through a TLS relay, where a connect shows only that the relay answers; use an HTTP monitor, or a CVM on a private host"
     }
 
     /// The configuration a monitoring CVM's data plane gets (sent by `serve`): the monitors and
     /// the monitored vServers (no listener, no spillover), each service in the state this
     /// traffic manager's monitors hold now (`states`), and the publishing end of the
     /// monitoring stream on `0.0.0.0:port` with mutual TLS (`tls`, the guest's files).
-    public func cvmMonitoringYAML(states: [MonitorState], port: Int, tls: CVMGuestTLS) -> String {
+    ///
+    /// `relayed` (a CVM on a host of trust `public`): each service is reached through its
+    /// probe relay on the gateway, with mutual TLS (``withMonitoringRelays(gateway:tls:)``).
+    public func cvmMonitoringYAML(states: [MonitorState], port: Int, tls: CVMGuestTLS, relayed: Bool = false) -> String {
         let vServers = offloadableMonitoredVServers
+        let guestTLS = "{ certificate: \(quoted(tls.certificate)), key: \(quoted(tls.key)), ca: \(quoted(tls.ca)) }"
+        var k = 0
         let used = Set(vServers.compactMap(\.monitor))
         var lines = [
             "cores: 1",
-            "monitoring: { publish: \"0.0.0.0:\(port)\", publishTLS: { certificate: \(quoted(tls.certificate)), key: \(quoted(tls.key)), ca: \(quoted(tls.ca)) } }",
+            "monitoring: { publish: \"0.0.0.0:\(port)\", publishTLS: \(guestTLS) }",
             "monitors:",
         ]
         for monitor in monitors where used.contains(monitor.name) {
@@ -151,7 +205,10 @@ extension TMSConfig {
             lines.append("    services:")
             for service in vServer.services {
                 let up = states.first { $0.vServer == vServer.name && $0.service == service.name }?.up ?? true
-                lines.append("      - { name: \(quoted(service.name)), address: \(quoted(service.address.description)), capacity: \(service.capacity)\(up ? "" : ", up: false") }")
+                let address = relayed ? HostPort(host: tls.gateway, port: (monitoring.cvm?.returnPort ?? port) + k) : service.address
+                let reach = relayed ? ", tls: \(guestTLS)" : ""
+                lines.append("      - { name: \(quoted(service.name)), address: \(quoted(address.description)), capacity: \(service.capacity)\(up ? "" : ", up: false")\(reach) }")
+                k += 1
             }
         }
         return lines.joined(separator: "\n") + "\n"

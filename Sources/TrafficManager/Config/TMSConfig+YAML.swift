@@ -273,13 +273,14 @@ extension MonitoringConfig {
         self.init()
         if reader.has("cvm") {
             let cvm = try reader.submapping("cvm")
-            try cvm.expectOnly(["task", "port"])
+            try cvm.expectOnly(["task", "port", "returnPort"])
             let task = try cvm.string("task")
             guard !task.isEmpty, task.utf8.count <= 64,
                   task.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
                 throw cvm.error("task", "expected a task name of letters, digits, '-' and '_'")
             }
-            self.cvm = CVMMonitoring(task: task, port: try cvm.int("port", in: 1...65_535))
+            self.cvm = CVMMonitoring(task: task, port: try cvm.int("port", in: 1...65_535),
+                                     returnPort: try cvm.optionalInt("returnPort", in: 1...65_535))
         }
         for key in ["publish", "follow"] {
             guard let text = try reader.optionalString(key) else { continue }

@@ -93,9 +93,13 @@ public struct MonitoringConfig: Sendable, Hashable {
     public struct CVMMonitoring: Sendable, Hashable {
         public var task: String
         public var port: Int
-        public init(task: String, port: Int) {
+        /// For a monitoring CVM on a host of trust `public`: the first port of the probe relays
+        /// (see ``TMSConfig/withMonitoringRelays(gateway:tls:)``); default `port`.
+        public var returnPort: Int
+        public init(task: String, port: Int, returnPort: Int? = nil) {
             self.task = task
             self.port = port
+            self.returnPort = returnPort ?? port
         }
     }
 

@@ -45,6 +45,16 @@ final class EndOfChainResponder: ChannelInboundHandler, RemovableChannelHandler 
         if !requestEnded { context.read() }
     }
 
+    /// A client that closed its side before a whole request came gets no answer: the
+    /// connection ends now (waiting for the idle timeout would hold its quota that long).
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed = event as? ChannelEvent, !requestEnded {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A request that does not parse gets no answer: close.
         context.close(promise: nil)

@@ -3,9 +3,13 @@ import Glibc
 #endif
 import NIOCore
 import NIOPosix
+import NIOSSL
+import NIOTLS
 
 /// One health probe of one service: a TCP connect, or an HTTP `GET` whose status line is read.
-/// Non-blocking (NIO); completes on `loop` within `timeout` (a timeout is a failure).
+/// Non-blocking (NIO); completes on `loop` within `timeout` (a timeout is a failure). A
+/// service reached over TLS (`tls`: its `tls` key, or a return relay) is probed over TLS: the
+/// TCP probe succeeds once the mutual handshake completed, the HTTP one sends its request in it.
 enum Probe {
     /// What the probe moved, for the monitor's usage counters.
     struct Traffic {
@@ -14,12 +18,38 @@ enum Probe {
     }
 
     static func run(_ kind: MonitorConfig.Kind, address: SocketAddress, host: HostPort, timeout: Duration,
-                    on loop: any EventLoop) -> EventLoopFuture<(ProbeOutcome, Traffic)> {
+                    tls: NIOSSLContext? = nil, on loop: any EventLoop) -> EventLoopFuture<(ProbeOutcome, Traffic)> {
         let started = MonotonicTime.nanos()
         let elapsed = { Double(MonotonicTime.nanos() &- started) / 1e9 }
         let promise = loop.makePromise(of: (ProbeOutcome, Traffic).self)
         let deadline = TimeAmount.nanoseconds(timeout.totalNanoseconds)
         switch kind {
+        case .tcp where tls != nil:
+            let handshake = loop.makePromise(of: Void.self)
+            let timer = loop.scheduleTask(in: deadline) { handshake.fail(ProbeError.timedOut) }
+            ClientBootstrap(group: loop)
+                .connectTimeout(deadline)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls!, serverHostname: nil))
+                        try channel.pipeline.syncOperations.addHandler(HandshakeWaiter(handshake))
+                    }
+                }
+                .connect(to: address).assumeIsolated().whenComplete { result in
+                    switch result {
+                    case .success(let channel):
+                        handshake.futureResult.assumeIsolated().whenComplete { _ in channel.close(promise: nil) }
+                    case .failure(let error):
+                        handshake.fail(error)
+                    }
+                }
+            handshake.futureResult.assumeIsolated().whenComplete { result in
+                timer.cancel()
+                switch result {
+                case .success: promise.succeed((.answered(seconds: elapsed(), status: nil), Traffic()))
+                case .failure(let error): promise.succeed((.failed(describe(error)), Traffic()))
+                }
+            }
         case .tcp:
             ClientBootstrap(group: loop).connectTimeout(deadline).connect(to: address).assumeIsolated().whenComplete { result in
                 switch result {
@@ -38,6 +68,8 @@ enum Probe {
                 .connectTimeout(deadline)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        // Written before the handshake completes, the request waits in it.
+                        if let tls { try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil)) }
                         try channel.pipeline.syncOperations.addHandler(StatusLineReader(status))
                     }
                 }
@@ -90,6 +122,32 @@ enum ProbeError: Error, CustomStringConvertible {
         case .invalidResponse: return "not an HTTP response"
         case .closedEarly: return "closed before answering"
         }
+    }
+}
+
+/// Fulfils the promise when the TLS handshake completed; fails it on an error or a close first.
+private final class HandshakeWaiter: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let promise: EventLoopPromise<Void>
+
+    init(_ promise: EventLoopPromise<Void>) { self.promise = promise }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent { promise.succeed(()) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.fail(ProbeError.closedEarly)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        promise.fail(error)
+        context.close(promise: nil)
     }
 }
 

@@ -80,7 +80,7 @@ final class ServiceMonitor {
         counters.opened.add(1)
         let service = vServer.services[serviceIndex]
         Probe.run(health.config.kind, address: service.address, host: service.config.address,
-                  timeout: health.config.timeout, on: loop)
+                  timeout: health.config.timeout, tls: service.tls, on: loop)
             .assumeIsolated().whenSuccess { [self] outcome, traffic in
                 let handled = MonotonicTime.nanos()
                 inFlight = false

@@ -301,13 +301,19 @@ final class ProxyConnection {
 
     // MARK: answering HTTP clients
 
+    /// Answers an HTTP client from the traffic manager (302 or 503) once its request is read.
+    /// No service will be used: a quota admitted is given back now. What the client sent
+    /// before is replayed into the responder from just in front of it (behind a TLS handler,
+    /// which must not see plaintext again).
     private func respond(_ response: EndOfChainResponse) {
         phase = .responding
         self.response = response
+        if let lease, let member { core.release(lease, of: member) }
         do {
+            let point = ReplayPoint()
             try frontend.pipeline.syncOperations.addHandlers(
-                EndOfChainResponder.handlers(response), position: .before(clientHandler))
-            clientHandler.replayEarlyInput()
+                [point] + EndOfChainResponder.handlers(response), position: .before(clientHandler))
+            clientHandler.replayEarlyInput(from: try frontend.pipeline.syncOperations.context(handler: point))
         } catch {
             close()
         }
@@ -349,7 +355,10 @@ final class ProxyConnection {
         return true
     }
 
+    /// Closes the client's side. The quota is given back at once: nothing more is relayed, and
+    /// a TLS client's close may wait for its close_notify (NIOSSL's shutdown timeout).
     func close() {
+        if let lease, let member { core.release(lease, of: member) }
         frontend.close(promise: nil)
     }
 

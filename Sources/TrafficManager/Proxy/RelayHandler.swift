@@ -65,18 +65,17 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         service.context?.read()
     }
 
-    /// Hands what was read before linking back to the pipeline from its head (for handlers
-    /// added in front of this one, such as the HTTP responder).
-    func replayEarlyInput() {
-        guard let context else { return }
+    /// Hands what was read before linking to the handlers after `point` (those added in front
+    /// of this one, such as the HTTP responder; `point` is just behind any TLS handler).
+    func replayEarlyInput(from point: ChannelHandlerContext) {
         if let early {
             self.early = nil
-            context.pipeline.syncOperations.fireChannelRead(NIOAny(early))
-            context.pipeline.syncOperations.fireChannelReadComplete()
+            point.fireChannelRead(NIOAny(early))
+            point.fireChannelReadComplete()
         }
         if earlyInputClosed {
             earlyInputClosed = false
-            context.pipeline.syncOperations.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+            point.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         }
     }
 
@@ -191,4 +190,9 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
+}
+
+/// A handler that passes everything on: where replayed input enters the pipeline.
+final class ReplayPoint: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
 }

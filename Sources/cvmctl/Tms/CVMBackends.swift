@@ -25,8 +25,11 @@ struct CVMBackends: Service {
         let servedTLS = Mutex<[String: Bool]>([:])
         /// When each CVM was last seen migrating (by id).
         let lastMigrating = Mutex<[String: Date]>([:])
-        /// CVMs served the monitoring configuration (task `monitoring.cvm`), by name.
-        let monitoringServed = Mutex<Set<String>>([])
+        /// CVMs served the monitoring configuration (task `monitoring.cvm`), by name, and
+        /// whether through the probe relays (a CVM on a public host).
+        let monitoringServed = Mutex<[String: Bool]>([:])
+        /// Monitoring CVMs on public hosts whose monitors cannot go through the relays (said once).
+        let monitoringRefused = Mutex<Set<String>>([])
         /// CVMs served the log collector's configuration (task `accessLog.cvm`), by name.
         let collectorServed = Mutex<Set<String>>([])
         /// Session-store members (cluster `sessionStore.cvm`) and the role each was served:
@@ -48,6 +51,8 @@ struct CVMBackends: Service {
             /// The monitoring CVM followed (when the file offloads monitoring), and how.
             var follow: HostPort?
             var followTLS: TLSConfig?
+            /// Set while the monitoring CVM is on a public host: its probe relays' TLS.
+            var probeRelayTLS: TLSConfig?
             /// The log-collector CVM shipped to (when the file offloads the access log).
             var ship: HostPort?
             var shipTLS: TLSConfig?
@@ -59,6 +64,7 @@ struct CVMBackends: Service {
             func apply(to config: TMSConfig) -> TMSConfig {
                 var result = config
                 if let relayTLS, !relayed.isEmpty { result = result.withCVMReturnRelays(for: relayed, gateway: gateway, tls: relayTLS) }
+                if let probeRelayTLS { result = result.withMonitoringRelays(gateway: gateway, tls: probeRelayTLS) }
                 result = result.withCVMServices(endpoints)
                 if config.monitoring.cvm != nil {
                     result.monitoring.follow = follow
@@ -98,7 +104,7 @@ struct CVMBackends: Service {
                 group.cancelAll()
             }
         }
-        if !(state.applied.withLock { $0 }?.relayed.isEmpty ?? true) { ReturnRelayFirewall.remove() }
+        if let applied = state.applied.withLock({ $0 }), !applied.relayed.isEmpty || applied.probeRelayTLS != nil { ReturnRelayFirewall.remove() }
     }
 
     /// The traffic manager's certificate on the segment (issued once per run).
@@ -177,19 +183,32 @@ struct CVMBackends: Service {
         }
         // Offloaded monitoring: the first running CVM of the task (by name) is handed the
         // monitors with their current states; once it serves that, it is followed.
+        // On a public host its probes go through this traffic manager's probe relays, in TLS:
+        // the relays are in force before it is served (its monitors start at once).
         var follow: HostPort?
+        var probeRelays = false
         if let offload = config.monitoring.cvm,
            let record = records.filter({ $0.task == offload.task && $0.state == .running && addresses[$0.id] != nil })
                .min(by: { $0.name < $1.name }),
            let address = addresses[record.id], let tls = own ?? ownTLS(gateway: gateway) {
             own = tls
-            let fresh = record.lastHeartbeatAt.map { now.timeIntervalSince($0) < max(10, 3 * Double(record.intervalMs) / 1000) } ?? false
-            if record.serving == true, fresh, state.monitoringServed.withLock({ $0.contains(record.name) }) {
-                follow = HostPort(host: address, port: offload.port)
+            let onPublic = publicHosts.contains(record.host)
+            if onPublic, let problem = config.publicMonitoringProblem {
+                if state.monitoringRefused.withLock({ $0.insert(record.name).inserted }) {
+                    let line = "monitoring CVM \(record.name) is on public host \(record.host): \(problem); monitoring stays with the traffic manager"
+                    logger.error("\(line)")
+                    _ = try? await orchestrator.store.record(EventRecord(kind: "tms.serve-refused", cvm: record.name, message: line))
+                }
             } else {
-                let yaml = config.cvmMonitoringYAML(states: await manager.monitorStates(), port: offload.port,
-                                                    tls: Self.guestTLS(gateway: gateway))
-                sendServe(record.name, role: .monitoring, yaml: yaml, tls: true, group: &group)
+                probeRelays = onPublic
+                let fresh = record.lastHeartbeatAt.map { now.timeIntervalSince($0) < max(10, 3 * Double(record.intervalMs) / 1000) } ?? false
+                if record.serving == true, fresh, state.monitoringServed.withLock({ $0[record.name] }) == onPublic {
+                    follow = HostPort(host: address, port: offload.port)
+                } else if !onPublic || state.applied.withLock({ $0?.probeRelayTLS != nil }) {
+                    let yaml = config.cvmMonitoringYAML(states: await manager.monitorStates(), port: offload.port,
+                                                        tls: Self.guestTLS(gateway: gateway), relayed: onPublic)
+                    sendServe(record.name, role: .monitoring(relayed: onPublic), yaml: yaml, tls: true, group: &group)
+                }
             }
         }
         // The offloaded access log: the first CVM of the task (by name) is served a collector;
@@ -234,7 +253,8 @@ struct CVMBackends: Service {
         var shipTLS: TLSConfig? = nil
         if ship != nil || sessionMaster != nil { shipTLS = own }
         let next = State.Applied(endpoints: endpoints, relayed: relayed, gateway: gateway, relayTLS: relayed.isEmpty ? nil : own,
-                                 follow: follow, followTLS: follow == nil ? nil : own, ship: ship, shipTLS: shipTLS, sessionMaster: sessionMaster)
+                                 follow: follow, followTLS: follow == nil ? nil : own, probeRelayTLS: probeRelays ? own : nil,
+                                 ship: ship, shipTLS: shipTLS, sessionMaster: sessionMaster)
         let previous = state.applied.withLock { current -> State.Applied?? in
             guard current != next else { return .none }
             defer { current = next }
@@ -242,8 +262,12 @@ struct CVMBackends: Service {
         }
         guard case .some(let before) = previous else { return }
         do {
-            let ports = config.cvmReturnPorts(for: relayed)
-            if ports != before.map({ config.cvmReturnPorts(for: $0.relayed) }) ?? [] {
+            func relayPorts(_ applied: State.Applied?) -> [Int] {
+                guard let applied else { return [] }
+                return config.cvmReturnPorts(for: applied.relayed) + (applied.probeRelayTLS == nil ? [] : config.monitoringRelayPorts)
+            }
+            let ports = relayPorts(next)
+            if ports != relayPorts(before ?? nil) {
                 try ReturnRelayFirewall.apply(gateway: gateway, ports: ports)
             }
             _ = try await manager.reload(next.apply(to: config))
@@ -298,7 +322,8 @@ struct CVMBackends: Service {
     /// What a CVM is served to be.
     enum ServeRole: Sendable {
         case vServer(String)
-        case monitoring
+        /// The monitoring CVM, its probes through the probe relays or not.
+        case monitoring(relayed: Bool)
         case logCollector
         /// A session-store member, in the role named (`master`, `servant of ADDRESS`).
         case sessionStore(String)
@@ -312,7 +337,7 @@ struct CVMBackends: Service {
         let key: String
         switch role {
         case .vServer: key = name + (tls ? "/tls" : "/plain")
-        case .monitoring: key = name + "/monitoring"
+        case .monitoring(let relayed): key = name + (relayed ? "/monitoring/tls" : "/monitoring")
         case .logCollector: key = name + "/log-collector"
         case .sessionStore(let role): key = name + "/session-store/" + role
         }
@@ -327,7 +352,7 @@ struct CVMBackends: Service {
             do {
                 let result = try await orchestrator.serve(cvm: name, config: yaml, timeout: .seconds(15))
                 switch role {
-                case .monitoring: state.monitoringServed.withLock { _ = $0.insert(name) }
+                case .monitoring(let relayed): state.monitoringServed.withLock { $0[name] = relayed }
                 case .logCollector: state.collectorServed.withLock { _ = $0.insert(name) }
                 case .sessionStore(let served): state.sessionServed.withLock { $0[name] = served }
                 case .vServer: state.servedTLS.withLock { $0[name] = tls }

@@ -166,3 +166,127 @@ extension ProxyTests.TLS {
         }
     }
 }
+
+extension ProxyTests.TLS {
+    /// Monitors probe a TLS service over TLS (its `tls` key): the HTTP monitor sends its request
+    /// in the handshake's session, the TCP one is up once the handshake completed (a service
+    /// whose certificate does not name the address probed is down).
+    @Test("monitors probe TLS services over TLS: HTTP through the session, TCP by the completed handshake")
+    func monitorsProbeOverTLS() async throws {
+        let pki = try TestPKI()
+        defer { pki.remove() }
+        try pki.issue("server", ips: ["127.0.0.1"])
+        try pki.issue("tm", ips: [])
+        try pki.issue("misnamed", ips: ["127.0.0.9"])
+        let web = try await TestBackend.start(.http(status: 200, delay: .zero))
+        let (secure, secure2) = (Self.freePort(), Self.freePort())
+        let yaml = """
+            admin: { enabled: false }
+            monitors:
+              - { name: page, kind: http, path: /health, interval: 50ms, timeout: 500ms, rise: 1, fall: 1 }
+              - { name: port, kind: tcp, interval: 50ms, timeout: 500ms, rise: 1, fall: 1 }
+            vServers:
+              - name: viahttp
+                monitor: page
+                services: [{ name: s, address: 127.0.0.1, port: \(secure), capacity: 10, tls: \(pki.yaml("tm")) }]
+              - name: viatcp
+                monitor: port
+                services:
+                  - { name: good, address: 127.0.0.1, port: \(secure), capacity: 10, tls: \(pki.yaml("tm")) }
+                  - { name: foreign, address: 127.0.0.1, port: \(secure2), capacity: 10, tls: \(pki.yaml("tm")) }
+              - name: secure
+                bind: 127.0.0.1:\(secure)
+                mode: http
+                tls: \(pki.yaml("server"))
+                services: [{ name: web, address: 127.0.0.1, port: \(web.port), capacity: 100 }]
+              - name: secure2
+                bind: 127.0.0.1:\(secure2)
+                tls: \(pki.yaml("misnamed"))
+                services: [{ name: web, address: 127.0.0.1, port: \(web.port), capacity: 100 }]
+            """
+        try await withTrafficManager(yaml) { manager in
+            func up(_ vServer: String, _ service: String) async -> Bool? {
+                await manager.monitorStates().first { $0.vServer == vServer && $0.service == service }?.up
+            }
+            #expect(await eventually(timeout: .seconds(5)) { await up("viatcp", "foreign") == false }, "a certificate naming another address")
+            let good = await up("viatcp", "good"), page = await up("viahttp", "s")
+            #expect(good == true && page == true)
+            #expect(await eventually { await manager.monitorStates().first { $0.vServer == "viahttp" }?.samples ?? 0 >= 3 },
+                    "the HTTP probe's answers over TLS")
+            // The page behind the TLS listener goes away: the HTTP probe sees it, the TCP one
+            // still completes its handshake with the listener.
+            await web.kill()
+            #expect(await eventually(timeout: .seconds(5)) { await up("viahttp", "s") == false })
+            #expect(await up("viatcp", "good") == true)
+        }
+    }
+}
+
+extension ProxyTests.TLS {
+    /// Regression: with no service reachable, clients that close before sending a request
+    /// (as a TCP monitor's probes do) held their quota: in HTTP mode until the idle timeout,
+    /// behind TLS for NIOSSL's shutdown timeout too. Now it is given back as the connection is
+    /// ended; the quota drains as soon as the probes stop.
+    @Test("clients that close at once hold no quota when no service answers (plain and TLS, tcp and http)", arguments: ["http", "tcp"], [false, true])
+    func closedClientsHoldNoQuota(mode: String, tls: Bool) async throws {
+        let pki = try TestPKI()
+        defer { pki.remove() }
+        try pki.issue("server", ips: ["127.0.0.1"])
+        try pki.issue("tm", ips: [])
+        let (secure, dead) = (Self.freePort(), Self.freePort())
+        let yaml = """
+            admin: { enabled: false }
+            monitors:
+              - { name: port, kind: tcp, interval: 20ms, timeout: 500ms, rise: 1, fall: 1 }
+            vServers:
+              - name: prober
+                monitor: port
+                services: [{ name: s, address: 127.0.0.1, port: \(secure), capacity: 10\(tls ? ", tls: \(pki.yaml("tm"))" : "") }]
+              - name: secure
+                bind: 127.0.0.1:\(secure)
+                mode: \(mode)
+                \(tls ? "tls: \(pki.yaml("server"))" : "")
+                services: [{ name: gone, address: 127.0.0.1, port: \(dead), capacity: 1000 }]
+            """
+        try await withTrafficManager(yaml) { manager in
+            let secureQuota = try #require(manager.vServer("secure")?.quota)
+            #expect(await eventually(timeout: .seconds(5)) { secureQuota.totalCounters.admitted >= 20 })
+            _ = try await manager.reload(try TMSConfig.parse(yaml.replacingOccurrences(of: "monitor: port", with: "task: x"), file: "r.yaml"))
+            #expect(await eventually(timeout: .seconds(1)) { secureQuota.totalInUse == 0 }, "held: \(secureQuota.totalInUse)")
+        }
+    }
+
+    /// Regression: the request an HTTP client sent over TLS before its vServer found no service
+    /// was replayed through the TLS handler again (as if still encrypted): the client got no
+    /// answer. Now it gets the 503.
+    @Test("an HTTP client over TLS whose vServer has no service left gets the 503")
+    func endOfChainOverTLS() async throws {
+        let pki = try TestPKI()
+        defer { pki.remove() }
+        try pki.issue("server", ips: ["127.0.0.1"])
+        try pki.issue("tm", ips: [])
+        let (secure, dead) = (Self.freePort(), Self.freePort())
+        let yaml = """
+            admin: { enabled: false }
+            vServers:
+              - name: front
+                bind: 127.0.0.1:0
+                services: [{ name: s, address: 127.0.0.1, port: \(secure), capacity: 10, tls: \(pki.yaml("tm")) }]
+              - name: secure
+                bind: 127.0.0.1:\(secure)
+                mode: http
+                tls: \(pki.yaml("server"))
+                services: [{ name: gone, address: 127.0.0.1, port: \(dead), capacity: 1000 }]
+            """
+        try await withTrafficManager(yaml) { manager in
+            let front = try #require(manager.listeningAddress(of: "front"))
+            for _ in 0..<3 {
+                let client = try await TestConnection.connect(to: front)
+                try await client.send(Array("GET /x HTTP/1.1\r\nHost: t\r\n\r\n".utf8))
+                let answer = String(decoding: try await client.receiveUntilEnd(), as: UTF8.self)
+                #expect(answer.hasPrefix("HTTP/1.1 503"), "\(answer.prefix(80))")
+                await client.close()
+            }
+        }
+    }
+}

@@ -148,6 +148,50 @@ extension CVMBackendConfigTests {
         #expect(inside.guestProblem == nil)
     }
 
+    /// A monitoring CVM on a public host probes through relays on the gateway, in mutual TLS:
+    /// the k-th monitored service at returnPort + k; TCP monitors cannot (a connect to a relay
+    /// says nothing about the service).
+    @Test func aMonitoringCVMOnAPublicHostProbesThroughTLSRelays() throws {
+        let directory = try Self.placeholderPEMs()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let text = """
+            monitoring: { cvm: { task: health-monitor, port: 8190, returnPort: 9300 } }
+            monitors:
+              - { name: page, kind: http, path: /health }
+            vServers:
+              - name: web
+                bind: 127.0.0.1:8080
+                monitor: page
+                services: [{ name: a, address: 10.77.0.250, port: 9000, capacity: 10 }, { name: b, address: 10.77.0.251, port: 9000, capacity: 5 }]
+              - name: api
+                bind: 127.0.0.1:8081
+                monitor: page
+                services: [{ name: c, address: 10.77.0.252, port: 80, capacity: 1 }]
+            """
+        let config = try TMSConfig.parse(text, file: "t.yaml")
+        #expect(config.publicMonitoringProblem == nil)
+        #expect(config.monitoringRelayPorts == [9300, 9301, 9302])
+        let guest = CVMGuestTLS(gateway: "10.77.0.1", certificate: directory + "/cert.pem", key: directory + "/key.pem", ca: directory + "/ca.pem")
+        let inside = try TMSConfig.parse(config.cvmMonitoringYAML(states: [], port: 8190, tls: guest, relayed: true), file: "cvm.yaml")
+        let services = inside.vServers.flatMap(\.services)
+        #expect(services.map(\.address.description) == ["10.77.0.1:9300", "10.77.0.1:9301", "10.77.0.1:9302"])
+        #expect(services.allSatisfy { $0.tls == TLSConfig(certificate: guest.certificate, key: guest.key, ca: guest.ca) })
+        // The relays this traffic manager runs for it: TLS listeners relaying to the services.
+        let own = TLSConfig(certificate: directory + "/cert.pem", key: directory + "/key.pem", ca: directory + "/ca.pem")
+        let relays = config.withMonitoringRelays(gateway: "10.77.0.1", tls: own).vServers.filter { $0.name.contains("~probe") }
+        #expect(relays.map(\.name) == ["web~probe0", "web~probe1", "api~probe2"])
+        #expect(relays.map { $0.bind?.description ?? "" } == ["10.77.0.1:9300", "10.77.0.1:9301", "10.77.0.1:9302"])
+        #expect(relays.map { $0.services.first?.address.description ?? "" } == ["10.77.0.250:9000", "10.77.0.251:9000", "10.77.0.252:80"])
+        #expect(relays.allSatisfy { $0.tls == own && $0.mode == .tcp && $0.monitor == nil })
+        // The relays are not monitored vServers themselves.
+        #expect(config.withMonitoringRelays(gateway: "10.77.0.1", tls: own).offloadableMonitoredVServers.map(\.name) == ["web", "api"])
+        // A TCP monitor cannot go through them; ports past 65535 neither.
+        let tcp = try TMSConfig.parse(text.replacingOccurrences(of: "kind: http, path: /health", with: "kind: tcp"), file: "t.yaml")
+        #expect(tcp.publicMonitoringProblem?.hasPrefix("monitor page is a TCP monitor") == true)
+        let high = try TMSConfig.parse(text.replacingOccurrences(of: "returnPort: 9300", with: "returnPort: 65534"), file: "t.yaml")
+        #expect(high.publicMonitoringProblem?.contains("passes port 65535") == true)
+    }
+
     /// What only a guest can tell is wrong: a service on loopback is the CVM itself there.
     @Test func aServiceOnLoopbackIsAProblemInAGuestOnly() throws {
         for address in ["127.0.0.1", "127.3.2.1", "::1", "localhost"] {
