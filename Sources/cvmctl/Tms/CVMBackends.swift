@@ -25,9 +25,10 @@ struct CVMBackends: Service {
         let servedTLS = Mutex<[String: Bool]>([:])
         /// When each CVM was last seen migrating (by id).
         let lastMigrating = Mutex<[String: Date]>([:])
-        /// CVMs served the monitoring configuration (task `monitoring.cvm`), by name, and
-        /// whether through the probe relays (a CVM on a public host).
-        let monitoringServed = Mutex<[String: Bool]>([:])
+        /// CVMs served the monitoring configuration (task `monitoring.cvm`), by name: the digest
+        /// of the definitions served (monitors, services, variant; without the states handed
+        /// over), so a reload that changes them serves the CVM again.
+        let monitoringServed = Mutex<[String: UInt64]>([:])
         /// Monitoring CVMs on public hosts whose monitors cannot go through the relays (said once).
         let monitoringRefused = Mutex<Set<String>>([])
         /// CVMs served the log collector's configuration (task `accessLog.cvm`), by name.
@@ -172,10 +173,15 @@ struct CVMBackends: Service {
                 let fresh = record.state == .migrating
                     || lastSign.map { now.timeIntervalSince($0) < max(10, 3 * Double(record.intervalMs) / 1000) } ?? false
                 let servedTLS = state.servedTLS.withLock { $0[record.name] }
+                // What it runs (the digest its heartbeats carry) is what this file gives it, or it
+                // is served again: a reload that changed the vServer reaches its CVMs. Meanwhile
+                // it keeps serving with what it has.
+                let current = record.servedConfig == Int64(bitPattern: ServiceReport.configDigest(of: yaml))
                 if record.serving == true, fresh, servedTLS == wantsTLS {
                     serving.append(ServiceConfig(name: record.name, address: HostPort(host: address, port: backend.port),
                                                  capacity: backend.capacity, tls: wantsTLS ? own : nil))
-                } else if record.state == .running, record.serving != true || servedTLS != wantsTLS {
+                }
+                if record.state == .running, record.serving != true || servedTLS != wantsTLS || !current {
                     sendServe(record.name, role: .vServer(vServer.name), yaml: yaml, tls: wantsTLS, group: &group)
                 }
             }
@@ -202,12 +208,14 @@ struct CVMBackends: Service {
             } else {
                 probeRelays = onPublic
                 let fresh = record.lastHeartbeatAt.map { now.timeIntervalSince($0) < max(10, 3 * Double(record.intervalMs) / 1000) } ?? false
-                if record.serving == true, fresh, state.monitoringServed.withLock({ $0[record.name] }) == onPublic {
+                let definition = ServiceReport.configDigest(of: config.cvmMonitoringYAML(
+                    states: [], port: offload.port, tls: Self.guestTLS(gateway: gateway), relayed: onPublic))
+                if record.serving == true, fresh, state.monitoringServed.withLock({ $0[record.name] }) == definition {
                     follow = HostPort(host: address, port: offload.port)
                 } else if !onPublic || state.applied.withLock({ $0?.probeRelayTLS != nil }) {
                     let yaml = config.cvmMonitoringYAML(states: await manager.monitorStates(), port: offload.port,
                                                         tls: Self.guestTLS(gateway: gateway), relayed: onPublic)
-                    sendServe(record.name, role: .monitoring(relayed: onPublic), yaml: yaml, tls: true, group: &group)
+                    sendServe(record.name, role: .monitoring(definition: definition), yaml: yaml, tls: true, group: &group)
                 }
             }
         }
@@ -322,8 +330,8 @@ struct CVMBackends: Service {
     /// What a CVM is served to be.
     enum ServeRole: Sendable {
         case vServer(String)
-        /// The monitoring CVM, its probes through the probe relays or not.
-        case monitoring(relayed: Bool)
+        /// The monitoring CVM, with the digest of the definitions it is sent.
+        case monitoring(definition: UInt64)
         case logCollector
         /// A session-store member, in the role named (`master`, `servant of ADDRESS`).
         case sessionStore(String)
@@ -337,7 +345,7 @@ struct CVMBackends: Service {
         let key: String
         switch role {
         case .vServer: key = name + (tls ? "/tls" : "/plain")
-        case .monitoring(let relayed): key = name + (relayed ? "/monitoring/tls" : "/monitoring")
+        case .monitoring(let definition): key = name + "/monitoring/\(definition)"
         case .logCollector: key = name + "/log-collector"
         case .sessionStore(let role): key = name + "/session-store/" + role
         }
@@ -352,7 +360,7 @@ struct CVMBackends: Service {
             do {
                 let result = try await orchestrator.serve(cvm: name, config: yaml, timeout: .seconds(15))
                 switch role {
-                case .monitoring(let relayed): state.monitoringServed.withLock { $0[name] = relayed }
+                case .monitoring(let definition): state.monitoringServed.withLock { $0[name] = definition }
                 case .logCollector: state.collectorServed.withLock { _ = $0.insert(name) }
                 case .sessionStore(let served): state.sessionServed.withLock { $0[name] = served }
                 case .vServer: state.servedTLS.withLock { $0[name] = tls }

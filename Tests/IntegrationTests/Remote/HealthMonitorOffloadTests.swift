@@ -68,6 +68,16 @@ import Testing
         try b.setReachable(true)
         #expect(try eventually(timeout: 6) { lines("service up").contains { $0.contains("offloaded monitor") } })
 
+        // A reload that changes the monitors reaches the CVM: it is served them again (with the
+        // states), and followed again; no service flips.
+        let servedBefore = lines("CVM watcher serving at").count
+        try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "interval: 200ms", with: "interval: 250ms")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        kill(tms.process.processIdentifier, SIGHUP)
+        #expect(try eventually(timeout: 30) { lines("CVM watcher serving at").count > servedBefore },
+                "the changed monitors never reached the CVM: \(logText().suffix(2000))")
+        #expect(try eventually(timeout: 10) { logText().split(separator: "\n").last { $0.contains("monitoring offloaded to the CVM") || $0.contains("monitoring: no monitoring CVM serves") }?.contains("offloaded") == true })
+
         // The CVM is lost: its stream goes silent, the traffic manager's own monitors resume
         // within 3 s from the last states.
         let pidText = try String(contentsOfFile: "/run/libvirt/qemu/cvm-watcher.pid", encoding: .utf8)

@@ -59,9 +59,9 @@ import Testing
         let capture = try BridgeCapture(file: cli.state + "/segment.pcap", filter: ["udp port 4789"])
         defer { capture.stop() }
         Thread.sleep(forTimeInterval: 2)
-        let ping = try CVMNetworkTests.sh("ping -c 3 -i 0.2 -W 2 -p 63766d2d636f6e74726f6c21 \(cvmAddress)")
+        let ping = try CVMNetworkTests.sh("ping -c 6 -i 0.2 -s 120 -W 2 -p 63766d2d636f6e74726f6c21 \(cvmAddress)")
         #expect(ping.status == 0, "\(ping.output)")
-        Thread.sleep(forTimeInterval: 0.5)
+        Thread.sleep(forTimeInterval: 1)
         capture.stop()
         let hay = try capture.bytes()
         func contains(_ text: String) -> Bool { BridgeCapture.contains(Array(text.utf8), in: hay) }
