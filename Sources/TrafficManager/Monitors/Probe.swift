@@ -25,26 +25,7 @@ enum Probe {
         let deadline = TimeAmount.nanoseconds(timeout.totalNanoseconds)
         switch kind {
         case .tcp where tls != nil:
-            let handshake = loop.makePromise(of: Void.self)
-            let timer = loop.scheduleTask(in: deadline) { handshake.fail(ProbeError.timedOut) }
-            ClientBootstrap(group: loop)
-                .connectTimeout(deadline)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls!, serverHostname: nil))
-                        try channel.pipeline.syncOperations.addHandler(HandshakeWaiter(handshake))
-                    }
-                }
-                .connect(to: address).assumeIsolated().whenComplete { result in
-                    switch result {
-                    case .success(let channel):
-                        handshake.futureResult.assumeIsolated().whenComplete { _ in channel.close(promise: nil) }
-                    case .failure(let error):
-                        handshake.fail(error)
-                    }
-                }
-            handshake.futureResult.assumeIsolated().whenComplete { result in
-                timer.cancel()
+            converse(address, tls: tls, deadline: deadline, on: loop, reader: { HandshakeWaiter($0) }).assumeIsolated().whenComplete { result in
                 switch result {
                 case .success: promise.succeed((.answered(seconds: elapsed(), status: nil), Traffic()))
                 case .failure(let error): promise.succeed((.failed(describe(error)), Traffic()))
@@ -62,30 +43,12 @@ enum Probe {
             }
         case .http(let path, _):
             let request = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUser-Agent: cvm-tms-monitor\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-            let status = loop.makePromise(of: (Int, Int).self)
-            let timer = loop.scheduleTask(in: deadline) { status.fail(ProbeError.timedOut) }
-            ClientBootstrap(group: loop)
-                .connectTimeout(deadline)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        // Written before the handshake completes, the request waits in it.
-                        if let tls { try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil)) }
-                        try channel.pipeline.syncOperations.addHandler(StatusLineReader(status))
-                    }
-                }
-                .connect(to: address).assumeIsolated().whenComplete { result in
-                    switch result {
-                    case .success(let channel):
-                        var buffer = channel.allocator.buffer(capacity: request.utf8.count)
-                        buffer.writeString(request)
-                        channel.writeAndFlush(buffer, promise: nil)
-                        status.futureResult.assumeIsolated().whenComplete { _ in channel.close(promise: nil) }
-                    case .failure(let error):
-                        status.fail(error)
-                    }
-                }
-            status.futureResult.assumeIsolated().whenComplete { result in
-                timer.cancel()
+            // Written before a TLS handshake completes, the request waits in it.
+            converse(address, tls: tls, deadline: deadline, on: loop, reader: { StatusLineReader($0) }) { channel in
+                var buffer = channel.allocator.buffer(capacity: request.utf8.count)
+                buffer.writeString(request)
+                channel.writeAndFlush(buffer, promise: nil)
+            }.assumeIsolated().whenComplete { result in
                 switch result {
                 case .success(let (code, received)):
                     promise.succeed((.answered(seconds: elapsed(), status: code),
@@ -96,6 +59,35 @@ enum Probe {
             }
         }
         return promise.futureResult
+    }
+
+    /// Connects to `address` (through TLS with `tls`), puts the handler `reader` makes in the
+    /// pipeline, calls `connected`, and closes the channel once the reader's promise is
+    /// fulfilled; fails at `deadline` (connect included).
+    private static func converse<T: Sendable>(_ address: SocketAddress, tls: NIOSSLContext?, deadline: TimeAmount, on loop: any EventLoop,
+                                              reader: @escaping @Sendable (EventLoopPromise<T>) -> any ChannelHandler,
+                                              connected: @escaping @Sendable (any Channel) -> Void = { _ in }) -> EventLoopFuture<T> {
+        let answer = loop.makePromise(of: T.self)
+        let timer = loop.scheduleTask(in: deadline) { answer.fail(ProbeError.timedOut) }
+        ClientBootstrap(group: loop)
+            .connectTimeout(deadline)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil)) }
+                    try channel.pipeline.syncOperations.addHandler(reader(answer))
+                }
+            }
+            .connect(to: address).assumeIsolated().whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    connected(channel)
+                    answer.futureResult.assumeIsolated().whenComplete { _ in channel.close(promise: nil) }
+                case .failure(let error):
+                    answer.fail(error)
+                }
+            }
+        answer.futureResult.assumeIsolated().whenComplete { _ in timer.cancel() }
+        return answer.futureResult
     }
 
     static func describe(_ error: any Error) -> String {
