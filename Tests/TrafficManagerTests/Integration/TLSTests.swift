@@ -63,14 +63,15 @@ extension ProxyTests {
                 #expect(echo.acceptedCount == 3)
 
                 let rogue = try #require(manager.listeningAddress(of: "rogue"))
-                #expect(try await TestConnection.echo(Array("hello".utf8), via: rogue).isEmpty,
-                        "a client certificate of another CA is refused")
+                // Refused: the traffic manager may close before the client's bytes are written.
+                let rogueEcho = (try? await TestConnection.echo(Array("hello".utf8), via: rogue)) ?? []
+                #expect(rogueEcho.isEmpty, "a client certificate of another CA is refused")
                 let misnamed = try #require(manager.listeningAddress(of: "misnamed"))
-                #expect(try await TestConnection.echo(Array("hello".utf8), via: misnamed).isEmpty,
-                        "a service whose certificate names another address is refused")
+                let misnamedEcho = (try? await TestConnection.echo(Array("hello".utf8), via: misnamed)) ?? []
+                #expect(misnamedEcho.isEmpty, "a service whose certificate names another address is refused")
                 let plain = try await TestConnection.connect(to: HostPort(host: "127.0.0.1", port: secure))
-                try await plain.send(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-                let answer = try await plain.receiveUntilEnd()
+                try? await plain.send(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+                let answer = (try? await plain.receiveUntilEnd()) ?? []
                 #expect(!String(decoding: answer, as: UTF8.self).contains("GET"), "a plaintext client gets no echo")
                 await plain.close()
                 // The foreign client certificate and the plaintext client never complete a
