@@ -22,6 +22,7 @@ import TMSCore
         #expect(web.spillover.persistence == .seconds(30))
         #expect(web.spillover.queue == .init(size: 100, timeout: .milliseconds(500)))
         #expect(web.task == "web-balancing")
+        #expect(web.stickiness == .seconds(600))
         let check = try #require(config.monitor(named: "web-check"))
         #expect(check.kind == .http(path: "/health", expect: 200...399))
         #expect(check.deviationPercent == 300)
