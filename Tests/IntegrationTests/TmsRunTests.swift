@@ -61,7 +61,9 @@ struct TmsRunTests {
                   let t = a["totals"] as? [String: Any] else { return false }
             usageText = usage.stdout
             totals = t
-            return (t["connections"] as? Int ?? 0) >= 2
+            // A sample may be taken after the held connection was accepted but before its echo
+            // was relayed: wait for one that has the bytes too.
+            return (t["connections"] as? Int ?? 0) >= 2 && (t["bytesIn"] as? Int ?? 0) >= 11 && (t["bytesOut"] as? Int ?? 0) >= 11
         }
         #expect(sampled, "usage never counted the two connections: \(usageText)")
         #expect(totals["activeConnections"] as? Int == 1, "\(usageText)")
