@@ -37,7 +37,7 @@ extension TMSConfig {
             "    idleTimeout: \(ms(vServer.idleTimeout))",
             "    connectTimeout: \(ms(vServer.connectTimeout))",
         ]
-        let tlsValue = tls.map { "{ certificate: \(quoted($0.certificate)), key: \(quoted($0.key)), ca: \(quoted($0.ca)) }" }
+        let tlsValue = tls?.yaml
         if let tlsValue { lines.append("    tls: \(tlsValue)") }
         lines.append("    services:")
         for (index, service) in vServer.services.enumerated() {
@@ -76,6 +76,9 @@ public struct CVMGuestTLS: Sendable, Hashable {
         self.key = key
         self.ca = ca
     }
+
+    /// The files as a configuration's `tls` value.
+    var yaml: String { "{ certificate: \(quoted(certificate)), key: \(quoted(key)), ca: \(quoted(ca)) }" }
 }
 
 extension TMSConfig {
@@ -178,7 +181,7 @@ extension TMSConfig {
     /// probe relay on the gateway, with mutual TLS (``withMonitoringRelays(gateway:tls:)``).
     public func cvmMonitoringYAML(states: [MonitorState], port: Int, tls: CVMGuestTLS, relayed: Bool = false) -> String {
         let vServers = offloadableMonitoredVServers
-        let guestTLS = "{ certificate: \(quoted(tls.certificate)), key: \(quoted(tls.key)), ca: \(quoted(tls.ca)) }"
+        let guestTLS = tls.yaml
         var k = 0
         let used = Set(vServers.compactMap(\.monitor))
         var lines = [
@@ -226,7 +229,7 @@ extension TMSConfig {
     /// with the retention of `accessLog.cvm`.
     public func cvmCollectorYAML(port: Int, tls: CVMGuestTLS) -> String {
         var fields = ["listen: \"0.0.0.0:\(port)\"",
-                      "tls: { certificate: \(quoted(tls.certificate)), key: \(quoted(tls.key)), ca: \(quoted(tls.ca)) }",
+                      "tls: \(tls.yaml)",
                       "device: \(Self.collectorDevice)", "offset: \(Self.collectorOffset)"]
         if let maxBytes = accessLog.cvm?.maxBytes { fields.append("maxBytes: \(maxBytes)") }
         if let maxAge = accessLog.cvm?.maxAge { fields.append("maxAge: \(ms(maxAge))") }
@@ -241,7 +244,7 @@ extension TMSConfig {
     /// sync), or a servant copying the master at `replicaOf`.
     public func cvmSessionStoreYAML(port: Int, replicaOf: HostPort?, tls: CVMGuestTLS) -> String {
         var fields = ["listen: \"0.0.0.0:\(port)\"",
-                      "tls: { certificate: \(quoted(tls.certificate)), key: \(quoted(tls.key)), ca: \(quoted(tls.ca)) }",
+                      "tls: \(tls.yaml)",
                       "minReplicas: \(sessionStore.cvm?.minReplicas ?? 0)"]
         if let replicaOf { fields.append("replicaOf: \"\(replicaOf)\"") }
         return "cores: 1\nsessionStore: { server: { " + fields.joined(separator: ", ") + " } }\n"

@@ -158,7 +158,11 @@ final class PersistenceTable: Sendable {
     let outbox = Locked<[(client: String, target: String, expires: Duration)]>([])
     let shared = Atomic<Bool>(false)
 
+    /// How long a pin lasts.
+    let timeout: Duration
+
     init(timeout: Duration) {
+        self.timeout = timeout
         pins = Locked(SpilloverPersistence(timeout: timeout))
     }
 
@@ -169,7 +173,6 @@ final class PersistenceTable: Sendable {
     /// the store's copy has less than half its timeout left.
     func recorded(client: String, target: VServerID, now: Duration, changed: Bool = true) {
         guard shared.load(ordering: .relaxed) else { return }
-        let timeout = pins.withLock { $0.timeout }
         let expires = now + timeout
         let due = written.withLock { written -> Bool in
             if !changed, let stored = written[client], stored - now >= timeout / 2 { return false }
