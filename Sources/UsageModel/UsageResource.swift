@@ -3,7 +3,7 @@
 /// (`thresholds:`), usage files, the traffic manager's `/usage` report, reasons.
 ///
 /// Not every part of the system follows every resource. The planner and the policies know
-/// the first five (`UsageResource.planned`, in Planning); the traffic manager's usage
+/// the first five and `connectionsPerSecond` (`UsageResource.planned`, in Planning); the traffic manager's usage
 /// monitors follow `cpuPercent`, `connections`, `bytesPerSecond` and the last four. Code that
 /// lists or validates resources uses its own list, not `allCases`, so a resource added for
 /// one part never widens what another part accepts.

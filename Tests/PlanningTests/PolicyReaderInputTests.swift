@@ -19,7 +19,7 @@ struct PolicyReaderInputTests {
         let unknown = d.filter { $0.kind == .unknownKey }
         #expect(unknown.map(\.key) == ["tasks.t.thresholds.spillsPerSecond"])
         #expect(unknown.first?.message
-            == "unknown key 'spillsPerSecond' (allowed: cpuPercent, memoryMiB, connections, bytesPerSecond, diskBytesPerSecond)")
+            == "unknown key 'spillsPerSecond' (allowed: cpuPercent, memoryMiB, connections, bytesPerSecond, diskBytesPerSecond, connectionsPerSecond)")
     }
 
     @Test("offloadWhen names planned resources; anything else is one diagnostic naming the list")

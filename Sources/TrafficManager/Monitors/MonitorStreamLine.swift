@@ -1,10 +1,11 @@
 /// One line of the monitoring stream (see ``MonitoringConfig``), UTF-8, `\n`-terminated, at
 /// most ``maximumLength`` bytes, fields separated by tabs:
 ///
-///     S <vServer> <service> <up 0|1> <lastMs|-> <averageMs|-> <samples>
+///     S <vServer> <service> <up 0|1> <lastMs|-> <averageMs|-> <samples> [<probes>]
 ///     E <count>
 ///
-/// `S` is one service's state; `E` ends a full snapshot of `count` states. Names are
+/// `S` is one service's state; `probes` (optional) counts the probes the publisher started on
+/// that service since its monitor started, so a follower can count the work done for it; `E` ends a full snapshot of `count` states. Names are
 /// percent-encoded (`%`, tab, CR, LF and bytes below 0x20). A follower applies `S` lines as
 /// they come and counts the stream alive on each `E`. Anything malformed is refused whole.
 public enum MonitorStreamLine: Sendable, Hashable {
@@ -17,7 +18,8 @@ public enum MonitorStreamLine: Sendable, Hashable {
         switch self {
         case .state(let s):
             return ["S", Self.escape(s.vServer), Self.escape(s.service), s.up ? "1" : "0",
-                    Self.number(s.lastMs), Self.number(s.averageMs), String(s.samples)].joined(separator: "\t") + "\n"
+                    Self.number(s.lastMs), Self.number(s.averageMs), String(s.samples)]
+                .joined(separator: "\t") + (s.probes.map { "\t\($0)" } ?? "") + "\n"
         case .end(let count):
             return "E\t\(count)\n"
         }
@@ -32,11 +34,16 @@ public enum MonitorStreamLine: Sendable, Hashable {
             guard fields.count == 2, fields[1].utf8.count <= 9, let count = Int(fields[1]), count >= 0 else { return nil }
             self = .end(count: count)
         case "S":
-            guard fields.count == 7, let vServer = Self.unescape(fields[1]), let service = Self.unescape(fields[2]),
+            guard fields.count == 7 || fields.count == 8, let vServer = Self.unescape(fields[1]), let service = Self.unescape(fields[2]),
                   fields[3] == "0" || fields[3] == "1", let last = Self.parseNumber(fields[4]), let average = Self.parseNumber(fields[5]),
                   fields[6].utf8.count <= 12, let samples = Int(fields[6]), samples >= 0 else { return nil }
+            var probes: Int?
+            if fields.count == 8 {
+                guard fields[7].utf8.count <= 15, let count = Int(fields[7]), count >= 0 else { return nil }
+                probes = count
+            }
             self = .state(MonitorState(vServer: vServer, service: service, up: fields[3] == "1",
-                                       lastMs: last.value, averageMs: average.value, samples: samples))
+                                       lastMs: last.value, averageMs: average.value, samples: samples, probes: probes))
         default:
             return nil
         }
@@ -101,13 +108,16 @@ public struct MonitorState: Sendable, Hashable {
     public var lastMs: Double?
     public var averageMs: Double?
     public var samples: Int
+    /// Probes started on the service since the monitor started (nil: not said).
+    public var probes: Int?
 
-    public init(vServer: String, service: String, up: Bool, lastMs: Double?, averageMs: Double?, samples: Int) {
+    public init(vServer: String, service: String, up: Bool, lastMs: Double?, averageMs: Double?, samples: Int, probes: Int? = nil) {
         self.vServer = vServer
         self.service = service
         self.up = up
         self.lastMs = lastMs
         self.averageMs = averageMs
         self.samples = samples
+        self.probes = probes
     }
 }

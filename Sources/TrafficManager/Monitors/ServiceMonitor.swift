@@ -16,6 +16,11 @@ final class ServiceMonitor {
     private var timer: RepeatedTask?
     private var inFlight = false
     private(set) var lastFlip: (up: Bool, at: UInt64)?
+    /// Probes this monitor started (the stream's `probes`).
+    private var probesStarted = 0
+    /// The offloaded copy's probe count last adopted, and when: its increase is work done for
+    /// this task, counted as this monitor's probes (nil until the copy's first count).
+    private var remoteProbes: (count: Int, at: UInt64)?
 
     init(key: MonitorKey, vServer: VServerRuntime, serviceIndex: Int, config: MonitorConfig,
          loop: any EventLoop, counters: CoreTaskCounters, logger: Logger) {
@@ -37,6 +42,7 @@ final class ServiceMonitor {
     func stop() {
         timer?.cancel()
         timer = nil
+        remoteProbes = nil
     }
 
     /// A reload kept this service and monitor: report to the new generation's vServer (where
@@ -53,7 +59,7 @@ final class ServiceMonitor {
     var state: MonitorState {
         MonitorState(vServer: key.vServer, service: key.service, up: health.isUp,
                      lastMs: health.lastResponseSeconds.map { $0 * 1000 }, averageMs: health.timing.average.map { $0 * 1000 },
-                     samples: health.timing.samples)
+                     samples: health.timing.samples, probes: probesStarted)
     }
 
     /// Takes over the state an offloaded copy of this monitor reached; a flip marks the
@@ -62,6 +68,7 @@ final class ServiceMonitor {
         let wasUp = health.isUp
         health.adopt(isUp: remote.up, average: remote.averageMs.map { $0 / 1000 }, samples: remote.samples,
                      lastResponseSeconds: remote.lastMs.map { $0 / 1000 })
+        countRemoteProbes(remote.probes)
         let service = vServer.services[serviceIndex]
         guard service.isUp != remote.up || wasUp != remote.up else { return false }
         lastFlip = (remote.up, MonotonicTime.nanos())
@@ -73,9 +80,38 @@ final class ServiceMonitor {
         return true
     }
 
+    /// Counts the probes the offloaded copy started since its last count as this task's
+    /// probes (connections opened and closed), so the task's probes per second are the same
+    /// wherever it runs. A count that went back (another copy) is a new baseline; an increase
+    /// is bounded by what the interval allows since the last count (a guest's figure never
+    /// inflates the task's usage).
+    private func countRemoteProbes(_ count: Int?) {
+        guard let count else { return }
+        let now = MonotonicTime.nanos()
+        if let last = remoteProbes {
+            let added = Self.countedProbes(from: last.count, to: count, elapsedNanos: now &- last.at,
+                                           intervalNanos: health.config.interval.totalNanoseconds)
+            if added > 0 {
+                counters.opened.add(added)
+                counters.closed.add(added)
+            }
+        }
+        remoteProbes = (count, now)
+    }
+
+    /// The probes counted for a copy's count going from `previous` to `count`: the increase,
+    /// at most what one probe per interval allows in `elapsedNanos` (plus two for timing);
+    /// none when the count went back.
+    static func countedProbes(from previous: Int, to count: Int, elapsedNanos: UInt64, intervalNanos: Int64) -> Int {
+        guard count > previous else { return 0 }
+        let allowed = Double(elapsedNanos) / Double(max(intervalNanos, 1)) + 2
+        return min(count - previous, Int(min(allowed, 1e12)))
+    }
+
     private func probe() {
         guard !inFlight else { return }
         inFlight = true
+        probesStarted += 1
         let began = MonotonicTime.nanos()
         counters.opened.add(1)
         let service = vServer.services[serviceIndex]

@@ -41,6 +41,7 @@ struct TMSUsageSourceTests {
         let readings = try TMSUsageSource.parse(Data(body.utf8), url: "u")
         let log = try #require(readings.first { $0.task == "log-collector" })
         #expect(log.values[.diskBytesPerSecond] == 250_000 && log.values[.cpuPercent] == 4, "\(log.values)")
+        #expect(log.values[.connectionsPerSecond] == 900, "records per second, placement-independent: \(log.values)")
     }
 
     @Test("a body that is not a usage report is an error naming the URL")

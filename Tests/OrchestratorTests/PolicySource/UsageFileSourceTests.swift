@@ -32,7 +32,7 @@ struct UsageFileSourceTests {
 
     @Test("bad lines are errors naming file and line", arguments: [
         (#"{"cpuPercent": 1}"#, "'task' must be a non-empty string"),
-        (#"{"task": "a", "cpu": 1}"#, "unknown key 'cpu' (allowed: time, task, cpuPercent, memoryMiB, connections, bytesPerSecond, diskBytesPerSecond)"),
+        (#"{"task": "a", "cpu": 1}"#, "unknown key 'cpu' (allowed: time, task, cpuPercent, memoryMiB, connections, bytesPerSecond, diskBytesPerSecond, connectionsPerSecond)"),
         (#"{"task": "a", "cpuPercent": -1}"#, "'cpuPercent' must be a number >= 0"),
         (#"{"task": "a", "cpuPercent": "80"}"#, "'cpuPercent' must be a number >= 0"),
         (#"{"task": "a", "connections": true}"#, "'connections' must be a number >= 0"),

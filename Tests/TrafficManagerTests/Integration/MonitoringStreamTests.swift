@@ -47,6 +47,16 @@ extension ProxyTests {
                 let web = { manager.vServer("web")! }
                 #expect(web().quota.sizing.limit == 15)
 
+                // The work done for the task is counted where it is followed: the publisher's
+                // probes (2 services every 100 ms: 20/s) are the follower's monitor task's
+                // probes per second, its own being paused.
+                _ = await manager.sampleUsage()
+                try await Task.sleep(for: .seconds(1.5))
+                let report = await manager.sampleUsage()
+                let monitorTask = try #require(report.tasks.first { $0.name == "monitor/check" })
+                let rate = monitorTask.current[UsageResource.connectionsPerSecond.rawValue] ?? 0
+                #expect(rate > 10 && rate < 30, "probes/s counted for the followed monitors: \(monitorTask.current)")
+
                 // b fails: the publisher's monitor takes it down (fall 2), the follower applies it.
                 await b.kill()
                 #expect(await eventually(timeout: .seconds(5)) { web().services[1].isUp == false }, "the publisher's verdict did not arrive")
@@ -96,12 +106,16 @@ extension ProxyTests {
         #expect(text.filter { $0 == "\n" }.count == 1 && text.hasSuffix("\n"))
         #expect(MonitorStreamLine(Substring(text.dropLast())) == .state(state))
         #expect(MonitorStreamLine("E\t3") == .end(count: 3))
+        let counted = MonitorState(vServer: "web", service: "a", up: true, lastMs: 1, averageMs: 1, samples: 7, probes: 12)
+        #expect(MonitorStreamLine.state(counted).text.hasSuffix("\t7\t12\n"))
+        #expect(MonitorStreamLine(Substring(MonitorStreamLine.state(counted).text.dropLast())) == .state(counted))
     }
 
     @Test func malformedLinesAreRefusedWhole() {
         for line in ["", "X\t1", "E", "E\t-1", "E\t99999999999", "S\tweb\ta\t2\t-\t-\t0", "S\tweb\ta\t1\tnan\t-\t0",
                      "S\tweb\ta\t1\t-1\t-\t0", "S\tweb\ta\t1\t-\t-", "S\t\ta\t1\t-\t-\t0", "S\tweb\t%zz\t1\t-\t-\t0",
-                     "S\tweb\ta\t1\t1e300\t-\t0", String(repeating: "S", count: 2000)] {
+                     "S\tweb\ta\t1\t1e300\t-\t0", "S\tweb\ta\t1\t-\t-\t0\t-1", "S\tweb\ta\t1\t-\t-\t0\t9999999999999999",
+                     "S\tweb\ta\t1\t-\t-\t0\t1\t1", String(repeating: "S", count: 2000)] {
             #expect(MonitorStreamLine(Substring(line)) == nil, "\(line.prefix(40))")
         }
         var random = SystemRandomNumberGenerator()
@@ -112,5 +126,18 @@ extension ProxyTests {
             }
             _ = MonitorStreamLine(Substring(String(decoding: bytes, as: UTF8.self)))
         }
+    }
+}
+
+@Suite struct RemoteProbeCountTests {
+    @Test("a copy's probe count adds its increase, bounded by the interval; a count that goes back adds nothing")
+    func bounded() {
+        let second: UInt64 = 1_000_000_000
+        #expect(ServiceMonitor.countedProbes(from: 10, to: 20, elapsedNanos: second, intervalNanos: 100_000_000) == 10)
+        // A hostile guest's jump counts no more than one probe per interval (plus two).
+        #expect(ServiceMonitor.countedProbes(from: 10, to: Int.max, elapsedNanos: second, intervalNanos: 100_000_000) == 12)
+        #expect(ServiceMonitor.countedProbes(from: 10, to: 3, elapsedNanos: second, intervalNanos: 100_000_000) == 0)
+        #expect(ServiceMonitor.countedProbes(from: 0, to: 5, elapsedNanos: 0, intervalNanos: 0) == 2)
+        #expect(ServiceMonitor.countedProbes(from: 0, to: Int.max, elapsedNanos: .max, intervalNanos: 1) == 1_000_000_000_000)
     }
 }
