@@ -151,3 +151,25 @@ final class TmsRun: @unchecked Sendable {
         process.waitUntilExit()
     }
 }
+
+extension CLIHarness {
+    /// `cvmctl ARGUMENTS` started in the background, its output going to `log`.
+    func background(_ arguments: [String], log: String) throws -> Process {
+        let process = process(arguments)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+}
+
+extension Process {
+    /// SIGTERM, then waits for the exit (nothing when it already ended).
+    func stopAndWait() {
+        guard isRunning else { return }
+        terminate()
+        waitUntilExit()
+    }
+}

@@ -1,13 +1,14 @@
 import Planning
 /// Which task decisions are worth a journal line: elastic mode evaluates every few seconds,
 /// and a line per task per evaluation would bury what changed. A task's decision is
-/// reported when its verdict, its current count or its target differs from the last one
-/// reported. Pure.
+/// reported when its verdict, its current count, its target or the resource it is heavy on
+/// that offloading does not relieve differs from the last one reported. Pure.
 public struct DecisionLog: Sendable {
     struct Key: Hashable, Sendable {
         var verdict: String
         var current: Int
         var target: Int
+        var unrelieved: UsageResource?
     }
 
     private var last: [String: Key] = [:]
@@ -21,7 +22,8 @@ public struct DecisionLog: Sendable {
         for task in plan.tasks {
             seen.insert(task.task)
             guard let decision = task.decision else { continue }
-            let key = Key(verdict: decision.verdict.rawValue, current: decision.current, target: decision.target)
+            let key = Key(verdict: decision.verdict.rawValue, current: decision.current, target: decision.target,
+                          unrelieved: decision.unrelieved?.resource)
             if last[task.task] != key {
                 last[task.task] = key
                 changed.append(task)

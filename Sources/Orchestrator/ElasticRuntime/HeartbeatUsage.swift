@@ -8,9 +8,13 @@ import Foundation
 ///
 /// Only CVMs that run under a policy (`policyCommit` set) and whose last heartbeat is fresh
 /// (at most three intervals old, the monitor's own failure rule) count. A CVM whose data
-/// plane serves (a backup vServer's CVM) adds its CPU and memory but not its connections or
-/// network bytes: the traffic manager that sends it that traffic counts it already, under the
-/// same task. Pure apart from the counters it remembers between calls.
+/// plane serves (cvm-tms: a backup vServer, the monitors, the log collector, a session-store
+/// member) adds its memory only: the traffic manager reports that task's work wherever it
+/// runs (connections, bytes, probes, records, and its own CPU and disk for it), and the CVM's
+/// CPU (under TCG, several times the work's), its boot and shutdown I/O would make the task's
+/// usage depend on where it runs. Measured: with them, a log-collector CVM's boot CPU (100 %)
+/// and disk bursts made elastic mode deploy and retire the collector three times in 40 s.
+/// Pure apart from the counters it remembers between calls.
 public struct HeartbeatUsage: Sendable {
     struct Counters: Sendable {
         var heartbeatAt: Date
@@ -33,13 +37,14 @@ public struct HeartbeatUsage: Sendable {
             guard let at = cvm.lastHeartbeatAt, now.timeIntervalSince(at) <= 3 * Double(max(cvm.intervalMs, 1)) / 1000 else { continue }
             seen.insert(cvm.id)
             var values = result[cvm.task] ?? [:]
-            if let cpu = cvm.cpuPercent { values[.cpuPercent, default: 0] += GuestFigures.percent(cpu) }
             if let memory = cvm.memUsedKiB { values[.memoryMiB, default: 0] += Double(memory) / 1024 }
-            let relayed = cvm.serving == true
-            if let connections = cvm.connections, !relayed { values[.connections, default: 0] += Double(connections) }
             let rates = rates(for: cvm, heartbeatAt: at)
-            if let network = rates.network, !relayed { values[.bytesPerSecond, default: 0] += network }
-            if let disk = rates.disk { values[.diskBytesPerSecond, default: 0] += disk }
+            if cvm.serving != true {
+                if let cpu = cvm.cpuPercent { values[.cpuPercent, default: 0] += GuestFigures.percent(cpu) }
+                if let connections = cvm.connections { values[.connections, default: 0] += Double(connections) }
+                if let network = rates.network { values[.bytesPerSecond, default: 0] += network }
+                if let disk = rates.disk { values[.diskBytesPerSecond, default: 0] += disk }
+            }
             result[cvm.task] = values
         }
         counters = counters.filter { seen.contains($0.key) }

@@ -23,7 +23,9 @@ public struct MonitorConfig: Sendable, Hashable {
     public var deviationPercent: Int?
     /// Probe times averaged into the running average (an exponential average with this span).
     public var averageSpan: Int
-    /// The task name the usage monitors report this monitor under.
+    /// The policy task the usage monitors report this monitor under: by default
+    /// `monitoring.cvm.task`, else `health-monitor` (the task that takes the monitors over
+    /// when offloaded, so elastic mode judges them where they run).
     public var task: String
 
     public init(name: String, kind: Kind = .tcp, interval: Duration = .seconds(5), timeout: Duration = .seconds(2),
@@ -38,6 +40,6 @@ public struct MonitorConfig: Sendable, Hashable {
         self.responseTimeLimit = responseTimeLimit
         self.deviationPercent = deviationPercent
         self.averageSpan = averageSpan
-        self.task = task ?? "monitor/\(name)"
+        self.task = task ?? "health-monitor"
     }
 }

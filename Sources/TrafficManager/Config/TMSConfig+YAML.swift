@@ -27,7 +27,11 @@ extension TMSConfig {
         if root.has("monitoring") { config.monitoring = try MonitoringConfig(root.submapping("monitoring")) }
         if root.has("accessLog") { config.accessLog = try AccessLogConfig(root.submapping("accessLog")) }
         if root.has("sessionStore") { config.sessionStore = try SessionStoreConfig(root.submapping("sessionStore")) }
-        config.monitors = try root.optionalMappings("monitors").map { (reader) throws(ConfigError) in try MonitorConfig(reader) }
+        // The monitors are, by default, the task the monitoring CVM takes over (the policy's).
+        let monitorTask = config.monitoring.cvm?.task ?? "health-monitor"
+        config.monitors = try root.optionalMappings("monitors").map { (reader) throws(ConfigError) in
+            try MonitorConfig(reader, defaultTask: monitorTask)
+        }
         let vServerReaders = try root.optionalMappings("vServers")
         // A log collector may do nothing else.
         guard !vServerReaders.isEmpty || config.accessLog.collector != nil || config.sessionStore.server != nil else { throw root.error("vServers", "at least one vServer is required") }
@@ -129,7 +133,8 @@ extension YAMLReader {
 }
 
 extension MonitorConfig {
-    init(_ reader: YAMLReader) throws(ConfigError) {
+    /// `defaultTask`: the task a monitor without `task` is reported under.
+    init(_ reader: YAMLReader, defaultTask: String) throws(ConfigError) {
         try reader.expectOnly(["name", "kind", "interval", "timeout", "rise", "fall", "path", "expect",
                                "responseTimeLimit", "deviation", "averageSpan", "task"])
         let name = try reader.string("name")
@@ -168,7 +173,7 @@ extension MonitorConfig {
             deviationPercent = percent
         }
         averageSpan = try reader.optionalInt("averageSpan", in: 1...10_000) ?? averageSpan
-        task = try reader.optionalString("task") ?? task
+        task = try reader.optionalString("task") ?? defaultTask
     }
 
     enum KindName: String, CaseIterable { case tcp, http }

@@ -121,8 +121,10 @@ struct TmsCommand: AsyncParsableCommand {
             Reads GET /usage from the admin endpoint of a running `cvmctl tms run`, with the \
             token of its admin token file (--admin-token-file; default STATE/tms-admin.token, \
             which `cvmctl tms run` creates with the same --state). Tasks are \
-            each vServer's balancing (vserver/NAME) and each monitor (monitor/NAME); POLICY TASK \
-            is the name the orchestrator's policies use. --json prints the whole report.
+            each vServer's balancing (vserver/NAME), each monitor (monitor/NAME, policy task \
+            monitoring.cvm.task or health-monitor by default; while offloaded, the CVM's probes \
+            count as its probes/s) and the access log (accesslog); POLICY TASK is the name the \
+            orchestrator's policies use. --json prints the whole report.
             """)
 
         @OptionGroup var global: GlobalOptions

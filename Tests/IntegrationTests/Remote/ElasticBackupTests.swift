@@ -45,8 +45,8 @@ import Testing
 
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let tmsLog = cli.state + "/tms.log"
-        let tms = try start(cli, ["tms", "run", "--config", config], log: tmsLog)
-        defer { stop(tms) }
+        let tms = try cli.background(["tms", "run", "--config", config], log: tmsLog)
+        defer { tms.stopAndWait() }
         func tmsText() -> String { (try? String(contentsOfFile: tmsLog, encoding: .utf8)) ?? "" }
         try #require(eventually(timeout: 10) { FileManager.default.fileExists(atPath: cli.state + "/tms-admin.token") })
 
@@ -67,10 +67,10 @@ import Testing
                 .replacingOccurrences(of: "image: cvm-base", with: "image: cvm-tms"),
             message: "backup vServer in a CVM above 1.5 connections")
         let elasticLog = cli.state + "/elastic.log"
-        let elastic = try start(cli, ["elastic", "run", "--repo", repo.path, "--branch", "main",
+        let elastic = try cli.background(["elastic", "run", "--repo", repo.path, "--branch", "main",
                                       "--tms-admin", "127.0.0.1:\(admin)", "--grace", "5", "--drain-timeout", "40", "-v"],
                                 log: elasticLog)
-        defer { stop(elastic) }
+        defer { elastic.stopAndWait() }
         func elasticText() -> String { (try? String(contentsOfFile: elasticLog, encoding: .utf8)) ?? "" }
         try #require(try eventually(timeout: 15) {
             try cli.events().contains { $0.kind == "elastic.decision" && $0.message.contains("backup-vserver") && $0.message.contains("run locally") }
@@ -188,21 +188,5 @@ import Testing
         let actions = events.filter { $0.kind == "elastic.action" && $0.cvm == cvm.name }
         #expect(actions.first?.message.contains("[scale out]") == true, "\(actions.map(\.message))")
         #expect(events.filter { $0.kind == "elastic.action" && $0.cvm == backup.name }.last?.message.contains("[scale in]") == true)
-    }
-
-    private func start(_ cli: CLIHarness, _ arguments: [String], log: String) throws -> Process {
-        let process = cli.process(arguments)
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        return process
-    }
-
-    private func stop(_ process: Process) {
-        guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
     }
 }

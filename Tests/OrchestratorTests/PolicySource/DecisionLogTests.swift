@@ -24,4 +24,14 @@ struct DecisionLogTests {
         _ = log.changes(in: Self.plan([("b", .hold, 1, 1, "y")]))
         #expect(log.changes(in: Self.plan([("a", .offload, 0, 1, "rising"), ("b", .hold, 1, 1, "y")])).map(\.task) == ["a"])
     }
+
+    @Test("a task that becomes heavy on a resource offloading does not relieve is reported, though it still runs locally")
+    func reportsUnrelieved() {
+        var log = DecisionLog()
+        _ = log.changes(in: Self.plan([("web", .runLocally, 0, 0, "light")]))
+        var heavy = Self.plan([("web", .runLocally, 0, 0, "heavy on bytesPerSecond")])
+        heavy.tasks[0].decision?.unrelieved = .init(resource: .bytesPerSecond, units: 5)
+        #expect(log.changes(in: heavy).map(\.task) == ["web"])
+        #expect(log.changes(in: heavy).isEmpty)
+    }
 }

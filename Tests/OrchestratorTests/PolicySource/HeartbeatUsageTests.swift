@@ -26,21 +26,23 @@ struct HeartbeatUsageTests {
         #expect(result.count == 2)
     }
 
-    @Test("a serving CVM's connections and network bytes are the traffic manager's to count, its CPU and memory are its own")
+    @Test("a serving CVM's work is the traffic manager's to count (connections, bytes, CPU, disk); it adds its memory only")
     func servingCVMsAddNoTraffic() {
         let t0 = Date(), t1 = t0.addingTimeInterval(1)
         var usage = HeartbeatUsage()
         func serving(_ at: Date, net: Int64) -> CVMRecord {
-            var r = R.cvm("backup", cpu: 40, memUsedKiB: 4096, connections: 3, heartbeatAt: at, netBytes: net)
+            var r = R.cvm("backup", cpu: 40, memUsedKiB: 4096, connections: 3, heartbeatAt: at, netBytes: net, diskBytes: net)
             r.serving = true
             return r
         }
-        _ = usage.observe([serving(t0, net: 0), R.cvm("plain", connections: 2, heartbeatAt: t0, netBytes: 0)], now: t0)
-        let result = usage.observe([serving(t1, net: 9000), R.cvm("plain", connections: 2, heartbeatAt: t1, netBytes: 1000)], now: t1)
+        _ = usage.observe([serving(t0, net: 0), R.cvm("plain", cpu: 10, memUsedKiB: 1024, connections: 2, heartbeatAt: t0, netBytes: 0)], now: t0)
+        let result = usage.observe([serving(t1, net: 9000), R.cvm("plain", cpu: 10, memUsedKiB: 1024, connections: 2, heartbeatAt: t1, netBytes: 1000)], now: t1)
         #expect(result["health-monitor"]?[.connections] == 2)
         #expect(result["health-monitor"]?[.bytesPerSecond] == 1000)
-        #expect(result["health-monitor"]?[.cpuPercent] == 40)
-        #expect(result["health-monitor"]?[.memoryMiB] == 4)
+        #expect(result["health-monitor"]?[.cpuPercent] == 10, "the plain CVM's only")
+        #expect(result["health-monitor"]?[.diskBytesPerSecond] == 0, "the plain CVM's only (the serving one wrote 9000)")
+        let memory = result["health-monitor"]?[.memoryMiB] ?? 0
+        #expect(memory == 5, "both CVMs' memory: \(memory.debugDescription)")
     }
 
     @Test("network and disk counters become rates between heartbeats of the same boot")
