@@ -1,6 +1,7 @@
 /// Holt's linear exponential smoothing on (possibly irregular) intervals: the level is pulled
 /// towards each sample from the previous level carried forward by the trend over the elapsed
-/// time; the trend is pulled towards the level's change per second.
+/// time; the trend is pulled towards the level's change per second. Samples are usage (never
+/// negative), and so is the level.
 public enum HoltSmoothing {
     /// The smoothed level and trend (units per second) after the last of `samples`, which
     /// must not be empty and must have strictly increasing times.
@@ -11,7 +12,9 @@ public enum HoltSmoothing {
         var time = samples[0].time
         for sample in samples.dropFirst() {
             let dt = sample.time - time
-            let carried = level + trend * dt
+            // Usage is never negative: a falling trend carries the level down to zero, not below
+            // (below, the next samples would first have to climb back to zero).
+            let carried = max(0, level + trend * dt)
             let next = alpha * sample.value + (1 - alpha) * carried
             trend = beta * (next - level) / dt + (1 - beta) * trend
             level = next

@@ -44,6 +44,19 @@ struct UsageForecastTests {
         #expect(UsageForecast(falling, method: .holt(alpha: 0.8, beta: 0.8), horizon: 600).anticipated == 0)
     }
 
+    @Test("holt's level never goes below zero: a collapse to zero leaves a level of zero, not a negative one")
+    func holtLevelNotNegative() {
+        // 100 for a while, then zeros: the falling trend would carry the level below zero.
+        var samples = (0..<5).map { UsageSample(time: Double($0), value: 100) }
+        samples += (5..<12).map { UsageSample(time: Double($0), value: 0) }
+        let f = UsageForecast(UsageSeries(samples), method: .holt(alpha: 0.5, beta: 0.5), horizon: 1)
+        #expect(f.level >= 0, "level \(f.level)")
+        // And when usage returns, the level follows it up at once (from zero, not from below).
+        samples.append(UsageSample(time: 12, value: 100))
+        let back = UsageForecast(UsageSeries(samples), method: .holt(alpha: 0.5, beta: 0.5), horizon: 0)
+        #expect(back.level >= 50 - 1e-9, "level \(back.level)")
+    }
+
     @Test("no samples: nothing anticipated; one sample: that sample")
     func degenerate() {
         #expect(UsageForecast(UsageSeries(), method: .linear, horizon: 60).anticipated == 0)

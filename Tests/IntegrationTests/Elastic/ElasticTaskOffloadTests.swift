@@ -69,6 +69,11 @@ import Testing
         var loadStopped = false
         defer { if !loadStopped { load.stop(); _ = burst.stop() } }
 
+        // What the traffic manager reports for the access log, once a second (shown on failure).
+        let trace = UsageTrace()
+        trace.run(cli, admin: admin)
+        defer { trace.stop() }
+
         let repo = try PolicyRepoFixture(in: cli.state + "/policy-repo")
         let commit = try repo.commit("""
             clouds:
@@ -98,7 +103,7 @@ import Testing
               cooldownSeconds: 2
               hysteresisPercent: 20
               maxConcurrentActions: 2
-              forecast: {method: holt, alpha: 0.5, beta: 0.5, horizonSeconds: 1, windowSeconds: 10}
+              forecast: {method: holt, alpha: 0.4, beta: 0.2, horizonSeconds: 1, windowSeconds: 10}
 
             """, message: "monitoring by probes/s, the collector by CPU and disk, the vServer stays")
         let elasticLog = cli.state + "/elastic.log"
@@ -145,7 +150,7 @@ import Testing
         Thread.sleep(forTimeInterval: 8)
         events = try cli.events()
         #expect(!events.contains { $0.kind == "elastic.action" && $0.message.contains("decommission") },
-                "a task came back while its usage held: \(journal())")
+                "a task came back while its usage held: \(journal()); access log usage: \(trace.lines)")
         let usage = try cli.run("tms", "usage", "--admin", "127.0.0.1:\(admin)", "--json")
         #expect(usage.status == 0, "\(usage.stderr)")
         if let report = try? JSONSerialization.jsonObject(with: Data(usage.stdout.utf8)) as? [String: Any],
@@ -217,4 +222,37 @@ private final class Burst: @unchecked Sendable {
         done.wait()
         return lock.withLock { counts }
     }
+}
+
+/// The access log's and the monitor's current usage from `cvmctl tms usage --json`, once a
+/// second on a thread of its own: `+SECONDS disk=B/s cpu=% records=/s probes=/s`.
+private final class UsageTrace: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String] = []
+    private var stopped = false
+
+    var lines: [String] { lock.withLock { entries } }
+
+    func run(_ cli: CLIHarness, admin: Int) {
+        let began = Date()
+        Thread.detachNewThread { [self] in
+            while !lock.withLock({ stopped }) {
+                if let out = try? cli.run("tms", "usage", "--admin", "127.0.0.1:\(admin)", "--json"), out.status == 0,
+                   let report = try? JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any],
+                   let tasks = report["tasks"] as? [[String: Any]] {
+                    func current(_ name: String) -> [String: Double] {
+                        tasks.first { $0["name"] as? String == name }?["current"] as? [String: Double] ?? [:]
+                    }
+                    let log = current("accesslog"), monitor = current("monitor/check")
+                    let line = String(format: "+%.0f disk=%.0f cpu=%.1f records=%.0f probes=%.0f", Date().timeIntervalSince(began),
+                                      log["diskBytesPerSecond"] ?? -1, log["cpuPercent"] ?? -1,
+                                      log["connectionsPerSecond"] ?? -1, monitor["connectionsPerSecond"] ?? -1)
+                    lock.withLock { entries.append(line) }
+                }
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+    }
+
+    func stop() { lock.withLock { stopped = true } }
 }
