@@ -82,6 +82,9 @@ public final class TrafficManager: Sendable {
         sampler = UsageSampler(config: config.usage, coreLoops: dataPlane.loops, control: controlLoop, metrics: metrics)
     }
 
+    /// The session store's usage task (the vServers' persistence and stickiness tables).
+    private let sessionUsage = SessionStoreUsage()
+
     // MARK: lifecycle
 
     /// Starts the event loops, listens on every vServer's address, starts the monitors and
@@ -422,6 +425,10 @@ public final class TrafficManager: Sendable {
         for vServer in (table.map { Array($0.vServers.values) } ?? []) + draining { tasks[vServer.usage.name] = vServer.usage }
         for task in monitors.tasks.withLock({ Array($0.values) }) { tasks[task.name] = task }
         if let log = accessLog { tasks[log.usage.name] = log.usage }
+        var seen: Set<ObjectIdentifier> = []
+        let tables = ((table.map { Array($0.vServers.values) } ?? []) + draining).flatMap(\.sharedTables).map(\.1)
+            .filter { seen.insert(ObjectIdentifier($0)).inserted }
+        if sessionUsage.update(tables: tables) { tasks[sessionUsage.usage.name] = sessionUsage.usage }
         let report = await sampler.sample(tasks: Array(tasks.values), generation: table?.generation ?? 0)
         metrics.record(await status())
         return report

@@ -157,6 +157,9 @@ final class PersistenceTable: Sendable {
     /// Pins this process made, for the session store (only while one is configured).
     let outbox = Locked<[(client: String, target: String, expires: Duration)]>([])
     let shared = Atomic<Bool>(false)
+    /// Pins made or moved to another target (the session store's writes, counted whether or
+    /// not a session store is configured: its usage task).
+    let writes = Atomic<Int>(0)
 
     /// How long a pin lasts.
     let timeout: Duration
@@ -172,6 +175,7 @@ final class PersistenceTable: Sendable {
     /// A pin this process made or renewed: for the session store too, when it changed or
     /// the store's copy has less than half its timeout left.
     func recorded(client: String, target: VServerID, now: Duration, changed: Bool = true) {
+        if changed { writes.wrappingAdd(1, ordering: .relaxed) }
         guard shared.load(ordering: .relaxed) else { return }
         let expires = now + timeout
         let due = written.withLock { written -> Bool in
@@ -190,6 +194,9 @@ final class PersistenceTable: Sendable {
         pins.withLock { _ = $0.removeExpired(now: now) }
         if shared.load(ordering: .relaxed) { written.withLock { $0 = $0.filter { now < $0.value } } }
     }
+
+    /// Pins held now (expired ones until the next sweep).
+    var count: Int { pins.withLock { $0.count } }
 
     func withLock<T>(_ body: (inout SpilloverPersistence) -> T) -> T {
         pins.withLock { body(&$0) }

@@ -102,9 +102,14 @@ public final class TaskUsage: Sendable {
         /// The access log's writer (`accesslog`): its records count as connections opened
         /// and closed at once, its file and spool writes as disk bytes, its thread's CPU.
         case accessLog = "accesslog"
+        /// The tables a session store holds (`sessionstore`: spillover persistence and
+        /// stickiness, local or shared): pins held count as connections open, pins made or
+        /// moved as connections opened (`connectionsPerSecond` is writes/s).
+        case sessionStore = "sessionstore"
     }
 
-    /// Unique among the traffic manager's tasks: `vserver/NAME`, `monitor/NAME` or `accesslog`.
+    /// Unique among the traffic manager's tasks: `vserver/NAME`, `monitor/NAME`, `accesslog` or
+    /// `sessionstore`.
     public let name: String
     /// The name the orchestrator's policies use for the task (several tasks may share one).
     public let task: String

@@ -123,7 +123,8 @@ struct TmsCommand: AsyncParsableCommand {
             which `cvmctl tms run` creates with the same --state). Tasks are \
             each vServer's balancing (vserver/NAME), each monitor (monitor/NAME, policy task \
             monitoring.cvm.task or health-monitor by default; while offloaded, the CVM's probes \
-            count as its probes/s) and the access log (accesslog); POLICY TASK is the name the \
+            count as its probes/s), the access log (accesslog) and the session store's tables \
+            (sessionstore, policy task session-store: pins held and written); POLICY TASK is the name the \
             orchestrator's policies use. --json prints the whole report.
             """)
 

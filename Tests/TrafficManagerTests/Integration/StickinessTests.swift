@@ -42,6 +42,11 @@ extension ProxyTests {
                 #expect(first == (12, 0) || first == (0, 12), "\(first)")
                 let other = try await Self.connect(manager, from: "127.0.0.6", count: 12, a, b)
                 #expect(other == (12, 0) || other == (0, 12), "\(other)")
+                // The session store's usage task: two clients' pins held, two written.
+                let report = await manager.sampleUsage()
+                let store = try #require(report.tasks.first { $0.name == "sessionstore" }, "\(report.tasks.map(\.name))")
+                #expect(store.task == "session-store" && store.kind == .sessionStore)
+                #expect(store.totals.activeConnections == 2 && store.totals.connections == 2, "\(store.totals)")
                 let service = try #require(Self.stuck(manager, "127.0.0.5"))
                 #expect(service == (first.0 == 12 ? "a" : "b"))
                 // Its service goes away: the next connection fails over and the client sticks there.
@@ -60,6 +65,7 @@ extension ProxyTests {
             try await withTrafficManager(plain, cores: 1) { manager in
                 let spread = try await Self.connect(manager, from: "127.0.0.5", count: 12, a, b)
                 #expect(spread == (6, 6), "\(spread)")
+                #expect(await manager.sampleUsage().tasks.contains { $0.name == "sessionstore" } == false, "no table, no task")
             }
             await a.kill()
             await b.kill()
