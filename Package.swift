@@ -31,6 +31,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-openapi-generator.git", from: "1.14.0"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
     ],
     targets: [
         // C modules: only headers and tiny static inline helpers.
@@ -105,9 +109,23 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
 
+        // The orchestrator's HTTP API (`cvmctl serve`): the server is generated from
+        // openapi.yaml at build time (swift-openapi-generator), served by Hummingbird, behind
+        // bearer tokens kept hashed in the store.
+        .target(name: "OrchestratorAPI", dependencies: [
+            "Orchestrator",
+            .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+            .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict, plugins: [
+            .plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator"),
+        ]),
+
         // The operator's CLI: parse, call the library, print.
         .executableTarget(name: "cvmctl", dependencies: [
-            "Orchestrator", "Planning", "Libvirt", "TMSCore", "TrafficManager",
+            "Orchestrator", "OrchestratorAPI", "Planning", "Libvirt", "TMSCore", "TrafficManager",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

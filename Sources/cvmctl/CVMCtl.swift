@@ -3,6 +3,9 @@ import Foundation
 
 @main
 struct CVMCtl: AsyncParsableCommand {
+    /// `cvmctl --version`, and what the API's /health says.
+    static let version = "0.10.0"
+
     static let configuration = CommandConfiguration(
         commandName: "cvmctl",
         abstract: "Deploy, watch, migrate and retire component VMs (CVMs) beside the traffic manager.",
@@ -10,11 +13,12 @@ struct CVMCtl: AsyncParsableCommand {
         Settings come from flags, then environment variables (CVM_STATE, CVM_IMAGES, \
         CVM_CONNECT, CVM_VIRT_TYPE), then defaults.
         """,
+        version: version,
         subcommands: [
             DeployCommand.self, DecommissionCommand.self, StatusCommand.self, ImageCommand.self,
             MigrateCommand.self, MonitorCommand.self, EventsCommand.self, HostCommand.self,
             ClusterCommand.self, PolicyCommand.self, ExplainCommand.self, ElasticCommand.self, TmsCommand.self,
-            ProbeCommand.self, ServeCommand.self, LogsCommand.self,
+            ProbeCommand.self, ServeCommand.self, TokenCommand.self, LogsCommand.self,
         ])
 
     /// ArgumentParser's own entry, plus an orderly end: libvirt connections are closed,

@@ -256,6 +256,18 @@ public final class Store: Sendable {
         m.registerMigration("v10") { db in
             try db.alter(table: "cvm") { t in t.add(column: "servedConfig", .integer) }
         }
+        // The HTTP API's bearer tokens (their SHA-256 only).
+        m.registerMigration("v11") { db in
+            try db.create(table: "apiToken") { t in
+                t.column("id", .text).primaryKey()
+                t.column("name", .text).notNull()
+                t.column("scope", .text).notNull()
+                t.column("hash", .text).notNull().unique()
+                t.column("createdAt", .datetime).notNull()
+                t.column("revokedAt", .datetime)
+                t.column("lastUsedAt", .datetime)
+            }
+        }
         return m
     }
 }

@@ -101,7 +101,7 @@ struct ElasticCommand: AsyncParsableCommand {
                 var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
                 var monitor: HeartbeatMonitor?
                 let wakeUp = WakeUp()
-                if try await !monitorRunning(orchestrator.store) {
+                if try await !Self.monitorRunning(orchestrator.store) {
                     monitor = HeartbeatMonitor(orchestrator: orchestrator, wakeUp: wakeUp, logger: logger)
                     services.append(.init(service: monitor!))
                 }
@@ -115,7 +115,7 @@ struct ElasticCommand: AsyncParsableCommand {
         }
 
         /// Another process's heartbeat monitor ticked in the last few seconds.
-        func monitorRunning(_ store: Store) async throws -> Bool {
+        static func monitorRunning(_ store: Store) async throws -> Bool {
             guard let monitor = try await store.monitor(), monitor.pid != getpid() else { return false }
             return monitor.isAlive(now: Date())
         }

@@ -1,48 +1,135 @@
 import ArgumentParser
-import CVMProtocol
 import Foundation
+import Logging
 import Orchestrator
-import TrafficManager
+import OrchestratorAPI
+import ServiceLifecycle
 
+/// `cvmctl serve`: the orchestrator as a daemon.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Send a cvm-tms CVM its data plane's configuration and wait until it serves.",
+        abstract: "Run the orchestrator as a daemon: the heartbeat monitor and the HTTP API.",
         discussion: """
-            The file is a traffic manager configuration (the keys of `cvmctl tms run`; its admin \
-            endpoint is ignored inside the CVM), checked here first. It goes to the CVM's agent \
-            over the signed agent channel (at most 4 KiB on the wire); the agent starts the data \
-            plane, or reloads it without dropping connections, and its heartbeats then report \
-            whether it serves and its connections, bytes and spills (`cvmctl status --json`).
+            One process (a service-lifecycle ServiceGroup) runs the heartbeat monitor (unless \
+            another process runs one for this state directory) and the HTTP API described by \
+            openapi.yaml (Sources/OrchestratorAPI; its server code is generated from it). Every \
+            request but GET /health needs a bearer token of `cvmctl token create`. The API \
+            listens on a loopback address only. SIGTERM or SIGINT stops it; the monitor's \
+            shutdown is the monitor's.
             """)
+
+    static let gracefulShutdown = Duration.seconds(10)
+    static let watchdog = Duration.seconds(15)
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The CVM's name.")
-    var name: String
-
-    @Option(help: ArgumentHelp("The data plane's configuration (YAML).", valueName: "file"))
-    var config: String
-
-    @Option(help: "Seconds to wait for the first heartbeat that says it serves.")
-    var timeout: Double = 20
-
-    func validate() throws {
-        guard timeout > 0, timeout <= 600 else { throw ValidationError("--timeout must be between 0 and 600 seconds") }
-    }
+    @Option(help: ArgumentHelp("The API's address, a loopback IP address and port (default: CVM_API_LISTEN, else 127.0.0.1:9911).", valueName: "host:port"))
+    var listen: String?
 
     func run() async throws {
         try await reportingErrors {
-            // Checked here, with file:line:column errors, before anything is sent.
-            _ = try TMSConfig.load(file: config)
-            let text = try String(contentsOfFile: config, encoding: .utf8)
-            let result = try await global.orchestrator().serve(cvm: name, config: text, timeout: .milliseconds(Int64(timeout * 1000)))
-            if global.json {
-                try JSONOutput.print(["cvm": result.name, "address": result.address ?? "", "serving": "true",
-                                      "elapsedMs": "\(result.elapsedMs)"])
-                return
+            let orchestrator = try global.orchestrator()
+            var logger = global.logger
+            if global.verbose == 0 && !global.quiet { logger.logLevel = .info }
+            let address = listen ?? ProcessInfo.processInfo.environment["CVM_API_LISTEN"] ?? "127.0.0.1:9911"
+            let api: APIServer
+            do {
+                api = try APIServer(address: address, store: orchestrator.store, version: CVMCtl.version, logger: logger)
+            } catch let failure as APIServer.Failure {
+                throw ValidationError(failure.description)
             }
-            print("\(result.name) serving at \(result.address ?? "?") (\(result.elapsedMs) ms)")
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+            if try await !ElasticCommand.Run.monitorRunning(orchestrator.store) {
+                services.append(.init(service: HeartbeatMonitor(orchestrator: orchestrator, wakeUp: WakeUp(), logger: logger)))
+            }
+            services.append(.init(service: api, successTerminationBehavior: .gracefullyShutdownGroup,
+                                  failureTerminationBehavior: .gracefullyShutdownGroup))
+            logger.info("API listening", metadata: ["cvm.address": "\(api.host):\(api.port)"])
+            try await runServices(services, gracefulShutdown: Self.gracefulShutdown, watchdog: Self.watchdog,
+                                  what: "the daemon", logger: logger)
+        }
+    }
+}
+
+/// `cvmctl token create|list|revoke`: the API's bearer tokens.
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token",
+        abstract: "Make, list and revoke the HTTP API's bearer tokens.",
+        discussion: """
+            The store keeps a token's SHA-256 only: `create` prints the token once. Scope \
+            `read` may only read (GET); `admin` may do everything.
+            """,
+        subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make a token and print it (once).")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "What the token is for (shown by `token list`).") var name: String
+        @Option(help: "read or admin.") var scope: String = "read"
+
+        func validate() throws {
+            guard APIToken.Scope(rawValue: scope) != nil else { throw ValidationError("--scope must be read or admin") }
+            guard !name.isEmpty, name.utf8.count <= 64, name.allSatisfy({ !$0.isNewline && $0.asciiValue.map { $0 >= 0x20 } ?? true }) else {
+                throw ValidationError("--name must have 1 to 64 printable characters")
+            }
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                let made = try await global.orchestrator().store.createToken(name: name, scope: APIToken.Scope(rawValue: scope)!)
+                if global.json {
+                    let object: [String: String] = ["id": made.token.id, "name": made.token.name, "scope": made.token.scope.rawValue, "token": made.text]
+                    print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+                } else {
+                    print(made.text)
+                    FileHandle.standardError.write(Data("token \(made.token.id) (\(made.token.scope.rawValue)) made; it is shown only now\n".utf8))
+                }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the tokens (never their secrets).")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let tokens = try await global.orchestrator().store.tokens()
+                let formatter = ISO8601DateFormatter()
+                if global.json {
+                    let rows: [[String: Any]] = tokens.map { token in
+                        var row: [String: Any] = ["id": token.id, "name": token.name, "scope": token.scope.rawValue,
+                                                  "createdAt": formatter.string(from: token.createdAt)]
+                        if let revoked = token.revokedAt { row["revokedAt"] = formatter.string(from: revoked) }
+                        if let used = token.lastUsedAt { row["lastUsedAt"] = formatter.string(from: used) }
+                        return row
+                    }
+                    print(String(decoding: try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys]), as: UTF8.self))
+                    return
+                }
+                print("ID        SCOPE  CREATED               STATE     NAME")
+                for token in tokens {
+                    let state = token.isRevoked ? "revoked" : "active"
+                    print("\(token.id)  \(token.scope.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0))  \(formatter.string(from: token.createdAt))  \(state.padding(toLength: 8, withPad: " ", startingAt: 0))  \(token.name)")
+                }
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a token: requests with it get 401 at once.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The token's id (`token list`).") var id: String
+
+        func run() async throws {
+            try await reportingErrors {
+                guard try await global.orchestrator().store.revokeToken(id: id) else {
+                    throw ValidationError("no active token with id \(id) (see `cvmctl token list`)")
+                }
+                print("token \(id) revoked")
+            }
         }
     }
 }

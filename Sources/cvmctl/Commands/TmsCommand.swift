@@ -11,7 +11,7 @@ struct TmsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tms",
         abstract: "Run the traffic manager, read its task usage, and explore its quota pools.",
-        subcommands: [Run.self, Usage.self, TmsPoolsCommand.self, TmsSimulateCommand.self])
+        subcommands: [Run.self, Usage.self, TmsServeCommand.self, TmsPoolsCommand.self, TmsSimulateCommand.self])
 
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

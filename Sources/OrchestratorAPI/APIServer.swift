@@ -1,0 +1,126 @@
+package import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import OpenAPIHummingbird
+package import OpenAPIRuntime
+import Orchestrator
+import ServiceLifecycle
+
+/// The HTTP API of `cvmctl serve` as a service of its `ServiceGroup`: Hummingbird serving the
+/// handlers generated from openapi.yaml, behind bearer-token authentication.
+///
+/// Loopback by default; it refuses to listen on any other address (plain HTTP would carry
+/// the tokens in clear).
+public struct APIServer: Service {
+    public enum Failure: Error, CustomStringConvertible {
+        case notLoopback(String)
+        case badAddress(String)
+
+        public var description: String {
+            switch self {
+            case .notLoopback(let address):
+                return "--listen \(address): the API listens on a loopback address only (plain HTTP would carry the tokens in clear); use 127.0.0.1:PORT"
+            case .badAddress(let address):
+                return "--listen \(address): expected HOST:PORT with an IP address and a port 1-65535"
+            }
+        }
+    }
+
+    let application: Application<RouterResponder<BasicRequestContext>>
+    public let host: String
+    public let port: Int
+
+    /// - Parameters:
+    ///   - address: `HOST:PORT`, a loopback IP address.
+    public init(address: String, store: Store, version: String, logger: Logger) throws {
+        let (host, port) = try Self.parse(address)
+        self.host = host
+        self.port = port
+        let router = Router()
+        router.add(middleware: ProblemMiddleware(logger: logger))
+        router.add(middleware: BearerAuthMiddleware(store: store))
+        try APIHandler(store: store, version: version).registerHandlers(on: router)
+        application = Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "cvmctl"), logger: logger)
+    }
+
+    public func run() async throws {
+        try await application.runService()
+    }
+
+    /// `HOST:PORT` with a loopback IP address.
+    static func parse(_ address: String) throws(Failure) -> (String, Int) {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+              (1...65_535).contains(port) else { throw .badAddress(address) }
+        var host = String(address[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host == "localhost" { host = "127.0.0.1" }
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 {
+            guard UInt32(bigEndian: v4.s_addr) >> 24 == 127 else { throw .notLoopback(address) }
+        } else if inet_pton(AF_INET6, host, &v6) == 1 {
+            guard host == "::1" else { throw .notLoopback(address) }
+        } else {
+            throw .badAddress(address)
+        }
+        return (host, port)
+    }
+}
+
+/// Every request but `GET /health` carries `Authorization: Bearer TOKEN` with a token the
+/// store knows and has not revoked; a `read` token may only read (GET). Otherwise 401 (403
+/// for a read token that writes), with a problem body.
+struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let store: Store
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.uri.path == "/health" { return try await next(request, context) }
+        guard let header = request.headers[.authorization], header.utf8.count <= 300, header.hasPrefix("Bearer ") else {
+            return Self.problem(.unauthorized, "a bearer token is required (Authorization: Bearer TOKEN; see `cvmctl token create`)")
+        }
+        let text = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+        guard let token = try await store.authenticate(token: text) else {
+            return Self.problem(.unauthorized, "the token is unknown or revoked")
+        }
+        if token.scope == .read, request.method != .get, request.method != .head {
+            return Self.problem(.forbidden, "token \(token.id) may only read")
+        }
+        return try await next(request, context)
+    }
+
+    static func problem(_ status: HTTPResponse.Status, _ detail: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/problem+json"
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        let body = Problems.json(status.code, status.reasonPhrase, detail)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+/// Errors no handler answered become problem bodies: a request the generated code cannot
+/// decode (a malformed parameter or body) is a 400, an unknown route a 404; anything else a
+/// 500, logged.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as ServerError {
+            return BearerAuthMiddleware<Context>.problem(.badRequest, Self.describe(error))
+        } catch let error as HTTPError {
+            return BearerAuthMiddleware<Context>.problem(error.status, error.body ?? error.status.reasonPhrase)
+        } catch {
+            logger.error("API request failed", metadata: ["cvm.path": "\(request.uri.path)", "cvm.error": "\(error)"])
+            return BearerAuthMiddleware<Context>.problem(.internalServerError, "the request failed; see the daemon's log")
+        }
+    }
+
+    /// What was wrong with the request, in one line (bounded).
+    static func describe(_ error: ServerError) -> String {
+        let text = "\(error.underlyingError)"
+        return "the request is not valid: " + String(text.prefix(300))
+    }
+}
