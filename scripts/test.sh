@@ -11,6 +11,13 @@ step() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
 step "host setup"
 bash scripts/setup-host.sh
 
+step "API checker: schemathesis (from PyPI), run against a live cvmctl serve by APITests"
+if ! command -v schemathesis >/dev/null; then
+    python3 -m pip --version >/dev/null 2>&1 || { apt-get install -y -q python3-pip >/dev/null; }
+    python3 -m pip install -q --disable-pip-version-check schemathesis==4.32.5 \
+        || python3 -m pip install -q --disable-pip-version-check --break-system-packages schemathesis==4.32.5
+fi
+
 step "build"
 swift build --build-tests 2>&1 | { grep -vE '^\[[0-9]+/[0-9]+\]' || true; }
 

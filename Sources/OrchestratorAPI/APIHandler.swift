@@ -52,7 +52,7 @@ struct APIHandler: APIProtocol {
         guard after >= 0 else { return bad("after must be 0 or more") }
         let limit = query.limit ?? 100
         guard (1...1000).contains(limit) else { return bad("limit must be between 1 and 1000") }
-        if let kind = query.kind, kind.isEmpty || kind.utf8.count > 64 { return bad("kind must have 1 to 64 characters") }
+        if let kind = query.kind, kind.isEmpty || kind.unicodeScalars.count > 64 { return bad("kind must have 1 to 64 characters") }
         if let problem = Self.nameProblem(query.cvm, key: "cvm") { return .badRequest(.init(body: .application_problem_plus_json(problem))) }
         // Filtered pages: read on until `limit` events matched or the journal ends.
         var matched: [EventRecord] = []
@@ -84,9 +84,10 @@ struct APIHandler: APIProtocol {
             failure: cvm.failure, policyCommit: cvm.policyCommit)
     }
 
-    /// A problem when `value` is given but is not a name (1 to 128 characters).
+    /// A problem when `value` is given but is not a name (1 to 128 characters: code points,
+    /// as JSON Schema counts them).
     static func nameProblem(_ value: String?, key: String) -> Components.Schemas.Problem? {
-        guard let value, value.isEmpty || value.utf8.count > 128 else { return nil }
+        guard let value, value.isEmpty || value.unicodeScalars.count > 128 else { return nil }
         return Problems.make(400, "Bad Request", "\(key) must have 1 to 128 characters")
     }
 }

@@ -7,6 +7,7 @@ import OpenAPIHummingbird
 package import OpenAPIRuntime
 import Orchestrator
 import ServiceLifecycle
+import Synchronization
 
 /// The HTTP API of `cvmctl serve` as a service of its `ServiceGroup`: Hummingbird serving the
 /// handlers generated from openapi.yaml, behind bearer-token authentication.
@@ -39,9 +40,10 @@ public struct APIServer: Service {
         self.host = host
         self.port = port
         let router = Router()
-        router.add(middleware: ProblemMiddleware(logger: logger))
+        let routes = RouteTable()
+        router.add(middleware: ProblemMiddleware(logger: logger, routes: routes))
         router.add(middleware: BearerAuthMiddleware(store: store))
-        try APIHandler(store: store, version: version).registerHandlers(on: router)
+        try APIHandler(store: store, version: version).registerHandlers(on: RecordingTransport(router: router, routes: routes))
         application = Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "cvmctl"), logger: logger)
     }
@@ -104,12 +106,21 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
 /// 500, logged.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
+    let routes: RouteTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as ServerError {
             return BearerAuthMiddleware<Context>.problem(.badRequest, Self.describe(error))
+        } catch let error as HTTPError where error.status == .notFound {
+            // A path of the document with another method: 405 and the methods it has.
+            let allowed = routes.methods(for: request.uri.path)
+            guard !allowed.isEmpty else { return BearerAuthMiddleware<Context>.problem(.notFound, "no such resource") }
+            var response = BearerAuthMiddleware<Context>.problem(
+                .methodNotAllowed, "\(request.method) is not an operation of \(request.uri.path); it has \(allowed.joined(separator: ", "))")
+            response.headers[.allow] = allowed.joined(separator: ", ")
+            return response
         } catch let error as HTTPError {
             return BearerAuthMiddleware<Context>.problem(error.status, error.body ?? error.status.reasonPhrase)
         } catch {
@@ -122,5 +133,42 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     static func describe(_ error: ServerError) -> String {
         let text = "\(error.underlyingError)"
         return "the request is not valid: " + String(text.prefix(300))
+    }
+}
+
+/// The operations of the document, as the generated code registers them (method and path
+/// template, `{name}` matching one segment): what a 405 lists in `Allow`.
+final class RouteTable: Sendable {
+    private let routes = Mutex<[(method: String, segments: [Substring])]>([])
+
+    func add(method: HTTPRequest.Method, path: String) {
+        routes.withLock { $0.append((method.rawValue, path.split(separator: "/"))) }
+    }
+
+    /// The methods of the templates `path` matches, sorted (empty: no such path).
+    func methods(for path: String) -> [String] {
+        let segments = path.split(separator: "/")
+        return routes.withLock { routes in
+            Set(routes.filter { route in
+                route.segments.count == segments.count
+                    && zip(route.segments, segments).allSatisfy { template, segment in
+                        (template.hasPrefix("{") && template.hasSuffix("}")) || template == segment
+                    }
+            }.map(\.method)).sorted()
+        }
+    }
+}
+
+/// Registers the generated handlers on the router, noting each operation in `routes`.
+struct RecordingTransport<Context: RequestContext>: ServerTransport {
+    let router: Router<Context>
+    let routes: RouteTable
+
+    func register(
+        _ handler: @Sendable @escaping (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?),
+        method: HTTPRequest.Method, path: String
+    ) throws {
+        routes.add(method: method, path: path)
+        router.register(handler, method: method, path: path)
     }
 }

@@ -6,7 +6,7 @@ import Testing
 @Suite struct CLIHelpTests {
     @Test func rootListsEveryCommand() throws {
         let out = try CLIHarness().run(["--help"])
-        for command in ["deploy", "decommission", "status", "image", "migrate", "monitor", "events", "host", "cluster", "policy", "explain", "elastic", "tms", "probe", "serve"] {
+        for command in ["deploy", "decommission", "status", "image", "migrate", "monitor", "events", "host", "cluster", "policy", "explain", "elastic", "tms", "probe", "serve", "token"] {
             #expect(out.stdout.contains("  \(command)"), "missing \(command) in:\n\(out.stdout)")
         }
         #expect(out.stdout.contains("CVM_STATE"))

@@ -1,0 +1,127 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+
+/// `cvmctl serve` against the real libvirtd, over real HTTP: the API generated from
+/// Sources/OrchestratorAPI/openapi.yaml, its bearer tokens (hashed in the store, revocable at
+/// once, scoped), problem bodies for bad input, a real CVM seen through it, and schemathesis
+/// (a checker nobody here wrote) finding every answer conforming to the document.
+@Suite(.serialized) struct APITests {
+    struct Answer {
+        var status: Int
+        var body: String
+        var contentType: String
+        var headers: [String: String]
+        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] }
+    }
+
+    /// One request, waited for (5 s at most).
+    static func request(_ port: Int, _ path: String, method: String = "GET", token: String? = nil) throws -> Answer {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!, timeoutInterval: 5)
+        request.httpMethod = method
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result: Result<Answer, any Error> = .failure(URLError(.timedOut))
+        URLSession.shared.dataTask(with: request) { data, response, error in
+            if let http = response as? HTTPURLResponse {
+                var headers: [String: String] = [:]
+                for (key, value) in http.allHeaderFields { headers["\(key)".lowercased()] = "\(value)" }
+                result = .success(Answer(status: http.statusCode, body: String(decoding: data ?? Data(), as: UTF8.self),
+                                         contentType: headers["content-type"] ?? "", headers: headers))
+            } else {
+                result = .failure(error ?? URLError(.badServerResponse))
+            }
+            done.signal()
+        }.resume()
+        done.wait()
+        return try result.get()
+    }
+
+    @Test func tokensProblemsARealCVMAndSchemathesis() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let reader = try #require(try cli.json([String: String].self, "token", "create", "--name", "reader", "--scope", "read")["token"])
+        let admin = try #require(try cli.json([String: String].self, "token", "create", "--name", "ops", "--scope", "admin")["token"])
+        #expect(reader.hasPrefix("cvm_") && admin != reader)
+        // Only hashes are stored: neither token's text is in the database file.
+        let database = try Data(contentsOf: URL(fileURLWithPath: cli.state + "/state.sqlite"))
+        #expect(database.range(of: Data(reader.utf8)) == nil && database.range(of: Data(admin.utf8)) == nil)
+
+        let port = CVMBackupTests.freePort()
+        let daemon = try cli.background(["serve", "--listen", "127.0.0.1:\(port)"], log: cli.state + "/serve.log")
+        defer { daemon.stopAndWait() }
+        func log() -> String { (try? String(contentsOfFile: cli.state + "/serve.log", encoding: .utf8)) ?? "" }
+        try #require(eventually(timeout: 10) { (try? Self.request(port, "/health"))?.status == 200 }, "no /health: \(log())")
+
+        // Health without a token, with the CLI's version.
+        let version = try cli.run("--version").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try Self.request(port, "/health").json?["version"] as? String == version)
+
+        // No token, a made-up one: 401 with a problem body.
+        for token in [nil, "cvm_00000000_" + String(repeating: "ab", count: 32), String(repeating: "x", count: 5000)] {
+            let refused = try Self.request(port, "/v1/cvms", token: token)
+            #expect(refused.status == 401 && refused.contentType.hasPrefix("application/problem+json"), "\(refused)")
+            #expect(refused.json?["status"] as? Int == 401 && refused.headers["www-authenticate"] == "Bearer")
+        }
+        // A read token reads, but may not write.
+        #expect(try Self.request(port, "/v1/cvms", token: reader).status == 200)
+        #expect(try Self.request(port, "/v1/cvms", method: "POST", token: reader).status == 403)
+
+        // A real CVM, seen through the API while it heartbeats.
+        let deployed = try cli.run("deploy", "--image", "cvm-base", "--task", "health-monitor", "--name", "seen")
+        try #require(deployed.status == 0, "\(deployed.stderr)")
+        let listed = try #require(try eventually(timeout: 15) {
+            let cvms = (try? Self.request(port, "/v1/cvms?task=health-monitor", token: reader))?.json?["cvms"] as? [[String: Any]]
+            return cvms?.first { $0["name"] as? String == "seen" && ($0["lastHeartbeatAgeSeconds"] as? Double ?? 99) < 3 } != nil
+        } ? Self.request(port, "/v1/cvms/seen", token: reader) : nil, "the CVM never showed heartbeating: \(log())")
+        #expect(listed.status == 200 && listed.json?["state"] as? String == "running" && listed.json?["host"] as? String == "local",
+                "\(listed.body)")
+        #expect((try Self.request(port, "/v1/cvms?task=log-collector", token: reader).json?["cvms"] as? [Any])?.isEmpty == true)
+        let events = try Self.request(port, "/v1/events?kind=deploy.&cvm=seen", token: reader).json?["events"] as? [[String: Any]] ?? []
+        #expect(events.contains { $0["kind"] as? String == "deploy.done" }, "\(events)")
+
+        // Bad input: unknown CVM, bad parameters, an unknown method: problem bodies, never 5xx.
+        for (path, method, status) in [("/v1/cvms/nope", "GET", 404), ("/v1/events?limit=0", "GET", 400), ("/v1/events?limit=abc", "GET", 400),
+                                       ("/v1/events?after=-1", "GET", 400), ("/v1/cvms?state=sleeping", "GET", 400),
+                                       ("/v1/hosts", "DELETE", 405), ("/v1/nothing", "GET", 404)] {
+            let answer = try Self.request(port, path, method: method, token: admin)
+            #expect(answer.status == status && answer.contentType.hasPrefix("application/problem+json"), "\(method) \(path): \(answer)")
+        }
+
+        // Schemathesis against the live daemon, a real CVM in the store: every answer conforms.
+        let spec = CLIHarness.repoRoot + "/Sources/OrchestratorAPI/openapi.yaml"
+        let checker = Process()
+        checker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        checker.arguments = ["schemathesis", "run", spec, "--url", "http://127.0.0.1:\(port)", "-H", "Authorization: Bearer \(admin)",
+                             "--checks", "all", "--max-examples", "50", "--seed", "1"]
+        let out = Pipe()
+        checker.standardOutput = out
+        checker.standardError = out
+        try checker.run()
+        let report = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        checker.waitUntilExit()
+        let summary = report.split(separator: "\n").filter { $0.contains("generated") || $0.contains("passed") || $0.contains("failures") }
+        print("APITests: schemathesis: \(summary.joined(separator: " | "))")
+        #expect(checker.terminationStatus == 0, "schemathesis found problems:\n\(report.suffix(4000))")
+
+        // A revoked token is refused at once.
+        let readerID = String(reader.split(separator: "_")[1])
+        #expect(try cli.run("token", "revoke", readerID).status == 0)
+        #expect(try Self.request(port, "/v1/cvms", token: reader).status == 401)
+        #expect(try cli.run("token", "revoke", readerID).status != 0, "revoking twice says so")
+        #expect(try cli.run("decommission", "seen", "--grace", "0").status == 0)
+    }
+
+    @Test func aNonLoopbackAddressIsRefusedInOneLine() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        for address in ["0.0.0.0:9911", "10.1.2.3:9911", "127.0.0.1:0", "127.0.0.1:99999", "nowhere:80"] {
+            let out = try cli.run("serve", "--listen", address)
+            #expect(out.status != 0 && out.errorLines.count == 1, "\(address): \(out.stderr)")
+        }
+        #expect(try cli.run("serve", "--listen", "0.0.0.0:9911").stderr.contains("loopback"))
+        #expect(try cli.run("token", "create", "--name", "x", "--scope", "root").status != 0)
+    }
+}
