@@ -113,7 +113,7 @@ let package = Package(
         // openapi.yaml at build time (swift-openapi-generator), served by Hummingbird, behind
         // bearer tokens kept hashed in the store.
         .target(name: "OrchestratorAPI", dependencies: [
-            "Orchestrator",
+            "Orchestrator", "CVMProtocol",
             .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
             .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
             .product(name: "Hummingbird", package: "hummingbird"),

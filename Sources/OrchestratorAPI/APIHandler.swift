@@ -1,12 +1,15 @@
 package import Foundation
+import CVMProtocol
 import Orchestrator
 package import OpenAPIRuntime
 
 /// The operations of openapi.yaml (the generated `APIProtocol`), answered from the store.
 /// Authentication happened before (``BearerAuthMiddleware``); what reaches here is allowed.
 struct APIHandler: APIProtocol {
-    let store: Store
+    let orchestrator: CVMOrchestrator
+    let operations: OperationRegistry
     let version: String
+    var store: Store { orchestrator.store }
 
     func getHealth(_ input: Operations.getHealth.Input) async throws -> Operations.getHealth.Output {
         .ok(.init(body: .json(.init(status: .ok, version: version))))
@@ -73,7 +76,112 @@ struct APIHandler: APIProtocol {
         return .ok(.init(body: .json(.init(events: Array(events)))))
     }
 
+    // MARK: long operations
+
+    func deployCVM(_ input: Operations.deployCVM.Input) async throws -> Operations.deployCVM.Output {
+        guard case .json(let body) = input.body else { return .badRequest(.init(body: .application_problem_plus_json(Problems.make(400, "Bad Request", "a JSON body is required")))) }
+        for (key, value) in [("image", body.image), ("name", body.name), ("host", body.host), ("task", body.task)] {
+            if let problem = Self.nameProblem(value, key: key) { return .badRequest(.init(body: .application_problem_plus_json(problem))) }
+        }
+        if let problem = Self.rangeProblem(body.vcpus, 1...64, "vcpus") ?? Self.rangeProblem(body.memoryMiB, 64...1_048_576, "memoryMiB")
+            ?? Self.rangeProblem(body.timeoutSeconds, 1...3600, "timeoutSeconds") {
+            return .badRequest(.init(body: .application_problem_plus_json(problem)))
+        }
+        let request = DeployRequest(
+            image: body.image, name: body.name, host: body.host ?? CVMOrchestrator.localHostName, task: body.task,
+            role: body.role.flatMap { AgentConfig.Role(rawValue: $0.rawValue) } ?? .single, vcpus: body.vcpus, memoryMiB: body.memoryMiB,
+            timeout: body.timeoutSeconds.map { .seconds($0) })
+        let orchestrator = self.orchestrator
+        let operation = operations.start(.deploy, cvm: body.name) { progress in
+            let result = try await orchestrator.deploy(request, progress: progress)
+            return ("deployed \(result.cvm.name) on \(result.cvm.host): first heartbeat \(result.bootToHeartbeatMs) ms after start, \(result.totalMs) ms in all",
+                    result.cvm.name)
+        }
+        return .accepted(.init(body: .json(Self.operation(operation))))
+    }
+
+    func decommissionCVM(_ input: Operations.decommissionCVM.Input) async throws -> Operations.decommissionCVM.Output {
+        let name = input.path.name
+        if let problem = Self.nameProblem(name, key: "name") ?? Self.rangeProblem(input.query.grace, 0...3600, "grace") {
+            return .badRequest(.init(body: .application_problem_plus_json(problem)))
+        }
+        guard try await store.cvm(named: name) != nil else {
+            return .notFound(.init(body: .application_problem_plus_json(Problems.make(404, "Not Found", "no CVM named \(name)"))))
+        }
+        let grace = Duration.seconds(input.query.grace ?? 10)
+        let orchestrator = self.orchestrator
+        let operation = operations.start(.decommission, cvm: name) { _ in
+            let result = try await orchestrator.decommission(name: name, grace: grace)
+            return ("decommissioned \(name) (\(result.outcome.rawValue)) in \(result.totalMs) ms", name)
+        }
+        return .accepted(.init(body: .json(Self.operation(operation))))
+    }
+
+    func migrateCVM(_ input: Operations.migrateCVM.Input) async throws -> Operations.migrateCVM.Output {
+        let name = input.path.name
+        guard case .json(let body) = input.body else { return .badRequest(.init(body: .application_problem_plus_json(Problems.make(400, "Bad Request", "a JSON body is required")))) }
+        if let problem = Self.nameProblem(name, key: "name") ?? Self.nameProblem(body.to, key: "to")
+            ?? Self.rangeProblem(body.bandwidthMiBs, 1...100_000, "bandwidthMiBs") ?? Self.rangeProblem(body.maxDowntimeMs, 1...60_000, "maxDowntimeMs") {
+            return .badRequest(.init(body: .application_problem_plus_json(problem)))
+        }
+        guard try await store.cvm(named: name) != nil else {
+            return .notFound(.init(body: .application_problem_plus_json(Problems.make(404, "Not Found", "no CVM named \(name)"))))
+        }
+        let request = MigrateRequest(name: name, destination: body.to, bandwidthMiBs: body.bandwidthMiBs.map { UInt64($0) },
+                                     maxDowntime: body.maxDowntimeMs.map { .milliseconds($0) } ?? MigrateRequest.defaultMaxDowntime)
+        let orchestrator = self.orchestrator
+        let operation = operations.start(.migrate, cvm: name) { progress in
+            let result = try await orchestrator.migrate(request) { step in
+                switch step {
+                case .phase(let text): progress(text)
+                case .transfer(let done, let total, let what): progress("\(what): \(done) of \(total) bytes")
+                case .copying(let remaining, let total): progress("memory: \(remaining) of \(total) bytes left")
+                }
+            }
+            return ("migrated \(name) from \(result.from) to \(result.to) in \(result.totalMs) ms (paused \(result.pauseMs.map(String.init) ?? "?") ms)", name)
+        }
+        return .accepted(.init(body: .json(Self.operation(operation))))
+    }
+
+    func listOperations(_ input: Operations.listOperations.Input) async throws -> Operations.listOperations.Output {
+        .ok(.init(body: .json(.init(operations: operations.all().map(Self.operation)))))
+    }
+
+    func getOperation(_ input: Operations.getOperation.Input) async throws -> Operations.getOperation.Output {
+        if let problem = Self.nameProblem(input.path.id, key: "id") { return .badRequest(.init(body: .application_problem_plus_json(problem))) }
+        guard let operation = operations.operation(input.path.id) else {
+            return .notFound(.init(body: .application_problem_plus_json(Problems.make(404, "Not Found", "no operation \(input.path.id)"))))
+        }
+        return .ok(.init(body: .json(Self.operation(operation))))
+    }
+
+    func cancelOperation(_ input: Operations.cancelOperation.Input) async throws -> Operations.cancelOperation.Output {
+        if let problem = Self.nameProblem(input.path.id, key: "id") { return .badRequest(.init(body: .application_problem_plus_json(problem))) }
+        guard let operation = operations.cancel(input.path.id) else {
+            return .notFound(.init(body: .application_problem_plus_json(Problems.make(404, "Not Found", "no operation \(input.path.id)"))))
+        }
+        guard operation.cancelRequested else {
+            return .conflict(.init(body: .application_problem_plus_json(
+                Problems.make(409, "Conflict", "operation \(operation.id) has ended (\(operation.state.rawValue))"))))
+        }
+        return .accepted(.init(body: .json(Self.operation(operation))))
+    }
+
     // MARK: mapping
+
+    static func operation(_ operation: OperationRegistry.Operation) -> Components.Schemas.Operation {
+        Components.Schemas.Operation(
+            id: operation.id, kind: .init(rawValue: operation.kind.rawValue)!, cvm: operation.cvm,
+            state: .init(rawValue: operation.state.rawValue)!, startedAt: operation.startedAt, endedAt: operation.endedAt,
+            progress: operation.progress, result: operation.result, error: operation.error,
+            cancelRequested: operation.cancelRequested ? true : nil)
+    }
+
+    /// A problem when `value` is given and outside `range`.
+    static func rangeProblem(_ value: Int?, _ range: ClosedRange<Int>, _ key: String) -> Components.Schemas.Problem? {
+        guard let value, !range.contains(value) else { return nil }
+        return Problems.make(400, "Bad Request", "\(key) must be between \(range.lowerBound) and \(range.upperBound)")
+    }
 
     static func cvm(_ cvm: CVMRecord, now: Date) -> Components.Schemas.CVM {
         Components.Schemas.CVM(

@@ -35,21 +35,27 @@ public struct APIServer: Service {
 
     /// - Parameters:
     ///   - address: `HOST:PORT`, a loopback IP address.
-    public init(address: String, store: Store, version: String, logger: Logger) throws {
+    let operations = OperationRegistry()
+
+    public init(address: String, orchestrator: CVMOrchestrator, version: String, logger: Logger) throws {
         let (host, port) = try Self.parse(address)
         self.host = host
         self.port = port
         let router = Router()
         let routes = RouteTable()
         router.add(middleware: ProblemMiddleware(logger: logger, routes: routes))
-        router.add(middleware: BearerAuthMiddleware(store: store))
-        try APIHandler(store: store, version: version).registerHandlers(on: RecordingTransport(router: router, routes: routes))
+        router.add(middleware: BearerAuthMiddleware(store: orchestrator.store))
+        router.add(middleware: StrictJSONMiddleware())
+        try APIHandler(orchestrator: orchestrator, operations: operations, version: version).registerHandlers(on: RecordingTransport(router: router, routes: routes))
         application = Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "cvmctl"), logger: logger)
     }
 
+    /// Serves until the graceful shutdown; then cancels the operations still running (each
+    /// rolls back) and waits for them.
     public func run() async throws {
         try await application.runService()
+        await operations.cancelAll()
     }
 
     /// `HOST:PORT` with a loopback IP address.
@@ -170,5 +176,30 @@ struct RecordingTransport<Context: RequestContext>: ServerTransport {
     ) throws {
         routes.add(method: method, path: path)
         router.register(handler, method: method, path: path)
+    }
+}
+
+/// Request bodies are at most 64 KiB, and no value in them is `null`: no request schema of
+/// the document allows one, and the generated decoders would take it for "absent".
+struct StrictJSONMiddleware<Context: RequestContext>: RouterMiddleware {
+    static var maximumBody: Int { 64 * 1024 }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.method == .post || request.method == .put || request.method == .patch else { return try await next(request, context) }
+        var request = request
+        let body = try await request.collectBody(upTo: Self.maximumBody)
+        if body.readableBytes > 0, let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView), options: [.fragmentsAllowed]),
+           Self.containsNull(object, depth: 0) {
+            return BearerAuthMiddleware<Context>.problem(.badRequest, "null is not a value of any field; leave the field out")
+        }
+        return try await next(request, context)
+    }
+
+    static func containsNull(_ value: Any, depth: Int) -> Bool {
+        guard depth < 32 else { return true }
+        if value is NSNull { return true }
+        if let object = value as? [String: Any] { return object.values.contains { containsNull($0, depth: depth + 1) } }
+        if let array = value as? [Any] { return array.contains { containsNull($0, depth: depth + 1) } }
+        return false
     }
 }

@@ -18,10 +18,14 @@ import Testing
     }
 
     /// One request, waited for (5 s at most).
-    static func request(_ port: Int, _ path: String, method: String = "GET", token: String? = nil) throws -> Answer {
+    static func request(_ port: Int, _ path: String, method: String = "GET", token: String? = nil, json: String? = nil) throws -> Answer {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!, timeoutInterval: 5)
         request.httpMethod = method
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let json {
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data(json.utf8)
+        }
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var result: Result<Answer, any Error> = .failure(URLError(.timedOut))
         URLSession.shared.dataTask(with: request) { data, response, error in
@@ -91,27 +95,109 @@ import Testing
         }
 
         // Schemathesis against the live daemon, a real CVM in the store: every answer conforms.
-        let spec = CLIHarness.repoRoot + "/Sources/OrchestratorAPI/openapi.yaml"
-        let checker = Process()
-        checker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        checker.arguments = ["schemathesis", "run", spec, "--url", "http://127.0.0.1:\(port)", "-H", "Authorization: Bearer \(admin)",
-                             "--checks", "all", "--max-examples", "50", "--seed", "1"]
-        let out = Pipe()
-        checker.standardOutput = out
-        checker.standardError = out
-        try checker.run()
-        let report = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        checker.waitUntilExit()
-        let summary = report.split(separator: "\n").filter { $0.contains("generated") || $0.contains("passed") || $0.contains("failures") }
-        print("APITests: schemathesis: \(summary.joined(separator: " | "))")
-        #expect(checker.terminationStatus == 0, "schemathesis found problems:\n\(report.suffix(4000))")
+        // Reads with the admin token; the writes (deploy, migrate, decommission) with invalid
+        // input only (`--mode negative`: every request must get a 4xx), so the checker does not
+        // deploy CVMs of its own; `longOperations...` below deploys through the API for real.
+        let writes = ["deployCVM", "migrateCVM", "decommissionCVM"]
+        for (what, extra) in [("reads", writes.flatMap { ["--exclude-operation-id", $0] }),
+                              ("writes, invalid input", writes.flatMap { ["--include-operation-id", $0] } + ["--mode", "negative"])] {
+            let (status, report) = try Self.schemathesis(port: port, token: admin, extra)
+            let summary = report.split(separator: "\n").filter { $0.contains("generated") || $0.contains("passed") || $0.contains("failures") }
+            print("APITests: schemathesis (\(what)): \(summary.joined(separator: " | "))")
+            #expect(status == 0, "schemathesis found problems (\(what)):\n\(report.suffix(4000))")
+        }
 
         // A revoked token is refused at once.
         let readerID = String(reader.split(separator: "_")[1])
         #expect(try cli.run("token", "revoke", readerID).status == 0)
         #expect(try Self.request(port, "/v1/cvms", token: reader).status == 401)
         #expect(try cli.run("token", "revoke", readerID).status != 0, "revoking twice says so")
-        #expect(try cli.run("decommission", "seen", "--grace", "0").status == 0)
+        let removed = try cli.run("decommission", "seen", "--grace", "0")
+        #expect(removed.status == 0, "\(removed.stderr)")
+    }
+
+    /// Deploy, decommission, a deploy that times out and one cancelled midway, each as an
+    /// operation polled to its end; the failed and the cancelled ones leave nothing behind.
+    @Test func longOperationsArePolledAndCancelledWithoutLeftovers() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let admin = try #require(try cli.json([String: String].self, "token", "create", "--name", "ops", "--scope", "admin")["token"])
+        let reader = try #require(try cli.json([String: String].self, "token", "create", "--name", "ro", "--scope", "read")["token"])
+        let port = CVMBackupTests.freePort()
+        let daemon = try cli.background(["serve", "--listen", "127.0.0.1:\(port)"], log: cli.state + "/serve.log")
+        defer { daemon.stopAndWait() }
+        func log() -> String { (try? String(contentsOfFile: cli.state + "/serve.log", encoding: .utf8)) ?? "" }
+        try #require(eventually(timeout: 10) { (try? Self.request(port, "/health"))?.status == 200 }, "no /health: \(log())")
+
+        /// Starts an operation; polls it to its end (at most `timeout` s); the final state.
+        func finish(_ started: Answer, timeout: Double = 60) throws -> [String: Any] {
+            let id = try #require(started.json?["id"] as? String, "\(started)")
+            var last: [String: Any] = [:]
+            _ = try eventually(timeout: timeout) {
+                last = (try? Self.request(port, "/v1/operations/\(id)", token: reader).json) ?? [:]
+                return last["state"] as? String != "running"
+            }
+            return last
+        }
+
+        // Writes need an admin token, and a valid body.
+        #expect(try Self.request(port, "/v1/cvms", method: "POST", token: reader, json: #"{"image": "cvm-base"}"#).status == 403)
+        for body in ["{", #"{"name": "x"}"#, #"{"image": "cvm-base", "colour": "red"}"#, #"{"image": "cvm-base", "vcpus": 0}"#] {
+            let refused = try Self.request(port, "/v1/cvms", method: "POST", token: admin, json: body)
+            #expect(refused.status == 400 && refused.contentType.hasPrefix("application/problem+json"), "\(body): \(refused)")
+        }
+        #expect(try Self.request(port, "/v1/cvms/ghost", method: "DELETE", token: admin).status == 404)
+        #expect(try Self.request(port, "/v1/cvms/ghost/migration", method: "POST", token: admin, json: #"{"to": "cloud"}"#).status == 404)
+        #expect(try Self.request(port, "/v1/operations/nothing", token: reader).status == 404)
+
+        // A deploy through the API: accepted at once, then succeeded with the CVM heartbeating.
+        let started = try Self.request(port, "/v1/cvms", method: "POST", token: admin,
+                                       json: #"{"image": "cvm-base", "name": "api1", "task": "health-monitor"}"#)
+        #expect(started.status == 202 && started.json?["state"] as? String == "running", "\(started)")
+        let deployed = try finish(started)
+        #expect(deployed["state"] as? String == "succeeded" && deployed["cvm"] as? String == "api1", "\(deployed)")
+        #expect(try cli.status().cvms.contains { $0.name == "api1" && $0.state == "running" })
+        let ended = try Self.request(port, "/v1/operations/\(deployed["id"] as? String ?? "")/cancel", method: "POST", token: admin)
+        #expect(ended.status == 409, "cancelling an ended operation: \(ended)")
+
+        // A deploy whose first heartbeat cannot come in time: failed, nothing left.
+        let late = try finish(try Self.request(port, "/v1/cvms", method: "POST", token: admin,
+                                                json: #"{"image": "cvm-base", "name": "late", "timeoutSeconds": 1}"#))
+        #expect(late["state"] as? String == "failed" && (late["error"] as? String ?? "").contains("heartbeat"), "\(late)")
+        #expect(try cli.traces(of: "late") == [])
+
+        // A deploy cancelled midway: cancelled, rolled back, nothing left.
+        let doomed = try Self.request(port, "/v1/cvms", method: "POST", token: admin, json: #"{"image": "cvm-base", "name": "doomed"}"#)
+        let doomedID = try #require(doomed.json?["id"] as? String)
+        Thread.sleep(forTimeInterval: 1.5)
+        let cancel = try Self.request(port, "/v1/operations/\(doomedID)/cancel", method: "POST", token: admin)
+        #expect(cancel.status == 202 && cancel.json?["cancelRequested"] as? Bool == true, "\(cancel)")
+        let cancelled = try finish(doomed)
+        #expect(cancelled["state"] as? String == "cancelled", "\(cancelled)")
+        #expect(try cli.traces(of: "doomed") == [])
+
+        // Decommission through the API.
+        let removed = try finish(try Self.request(port, "/v1/cvms/api1?grace=5", method: "DELETE", token: admin))
+        #expect(removed["state"] as? String == "succeeded", "\(removed)")
+        #expect(try cli.traces(of: "api1") == [])
+        let listed = try Self.request(port, "/v1/operations", token: reader).json?["operations"] as? [[String: Any]] ?? []
+        #expect(listed.map { $0["kind"] as? String ?? "" } == ["deploy", "deploy", "deploy", "decommission"], "\(listed)")
+    }
+
+    /// `schemathesis run` on the document against the daemon: its exit status and report.
+    static func schemathesis(port: Int, token: String, _ arguments: [String]) throws -> (Int32, String) {
+        let checker = Process()
+        checker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        checker.arguments = ["schemathesis", "run", CLIHarness.repoRoot + "/Sources/OrchestratorAPI/openapi.yaml",
+                             "--url", "http://127.0.0.1:\(port)", "-H", "Authorization: Bearer \(token)",
+                             "--checks", "all", "--max-examples", "50", "--seed", "1"] + arguments
+        let out = Pipe()
+        checker.standardOutput = out
+        checker.standardError = out
+        try checker.run()
+        let report = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        checker.waitUntilExit()
+        return (checker.terminationStatus, report)
     }
 
     @Test func aNonLoopbackAddressIsRefusedInOneLine() throws {

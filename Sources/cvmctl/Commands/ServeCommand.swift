@@ -35,7 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
             let address = listen ?? ProcessInfo.processInfo.environment["CVM_API_LISTEN"] ?? "127.0.0.1:9911"
             let api: APIServer
             do {
-                api = try APIServer(address: address, store: orchestrator.store, version: CVMCtl.version, logger: logger)
+                api = try APIServer(address: address, orchestrator: orchestrator, version: CVMCtl.version, logger: logger)
             } catch let failure as APIServer.Failure {
                 throw ValidationError(failure.description)
             }
