@@ -25,6 +25,8 @@ import Testing
         #expect(report.cvms.first { $0.name == "halted" }?.domainState == "shutoff")
         let text = try cli.run("status")
         #expect(text.stdout.contains("MISMATCHES"))
+        #expect(text.status == 3, "a mismatch exits 3 (over a failed CVM's 2): \(text.stderr)")
+        #expect(try cli.run("status", "--json").status == 3)
         // Decommission still cleans both up completely.
         #expect(try cli.run("decommission", "gone").status == 0)
         #expect(try cli.run("decommission", "halted").status == 0)

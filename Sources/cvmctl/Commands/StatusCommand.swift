@@ -9,15 +9,28 @@ struct StatusCommand: AsyncParsableCommand {
         discussion: """
         The store is checked against what libvirt really runs; any disagreement is listed \
         under MISMATCHES. A CVM whose heartbeat is older than three intervals shows as failed.
+
+        Exit status (the report is printed first, --json included): 0 all is well; 2 a CVM \
+        is failed (or unknown: its host does not answer); 3 the store and libvirt disagree, \
+        or a host could not be asked (3 wins over 2); 1 the command itself failed.
         """)
+
+    /// The exit status for a report (see the discussion).
+    static func exitStatus(_ report: StatusReport) -> Int32 {
+        if !report.mismatches.isEmpty || !report.unreachableHosts.isEmpty { return 3 }
+        if report.cvms.contains(where: { $0.state == "failed" || $0.state == "unknown" }) { return 2 }
+        return 0
+    }
 
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         try await reportingErrors {
             let report = try await global.orchestrator().status()
+            let status = Self.exitStatus(report)
             if global.json {
                 try JSONOutput.print(report)
+                if status != 0 { throw ExitCode(status) }
                 return
             }
             if report.cvms.isEmpty {
@@ -58,6 +71,7 @@ struct StatusCommand: AsyncParsableCommand {
             if !report.monitorAlive && !report.cvms.isEmpty {
                 print("\nnote: no heartbeat monitor is running for this state directory; start one with `cvmctl monitor`")
             }
+            if status != 0 { throw ExitCode(status) }
         }
     }
 }
