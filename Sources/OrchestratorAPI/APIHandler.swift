@@ -76,6 +76,19 @@ struct APIHandler: APIProtocol {
         return .ok(.init(body: .json(.init(events: Array(events)))))
     }
 
+    func streamEvents(_ input: Operations.streamEvents.Input) async throws -> Operations.streamEvents.Output {
+        let query = input.query
+        func bad(_ detail: String) -> Operations.streamEvents.Output {
+            .badRequest(.init(body: .application_problem_plus_json(Problems.make(400, "Bad Request", detail))))
+        }
+        let after = query.after ?? 0
+        guard after >= 0 else { return bad("after must be 0 or more") }
+        if let kind = query.kind, kind.isEmpty || kind.unicodeScalars.count > 64 { return bad("kind must have 1 to 64 characters") }
+        if let problem = Self.nameProblem(query.cvm, key: "cvm") { return .badRequest(.init(body: .application_problem_plus_json(problem))) }
+        let events = EventStream(store: store, after: after, kind: query.kind, cvm: query.cvm)
+        return .ok(.init(body: .text_event_hyphen_stream(HTTPBody(events, length: .unknown, iterationBehavior: .single))))
+    }
+
     // MARK: long operations
 
     func deployCVM(_ input: Operations.deployCVM.Input) async throws -> Operations.deployCVM.Output {

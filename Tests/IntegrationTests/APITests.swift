@@ -3,6 +3,9 @@ import Foundation
 import FoundationNetworking
 #endif
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `cvmctl serve` against the real libvirtd, over real HTTP: the API generated from
 /// Sources/OrchestratorAPI/openapi.yaml, its bearer tokens (hashed in the store, revocable at
@@ -73,6 +76,10 @@ import Testing
         #expect(try Self.request(port, "/v1/cvms", token: reader).status == 200)
         #expect(try Self.request(port, "/v1/cvms", method: "POST", token: reader).status == 403)
 
+        // The event stream, opened before the deploy: its events arrive as they are recorded.
+        let stream = try SSEReader(port: port, path: "/v1/events/stream?kind=deploy.&cvm=seen", token: reader)
+        defer { stream.close() }
+
         // A real CVM, seen through the API while it heartbeats.
         let deployed = try cli.run("deploy", "--image", "cvm-base", "--task", "health-monitor", "--name", "seen")
         try #require(deployed.status == 0, "\(deployed.stderr)")
@@ -85,6 +92,14 @@ import Testing
         #expect((try Self.request(port, "/v1/cvms?task=log-collector", token: reader).json?["cvms"] as? [Any])?.isEmpty == true)
         let events = try Self.request(port, "/v1/events?kind=deploy.&cvm=seen", token: reader).json?["events"] as? [[String: Any]] ?? []
         #expect(events.contains { $0["kind"] as? String == "deploy.done" }, "\(events)")
+        #expect(eventually(timeout: 5) { stream.text.contains("event: deploy.done") }, "the stream: \(stream.text.suffix(1500))")
+        #expect(stream.text.contains("HTTP/1.1 200") && stream.text.lowercased().contains("content-type: text/event-stream"))
+        #expect(!stream.text.contains("event: elastic") && stream.text.contains("\"cvm\":\"seen\""), "only what the filters ask for")
+        for (path, token, status) in [("/v1/events/stream?after=-1", reader, 400), ("/v1/events/stream?kind=", reader, 400),
+                                      ("/v1/events/stream?cvm=", reader, 400), ("/v1/events/stream", nil, 401)] as [(String, String?, Int)] {
+            let answer = try Self.request(port, path, token: token)
+            #expect(answer.status == status && answer.contentType.hasPrefix("application/problem+json"), "\(path): \(answer)")
+        }
 
         // Bad input: unknown CVM, bad parameters, an unknown method: problem bodies, never 5xx.
         for (path, method, status) in [("/v1/cvms/nope", "GET", 404), ("/v1/events?limit=0", "GET", 400), ("/v1/events?limit=abc", "GET", 400),
@@ -98,8 +113,10 @@ import Testing
         // Reads with the admin token; the writes (deploy, migrate, decommission) with invalid
         // input only (`--mode negative`: every request must get a 4xx), so the checker does not
         // deploy CVMs of its own; `longOperations...` below deploys through the API for real.
+        // The event stream never ends by itself, so schemathesis would read each valid request
+        // until its own timeout (6 minutes in all): its answers are checked above and below.
         let writes = ["deployCVM", "migrateCVM", "decommissionCVM"]
-        for (what, extra) in [("reads", writes.flatMap { ["--exclude-operation-id", $0] }),
+        for (what, extra) in [("reads", (writes + ["streamEvents"]).flatMap { ["--exclude-operation-id", $0] }),
                               ("writes, invalid input", writes.flatMap { ["--include-operation-id", $0] } + ["--mode", "negative"])] {
             let (status, report) = try Self.schemathesis(port: port, token: admin, extra)
             let summary = report.split(separator: "\n").filter { $0.contains("generated") || $0.contains("passed") || $0.contains("failures") }
@@ -210,4 +227,39 @@ import Testing
         #expect(try cli.run("serve", "--listen", "0.0.0.0:9911").stderr.contains("loopback"))
         #expect(try cli.run("token", "create", "--name", "x", "--scope", "root").status != 0)
     }
+}
+
+/// A raw HTTP/1.1 client that sends one GET and keeps what comes back, on a thread of its
+/// own, until closed: for a response that does not end (Server-Sent Events).
+final class SSEReader: @unchecked Sendable {
+    private let fd: Int32
+    private let lock = NSLock()
+    private var received: [UInt8] = []
+
+    var text: String { lock.withLock { String(decoding: received, as: UTF8.self) } }
+
+    init(port: Int, path: String, token: String) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { close(); throw URLError(.cannotConnectToHost) }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nAuthorization: Bearer \(token)\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        let socketFD = fd
+        Thread.detachNewThread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 16_384)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { recv(socketFD, $0.baseAddress, $0.count, 0) }
+                guard count > 0 else { return }
+                lock.withLock { received += buffer[..<count] }
+            }
+        }
+    }
+
+    func close() { shutdown(fd, Int32(SHUT_RDWR)); _ = Glibc.close(fd) }
 }
