@@ -18,6 +18,14 @@ if ! command -v schemathesis >/dev/null; then
         || python3 -m pip install -q --disable-pip-version-check --break-system-packages schemathesis==4.32.5
 fi
 
+step "promtool (from Debian's prometheus package, unpacked: only the checker is needed), run on /metrics by APITests"
+if ! command -v promtool >/dev/null; then
+    scratch=$(mktemp -d)
+    (cd "$scratch" && { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get download prometheus >/dev/null; }; } \
+        && dpkg -x prometheus_*.deb x && install -m 755 x/usr/bin/promtool /usr/local/bin/promtool)
+    rm -rf "$scratch"
+fi
+
 step "build"
 swift build --build-tests 2>&1 | { grep -vE '^\[[0-9]+/[0-9]+\]' || true; }
 

@@ -8,11 +8,17 @@ package import OpenAPIRuntime
 struct APIHandler: APIProtocol {
     let orchestrator: CVMOrchestrator
     let operations: OperationRegistry
+    let metrics: DaemonMetrics
     let version: String
     var store: Store { orchestrator.store }
 
     func getHealth(_ input: Operations.getHealth.Input) async throws -> Operations.getHealth.Output {
         .ok(.init(body: .json(.init(status: .ok, version: version))))
+    }
+
+    func getMetrics(_ input: Operations.getMetrics.Input) async throws -> Operations.getMetrics.Output {
+        metrics.refresh(cvms: try await store.cvms(), now: Date())
+        return .ok(.init(body: .plainText(HTTPBody(metrics.text()))))
     }
 
     func listCVMs(_ input: Operations.listCVMs.Input) async throws -> Operations.listCVMs.Output {

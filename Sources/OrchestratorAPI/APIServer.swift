@@ -35,18 +35,24 @@ public struct APIServer: Service {
 
     /// - Parameters:
     ///   - address: `HOST:PORT`, a loopback IP address.
-    let operations = OperationRegistry()
+    let operations: OperationRegistry
+    let metrics = DaemonMetrics()
 
     public init(address: String, orchestrator: CVMOrchestrator, version: String, logger: Logger) throws {
         let (host, port) = try Self.parse(address)
         self.host = host
         self.port = port
+        let metrics = self.metrics
+        operations = OperationRegistry { kind, state, duration in
+            metrics.operationEnded(kind: kind.rawValue, state: state.rawValue, duration: duration)
+        }
         let router = Router()
         let routes = RouteTable()
+        router.add(middleware: MetricsMiddleware(metrics: metrics, routes: routes))
         router.add(middleware: ProblemMiddleware(logger: logger, routes: routes))
         router.add(middleware: BearerAuthMiddleware(store: orchestrator.store))
         router.add(middleware: StrictJSONMiddleware())
-        try APIHandler(orchestrator: orchestrator, operations: operations, version: version).registerHandlers(on: RecordingTransport(router: router, routes: routes))
+        try APIHandler(orchestrator: orchestrator, operations: operations, metrics: metrics, version: version).registerHandlers(on: RecordingTransport(router: router, routes: routes))
         application = Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "cvmctl"), logger: logger)
     }
@@ -151,6 +157,19 @@ final class RouteTable: Sendable {
         routes.withLock { $0.append((method.rawValue, path.split(separator: "/"))) }
     }
 
+    /// The template `path` matches (the first registered), if any.
+    func template(for path: String) -> String? {
+        let segments = path.split(separator: "/")
+        return routes.withLock { routes in
+            routes.first { route in
+                route.segments.count == segments.count
+                    && zip(route.segments, segments).allSatisfy { template, segment in
+                        (template.hasPrefix("{") && template.hasSuffix("}")) || template == segment
+                    }
+            }.map { "/" + $0.segments.joined(separator: "/") }
+        }
+    }
+
     /// The methods of the templates `path` matches, sorted (empty: no such path).
     func methods(for path: String) -> [String] {
         let segments = path.split(separator: "/")
@@ -201,5 +220,20 @@ struct StrictJSONMiddleware<Context: RequestContext>: RouterMiddleware {
         if let object = value as? [String: Any] { return object.values.contains { containsNull($0, depth: depth + 1) } }
         if let array = value as? [Any] { return array.contains { containsNull($0, depth: depth + 1) } }
         return false
+    }
+}
+
+/// Counts and times every answer (outermost: problems and refusals included), by the
+/// document's path template.
+struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: DaemonMetrics
+    let routes: RouteTable
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let began = ContinuousClock.now
+        let response = try await next(request, context)
+        metrics.request(method: request.method.rawValue, route: routes.template(for: request.uri.path) ?? "other",
+                        status: response.status.code, duration: ContinuousClock.now - began)
+        return response
     }
 }

@@ -28,6 +28,12 @@ final class OperationRegistry: Sendable {
     }
 
     private let entries = Mutex<[String: Entry]>([:])
+    /// Told of every operation that ends (kind, final state, duration).
+    let onEnd: @Sendable (Kind, State, Duration) -> Void
+
+    init(onEnd: @escaping @Sendable (Kind, State, Duration) -> Void = { _, _, _ in }) {
+        self.onEnd = onEnd
+    }
     private let order = Mutex<[String]>([])
     static let keptFinished = 1000
 
@@ -49,9 +55,10 @@ final class OperationRegistry: Sendable {
                 }
             }
             let outcome: Result<(result: String, cvm: String?), any Error>
+            let began = ContinuousClock.now
             do { outcome = .success(try await body(progress)) } catch { outcome = .failure(error) }
-            entries.withLock { entries in
-                guard var entry = entries[id] else { return }
+            let ended = entries.withLock { entries -> State? in
+                guard var entry = entries[id] else { return nil }
                 switch outcome {
                 case .success(let done):
                     entry.operation.state = .succeeded
@@ -64,7 +71,9 @@ final class OperationRegistry: Sendable {
                 entry.operation.endedAt = Date()
                 entry.task = nil
                 entries[id] = entry
+                return entry.operation.state
             }
+            if let ended { onEnd(kind, ended, ContinuousClock.now - began) }
             prune()
         }
         entries.withLock { $0[id]?.task = task }

@@ -101,6 +101,16 @@ import Glibc
             #expect(answer.status == status && answer.contentType.hasPrefix("application/problem+json"), "\(path): \(answer)")
         }
 
+        // Metrics: the CVM by state and host, its heartbeat age, the requests so far; promtool
+        // (Prometheus's own checker) finds nothing to say.
+        let metrics = try Self.request(port, "/metrics", token: reader)
+        #expect(metrics.status == 200 && metrics.body.contains(#"cvmctl_cvms{state="running",host="local"} 1"#), "\(metrics.body.prefix(3000))")
+        #expect(metrics.body.contains(#"cvmctl_cvm_heartbeat_age_seconds{cvm="seen"}"#))
+        #expect(metrics.body.contains(#"cvmctl_api_requests_total{method="GET",route="/v1/cvms",status="401"}"#))
+        #expect(try Self.request(port, "/metrics").status == 401, "metrics need a token too")
+        let (promtool, verdict) = try Self.promtool(metrics.body)
+        #expect(promtool == 0 && verdict.isEmpty, "promtool check metrics: \(verdict)")
+
         // Bad input: unknown CVM, bad parameters, an unknown method: problem bodies, never 5xx.
         for (path, method, status) in [("/v1/cvms/nope", "GET", 404), ("/v1/events?limit=0", "GET", 400), ("/v1/events?limit=abc", "GET", 400),
                                        ("/v1/events?after=-1", "GET", 400), ("/v1/cvms?state=sleeping", "GET", 400),
@@ -199,6 +209,31 @@ import Glibc
         #expect(try cli.traces(of: "api1") == [])
         let listed = try Self.request(port, "/v1/operations", token: reader).json?["operations"] as? [[String: Any]] ?? []
         #expect(listed.map { $0["kind"] as? String ?? "" } == ["deploy", "deploy", "deploy", "decommission"], "\(listed)")
+        let metrics = try Self.request(port, "/metrics", token: reader).body
+        for line in [#"cvmctl_operations_total{kind="deploy",state="succeeded"} 1"#, #"cvmctl_operations_total{kind="deploy",state="failed"} 1"#,
+                     #"cvmctl_operations_total{kind="deploy",state="cancelled"} 1"#, #"cvmctl_operations_total{kind="decommission",state="succeeded"} 1"#,
+                     #"cvmctl_operation_duration_seconds_count{kind="deploy",state="succeeded"} 1"#] {
+            #expect(metrics.contains(line), "\(line) in \(metrics.prefix(4000))")
+        }
+        let (promtool, verdict) = try Self.promtool(metrics)
+        #expect(promtool == 0 && verdict.isEmpty, "promtool check metrics: \(verdict)")
+    }
+
+    /// `promtool check metrics` on `text`: its exit status and what it said.
+    static func promtool(_ text: String) throws -> (Int32, String) {
+        let checker = Process()
+        checker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        checker.arguments = ["promtool", "check", "metrics"]
+        let input = Pipe(), output = Pipe()
+        checker.standardInput = input
+        checker.standardOutput = output
+        checker.standardError = output
+        try checker.run()
+        input.fileHandleForWriting.write(Data(text.utf8))
+        try input.fileHandleForWriting.close()
+        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        checker.waitUntilExit()
+        return (checker.terminationStatus, said.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// `schemathesis run` on the document against the daemon: its exit status and report.
