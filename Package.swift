@@ -9,7 +9,8 @@ let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 //   planning      Planning (UsageModel, ConfigFile, Yams): pure, no libvirt/libssh2/GRDB
 //   traffic       TMSCore (no libvirt), TrafficManager (TMSCore, NIO)
 //   orchestration Orchestrator (bindings, Planning, CVMProtocol, GRDB, service-lifecycle)
-//   CLI           cvmctl (Orchestrator, TrafficManager): parse, call, print
+//   API           OrchestratorAPI (Orchestrator, Hummingbird, OpenAPI): `cvmctl serve`'s HTTP API
+//   CLI           cvmctl (Orchestrator, OrchestratorAPI, TrafficManager): parse, call, print
 let package = Package(
     name: "cvm-orchestrator",
     platforms: [.macOS(.v14)],

@@ -54,15 +54,12 @@ struct APIHandler: APIProtocol {
 
     func listEvents(_ input: Operations.listEvents.Input) async throws -> Operations.listEvents.Output {
         let query = input.query
-        func bad(_ detail: String) -> Operations.listEvents.Output {
-            .badRequest(.init(body: .application_problem_plus_json(Problems.make(400, "Bad Request", detail))))
-        }
         let after = query.after ?? 0
-        guard after >= 0 else { return bad("after must be 0 or more") }
         let limit = query.limit ?? 100
-        guard (1...1000).contains(limit) else { return bad("limit must be between 1 and 1000") }
-        if let kind = query.kind, kind.isEmpty || kind.unicodeScalars.count > 64 { return bad("kind must have 1 to 64 characters") }
-        if let problem = Self.nameProblem(query.cvm, key: "cvm") { return .badRequest(.init(body: .application_problem_plus_json(problem))) }
+        if let problem = Self.eventFilterProblem(after: after, kind: query.kind, cvm: query.cvm)
+            ?? Self.rangeProblem(limit, 1...1000, "limit") {
+            return .badRequest(.init(body: .application_problem_plus_json(problem)))
+        }
         // Filtered pages: read on until `limit` events matched or the journal ends.
         var matched: [EventRecord] = []
         var cursor = after
@@ -84,13 +81,10 @@ struct APIHandler: APIProtocol {
 
     func streamEvents(_ input: Operations.streamEvents.Input) async throws -> Operations.streamEvents.Output {
         let query = input.query
-        func bad(_ detail: String) -> Operations.streamEvents.Output {
-            .badRequest(.init(body: .application_problem_plus_json(Problems.make(400, "Bad Request", detail))))
-        }
         let after = query.after ?? 0
-        guard after >= 0 else { return bad("after must be 0 or more") }
-        if let kind = query.kind, kind.isEmpty || kind.unicodeScalars.count > 64 { return bad("kind must have 1 to 64 characters") }
-        if let problem = Self.nameProblem(query.cvm, key: "cvm") { return .badRequest(.init(body: .application_problem_plus_json(problem))) }
+        if let problem = Self.eventFilterProblem(after: after, kind: query.kind, cvm: query.cvm) {
+            return .badRequest(.init(body: .application_problem_plus_json(problem)))
+        }
         let events = EventStream(store: store, after: after, kind: query.kind, cvm: query.cvm)
         return .ok(.init(body: .text_event_hyphen_stream(HTTPBody(events, length: .unknown, iterationBehavior: .single))))
     }
@@ -194,6 +188,13 @@ struct APIHandler: APIProtocol {
             state: .init(rawValue: operation.state.rawValue)!, startedAt: operation.startedAt, endedAt: operation.endedAt,
             progress: operation.progress, result: operation.result, error: operation.error,
             cancelRequested: operation.cancelRequested ? true : nil)
+    }
+
+    /// A problem with the journal's filters (`after` >= 0, `kind` 1-64 characters, `cvm` a name).
+    static func eventFilterProblem(after: Int64, kind: String?, cvm: String?) -> Components.Schemas.Problem? {
+        if after < 0 { return Problems.make(400, "Bad Request", "after must be 0 or more") }
+        if let kind, kind.isEmpty || kind.unicodeScalars.count > 64 { return Problems.make(400, "Bad Request", "kind must have 1 to 64 characters") }
+        return nameProblem(cvm, key: "cvm")
     }
 
     /// A problem when `value` is given and outside `range`.
