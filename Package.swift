@@ -148,6 +148,7 @@ let package = Package(
         .executableTarget(name: "migrate-bench", dependencies: ["Orchestrator", "Libvirt"], path: "Benchmarks/migrate-bench"),
         .executableTarget(name: "deploy-bench", dependencies: ["Orchestrator", "Libvirt", "CVMProtocol"], path: "Benchmarks/deploy-bench"),
         .executableTarget(name: "elastic-bench", dependencies: ["Orchestrator"], path: "Benchmarks/elastic-bench"),
+        .executableTarget(name: "api-bench", dependencies: ["Orchestrator", "CVMProtocol"], path: "Benchmarks/api-bench"),
 
         // Tests mirror the targets.
         .testTarget(name: "CVMProtocolTests", dependencies: ["CVMProtocol"]),

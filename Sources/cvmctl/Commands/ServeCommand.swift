@@ -27,6 +27,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The API's address, a loopback IP address and port (default: CVM_API_LISTEN, else 127.0.0.1:9911).", valueName: "host:port"))
     var listen: String?
 
+    @Flag(help: "Run the API only: another process (`cvmctl monitor`) watches the CVMs.")
+    var withoutMonitor = false
+
     func run() async throws {
         try await reportingErrors {
             let orchestrator = try global.orchestrator()
@@ -40,7 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError(failure.description)
             }
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-            if try await !ElasticCommand.Run.monitorRunning(orchestrator.store) {
+            if !withoutMonitor, try await !ElasticCommand.Run.monitorRunning(orchestrator.store) {
                 services.append(.init(service: HeartbeatMonitor(orchestrator: orchestrator, wakeUp: WakeUp(), logger: logger)))
             }
             services.append(.init(service: api, successTerminationBehavior: .gracefullyShutdownGroup,
