@@ -22,7 +22,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.2.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.0"),
@@ -30,7 +30,6 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
-        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/apple/swift-openapi-generator.git", from: "1.14.0"),
@@ -87,15 +86,13 @@ let package = Package(
         // The traffic manager's data plane: SwiftNIO proxy, health monitors, usage monitors,
         // admin endpoint. Builds on TMSCore's pools; no libvirt.
         .target(name: "TrafficManager", dependencies: [
-            "TMSCore", "UsageModel", "ConfigFile", "CZlib",
+            "TMSCore", "UsageModel", "ConfigFile", "CZlib", "CVMProtocol",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOTLS", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "Metrics", package: "swift-metrics"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
@@ -114,20 +111,22 @@ let package = Package(
         // openapi.yaml at build time (swift-openapi-generator), served by Hummingbird, behind
         // bearer tokens kept hashed in the store.
         .target(name: "OrchestratorAPI", dependencies: [
-            "Orchestrator", "CVMProtocol",
+            "Orchestrator", "Libvirt", "CVMProtocol", "TrafficManager", "ConfigFile",
             .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
             .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], swiftSettings: strict, plugins: [
+        ], exclude: ["Dashboard/dashboard.html"], swiftSettings: strict, plugins: [
             .plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator"),
         ]),
 
         // The operator's CLI: parse, call the library, print.
         .executableTarget(name: "cvmctl", dependencies: [
-            "Orchestrator", "OrchestratorAPI", "Planning", "Libvirt", "TMSCore", "TrafficManager",
+            "Orchestrator", "OrchestratorAPI", "Planning", "Libvirt", "TMSCore", "TrafficManager", "ConfigFile",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -148,7 +147,7 @@ let package = Package(
         .executableTarget(name: "migrate-bench", dependencies: ["Orchestrator", "Libvirt"], path: "Benchmarks/migrate-bench"),
         .executableTarget(name: "deploy-bench", dependencies: ["Orchestrator", "Libvirt", "CVMProtocol"], path: "Benchmarks/deploy-bench"),
         .executableTarget(name: "elastic-bench", dependencies: ["Orchestrator"], path: "Benchmarks/elastic-bench"),
-        .executableTarget(name: "api-bench", dependencies: ["Orchestrator", "CVMProtocol"], path: "Benchmarks/api-bench"),
+        .executableTarget(name: "api-bench", dependencies: ["Orchestrator", "CVMProtocol"], path: "Benchmarks/api-bench", exclude: ["render-time.py"]),
 
         // Tests mirror the targets.
         .testTarget(name: "CVMProtocolTests", dependencies: ["CVMProtocol"]),
@@ -161,7 +160,7 @@ let package = Package(
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "cvmctlTests", dependencies: [
-            "cvmctl", "TMSCore",
+            "cvmctl", "TMSCore", "OrchestratorAPI", "Orchestrator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),

@@ -28,7 +28,7 @@ mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/images
 
 conf=/etc/libvirt/qemu.conf
 set_conf() { # key value
-    if grep -qE "^[[:space:]]*$1[[:space:]]*=" "$conf"; then
+    if grep -qsE "^[[:space:]]*$1[[:space:]]*=" "$conf"; then
         sed -i -E "s|^[[:space:]]*$1[[:space:]]*=.*|$1 = $2|" "$conf"
     else
         printf '%s = %s\n' "$1" "$2" >>"$conf"

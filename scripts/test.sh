@@ -26,6 +26,17 @@ if ! command -v promtool >/dev/null; then
     rm -rf "$scratch"
 fi
 
+step "checkers: systemd-analyze (units) and groff (man pages) for InstallTests, headless Chromium for DashboardTests"
+tools=()
+command -v systemd-analyze >/dev/null || tools+=(systemd)
+command -v groff >/dev/null || tools+=(groff-base)
+command -v chromium >/dev/null || tools+=(chromium)
+if ((${#tools[@]})); then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends "${tools[@]}" >/dev/null \
+        || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${tools[@]}" >/dev/null; }
+fi
+
 step "build"
 swift build --build-tests 2>&1 | { grep -vE '^\[[0-9]+/[0-9]+\]' || true; }
 

@@ -6,7 +6,11 @@
 # One nginx backend (one worker), then `cvmctl tms run` and HAProxy in front of it with the
 # same core count, each driven by the same wrk load: tcp and http modes, keep-alive and a new
 # connection per request (Connection: close). Prints requests/s and p99 latency of both and
-# the ratios (median of RUNS runs, runs of the two proxies interleaved).
+# the ratios (median of RUNS runs, runs of the two proxies interleaved), each proxy's CPU time
+# per request, the CPU of wrk and nginx and how busy their CPUs were (a row whose load CPUs
+# were saturated is flagged: there the load side may be the limit), then system calls per
+# request with a new connection each (strace; SYSCALLS=0 skips it). The http rows are flagged
+# as not like for like while the traffic manager's http mode relays per connection.
 #
 # Environment: CORES (proxy cores, default 1), DURATION (seconds per run, default 5),
 # RUNS (default 3), CONNECTIONS (wrk -c, default 50), THREADS (wrk -t, default 1),
@@ -69,7 +73,7 @@ wait_port() {
 }
 
 ulimit -n 20000 2>/dev/null || true
-taskset -c "$LOAD_CPUS" nginx -c "$dir/nginx.conf" & pids+=($!)
+taskset -c "$LOAD_CPUS" nginx -c "$dir/nginx.conf" & nginx_pid=$!; pids+=($nginx_pid)
 taskset -c "$PROXY_CPUS" "$cvmctl" tms run --config "$dir/tms.yaml" -q > "$dir/tms.log" 2>&1 & tms_pid=$!; pids+=($tms_pid)
 taskset -c "$PROXY_CPUS" haproxy -f "$dir/haproxy.cfg" > "$dir/haproxy.log" 2>&1 & haproxy_pid=$!; pids+=($haproxy_pid)
 for port in $BACKEND_PORT $TMS_TCP_PORT $TMS_HTTP_PORT $HAPROXY_TCP_PORT $HAPROXY_HTTP_PORT; do
@@ -77,31 +81,70 @@ for port in $BACKEND_PORT $TMS_TCP_PORT $TMS_HTTP_PORT $HAPROXY_TCP_PORT $HAPROX
 done
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The CPU time of a process and all its threads and children that are still alive (nginx:
+# the master and its workers).
+tree_ticks() {
+    local total=0 pid
+    for pid in "$1" $(pgrep -P "$1" 2>/dev/null); do total=$((total + $(cpu_ticks "$pid" 2>/dev/null || echo 0))); done
+    echo "$total"
+}
+# Busy and total jiffies of the CPUs in a taskset list (0 or 0-1 or 0,1).
+cpu_busy() {
+    local list="$1" cpus
+    cpus="$(echo "$list" | awk -F, '{ for (i = 1; i <= NF; i++) { n = split($i, r, "-"); if (n == 2) for (c = r[1]; c <= r[2]; c++) printf "cpu%d ", c; else printf "cpu%d ", r[1] } }')"
+    awk -v want="$cpus" 'BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) keep[w[i]] = 1 }
+        ($1 in keep) { busy += $2 + $3 + $4 + $7 + $8; all += $2 + $3 + $4 + $5 + $6 + $7 + $8 }
+        END { print busy, all }' /proc/stat
+}
+hz="$(getconf CLK_TCK)"
 
-# One wrk run: prints "requests/s p99_ms cpu%" (cpu%: the proxy process over the run).
+# One wrk run: prints "requests/s p99_ms proxy_cpu% proxy_us_per_request wrk_cpu% nginx_cpu% load_cpus_busy%".
 measure() {
-    local port="$1" pid="$2" header="$3" seconds="${4:-$duration}" out before after
-    before="$(cpu_ticks "$pid")"
-    if [ -n "$header" ]; then
-        out="$(taskset -c "$LOAD_CPUS" wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -H "$header" "http://127.0.0.1:$port/")"
-    else
-        out="$(taskset -c "$LOAD_CPUS" wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "http://127.0.0.1:$port/")"
-    fi
-    after="$(cpu_ticks "$pid")"
+    local port="$1" pid="$2" header="$3" seconds="${4:-$duration}" out before after nginx_before nginx_after load_before load_after wrk_times
+    before="$(cpu_ticks "$pid")"; nginx_before="$(tree_ticks "$nginx_pid")"; load_before="$(cpu_busy "$LOAD_CPUS")"
+    local args=(-t"$threads" -c"$connections" -d"${seconds}s" --latency)
+    [ -n "$header" ] && args+=(-H "$header")
+    out="$( { TIMEFORMAT='WRKTIME %U %S'; time taskset -c "$LOAD_CPUS" wrk "${args[@]}" "http://127.0.0.1:$port/"; } 2>&1 )"
+    after="$(cpu_ticks "$pid")"; nginx_after="$(tree_ticks "$nginx_pid")"; load_after="$(cpu_busy "$LOAD_CPUS")"
     if echo "$out" | grep -qE "Non-2xx|Socket errors: connect [1-9]|read [1-9][0-9]{2,}"; then
         echo "$out" | grep -E "Non-2xx|Socket errors" >&2
     fi
-    echo "$out" | awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" -v d="$seconds" '
+    echo "$out" | awk -v ticks=$((after - before)) -v nticks=$((nginx_after - nginx_before)) -v hz="$hz" -v d="$seconds" \
+        -v lb="$load_before" -v la="$load_after" '
         /Requests\/sec/ { rps = $2 }
         $1 == "99%" { v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v);
                       p99 = (unit == "us") ? v / 1000 : (unit == "s") ? v * 1000 : v }
-        END { printf "%.0f %.2f %.0f\n", rps, p99, ticks / hz / d * 100 }'
+        $1 == "WRKTIME" { wrk = ($2 + $3) / d * 100 }
+        END { split(lb, b, " "); split(la, a, " ")
+              busy = (a[2] - b[2]) > 0 ? (a[1] - b[1]) / (a[2] - b[2]) * 100 : 0
+              printf "%.0f %.2f %.0f %.1f %.0f %.0f %.0f\n", rps, p99, ticks / hz / d * 100,
+                     (rps > 0 ? ticks / hz / (rps * d) * 1e6 : 0), wrk, nticks / hz / d * 100, busy }'
+}
+
+# System calls per request of a proxy (all its threads), counted by strace over a short run
+# with a new connection per request; strace slows the proxy, not what it calls per request.
+syscalls_per_request() {
+    local port="$1" pid="$2" trace="$dir/strace.$2" tids out requests total
+    tids="$(ls "/proc/$pid/task" | sed 's/^/-p /' | tr '\n' ' ')"
+    # shellcheck disable=SC2086
+    strace -c -f $tids -o "$trace" 2>/dev/null & local tracer=$!
+    sleep 1
+    out="$(taskset -c "$LOAD_CPUS" wrk -t1 -c10 -d2s -H "Connection: close" "http://127.0.0.1:$port/" 2>&1)"
+    kill -INT "$tracer" 2>/dev/null; wait "$tracer" 2>/dev/null || true
+    requests="$(echo "$out" | awk '/requests in/ { print $1 }')"
+    total="$(awk '$NF == "total" { print $(NF - 2) }' "$trace")"
+    awk -v t="${total:-0}" -v r="${requests:-0}" 'BEGIN { printf "%.1f", (r > 0 ? t / r : 0) }'
+    echo -n " "
+    sort -k4 -n -r "$trace" | awk 'NF >= 5 && $NF != "total" && $NF != "syscall" && $1 ~ /^[0-9.]+$/ { printf "%s:%s ", $NF, $4 }' | cut -d' ' -f1-6
 }
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+col() { cut -d' ' -f"$1" "$2" | median; }
 
 echo "tms-proxy: $cores core(s) per proxy (taskset $PROXY_CPUS), nginx + wrk on $LOAD_CPUS; wrk -t$threads -c$connections, ${duration}s x $runs runs"
-printf "%-22s %12s %9s %6s   %12s %9s %6s   %9s %9s\n" "scenario" "tms req/s" "p99 ms" "cpu%" "haproxy req/s" "p99 ms" "cpu%" "req ratio" "p99 ratio"
+printf "%-16s %10s %8s %5s %7s   %10s %8s %5s %7s   %6s %6s   %4s %6s %5s\n" "scenario" "tms req/s" "p99 ms" "cpu%" "us/req" \
+    "hap req/s" "p99 ms" "cpu%" "us/req" "req" "p99" "wrk%" "nginx%" "load%"
+notes=()
 for scenario in ${SCENARIOS:-tcp:keep-alive tcp:close http:keep-alive http:close}; do
         mode="${scenario%%:*}" connection="${scenario##*:}"
         header=""; [ "$connection" = close ] && header="Connection: close"
@@ -114,11 +157,32 @@ for scenario in ${SCENARIOS:-tcp:keep-alive tcp:close http:keep-alive http:close
             measure "$tms_port" "$tms_pid" "$header" >> "$dir/tms.runs"
             measure "$hap_port" "$haproxy_pid" "$header" >> "$dir/hap.runs"
         done
-        t_rps=$(cut -d' ' -f1 "$dir/tms.runs" | median); t_p99=$(cut -d' ' -f2 "$dir/tms.runs" | median); t_cpu=$(cut -d' ' -f3 "$dir/tms.runs" | median)
-        h_rps=$(cut -d' ' -f1 "$dir/hap.runs" | median); h_p99=$(cut -d' ' -f2 "$dir/hap.runs" | median); h_cpu=$(cut -d' ' -f3 "$dir/hap.runs" | median)
-        printf "%-22s %12s %9s %6s   %12s %9s %6s   %9s %9s\n" "$mode $connection" "$t_rps" "$t_p99" "$t_cpu" "$h_rps" "$h_p99" "$h_cpu" \
+        t_rps=$(col 1 "$dir/tms.runs"); t_p99=$(col 2 "$dir/tms.runs"); t_cpu=$(col 3 "$dir/tms.runs"); t_us=$(col 4 "$dir/tms.runs")
+        h_rps=$(col 1 "$dir/hap.runs"); h_p99=$(col 2 "$dir/hap.runs"); h_cpu=$(col 3 "$dir/hap.runs"); h_us=$(col 4 "$dir/hap.runs")
+        wrk_cpu=$(cat "$dir/tms.runs" "$dir/hap.runs" | cut -d' ' -f5 | sort -n | tail -1)
+        nginx_cpu=$(cat "$dir/tms.runs" "$dir/hap.runs" | cut -d' ' -f6 | sort -n | tail -1)
+        load=$(cat "$dir/tms.runs" "$dir/hap.runs" | cut -d' ' -f7 | sort -n | tail -1)
+        printf "%-16s %10s %8s %5s %7s   %10s %8s %5s %7s   %6s %6s   %4s %6s %5s\n" "$mode $connection" "$t_rps" "$t_p99" "$t_cpu" "$t_us" \
+            "$h_rps" "$h_p99" "$h_cpu" "$h_us" \
             "$(awk -v a="$t_rps" -v b="$h_rps" 'BEGIN { printf "%.2f", a / b }')" \
-            "$(awk -v a="$t_p99" -v b="$h_p99" 'BEGIN { printf "%.2f", a / b }')"
+            "$(awk -v a="$t_p99" -v b="$h_p99" 'BEGIN { printf "%.2f", a / b }')" "$wrk_cpu" "$nginx_cpu" "$load"
+        if [ "${load:-0}" -ge 95 ]; then
+            notes+=("$mode $connection: the load CPUs ($LOAD_CPUS) were ${load} % busy (wrk ${wrk_cpu} %, nginx ${nginx_cpu} %): the load side, not the proxy, may be what limits this row")
+        fi
+        if [ "$mode" = http ]; then
+            notes+=("$mode $connection: NOT like for like: the traffic manager's http mode relays bytes per connection (no per-request parsing yet) while HAProxy runs mode http and parses every request")
+        fi
 done
-echo "req ratio = tms / haproxy requests per second (>= 1: at least HAProxy's throughput);"
-echo "p99 ratio = tms / haproxy 99th-percentile latency (<= 1: no worse); cpu% = the proxy process over the run."
+echo "req = tms / haproxy requests per second (>= 1: at least HAProxy's throughput); p99 = tms / haproxy 99th-percentile latency"
+echo "(<= 1: no worse); cpu% = the proxy process over the run; us/req = its CPU time per request; wrk%, nginx% = their"
+echo "CPU over the run (highest of the runs); load% = how busy the load CPUs were (highest)."
+for note in "${notes[@]}"; do echo "note: $note"; done
+
+if command -v strace >/dev/null && [ "${SYSCALLS:-1}" = 1 ]; then
+    echo
+    echo "system calls per request with a new connection per request (strace -c -f on every thread of the proxy; top calls: name:count)"
+    printf "  %-12s %s\n" "tms tcp" "$(syscalls_per_request "$TMS_TCP_PORT" "$tms_pid")"
+    printf "  %-12s %s\n" "haproxy tcp" "$(syscalls_per_request "$HAPROXY_TCP_PORT" "$haproxy_pid")"
+    printf "  %-12s %s\n" "tms http" "$(syscalls_per_request "$TMS_HTTP_PORT" "$tms_pid")"
+    printf "  %-12s %s\n" "haproxy http" "$(syscalls_per_request "$HAPROXY_HTTP_PORT" "$haproxy_pid")"
+fi

@@ -1,12 +1,15 @@
 package import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import NIOCore
 import OpenAPIHummingbird
 package import OpenAPIRuntime
 import Orchestrator
 import ServiceLifecycle
+public import TrafficManager
 import Synchronization
 
 /// The HTTP API of `cvmctl serve` as a service of its `ServiceGroup`: Hummingbird serving the
@@ -18,14 +21,62 @@ public struct APIServer: Service {
     public enum Failure: Error, CustomStringConvertible {
         case notLoopback(String)
         case badAddress(String)
+        case tls(String)
 
         public var description: String {
             switch self {
             case .notLoopback(let address):
-                return "--listen \(address): the API listens on a loopback address only (plain HTTP would carry the tokens in clear); use 127.0.0.1:PORT"
+                return "--listen \(address): without TLS the API listens on a loopback address only (plain HTTP would carry the tokens in clear); use 127.0.0.1:PORT, or give --tls-certificate and --tls-key"
             case .badAddress(let address):
                 return "--listen \(address): expected HOST:PORT with an IP address and a port 1-65535"
+            case .tls(let problem):
+                return problem
             }
+        }
+    }
+
+    /// The certificate (PEM, the chain) and private key (PEM, readable by its owner only) of
+    /// an HTTPS listener.
+    public struct TLSFiles: Sendable {
+        public var certificate: String
+        public var key: String
+        public init(certificate: String, key: String) {
+            self.certificate = certificate
+            self.key = key
+        }
+
+        /// The server configuration (TLS 1.2 or later), or one line saying what is wrong.
+        func configuration() throws(Failure) -> TLSConfiguration {
+            var status = stat()
+            guard stat(key, &status) == 0 else {
+                throw .tls("--tls-key \(key): \(String(cString: strerror(errno)))")
+            }
+            guard status.st_mode & 0o077 == 0 else {
+                throw .tls("--tls-key \(key) may be read by group or others (mode \(String(status.st_mode & 0o777, radix: 8))); run `chmod 600 \(key)`")
+            }
+            let chain: [NIOSSLCertificate]
+            do {
+                chain = try NIOSSLCertificate.fromPEMFile(certificate)
+            } catch {
+                throw .tls("--tls-certificate \(certificate): not a readable PEM certificate (\(error))")
+            }
+            guard !chain.isEmpty else { throw .tls("--tls-certificate \(certificate): no certificate in it") }
+            let privateKey: NIOSSLPrivateKey
+            do {
+                privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+            } catch {
+                throw .tls("--tls-key \(key): not a readable PEM private key (\(error))")
+            }
+            var configuration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+            configuration.minimumTLSVersion = .tlsv12
+            // The key must be the certificate's: a context made from a mismatched pair fails here.
+            do {
+                _ = try NIOSSLContext(configuration: configuration)
+            } catch {
+                throw .tls("--tls-key \(key) does not belong to --tls-certificate \(certificate) (\(error))")
+            }
+            return configuration
         }
     }
 
@@ -37,13 +88,37 @@ public struct APIServer: Service {
     ///   - address: `HOST:PORT`, a loopback IP address.
     let operations: OperationRegistry
     let metrics = DaemonMetrics()
+    private let running = Flag()
 
-    public init(address: String, orchestrator: CVMOrchestrator, version: String, logger: Logger) throws {
-        let (host, port) = try Self.parse(address)
+    /// Whether the listener is bound and serving (what `READY=1` waits for).
+    public var isRunning: Bool { running.isSet }
+
+    let hostLoad: HostLoadMonitor
+
+    /// Where `/v1/tms` reads the traffic manager: its admin endpoint and admin token file.
+    public struct TrafficManagerAccess: Sendable {
+        public var admin: HostPort
+        public var tokenFile: String
+        public init(admin: HostPort, tokenFile: String) {
+            self.admin = admin
+            self.tokenFile = tokenFile
+        }
+    }
+
+    /// Whether it serves HTTPS.
+    public let isTLS: Bool
+    private let logger: Logger
+
+    public init(address: String, orchestrator: CVMOrchestrator, version: String, logger: Logger,
+                trafficManager: TrafficManagerAccess? = nil, tls: TLSFiles? = nil, policyRepository: String? = nil) throws {
+        let (host, port) = try Self.parse(address, tls: tls != nil)
+        let tlsConfiguration = try tls?.configuration()
+        isTLS = tls != nil
+        self.logger = logger
         self.host = host
         self.port = port
         let metrics = self.metrics
-        operations = OperationRegistry { kind, state, duration in
+        operations = OperationRegistry(store: orchestrator.store) { kind, state, duration in
             metrics.operationEnded(kind: kind.rawValue, state: state.rawValue, duration: duration)
         }
         let router = Router()
@@ -53,21 +128,42 @@ public struct APIServer: Service {
         router.add(middleware: BearerAuthMiddleware(store: orchestrator.store))
         router.add(middleware: StrictJSONMiddleware())
         // Compact JSON, keys sorted: pretty printing doubled the time to list 1,000 CVMs.
-        try APIHandler(orchestrator: orchestrator, operations: operations, metrics: metrics, version: version).registerHandlers(
-            on: RecordingTransport(router: router, routes: routes), configuration: Configuration(jsonEncodingOptions: [.sortedKeys]))
+        let hostLoad = HostLoadMonitor(orchestrator: orchestrator, logger: logger)
+        self.hostLoad = hostLoad
+        try APIHandler(orchestrator: orchestrator, operations: operations, metrics: metrics, version: version,
+                       hostLoad: hostLoad, trafficManager: trafficManager, policyRepository: policyRepository).registerHandlers(
+            on: RecordingTransport(router: router, routes: routes), configuration: Configuration(dateTranscoder: RFC3339Dates(), jsonEncodingOptions: [.sortedKeys]))
+        // The dashboard: one page, no data in it (it reads the API with the token the
+        // operator gives it), so it is served without a token.
+        router.get("/ui") { _, _ in Dashboard.response() }
+        let running = self.running
         application = Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "cvmctl"), logger: logger)
+            router: router, server: try tlsConfiguration.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+            configuration: .init(address: .hostname(host, port: port), serverName: "cvmctl"),
+            onServerRunning: { _ in running.set() }, logger: logger)
     }
 
     /// Serves until the graceful shutdown; then cancels the operations still running (each
     /// rolls back) and waits for them.
     public func run() async throws {
+        let hostLoad = self.hostLoad
+        if let interrupted = try? await operations.interruptOrphaned(), interrupted > 0 {
+            logger.warning("operations of a daemon that stopped marked interrupted", metadata: ["cvm.count": "\(interrupted)"])
+        }
+        // The hosts' load, every 5 s while the API serves (for /v1/hosts and /metrics).
+        let sampler = Task {
+            while !Task.isCancelled {
+                await hostLoad.sample()
+                try? await Task.sleep(for: .seconds(5))
+            }
+        }
+        defer { sampler.cancel() }
         try await application.runService()
         await operations.cancelAll()
     }
 
-    /// `HOST:PORT` with a loopback IP address.
-    static func parse(_ address: String) throws(Failure) -> (String, Int) {
+    /// `HOST:PORT` with an IP address: a loopback one unless the API serves TLS.
+    static func parse(_ address: String, tls: Bool = false) throws(Failure) -> (String, Int) {
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
               (1...65_535).contains(port) else { throw .badAddress(address) }
         var host = String(address[..<colon])
@@ -75,9 +171,9 @@ public struct APIServer: Service {
         if host == "localhost" { host = "127.0.0.1" }
         var v4 = in_addr(), v6 = in6_addr()
         if inet_pton(AF_INET, host, &v4) == 1 {
-            guard UInt32(bigEndian: v4.s_addr) >> 24 == 127 else { throw .notLoopback(address) }
+            guard tls || UInt32(bigEndian: v4.s_addr) >> 24 == 127 else { throw .notLoopback(address) }
         } else if inet_pton(AF_INET6, host, &v6) == 1 {
-            guard host == "::1" else { throw .notLoopback(address) }
+            guard tls || host == "::1" else { throw .notLoopback(address) }
         } else {
             throw .badAddress(address)
         }
@@ -85,14 +181,16 @@ public struct APIServer: Service {
     }
 }
 
-/// Every request but `GET /health` carries `Authorization: Bearer TOKEN` with a token the
+/// Every request but `GET /health` and `GET /ui` (the dashboard's page) carries `Authorization: Bearer TOKEN` with a token the
 /// store knows and has not revoked; a `read` token may only read (GET). Otherwise 401 (403
 /// for a read token that writes), with a problem body.
 struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let store: Store
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.uri.path == "/health" { return try await next(request, context) }
+        if request.uri.path == "/health" || (request.uri.path == "/ui" && request.method == .get) {
+            return try await next(request, context)
+        }
         guard let header = request.headers[.authorization], header.utf8.count <= 300, header.hasPrefix("Bearer ") else {
             return Self.problem(.unauthorized, "a bearer token is required (Authorization: Bearer TOKEN; see `cvmctl token create`)")
         }
@@ -237,5 +335,27 @@ struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         metrics.request(method: request.method.rawValue, route: routes.template(for: request.uri.path) ?? "other",
                         status: response.status.code, duration: ContinuousClock.now - began)
         return response
+    }
+}
+
+/// A flag set once, read by any thread.
+final class Flag: Sendable {
+    private let value = Atomic(false)
+
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
+}
+
+/// Dates as RFC 3339 allows them: with or without fractional seconds when read (`since=…`),
+/// whole seconds when written.
+struct RFC3339Dates: DateTranscoder {
+    private let whole = ISO8601DateTranscoder()
+    private let fractional = ISO8601DateTranscoder(options: [.withInternetDateTime, .withFractionalSeconds])
+
+    func encode(_ date: Date) throws -> String { try whole.encode(date) }
+
+    func decode(_ text: String) throws -> Date {
+        guard text.utf8.count <= 64 else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "a date-time has 64 characters at most")) }
+        return try (try? whole.decode(text)) ?? fractional.decode(text)
     }
 }

@@ -3,15 +3,14 @@ import Orchestrator
 
 /// The journal as Server-Sent Events, read from the store at the pace the client takes them
 /// (each `next()` reads on only when the last batch was written): events after `after` that
-/// match the filters, then new ones, polled every 300 ms; a comment every 15 s while idle.
+/// match the filters (kind prefix, CVM, time), then new ones, polled every 300 ms; a comment every 15 s while idle.
 /// Ends when the task is cancelled (the client went away, the daemon stops).
 struct EventStream: AsyncSequence, Sendable {
     typealias Element = ArraySlice<UInt8>
 
     let store: Store
     let after: Int64
-    let kind: String?
-    let cvm: String?
+    let filter: EventFilter
 
     struct AsyncIterator: AsyncIteratorProtocol {
         let stream: EventStream
@@ -25,7 +24,7 @@ struct EventStream: AsyncSequence, Sendable {
                 var text = ""
                 for event in page {
                     cursor = Swift.max(cursor, event.id ?? cursor)
-                    guard stream.kind.map({ event.kind.hasPrefix($0) }) ?? true, stream.cvm.map({ event.cvm == $0 }) ?? true else { continue }
+                    guard stream.filter.matches(event) else { continue }
                     text += Self.frame(event)
                 }
                 if !text.isEmpty || ContinuousClock.now - lastWrite > .seconds(15) {

@@ -11,14 +11,15 @@ struct CVMCtl: AsyncParsableCommand {
         abstract: "Deploy, watch, migrate and retire component VMs (CVMs) beside the traffic manager.",
         discussion: """
         Settings come from flags, then environment variables (CVM_STATE, CVM_IMAGES, \
-        CVM_CONNECT, CVM_VIRT_TYPE), then defaults.
+        CVM_CONNECT, CVM_VIRT_TYPE, ...), then the settings file (--settings, CVM_SETTINGS, else \
+        /etc/cvmctl/config.yaml), then defaults; `cvmctl config` shows where each came from.
         """,
         version: version,
         subcommands: [
             DeployCommand.self, DecommissionCommand.self, StatusCommand.self, ImageCommand.self,
             MigrateCommand.self, MonitorCommand.self, EventsCommand.self, HostCommand.self,
             ClusterCommand.self, PolicyCommand.self, ExplainCommand.self, ElasticCommand.self, TmsCommand.self,
-            ProbeCommand.self, ServeCommand.self, TokenCommand.self, LogsCommand.self,
+            ProbeCommand.self, ServeCommand.self, TokenCommand.self, LogsCommand.self, ConfigCommand.self, InstallCommand.self, ConsoleCommand.self,
         ])
 
     /// ArgumentParser's own entry, plus an orderly end: libvirt connections are closed,
@@ -48,7 +49,7 @@ struct CVMCtl: AsyncParsableCommand {
             }
             if !message.isEmpty {
                 fflush(nil) // keep the order of what was already printed
-                (code == 0 ? FileHandle.standardOutput : FileHandle.standardError).write(Data((message + "\n").utf8))
+                writeAll(message + "\n", to: code == 0 ? 1 : 2)
             }
         }
         OpenOrchestrators.closeAll()
@@ -62,5 +63,17 @@ struct CVMCtl: AsyncParsableCommand {
         let stripped = message.hasPrefix("Error: ") ? String(message.dropFirst("Error: ".count)) : message
         let words = CommandLine.arguments.dropFirst().prefix { !$0.hasPrefix("-") }.prefix(2).joined(separator: " ")
         return "cvmctl: error: \(stripped) (see 'cvmctl \(words.isEmpty ? "" : words + " ")--help')"
+    }
+}
+
+/// Writes `text` to a file descriptor, ignoring a reader that went away (`cvmctl … | head`):
+/// FileHandle.write traps on EPIPE, and SIGPIPE is ignored, so a closed pipe is an error here.
+func writeAll(_ text: String, to fd: Int32) {
+    var bytes = Array(text.utf8)[...]
+    while !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        if written < 0 && errno == EINTR { continue }
+        guard written > 0 else { return }
+        bytes = bytes.dropFirst(written)
     }
 }

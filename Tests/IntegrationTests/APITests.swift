@@ -119,15 +119,23 @@ import Glibc
             #expect(answer.status == status && answer.contentType.hasPrefix("application/problem+json"), "\(method) \(path): \(answer)")
         }
 
+        // RFC 3339 times with and without fractional seconds; not a time at all is a 400.
+        for (since, status) in [("2026-12-04T08:00:00Z", 200), ("2026-12-04T08:00:00.25Z", 200), ("2026-12-04T08:00:00.25%2B01:00", 200),
+                                ("yesterday", 400), (String(repeating: "9", count: 100), 400)] {
+            #expect(try Self.request(port, "/v1/events?since=\(since)", token: admin).status == status, "since=\(since)")
+        }
+
         // Schemathesis against the live daemon, a real CVM in the store: every answer conforms.
-        // Reads with the admin token; the writes (deploy, migrate, decommission) with invalid
+        // Reads with the admin token; the writes (deploy, migrate, decommission, host and image
+        // changes: a valid build would rebuild the image the other tests deploy) with invalid
         // input only (`--mode negative`: every request must get a 4xx), so the checker does not
         // deploy CVMs of its own; `longOperations...` below deploys through the API for real.
         // The event stream never ends by itself, so schemathesis would read each valid request
         // until its own timeout (6 minutes in all): its answers are checked above and below.
-        let writes = ["deployCVM", "migrateCVM", "decommissionCVM"]
+        let writes = ["deployCVM", "migrateCVM", "decommissionCVM", "applyPolicy", "createCluster", "deleteCluster", "healCluster",
+                      "addHost", "removeHost", "probeHost", "buildImage", "verifyImage"]
         for (what, extra) in [("reads", (writes + ["streamEvents"]).flatMap { ["--exclude-operation-id", $0] }),
-                              ("writes, invalid input", writes.flatMap { ["--include-operation-id", $0] } + ["--mode", "negative"])] {
+                              ("writes, invalid input", writes.flatMap { ["--include-operation-id", $0] } + ["--mode", "negative", "--suppress-health-check", "filter_too_much"])] {
             let (status, report) = try Self.schemathesis(port: port, token: admin, extra)
             let summary = report.split(separator: "\n").filter { $0.contains("generated") || $0.contains("passed") || $0.contains("failures") }
             print("APITests: schemathesis (\(what)): \(summary.joined(separator: " | "))")
@@ -151,7 +159,7 @@ import Glibc
         let admin = try #require(try cli.json([String: String].self, "token", "create", "--name", "ops", "--scope", "admin")["token"])
         let reader = try #require(try cli.json([String: String].self, "token", "create", "--name", "ro", "--scope", "read")["token"])
         let port = CVMBackupTests.freePort()
-        let daemon = try cli.background(["serve", "--listen", "127.0.0.1:\(port)"], log: cli.state + "/serve.log")
+        let daemon = try cli.background(["serve", "--listen", "127.0.0.1:\(port)", "--log-format", "json"], log: cli.state + "/serve.log")
         defer { daemon.stopAndWait() }
         func log() -> String { (try? String(contentsOfFile: cli.state + "/serve.log", encoding: .utf8)) ?? "" }
         try #require(eventually(timeout: 10) { (try? Self.request(port, "/health"))?.status == 200 }, "no /health: \(log())")
@@ -217,23 +225,37 @@ import Glibc
         }
         let (promtool, verdict) = try Self.promtool(metrics)
         #expect(promtool == 0 && verdict.isEmpty, "promtool check metrics: \(verdict)")
+
+        // --log-format json: every line the daemon logged, to its stop, is one JSON object.
+        daemon.stopAndWait()
+        let lines = log().split(separator: "\n")
+        let entries = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(entries.count == lines.count && entries.count >= 2, "\(log())")
+        #expect(entries.contains { $0["message"] as? String == "API listening" && $0["level"] as? String == "info" }, "\(log())")
     }
 
     /// `promtool check metrics` on `text`: its exit status and what it said.
     static func promtool(_ text: String) throws -> (Int32, String) {
-        let checker = Process()
-        checker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        checker.arguments = ["promtool", "check", "metrics"]
-        let input = Pipe(), output = Pipe()
-        checker.standardInput = input
-        checker.standardOutput = output
-        checker.standardError = output
-        try checker.run()
-        input.fileHandleForWriting.write(Data(text.utf8))
-        try input.fileHandleForWriting.close()
+        let (status, said) = try tool(["promtool", "check", "metrics"], input: text)
+        return (status, said.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Runs `arguments` (a program found on PATH, then its arguments) with `input` on stdin:
+    /// its exit status and everything it wrote.
+    static func tool(_ arguments: [String], input: String = "") throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        let stdin = Pipe(), output = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
         let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        checker.waitUntilExit()
-        return (checker.terminationStatus, said.trimmingCharacters(in: .whitespacesAndNewlines))
+        process.waitUntilExit()
+        return (process.terminationStatus, said)
     }
 
     /// `schemathesis run` on the document against the daemon: its exit status and report.
@@ -261,6 +283,46 @@ import Glibc
         }
         #expect(try cli.run("serve", "--listen", "0.0.0.0:9911").stderr.contains("loopback"))
         #expect(try cli.run("token", "create", "--name", "x", "--scope", "root").status != 0)
+    }
+
+    /// Runs `openssl` with `arguments` (and `input` on stdin): its status and output.
+    static func openssl(_ arguments: [String], input: String = "") throws -> (Int32, String) {
+        try tool(["openssl"] + arguments, input: input)
+    }
+
+    /// With a certificate and key the API serves HTTPS, and may then listen off loopback
+    /// (here on every address, asked on loopback); plain HTTP gets nothing. A key others may
+    /// read, a key that is not the certificate's, or one file without the other: one line.
+    @Test func withTLSTheAPIServesHTTPSOnAnyAddress() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let (certificate, key, other) = (cli.state + "/api.crt", cli.state + "/api.key", cli.state + "/other.key")
+        let made = try Self.openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+                                     "-out", certificate, "-days", "2", "-subj", "/CN=cvmctl", "-addext", "subjectAltName=IP:127.0.0.1"])
+        try #require(made.0 == 0, "\(made.1)")
+        _ = try Self.openssl(["genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", other])
+        chmod(key, 0o600)
+        chmod(other, 0o600)
+
+        let port = CVMBackupTests.freePort()
+        let daemon = try cli.background(["serve", "--listen", "0.0.0.0:\(port)", "--tls-certificate", certificate, "--tls-key", key,
+                                         "--without-monitor"], log: cli.state + "/serve.log")
+        defer { daemon.stopAndWait() }
+        let request = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        let verified = ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", certificate, "-verify_return_error", "-verify_ip", "127.0.0.1", "-quiet"]
+        #expect(eventually(timeout: 10) { ((try? Self.openssl(verified, input: request))?.1 ?? "").contains(#""status":"ok""#) },
+                "HTTPS with the certificate verified: \((try? String(contentsOfFile: cli.state + "/serve.log", encoding: .utf8)) ?? "")")
+        #expect((try? Self.request(port, "/health")) == nil, "plain HTTP gets no answer")
+        daemon.stopAndWait()
+
+        chmod(key, 0o644)
+        for (arguments, text) in [(["--tls-certificate", certificate, "--tls-key", key], "run `chmod 600"),
+                                  (["--tls-certificate", certificate, "--tls-key", other], "does not belong to --tls-certificate"),
+                                  (["--tls-certificate", certificate], "--tls-certificate and --tls-key go together"),
+                                  (["--tls-certificate", "/etc/hostname", "--tls-key", other], "not a readable PEM certificate")] {
+            let out = try cli.run(["serve", "--listen", "0.0.0.0:\(port)", "--without-monitor"] + arguments)
+            #expect(out.status == 1 && out.errorLines.count == 1 && out.stderr.contains(text), "\(arguments): \(out.stderr)")
+        }
     }
 }
 

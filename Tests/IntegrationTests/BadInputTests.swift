@@ -19,6 +19,23 @@ import Testing
         try expectCleanFailure(out, mentioning: "unknown image 'no-such-image'", cli: cli, name: "x1")
     }
 
+    @Test func settingsFileWithUnknownKey() throws {
+        var cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let path = cli.state + "/config.yaml"
+        try "virtType: qemu\nimage: cvm-base\n".write(toFile: path, atomically: true, encoding: .utf8)
+        cli.environment["CVM_SETTINGS"] = path
+        let out = try cli.run("deploy", "--image", "cvm-base", "--name", "x1")
+        try expectCleanFailure(out, mentioning: "\(path):2:1: image: unknown key", cli: cli, name: "x1")
+    }
+
+    @Test func consoleOfAnUnknownCVM() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        try expectCleanFailure(try cli.run("console", "ghost"), mentioning: "no CVM named 'ghost'", cli: cli, name: "ghost")
+        try expectCleanFailure(try cli.run("console", "ghost", "--bytes", "0"), mentioning: "--bytes must be between 1 and 1048576", cli: cli, name: "ghost")
+    }
+
     @Test func corruptedArtifact() throws {
         var cli = try CLIHarness()
         defer { cli.cleanUp() }

@@ -224,4 +224,57 @@ import Testing
         #expect(try cli.status().cvms.map(\.name) == ["taken-2"])
         #expect(try cli.json([Report].self, "cluster", "status").isEmpty)
     }
+
+    /// Through the daemon's API: create, heal and delete as operations; a create whose
+    /// members never heartbeat in time ends failed with nothing left; bad input is a 400 and a
+    /// read token a 403; the journal filtered by time.
+    @Test func createHealDeleteThroughTheAPI() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let admin = try #require(try cli.json([String: String].self, "token", "create", "--name", "ops", "--scope", "admin")["token"])
+        let reader = try #require(try cli.json([String: String].self, "token", "create", "--name", "ro", "--scope", "read")["token"])
+        let port = CVMBackupTests.freePort()
+        let daemon = try cli.background(["serve", "--listen", "127.0.0.1:\(port)"], log: cli.state + "/serve.log")
+        defer { daemon.stopAndWait() }
+        try #require(eventually(timeout: 10) { (try? APITests.request(port, "/health"))?.status == 200 })
+        let started = ISO8601DateFormatter().string(from: Date().addingTimeInterval(-1))
+
+        /// Starts an operation and polls it to its end: its final state.
+        func run(_ method: String, _ path: String, json: String? = nil) throws -> [String: Any] {
+            let answer = try APITests.request(port, path, method: method, token: admin, json: json)
+            guard answer.status == 202, let id = answer.json?["id"] as? String else { return ["status": answer.status, "body": answer.body] }
+            var final: [String: Any] = [:]
+            _ = eventually(timeout: 90) {
+                final = (try? APITests.request(port, "/v1/operations/\(id)", token: reader))?.json ?? [:]
+                return final["state"] as? String != "running"
+            }
+            return final
+        }
+
+        let created = try run("POST", "/v1/clusters", json: #"{"name": "api", "image": "cvm-base", "size": 2}"#)
+        #expect(created["state"] as? String == "succeeded" && created["kind"] as? String == "cluster-create", "\(created)")
+        let cluster = try APITests.request(port, "/v1/clusters/api", token: reader).json ?? [:]
+        let members = (cluster["members"] as? [[String: Any]] ?? []).map { ($0["name"] as? String ?? "", $0["role"] as? String ?? "") }
+        #expect(members.map(\.0) == ["api-1", "api-2"] && members.map(\.1) == ["master", "servant"], "\(cluster)")
+        let healed = try run("POST", "/v1/clusters/api/heal")
+        #expect(healed["state"] as? String == "succeeded" && (healed["result"] as? String ?? "").contains("nothing to do"), "\(healed)")
+
+        // Bad input, and a read token that writes.
+        #expect(try run("POST", "/v1/clusters", json: #"{"name": "x", "image": "cvm-base", "size": 0}"#)["status"] as? Int == 400)
+        #expect(try run("POST", "/v1/clusters/nope/heal")["status"] as? Int == 404)
+        #expect(try run("DELETE", "/v1/clusters/nope")["status"] as? Int == 404)
+        #expect(try APITests.request(port, "/v1/clusters/api", method: "DELETE", token: reader).status == 403)
+        let slow = try run("POST", "/v1/clusters", json: #"{"name": "slow", "image": "cvm-base", "size": 2, "timeoutSeconds": 1}"#)
+        #expect(slow["state"] as? String == "failed", "\(slow)")
+
+        // The journal since the test began, by time: the cluster's events are there.
+        let events = try APITests.request(port, "/v1/events?since=\(started)&kind=cluster.&limit=1000", token: reader).json?["events"] as? [[String: Any]] ?? []
+        #expect(events.contains { ($0["message"] as? String ?? "").contains("api") }, "\(events)")
+        #expect((try APITests.request(port, "/v1/events?since=2999-01-01T00:00:00Z", token: reader).json?["events"] as? [[String: Any]])?.isEmpty == true)
+
+        let deleted = try run("DELETE", "/v1/clusters/api")
+        #expect(deleted["state"] as? String == "succeeded", "\(deleted)")
+        for name in ["api-1", "api-2", "slow-1", "slow-2"] { #expect(try cli.traces(of: name) == [], "\(name)") }
+        #expect((try APITests.request(port, "/v1/clusters", token: reader).json?["clusters"] as? [[String: Any]])?.isEmpty == true)
+    }
 }

@@ -155,4 +155,61 @@ import Testing
         // The post-decrease window (over the limit, paused) was entered under concurrency.
         #expect(overLimitPublishes.load(ordering: .relaxed) > 0)
     }
+
+    /// Cores admit on their own while every thread also serves the queue, admitting waiters
+    /// for other cores: the uses held — counted outside the quota by whoever learns of them —
+    /// never exceed the limit, and everything adds up at the end.
+    @Test func waitersAdmittedByOtherThreadsNeverPushPastTheLimit() throws {
+        let cores = 3
+        let limit = 12
+        let quota = try VServerQuota(PoolConfig(limit: limit, cores: cores),
+                                     queue: .wait(capacity: 8, timeout: .seconds(3600)))
+        let live = ManagedAtomic<Int>(0)
+        let excess = ManagedAtomic<Int>(0)
+        let open = (0..<cores).map { _ in ManagedAtomic<Int>(0) }
+        let operations = 200_000 / Self.scale
+
+        @Sendable func admitted(on core: Int) {
+            open[core].wrappingIncrement(ordering: .sequentiallyConsistent)
+            if live.wrappingIncrementThenLoad(ordering: .sequentiallyConsistent) > limit {
+                excess.wrappingIncrement(ordering: .relaxed)
+            }
+        }
+        @Sendable func account(_ update: WaiterUpdate) {
+            for served in update.served { admitted(on: served.waiter.core) }
+        }
+
+        runThreads(cores) { core in
+            var random = SplitMix(seed: UInt64(core) &+ 99)
+            var ticket = UInt64(core) << 48
+            for _ in 0..<operations {
+                let roll = random.next() % 8
+                if roll < 4, open[core].load(ordering: .sequentiallyConsistent) > 0 {
+                    open[core].wrappingDecrement(ordering: .sequentiallyConsistent)
+                    live.wrappingDecrement(ordering: .sequentiallyConsistent)
+                    account(quota.release(core: core).waiters)
+                } else if roll < 7 {
+                    ticket += 1
+                    if case .admitted = quota.admitOrWait(core: core, ticket: ticket, now: .zero) { admitted(on: core) }
+                } else {
+                    account(quota.serveWaiters(now: nil))
+                }
+            }
+        }
+        // Every thread has stopped: expire the rest, release what is held, core by core.
+        account(quota.serveWaiters(now: .seconds(1_000_000)))
+        for core in 0..<cores {
+            while open[core].load(ordering: .relaxed) > 0 {
+                open[core].wrappingDecrement(ordering: .relaxed)
+                live.wrappingDecrement(ordering: .relaxed)
+                account(quota.release(core: core).waiters)
+            }
+        }
+        #expect(excess.load(ordering: .relaxed) == 0, "more uses than the limit were held at once")
+        let end = quota.inspect()
+        #expect(end.waiting == 0 && end.totalInUse == 0 && end.totalHeld == 0, "\(end)")
+        #expect(end.sharedAvailable == end.sizing.sharedPool && end.ledgerBalances)
+        let counters = quota.totalCounters
+        #expect(counters.admitted == counters.released && counters.served > 1_000 / Self.scale, "\(counters)")
+    }
 }

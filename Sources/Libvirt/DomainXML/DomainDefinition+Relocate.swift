@@ -19,9 +19,15 @@ extension XMLTree {
 extension DomainDefinition {
     /// Points the definition at the files a CVM has on another host: kernel, initrd, and
     /// each disk by target device (typed or kept verbatim from a live document).
-    public mutating func relocate(kernel: String, initrd: String, disks: [String: String]) {
+    public mutating func relocate(kernel: String, initrd: String, disks: [String: String], consoleLog: String? = nil) {
         os.kernel = kernel
         os.initrd = initrd
+        if let consoleLog {
+            for i in devices.serials.indices where devices.serials[i].logFile != nil { devices.serials[i].logFile = consoleLog }
+            for i in devices.unmodeled.indices where devices.unmodeled[i].name == "serial" && devices.unmodeled[i].first("log") != nil {
+                devices.unmodeled[i].updateFirst("log") { $0.setAttribute("file", consoleLog) }
+            }
+        }
         for i in devices.disks.indices {
             if let path = disks[devices.disks[i].targetDev] { devices.disks[i].sourceFile = path }
         }

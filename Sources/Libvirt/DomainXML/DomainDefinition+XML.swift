@@ -154,7 +154,8 @@ extension DomainDefinition.Devices {
             case "serial", "console":
                 let serial = DomainDefinition.Serial(type: element[attribute: "type"] ?? "pty",
                                                      sourcePath: element.first("source")?[attribute: "path"],
-                                                     targetPort: element.first("target")?[attribute: "port"].flatMap { Int($0) })
+                                                     targetPort: element.first("target")?[attribute: "port"].flatMap { Int($0) },
+                                                     logFile: element.first("log")?[attribute: "file"])
                 if serial.tree(element: element.name) == element {
                     if element.name == "serial" { devices.serials.append(serial) } else { devices.consoles.append(serial) }
                     continue
@@ -175,6 +176,7 @@ extension DomainDefinition.Serial {
     func tree(element: String) -> XMLTree {
         var children: [XMLTree] = []
         if let path = sourcePath { children.append(XMLTree("source", [("path", path)])) }
+        if let logFile { children.append(XMLTree("log", [("file", logFile), ("append", "on")])) }
         if let port = targetPort { children.append(XMLTree("target", [("port", String(port))])) }
         return XMLTree(element, [("type", type)], children: children.map { .element($0) })
     }

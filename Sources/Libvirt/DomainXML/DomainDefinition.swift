@@ -148,15 +148,18 @@ public struct DomainDefinition: Sendable, Equatable {
         }
     }
 
-    /// `<serial>` / `<console>` of type `pty` (or `file` with a path).
+    /// `<serial>` / `<console>` of type `pty` (or `file` with a path), optionally with its
+    /// output also appended to `logFile` (`<log file=… append='on'/>`, written by virtlogd).
     public struct Serial: Sendable, Equatable {
         public var type: String
         public var sourcePath: String?
         public var targetPort: Int?
-        public init(type: String = "pty", sourcePath: String? = nil, targetPort: Int? = 0) {
+        public var logFile: String?
+        public init(type: String = "pty", sourcePath: String? = nil, targetPort: Int? = 0, logFile: String? = nil) {
             self.type = type
             self.sourcePath = sourcePath
             self.targetPort = targetPort
+            self.logFile = logFile
         }
     }
 }

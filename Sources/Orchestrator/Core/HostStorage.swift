@@ -40,12 +40,13 @@ struct HostStorage {
         }
     }
 
-    /// Removes `<sha256>.part.<pid>` files of copies whose process is gone (killed or
+    /// Removes `<sha256>.part.<pid>.<n>` files of copies whose process is gone (killed or
     /// crashed mid-copy): nobody else would, and each holds up to a whole artifact.
     func removeAbandonedCopies(of sha256: String) {
         let prefix = sha256 + ".part."
         for name in (try? FileManager.default.contentsOfDirectory(atPath: cachePath)) ?? [] where name.hasPrefix(prefix) {
-            guard let pid = Int32(name.dropFirst(prefix.count)), pid != getpid(), !ProcessLiveness.isAlive(pid) else { continue }
+            let owner = name.dropFirst(prefix.count).split(separator: ".").first.flatMap { Int32($0) }
+            guard let pid = owner, pid != getpid(), !ProcessLiveness.isAlive(pid) else { continue }
             try? FileManager.default.removeItem(atPath: (cachePath as NSString).appendingPathComponent(name))
         }
     }
@@ -71,7 +72,9 @@ struct HostStorage {
             if locallyCached(sha256: sha256) { return target }
             // Replaced by the rename below; CVMs booted from the old file keep their open copy.
         }
-        let partial = target + ".part.\(getpid())"
+        // One partial file per copy, not per process: elastic mode and the daemon deploy
+        // several CVMs of one image at once (two copies into one file made both deploys fail).
+        let partial = target + ".part.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
         do {
             try fm.createDirectory(atPath: cachePath, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             removeAbandonedCopies(of: sha256)

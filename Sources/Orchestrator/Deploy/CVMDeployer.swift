@@ -315,7 +315,9 @@ package enum CVMNaming {
 /// state directories may share a host's data directory (and so its pool), and names repeat.
 package enum CVMVolumes {
     package static func disk(of cvm: CVMRecord) -> String { "\(cvm.name)-\(cvm.id.prefix(8))-disk.img" }
-    package static func all(of cvm: CVMRecord) -> [String] { [disk(of: cvm)] }
+    /// The serial console's log, which virtlogd appends to beside the disk (``CVMConsole``).
+    package static func consoleLog(of cvm: CVMRecord) -> String { "\(cvm.name)-\(cvm.id.prefix(8))-console.log" }
+    package static func all(of cvm: CVMRecord) -> [String] { [disk(of: cvm), consoleLog(of: cvm)] }
 }
 
 extension CVMRecord {

@@ -2,7 +2,7 @@ import Libvirt
 extension DomainDefinition {
     /// The definition of a CVM's domain: direct kernel boot of the image's kernel and initrd,
     /// one raw virtio disk (its first block holds the CVM's configuration), the agent's virtio-serial channel (socket path chosen by
-    /// libvirt on whichever host runs it), a serial console, no balloon, and our metadata.
+    /// libvirt on whichever host runs it), a serial console (its output also in a log file, for `cvmctl console`), no balloon, and our metadata.
     /// Power-off, reboot and crash all end the domain: the orchestrator decides what next.
     /// With a `lease`, one virtio NIC on the CVM network with the leased MAC and a tap device
     /// named after the CVM (the same on every host it migrates to).
@@ -21,6 +21,6 @@ extension DomainDefinition {
                                       targetDev: CVMNetworkDefinition.tapDevice(cvmID: record.id),
                                       mtu: CVMNetworkDefinition.mtu)]
                            } ?? [],
-                           serials: [.init()], consoles: [.init()]))
+                           serials: [.init(logFile: CVMConsole.logPath(disk: disk, of: record))], consoles: [.init()]))
     }
 }

@@ -41,6 +41,7 @@ public final class ElasticService: Service, Sendable {
     private let pending = Mutex<[String: PendingAction]>([:])
     private let healing = Mutex(ClusterHealing())
     private let wakeUp: WakeUp
+    private let hostLoad: HostLoadMonitor
     /// How cluster heals reach the agents: the configurer of the heartbeat monitor running in
     /// this process, if any.
     let configurer: CVMOrchestrator.AgentConfigurer?
@@ -68,6 +69,7 @@ public final class ElasticService: Service, Sendable {
         self.logger = logger
         self.runner = runner
         self.wakeUp = wakeUp
+        hostLoad = HostLoadMonitor(orchestrator: orchestrator, logger: logger)
     }
 
     public func run() async throws {
@@ -185,25 +187,8 @@ public final class ElasticService: Service, Sendable {
             return []
         }
         let heartbeats = loop.heartbeats.observe(records, now: now)
-        // A host the monitor finds unreachable is not asked (its call would hang until the
-        // keepalive gives up); any other gets 2 s: measuring must never hold up healing.
-        let links = (try? await orchestrator.store.hostLinks()) ?? [:]
-        for host in hosts where !host.isLocal && loop.remoteLoad.shouldSample(host.name, now: now) {
-            do {
-                if links[host.name]?.isUnreachable == true {
-                    throw OrchestratorError.hostUnreachable(host: host.name, reason: links[host.name]?.reason ?? "no answer")
-                }
-                let orchestrator = self.orchestrator
-                let times = try await withDeadline(.seconds(2), "CPU times of \(host.name)") {
-                    let connection = try await LibvirtExecutor.run { try orchestrator.connection(to: host) }
-                    return try await connection.serially { try connection.cpuTimes() }
-                }
-                loop.remoteLoad.record(host.name, times)
-            } catch {
-                loop.remoteLoad.failed(host.name, now: now)
-                logger.debug("cannot read a remote host's CPU times", metadata: ["cvm.host": "\(host.name)", "cvm.error": "\(error)"])
-            }
-        }
+        // Remote hosts' load (the local one is read from /proc by the inventory).
+        await hostLoad.sample { !$0.isLocal }
         let observations = ElasticMeasurement.observations(tms: readings, heartbeats: heartbeats, tasks: revision.policy.tasks.keys)
         // A shutdown that began while measuring: plan nothing (no decision, no cooldown).
         if Task.isShuttingDownGracefully || Task.isCancelled { return [] }
@@ -211,7 +196,7 @@ public final class ElasticService: Service, Sendable {
         // Anticipate, evaluate, plan.
         let inventory = ElasticInventory.build(
             hosts: hosts, cvms: records, machine: LocalMachine.current(), pending: Array(pending.withLock { $0.values }),
-            remoteLoad: loop.remoteLoad.load, isAlive: LocalMachine.isAlive)
+            remoteLoad: hostLoad.load, isAlive: LocalMachine.isAlive)
         let cooldownsBefore = loop.planner.lastActionAt
         let actions = loop.planner.evaluate(
             now: now.timeIntervalSince1970, observations: observations, inventory: inventory, policy: revision.policy,
@@ -256,7 +241,6 @@ struct ElasticLoop {
     var planner = ElasticPlanner()
     var heartbeats = HeartbeatUsage()
     var decisions = DecisionLog()
-    var remoteLoad = RemoteHostLoad()
     private var problems: [String: String] = [:]
 
     init(follower: PolicyFollower, cooldowns: [String: Double] = [:]) {

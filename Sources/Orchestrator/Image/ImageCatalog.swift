@@ -105,6 +105,57 @@ public struct ImageCatalog: Sendable {
     /// Runs the image's recipe into `build/`, then records every artifact's sha256 in the lock.
     /// The recipe's output goes to the caller's stdout/stderr.
     public func build(_ name: String, logger: Logger) throws -> ImageLock {
+        let (manifest, process) = try recipe(name, logger: logger)
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw OrchestratorError.imageBuildFailed(name, status: process.terminationStatus)
+        }
+        return try recordLock(name, manifest: manifest)
+    }
+
+    /// The same build for a caller that cannot block a thread on it (the API): the recipe's
+    /// output, stdout and stderr, goes line by line to `output`; cancelling the task stops the
+    /// recipe and what it started (SIGKILL to its process group) and throws `CancellationError`. The image then has no lock (it is not
+    /// built) until a build succeeds.
+    public func build(_ name: String, logger: Logger, output: @escaping @Sendable (String) -> Void) async throws -> ImageLock {
+        let (manifest, process) = try recipe(name, logger: logger)
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let lines = LineSplitter(output)
+        let end = RecipeEnd()
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                end.outputEnded()
+            } else {
+                lines.feed(data)
+            }
+        }
+        nonisolated(unsafe) let running = process
+        let status: Int32 = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                end.start(continuation)
+                running.terminationHandler = { end.exited($0.terminationStatus) }
+                do { try running.run() } catch { end.failed(error) }
+            }
+        } onCancel: {
+            // Foundation starts the recipe as the leader of a process group of its own: the
+            // signal reaches what the recipe started too. SIGKILL, because a daemon that
+            // handles SIGTERM itself (service-lifecycle) ignores it, and its children inherit that.
+            if running.isRunning { kill(-running.processIdentifier, SIGKILL) }
+        }
+        pipe.fileHandleForReading.readabilityHandler = nil
+        lines.flush()
+        try Task.checkCancellation()
+        guard status == 0 else { throw OrchestratorError.imageBuildFailed(name, status: status) }
+        return try recordLock(name, manifest: manifest)
+    }
+
+    /// The recipe's process for `name` (not started), after the old lock is removed.
+    private func recipe(_ name: String, logger: Logger) throws -> (ImageManifest, Process) {
         let manifest = try manifest(name)
         let recipe = (folder(name) as NSString).appendingPathComponent(manifest.recipe)
         let out = buildDirectory(name)
@@ -115,11 +166,12 @@ public struct ImageCatalog: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [recipe, out, repoRoot]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw OrchestratorError.imageBuildFailed(name, status: process.terminationStatus)
-        }
+        return (manifest, process)
+    }
+
+    /// Checksums every artifact the recipe made and writes the lock.
+    private func recordLock(_ name: String, manifest: ImageManifest) throws -> ImageLock {
+        let out = buildDirectory(name)
         var entries: [String: ImageLock.Entry] = [:]
         for artifact in manifest.artifacts {
             let path = (out as NSString).appendingPathComponent(artifact.file)
@@ -135,5 +187,80 @@ public struct ImageCatalog: Sendable {
                              artifacts: entries, inputs: inputs)
         try lock.write(path: lockPath(name))
         return lock
+    }
+}
+
+/// Cuts a byte stream into lines (each at most 300 characters) for a progress callback.
+private final class LineSplitter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending = Data()
+    private let output: @Sendable (String) -> Void
+
+    init(_ output: @escaping @Sendable (String) -> Void) { self.output = output }
+
+    func feed(_ data: Data) {
+        let lines: [String] = lock.withLock {
+            pending.append(data)
+            var lines: [String] = []
+            while let newline = pending.firstIndex(of: 0x0A) {
+                lines.append(String(decoding: pending[pending.startIndex..<newline].prefix(300), as: UTF8.self))
+                pending.removeSubrange(pending.startIndex...newline)
+            }
+            if pending.count > 64 << 10 { pending.removeAll() }
+            return lines
+        }
+        for line in lines where !line.isEmpty { output(line) }
+    }
+
+    func flush() {
+        let rest = lock.withLock { () -> String in
+            defer { pending.removeAll() }
+            return String(decoding: pending.prefix(300), as: UTF8.self)
+        }
+        if !rest.isEmpty { output(rest) }
+    }
+}
+
+/// When a recipe is over: it exited and its output was read to the end, or 2 s after it
+/// exited when something it left running still holds the output open. Resumes once.
+private final class RecipeEnd: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<Int32, any Error>?
+    private var status: Int32?
+    private var outputDone = false
+    private var resumed = false
+
+    func start(_ continuation: CheckedContinuation<Int32, any Error>) { lock.withLock { self.continuation = continuation } }
+
+    func exited(_ status: Int32) {
+        lock.withLock { self.status = status }
+        finishIfOver()
+        DispatchQueue.global().asyncAfter(deadline: .now() + 2) { [self] in
+            lock.withLock { outputDone = true }
+            finishIfOver()
+        }
+    }
+
+    func outputEnded() {
+        lock.withLock { outputDone = true }
+        finishIfOver()
+    }
+
+    func failed(_ error: any Error) {
+        let continuation: CheckedContinuation<Int32, any Error>? = lock.withLock {
+            guard !resumed else { return nil }
+            resumed = true
+            return self.continuation
+        }
+        continuation?.resume(throwing: error)
+    }
+
+    private func finishIfOver() {
+        let ready: (CheckedContinuation<Int32, any Error>, Int32)? = lock.withLock {
+            guard !resumed, outputDone, let status, let continuation else { return nil }
+            resumed = true
+            return (continuation, status)
+        }
+        if let (continuation, status) = ready { continuation.resume(returning: status) }
     }
 }

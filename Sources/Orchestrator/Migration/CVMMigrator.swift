@@ -223,7 +223,7 @@ package struct CVMMigrator: Sendable {
         }
         let disk = try await destination.createVolume(named: CVMVolumes.disk(of: record),
                                                       capacityBytes: UInt64(record.diskMiB) << 20, contents: nil)
-        definition.relocate(kernel: staged[0], initrd: staged[1], disks: ["vda": disk])
+        definition.relocate(kernel: staged[0], initrd: staged[1], disks: ["vda": disk], consoleLog: CVMConsole.logPath(disk: disk, of: record))
         return MigrationOptions(destinationXML: definition.xml, migrateURI: "tcp://\(targetAddress)",
                                 listenAddress: targetAddress, bandwidthMiBs: bandwidthMiBs, copyDisks: ["vda"], tls: true)
     }

@@ -149,3 +149,13 @@ package struct StatusReporter: Sendable {
         }
     }
 }
+
+extension StatusReport {
+    /// What `cvmctl status` exits with (and the API reports): 3 when the store and libvirt
+    /// disagree or a host cannot be asked, else 2 when a CVM is failed or unknown, else 0.
+    public var exitCode: Int32 {
+        if !mismatches.isEmpty || !unreachableHosts.isEmpty { return 3 }
+        if cvms.contains(where: { $0.state == "failed" || $0.state == "unknown" }) { return 2 }
+        return 0
+    }
+}

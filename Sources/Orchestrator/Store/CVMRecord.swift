@@ -146,6 +146,24 @@ public struct HostRecord: Codable, Sendable, Equatable, FetchableRecord, Persist
     public var hypervisorKinds: [String] { hypervisors }
 }
 
+/// Which journal events a reader wants: a kind prefix (`deploy` matches `deploy.started`),
+/// one CVM, events from a time on. What the API's list and stream and `cvmctl logs` apply.
+public struct EventFilter: Sendable, Equatable {
+    public var kind: String?
+    public var cvm: String?
+    public var since: Date?
+
+    public init(kind: String? = nil, cvm: String? = nil, since: Date? = nil) {
+        self.kind = kind
+        self.cvm = cvm
+        self.since = since
+    }
+
+    public func matches(_ event: EventRecord) -> Bool {
+        (kind.map { event.kind.hasPrefix($0) } ?? true) && (cvm.map { event.cvm == $0 } ?? true) && (since.map { event.at >= $0 } ?? true)
+    }
+}
+
 /// One line of the orchestrator's journal: every decision and action with its reason.
 public struct EventRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "event"

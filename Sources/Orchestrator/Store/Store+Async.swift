@@ -146,6 +146,15 @@ extension Store {
         }
     }
 
+    /// How many events of each kind starting with `prefix` the journal holds.
+    public func eventCounts(kindPrefix prefix: String) async throws -> [String: Int] {
+        try await db.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT kind, COUNT(*) AS n FROM event WHERE substr(kind, 1, ?) = ? GROUP BY kind",
+                                        arguments: [prefix.count, prefix])
+            return Dictionary(rows.map { (($0["kind"] as String?) ?? "", ($0["n"] as Int?) ?? 0) }, uniquingKeysWith: +)
+        }
+    }
+
     // MARK: Monitor liveness
 
     public func monitorTick(pid: Int32, startedAt: Date, now: Date = Date()) async throws {

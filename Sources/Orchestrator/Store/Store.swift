@@ -268,6 +268,24 @@ public final class Store: Sendable {
                 t.column("lastUsedAt", .datetime)
             }
         }
+        // The API's long operations, kept across daemon restarts.
+        m.registerMigration("v12") { db in
+            try db.create(table: "apiOperation") { t in
+                t.column("id", .text).primaryKey()
+                t.column("kind", .text).notNull()
+                t.column("cvm", .text)
+                t.column("state", .text).notNull()
+                t.column("startedAt", .datetime).notNull()
+                t.column("endedAt", .datetime)
+                t.column("progress", .text).notNull()
+                t.column("result", .text)
+                t.column("error", .text)
+                t.column("cancelRequested", .boolean).notNull()
+                t.column("ownerPID", .integer).notNull()
+                t.column("ownerStart", .integer)
+            }
+            try db.create(index: "apiOperationStarted", on: "apiOperation", columns: ["startedAt"])
+        }
         return m
     }
 }

@@ -7,6 +7,6 @@
 /// task-locals but not the caller's cancellation. (What the proposed task cancellation
 /// shields would do without the extra task.)
 @discardableResult
-func withoutCancellation<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+package func withoutCancellation<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
     try await Task { try await operation() }.value
 }

@@ -119,5 +119,5 @@ public struct AccessLogRecord: Sendable, Hashable {
         return cut
     }
 
-    static func jsonString(_ text: String) -> String { AdminResponse.jsonString(text) }
+    static func jsonString(_ text: String) -> String { JSONText.quoted(text) }
 }

@@ -41,14 +41,19 @@ struct AdminResponse: Sendable {
     }
 
     static func error(_ status: Int, _ message: String) -> AdminResponse {
-        .json(status, "{\"error\":\(jsonString(message))}\n")
+        .json(status, "{\"error\":\(JSONText.quoted(message))}\n")
     }
 
     /// The one answer to a request without the admin token (one line, names no path).
     static let unauthorized = AdminResponse.error(
         401, "missing or wrong admin token: send Authorization: Bearer <the token in the traffic manager's admin token file>")
 
-    static func jsonString(_ text: String) -> String {
+}
+
+/// JSON text for one string: quotes, backslashes and control characters escaped (`\uXXXX`),
+/// everything else as it is. For the few hand-made JSON answers and log lines.
+package enum JSONText {
+    package static func quoted(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -57,7 +62,7 @@ struct AdminResponse: Sendable {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F: out += String(format: "\\u%04x", scalar.value)
             default: out.unicodeScalars.append(scalar)
             }
         }

@@ -20,14 +20,15 @@ final class AdminServer: Sendable {
         self.channel = channel
     }
 
-    static func start(address: HostPort, token: String, manager: TrafficManager, loop: any EventLoop) async throws -> AdminServer {
+    static func start(address: HostPort, token: String, tokens: AdminTokenTable? = nil, manager: TrafficManager,
+                      loop: any EventLoop) async throws -> AdminServer {
         let expected = Array("Bearer \(token)".utf8)
         let channel = try await ServerBootstrap(group: loop)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(manager: manager, expectedAuthorization: expected))
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(manager: manager, expectedAuthorization: expected, tokens: tokens))
                 }
             }
             .bind(to: address.socketAddress()).get()
@@ -47,11 +48,13 @@ private final class AdminHandler: ChannelInboundHandler {
     private let manager: TrafficManager
     /// `Bearer <token>`, compared in constant time with the request's Authorization header.
     private let expectedAuthorization: [UInt8]
+    private let tokens: AdminTokenTable?
     private var request: HTTPRequestHead?
 
-    init(manager: TrafficManager, expectedAuthorization: [UInt8]) {
+    init(manager: TrafficManager, expectedAuthorization: [UInt8], tokens: AdminTokenTable?) {
         self.manager = manager
         self.expectedAuthorization = expectedAuthorization
+        self.tokens = tokens
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -63,11 +66,15 @@ private final class AdminHandler: ChannelInboundHandler {
             request = nil
             let keepAlive = head.isKeepAlive
             let isHead = head.method == .HEAD
-            guard isAuthorized(head) else {
+            guard let scope = scope(of: head) else {
                 write(.unauthorized, keepAlive: keepAlive, bodyless: isHead, context: context)
                 return
             }
             let route = AdminRoute(method: head.method.rawValue, uri: head.uri)
+            if scope == .read, case .reload = route {
+                write(.error(403, "this token may only read (scope read); reloading takes an admin token"), keepAlive: keepAlive, bodyless: isHead, context: context)
+                return
+            }
             let promise = context.eventLoop.makePromise(of: AdminResponse.self)
             let manager = self.manager
             promise.completeWithTask { await Self.respond(to: route, manager: manager) }
@@ -77,11 +84,14 @@ private final class AdminHandler: ChannelInboundHandler {
         }
     }
 
-    /// Exactly one Authorization header, equal to `Bearer <token>`.
-    private func isAuthorized(_ head: HTTPRequestHead) -> Bool {
+    /// Exactly one Authorization header: `Bearer <the admin token>` (scope admin), or
+    /// `Bearer tms_…` with a token of the tokens file (its scope). Nil: refused.
+    private func scope(of head: HTTPRequestHead) -> AdminTokens.Scope? {
         let values = head.headers["Authorization"]
-        guard values.count == 1, let value = values.first else { return false }
-        return TokenFile.constantTimeEqual(Array(value.utf8), expectedAuthorization)
+        guard values.count == 1, let value = values.first else { return nil }
+        if TokenFile.constantTimeEqual(Array(value.utf8), expectedAuthorization) { return .admin }
+        guard let tokens, value.hasPrefix("Bearer ") else { return nil }
+        return tokens.scope(of: String(value.dropFirst("Bearer ".count)))
     }
 
     private static func respond(to route: AdminRoute, manager: TrafficManager) async -> AdminResponse {

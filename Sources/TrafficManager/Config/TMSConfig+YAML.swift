@@ -18,9 +18,12 @@ extension TMSConfig {
         var config = TMSConfig()
         config.cores = try root.optionalInt("cores", in: 1...1024)
         if root.has("admin") { config.admin = try AdminConfig(root.submapping("admin")) }
+        // Relative to the configuration file, wherever the process was started.
         if let token = config.admin.tokenFile, !token.hasPrefix("/") {
-            // Relative to the configuration file, wherever the process was started.
             config.admin.tokenFile = ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(token)
+        }
+        if let tokens = config.admin.tokensFile, !tokens.hasPrefix("/") {
+            config.admin.tokensFile = ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(tokens)
         }
         config.drainTimeout = try root.optionalDuration("drainTimeout", in: .zero ... .seconds(3600)) ?? config.drainTimeout
         if root.has("usage") { config.usage = try UsageConfig(root.submapping("usage")) }
@@ -87,12 +90,13 @@ extension TMSConfig {
 
 extension AdminConfig {
     init(_ reader: YAMLReader) throws(ConfigError) {
-        try reader.expectOnly(["address", "enabled", "tokenFile"])
+        try reader.expectOnly(["address", "enabled", "tokenFile", "tokensFile"])
         self.init()
         if let file = try reader.optionalString("tokenFile") {
             guard !file.isEmpty else { throw reader.error("tokenFile", "expected a file path", at: reader.value("tokenFile")) }
             tokenFile = file
         }
+        tokensFile = try reader.optionalString("tokensFile")
         if reader.has("enabled"), try !reader.bool("enabled") {
             address = nil
             return

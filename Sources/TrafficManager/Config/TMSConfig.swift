@@ -44,10 +44,16 @@ public struct AdminConfig: Sendable, Hashable {
     /// The file holding the admin token (created with mode 0600 when missing). Required when
     /// `address` is set: `start()` refuses to serve the admin endpoint without a token.
     public var tokenFile: String?
+    /// Scoped tokens (``AdminTokens``: read or admin, stored hashed, revocable) accepted
+    /// beside the admin token; `cvmctl tms token create` writes them.
+    public var tokensFile: String?
+    /// The tokens file's name in the state directory when nothing names one.
+    public static let defaultTokensFileName = "tms-admin.tokens"
 
-    public init(address: HostPort? = AdminConfig.defaultAddress, tokenFile: String? = nil) {
+    public init(address: HostPort? = AdminConfig.defaultAddress, tokenFile: String? = nil, tokensFile: String? = nil) {
         self.address = address
         self.tokenFile = tokenFile
+        self.tokensFile = tokensFile
     }
 }
 

@@ -49,6 +49,10 @@ final class ProxyConnection {
     private var timedOut = false
     private var response: EndOfChainResponse?
     private var servedBy: String?
+    /// The current service's counters on this core, and when its connect started or (once
+    /// relaying) when the connection was ready; 0 once the first byte back was timed.
+    private var serviceCounters: CoreServiceCounters?
+    private var serviceClock: UInt64 = 0
 
     init(core: CoreRuntime, frontend: any Channel, chain: RouteChain) {
         self.core = core
@@ -214,6 +218,8 @@ final class ProxyConnection {
         memberState.balancer.opened(index)
         services[index].connectionOpened()
         serviceIndex = index
+        serviceCounters = services[index].counters[core.index]
+        serviceClock = MonotonicTime.nanos()
         memberState.bootstrap.connect(to: services[index].address).assumeIsolated().whenComplete { [self] result in
             switch result {
             case .success(let channel):
@@ -221,6 +227,7 @@ final class ProxyConnection {
             case .failure:
                 guard phase == .connecting else { return }
                 counters?.connectFailures.add(1)
+                serviceCounters?.connectFailures.add(1)
                 serviceClosed()
                 connectNext()
             }
@@ -260,6 +267,12 @@ final class ProxyConnection {
             return
         }
         if let member { stick(to: serviceIndex, of: member) }
+        if let serviceCounters {
+            let now = MonotonicTime.nanos()
+            serviceCounters.connections.add(1)
+            serviceCounters.connectTime.record(nanos: now &- serviceClock)
+            serviceClock = now
+        }
         let handler = RelayHandler(side: .service, connection: self)
         do {
             if serviceIndex >= 0, let member, let tls = member.services[serviceIndex].tls {
@@ -276,6 +289,7 @@ final class ProxyConnection {
         } catch {
             channel.close(promise: nil)
             counters?.connectFailures.add(1)
+            serviceCounters?.connectFailures.add(1)
             serviceClosed()
             connectNext()
             return
@@ -297,6 +311,7 @@ final class ProxyConnection {
         memberState?.balancer.closed(serviceIndex)
         member?.services[serviceIndex].connectionClosed()
         serviceIndex = -1
+        serviceCounters = nil
     }
 
     // MARK: answering HTTP clients
@@ -327,9 +342,17 @@ final class ProxyConnection {
         case .client:
             counters.bytesIn.add(bytes)
             bytesIn &+= bytes
+            serviceCounters?.bytesSent.add(bytes)
         case .service:
             counters.bytesOut.add(bytes)
             bytesOut &+= bytes
+            if let serviceCounters {
+                serviceCounters.bytesReceived.add(bytes)
+                if serviceClock != 0 {
+                    serviceCounters.firstByteTime.record(nanos: MonotonicTime.nanos() &- serviceClock)
+                    serviceClock = 0
+                }
+            }
         }
         if member?.bandwidth != nil { memberState?.consumeBandwidth(bytes, now: MonotonicTime.now()) }
     }

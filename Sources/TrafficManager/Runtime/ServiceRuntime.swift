@@ -12,9 +12,12 @@ public final class ServiceRuntime: Sendable {
     private let up: Atomic<Bool>
     /// Connections open to the service, over every core (what least connections compares).
     private let open = Atomic<Int>(0)
+    /// Index = core. Kept across reloads while the service keeps its name and address.
+    let counters: [CoreServiceCounters]
 
-    init(_ config: ServiceConfig, up: Bool = true) throws {
+    init(_ config: ServiceConfig, up: Bool = true, cores: Int, counters: [CoreServiceCounters]? = nil) throws {
         self.config = config
+        self.counters = counters.flatMap { $0.count == cores ? $0 : nil } ?? (0..<cores).map { _ in CoreServiceCounters() }
         self.address = try config.address.socketAddress()
         self.tls = try config.tls?.clientContext()
         self.up = Atomic(up)

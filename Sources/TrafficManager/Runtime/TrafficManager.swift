@@ -79,7 +79,7 @@ public final class TrafficManager: Sendable {
         controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         controlLoop = controlGroup.next()
         monitors = MonitorSet(loop: controlLoop, logger: tapped)
-        sampler = UsageSampler(config: config.usage, coreLoops: dataPlane.loops, control: controlLoop, metrics: metrics)
+        sampler = UsageSampler(config: config.usage, coreLoops: dataPlane.loops, control: controlLoop)
     }
 
     /// The session store's usage task (the vServers' persistence and stickiness tables).
@@ -109,7 +109,16 @@ public final class TrafficManager: Sendable {
                     throw TrafficManagerError.invalid("the admin endpoint needs a token file (admin.tokenFile, or --admin-token-file)")
                 }
                 let token = try TokenFile.readOrCreate(path: tokenFile)
-                let admin = try await AdminServer.start(address: address, token: token, manager: self, loop: controlLoop)
+                // A scoped-tokens file must be private from the start (a later change is re-read).
+                if let tokensFile = initial.admin.tokensFile {
+                    do {
+                        _ = try AdminTokens.load(path: tokensFile)
+                    } catch {
+                        throw TrafficManagerError.invalid("\(error)")
+                    }
+                }
+                let admin = try await AdminServer.start(address: address, token: token, tokens: initial.admin.tokensFile.map(AdminTokenTable.init),
+                                                        manager: self, loop: controlLoop)
                 state.withLock { $0.admin = admin }
             }
         } catch {
@@ -430,7 +439,10 @@ public final class TrafficManager: Sendable {
             .filter { seen.insert(ObjectIdentifier($0)).inserted }
         if sessionUsage.update(tables: tables) { tasks[sessionUsage.usage.name] = sessionUsage.usage }
         let report = await sampler.sample(tasks: Array(tasks.values), generation: table?.generation ?? 0)
-        metrics.record(await status())
+        let services = ((table.map { Array($0.vServers.values) } ?? []) + draining).flatMap { vServer in
+            vServer.services.map { MetricsExporter.Service(vServer: vServer.config.name, runtime: $0) }
+        }
+        metrics.update(report: report, status: await status(), services: services)
         return report
     }
 
@@ -497,7 +509,8 @@ public final class TrafficManager: Sendable {
                 let previous = old?.vServers[vServer.name]
                 let services = try vServer.services.map { service in
                     let carried = previous?.services.first { $0.config.name == service.name && $0.config.address == service.address }
-                    return try ServiceRuntime(service, up: vServer.monitor == nil ? true : (carried?.isUp ?? service.initiallyUp))
+                    return try ServiceRuntime(service, up: vServer.monitor == nil ? true : (carried?.isUp ?? service.initiallyUp),
+                                              cores: dataPlane.loops.count, counters: carried?.counters)
                 }
                 if let previous { restore.append((previous.quota, previous.quota.config)) }
                 runtimes[vServer.name] = try VServerRuntime(

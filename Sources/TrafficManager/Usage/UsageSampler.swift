@@ -5,13 +5,12 @@ import Synchronization
 /// Samples every task's counters each `interval`: CPU time (each loop thread's CPU clock,
 /// split by `CPUAttribution`), bytes, connections and spills become rates and levels, then
 /// usage patterns and forecasts (`TaskUsageHistory`). The latest `UsageReport` is what
-/// `/usage` serves; `metrics` receives each report for `/metrics`.
+/// `/usage` serves (and `/metrics` renders).
 final class UsageSampler: Sendable {
     let config: UsageConfig
     /// The loops whose thread CPU is read: index = core; `control` is loop -1.
     private let coreLoops: [any EventLoop]
     private let control: any EventLoop
-    private let metrics: MetricsExporter
     private let state: Mutex<State>
     private let latestReport = Mutex<UsageReport?>(nil)
 
@@ -25,11 +24,10 @@ final class UsageSampler: Sendable {
         let started: UInt64 = MonotonicTime.nanos()
     }
 
-    init(config: UsageConfig, coreLoops: [any EventLoop], control: any EventLoop, metrics: MetricsExporter) {
+    init(config: UsageConfig, coreLoops: [any EventLoop], control: any EventLoop) {
         self.config = config
         self.coreLoops = coreLoops
         self.control = control
-        self.metrics = metrics
         state = Mutex(State())
     }
 
@@ -89,7 +87,6 @@ final class UsageSampler: Sendable {
                 tasks: reports.sorted { $0.name < $1.name })
         }
         latestReport.withLock { $0 = report }
-        metrics.record(report)
         return report
     }
 }

@@ -9,14 +9,14 @@ func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
     } catch let error as ExitCode {
         throw error
     } catch let error as OrchestratorError where { if case .interrupted = error { return true } else { return false } }() {
-        FileHandle.standardError.write(Data("cvmctl: \(error)\n".utf8))
+        writeAll("cvmctl: \(error)\n", to: 2)
         throw ExitCode(130)
     } catch is CancellationError {
-        FileHandle.standardError.write(Data("cvmctl: interrupted; nothing was left behind\n".utf8))
+        writeAll("cvmctl: interrupted; nothing was left behind\n", to: 2)
         throw ExitCode(130)
     } catch {
         let line = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
-        FileHandle.standardError.write(Data("cvmctl: error: \(line)\n".utf8))
+        writeAll("cvmctl: error: \(line)\n", to: 2)
         throw ExitCode.failure
     }
 }

@@ -7,8 +7,25 @@ import TrafficManager
 struct LogsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logs",
-        abstract: "The traffic manager's access log.",
-        subcommands: [Query.self])
+        abstract: "The orchestrator's own journal (the default), and the traffic manager's access log (query).",
+        subcommands: [Journal.self, Query.self],
+        defaultSubcommand: Journal.self)
+
+    struct Journal: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The orchestrator's journal: every decision and action with its reason and policy commit.",
+            discussion: """
+                What the monitor, elastic mode, the daemon and every command recorded in the store, \
+                oldest first; the same as `cvmctl events` and the API's /v1/events. The daemon's \
+                process log goes to its stderr (under systemd: journalctl -u cvmctl-serve).
+                """)
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var journal: JournalOptions
+
+        func run() async throws {
+            try await reportingErrors { try await journal.show(global: global) }
+        }
+    }
 
     struct Query: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -78,7 +95,7 @@ struct LogsCommand: AsyncParsableCommand {
                 }
                 for record in records { print(global.json ? record.json : Self.text(record)) }
                 if matched > records.count, !global.json {
-                    FileHandle.standardError.write(Data("cvmctl: \(matched) records match; \(records.count) shown (--limit)\n".utf8))
+                    writeAll("cvmctl: \(matched) records match; \(records.count) shown (--limit)\n", to: 2)
                 }
             }
         }

@@ -16,14 +16,14 @@ struct PolicyCommand: AsyncParsableCommand {
 
     /// Where the policies are read from. Defaults: the current directory's repository, HEAD.
     struct Source: ParsableArguments {
-        @Option(help: ArgumentHelp("Git repository holding policies/ (default: the current directory's).", valueName: "dir"))
+        @Option(help: ArgumentHelp("Git repository holding policies/ (default: the settings file's policyRepo, else the current directory's).", valueName: "dir"))
         var repo: String?
 
         @Option(help: ArgumentHelp("Commit, branch or tag to read.", valueName: "ref"))
         var ref: String = "HEAD"
 
         var repository: PolicyRepository {
-            PolicyRepository(directory: repo ?? FileManager.default.currentDirectoryPath)
+            PolicyRepository(directory: repo ?? SettingsFile.loaded.policyRepo ?? FileManager.default.currentDirectoryPath)
         }
 
         func validate() throws {
@@ -189,45 +189,8 @@ struct ValidationOutput: Encodable {
     var diagnostics: [DiagnosticOutput]
 }
 
-struct ActionOutput: Encodable {
-    var summary: String
-    var task: String
-    var cause: String
-    var reason: String
-    var policyCommit: String
-
-    init(_ a: PlannedAction) {
-        summary = a.summary
-        task = a.task
-        cause = a.cause.rawValue
-        reason = a.reason
-        policyCommit = a.policyCommit
-    }
-}
-
-struct PlanOutput: Encodable {
-    struct Task: Encodable {
-        var task: String
-        var current: Int
-        var desired: Int
-        var verdict: String?
-        var reason: String?
-        var notes: [String]
-    }
-
-    var policyCommit: String
-    var tasks: [Task]
-    var actions: [ActionOutput]
-
-    init(_ plan: PolicyPlan) {
-        policyCommit = plan.policyCommit
-        tasks = plan.tasks.map {
-            Task(task: $0.task, current: $0.current, desired: $0.desired, verdict: $0.decision?.verdict.rawValue,
-                 reason: $0.decision?.reason, notes: $0.notes)
-        }
-        actions = plan.actions.map(ActionOutput.init)
-    }
-}
+typealias ActionOutput = PlannedActionReport
+typealias PlanOutput = PolicyPlanReport
 
 struct OutcomeOutput: Encodable {
     var cvm: String

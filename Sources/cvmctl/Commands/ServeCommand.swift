@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Orchestrator
+import TrafficManager
 import OrchestratorAPI
 import ServiceLifecycle
 
@@ -24,33 +25,73 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: ArgumentHelp("The API's address, a loopback IP address and port (default: CVM_API_LISTEN, else 127.0.0.1:9911).", valueName: "host:port"))
+    @Option(help: ArgumentHelp("The API's address, a loopback IP address and port (default: CVM_API_LISTEN, else the settings file's apiListen, else 127.0.0.1:9911).", valueName: "host:port"))
     var listen: String?
+
+    @Option(help: ArgumentHelp("HTTPS: the certificate chain (PEM). With --tls-key, the API may listen on any address.", valueName: "file"))
+    var tlsCertificate: String?
+
+    @Option(help: ArgumentHelp("HTTPS: the certificate's private key (PEM, mode 0600).", valueName: "file"))
+    var tlsKey: String?
 
     @Flag(help: "Run the API only: another process (`cvmctl monitor`) watches the CVMs.")
     var withoutMonitor = false
+
+    @Flag(help: "Run elastic mode in the daemon too (the options below; see `cvmctl elastic run --help`).")
+    var elastic = false
+
+    @OptionGroup(title: "Elastic mode (with --elastic)") var elasticOptions: ElasticOptions
 
     func run() async throws {
         try await reportingErrors {
             let orchestrator = try global.orchestrator()
             var logger = global.logger
             if global.verbose == 0 && !global.quiet { logger.logLevel = .info }
-            let address = listen ?? ProcessInfo.processInfo.environment["CVM_API_LISTEN"] ?? "127.0.0.1:9911"
+            let address = listen ?? ProcessInfo.processInfo.environment["CVM_API_LISTEN"] ?? global.settings.apiListen ?? "127.0.0.1:9911"
             let api: APIServer
             do {
-                api = try APIServer(address: address, orchestrator: orchestrator, version: CVMCtl.version, logger: logger)
+                // /v1/tms reads the traffic manager where `cvmctl tms usage` would.
+                let tmsAdmin = ProcessInfo.processInfo.environment["CVM_TMS_ADMIN"] ?? global.settings.tmsAdmin
+                let access = HostPort(parsing: tmsAdmin ?? AdminConfig.defaultAddress.description).map {
+                    APIServer.TrafficManagerAccess(admin: $0, tokenFile: TmsCommand.defaultTokenFile(global))
+                }
+                let certificate = tlsCertificate ?? global.settings.apiTLSCertificate
+                let key = tlsKey ?? global.settings.apiTLSKey
+                guard (certificate == nil) == (key == nil) else {
+                    throw ValidationError("--tls-certificate and --tls-key go together (or apiTLSCertificate and apiTLSKey in the settings file)")
+                }
+                api = try APIServer(address: address, orchestrator: orchestrator, version: CVMCtl.version, logger: logger,
+                                    trafficManager: access, tls: certificate.map { APIServer.TLSFiles(certificate: $0, key: key!) },
+                                    policyRepository: elasticOptions.repo ?? global.settings.policyRepo)
             } catch let failure as APIServer.Failure {
                 throw ValidationError(failure.description)
             }
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+            let wakeUp = WakeUp()
+            var monitor: HeartbeatMonitor?
             if !withoutMonitor, try await !ElasticCommand.Run.monitorRunning(orchestrator.store) {
-                services.append(.init(service: HeartbeatMonitor(orchestrator: orchestrator, wakeUp: WakeUp(), logger: logger)))
+                monitor = HeartbeatMonitor(orchestrator: orchestrator, wakeUp: wakeUp, logger: logger)
+                services.append(.init(service: monitor!))
+            }
+            if elastic {
+                // After the monitor: shut down before it, while it still watches the CVMs.
+                let service = try await elasticOptions.service(orchestrator: orchestrator, global: global, logger: logger, once: false,
+                                                               configurer: monitor?.configurer, wakeUp: wakeUp)
+                services.append(.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                                      failureTerminationBehavior: .gracefullyShutdownGroup))
             }
             services.append(.init(service: api, successTerminationBehavior: .gracefullyShutdownGroup,
                                   failureTerminationBehavior: .gracefullyShutdownGroup))
-            logger.info("API listening", metadata: ["cvm.address": "\(api.host):\(api.port)"])
-            try await runServices(services, gracefulShutdown: Self.gracefulShutdown, watchdog: Self.watchdog,
-                                  what: "the daemon", logger: logger)
+            // Under systemd (Type=notify): ready once the API listens; the watchdog pinged
+            // while the store answers.
+            let store = orchestrator.store
+            services.append(.init(service: SystemdNotifier(
+                logger: logger, status: { "API on \(api.host):\(api.port)" }, isReady: { api.isRunning },
+                isHealthy: { (try? await store.hosts()) != nil }), successTerminationBehavior: .ignore))
+            logger.info("API listening", metadata: ["cvm.address": "\(api.host):\(api.port)", "cvm.scheme": "\(api.isTLS ? "https" : "http")"])
+            // Elastic actions under way get elastic mode's time to finish.
+            try await runServices(services, gracefulShutdown: elastic ? ElasticCommand.Run.gracefulShutdown : Self.gracefulShutdown,
+                                  watchdog: elastic ? ElasticCommand.Run.watchdog : Self.watchdog, what: "the daemon", logger: logger)
         }
     }
 }
@@ -87,7 +128,7 @@ struct TokenCommand: AsyncParsableCommand {
                     print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
                 } else {
                     print(made.text)
-                    FileHandle.standardError.write(Data("token \(made.token.id) (\(made.token.scope.rawValue)) made; it is shown only now\n".utf8))
+                    writeAll("token \(made.token.id) (\(made.token.scope.rawValue)) made; it is shown only now\n", to: 2)
                 }
             }
         }

@@ -16,11 +16,7 @@ struct StatusCommand: AsyncParsableCommand {
         """)
 
     /// The exit status for a report (see the discussion).
-    static func exitStatus(_ report: StatusReport) -> Int32 {
-        if !report.mismatches.isEmpty || !report.unreachableHosts.isEmpty { return 3 }
-        if report.cvms.contains(where: { $0.state == "failed" || $0.state == "unknown" }) { return 2 }
-        return 0
-    }
+    static func exitStatus(_ report: StatusReport) -> Int32 { report.exitCode }
 
     @OptionGroup var global: GlobalOptions
 

@@ -11,7 +11,7 @@ struct TmsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tms",
         abstract: "Run the traffic manager, read its task usage, and explore its quota pools.",
-        subcommands: [Run.self, Usage.self, TmsServeCommand.self, TmsPoolsCommand.self, TmsSimulateCommand.self])
+        subcommands: [Run.self, Usage.self, TmsTokenCommand.self, TmsServeCommand.self, TmsPoolsCommand.self, TmsSimulateCommand.self])
 
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -63,6 +63,7 @@ struct TmsCommand: AsyncParsableCommand {
                 var file = try TMSConfig.load(file: config)
                 if let admin { file.admin.address = HostPort(parsing: admin) }
                 file.admin.tokenFile = adminTokenFile ?? file.admin.tokenFile ?? TmsCommand.defaultTokenFile(global)
+                file.admin.tokensFile = file.admin.tokensFile ?? TmsCommand.defaultTokensFile(global)
                 var logger = global.logger
                 if global.verbose == 0 && !global.quiet { logger.logLevel = .info }
                 // vServers offloaded to CVMs: their services are the CVMs that serve them,
@@ -107,6 +108,11 @@ struct TmsCommand: AsyncParsableCommand {
                     }
                     services.append(.init(service: CVMBackends(manager: manager, orchestrator: orchestrator, logger: logger, state: backends)))
                 }
+                // Under systemd (Type=notify): ready once the listeners are bound; the watchdog
+                // pinged while the control loop answers.
+                services.append(.init(service: SystemdNotifier(
+                    logger: logger, status: { "generation \(manager.table?.generation ?? 0)" }, isReady: { manager.table != nil },
+                    isHealthy: { _ = await manager.status(); return true }), successTerminationBehavior: .ignore))
                 let group = ServiceGroup(configuration: .init(services: services,
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
                 try await group.run()
@@ -130,14 +136,14 @@ struct TmsCommand: AsyncParsableCommand {
 
         @OptionGroup var global: GlobalOptions
 
-        @Option(help: ArgumentHelp("Admin endpoint address (default: CVM_TMS_ADMIN, else 127.0.0.1:9901).", valueName: "host:port"))
+        @Option(help: ArgumentHelp("Admin endpoint address (default: CVM_TMS_ADMIN, else the settings file's tmsAdmin, else 127.0.0.1:9901).", valueName: "host:port"))
         var admin: String?
 
         @Option(help: ArgumentHelp("Admin token file of that traffic manager (default: STATE/tms-admin.token).", valueName: "file"))
         var adminTokenFile: String?
 
         var address: HostPort? {
-            HostPort(parsing: admin ?? ProcessInfo.processInfo.environment["CVM_TMS_ADMIN"] ?? AdminConfig.defaultAddress.description)
+            HostPort(parsing: admin ?? ProcessInfo.processInfo.environment["CVM_TMS_ADMIN"] ?? SettingsFile.loaded.tmsAdmin ?? AdminConfig.defaultAddress.description)
         }
 
         func validate() throws {
@@ -201,5 +207,9 @@ struct TmsCommand: AsyncParsableCommand {
     /// for it unless told otherwise.
     static func defaultTokenFile(_ global: GlobalOptions) -> String {
         (global.configuration.stateDirectory as NSString).appendingPathComponent(AdminConfig.defaultTokenFileName)
+    }
+
+    static func defaultTokensFile(_ global: GlobalOptions) -> String {
+        (global.configuration.stateDirectory as NSString).appendingPathComponent(AdminConfig.defaultTokensFileName)
     }
 }

@@ -40,7 +40,7 @@ final class ProgressBar: Sendable {
         if drawn { write("\n") }
     }
 
-    private func write(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+    private func write(_ s: String) { writeAll(s, to: 2) }
 
     private static func mib(_ bytes: Int64) -> String { String(format: "%.1f MiB", Double(max(0, bytes)) / 1_048_576) }
 }

@@ -38,7 +38,7 @@ struct ShutdownWatchdog: Service {
 
     /// One error line and exit status 1, without running exit handlers (see `CVMCtl.main`).
     static let exit: @Sendable (String) -> Void = { message in
-        FileHandle.standardError.write(Data("cvmctl: error: \(message)\n".utf8))
+        writeAll("cvmctl: error: \(message)\n", to: 2)
         _exit(1)
     }
 

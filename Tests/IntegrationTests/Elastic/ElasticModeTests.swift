@@ -143,5 +143,53 @@ import Testing
         elastic.terminate()
         #expect(eventually(timeout: 20) { !elastic.isRunning })
     }
-}
 
+    /// `cvmctl serve --elastic`: the daemon runs elastic mode beside its monitor and API. Rising
+    /// usage deploys a real CVM, seen through the API with the placement decision that put it
+    /// there; the metrics count the decision, the action and the deploy's duration; falling
+    /// usage retires it; SIGTERM stops the whole daemon.
+    @Test func theDaemonRunsElasticModeAndShowsItThroughTheAPI() throws {
+        let cli = try CLIHarness()
+        defer { cli.cleanUp() }
+        let repo = try PolicyRepoFixture(in: cli.state + "/policy-repo")
+        let commit = try repo.commit(PolicyRepoFixture.policy(rule: "thresholds: {cpuPercent: 50}\nmaxCVMs: 1"), message: "offload above 50 %")
+        let usage = UsageFile(path: cli.state + "/usage.jsonl")
+        try usage.write(cpuPercent: 150)
+        let reader = try #require(try cli.json([String: String].self, "token", "create", "--name", "ro", "--scope", "read")["token"])
+        let port = CVMBackupTests.freePort()
+        let daemon = try cli.background(["serve", "--listen", "127.0.0.1:\(port)", "--elastic", "--repo", repo.path, "--branch", "main",
+                                         "--usage-file", usage.path, "--grace", "5"], log: cli.state + "/serve.log")
+        defer { daemon.stopAndWait() }
+        func log() -> String { (try? String(contentsOfFile: cli.state + "/serve.log", encoding: .utf8)) ?? "" }
+
+        // Deployed by the daemon's elastic mode, running, seen through the API.
+        var name = ""
+        #expect(eventually(timeout: 60) {
+            let cvms = (try? APITests.request(port, "/v1/cvms?state=running", token: reader))?.json?["cvms"] as? [[String: Any]] ?? []
+            name = cvms.first?["name"] as? String ?? ""
+            return !name.isEmpty && (cvms.first?["lastHeartbeatAgeSeconds"] as? Double ?? 99) < 3
+        }, "no CVM deployed by the daemon: \(log())")
+        let placements = try APITests.request(port, "/v1/cvms/\(name)/placements", token: reader).json?["placements"] as? [[String: Any]] ?? []
+        #expect(placements.count == 1 && placements.first?["origin"] as? String == "elastic"
+                && placements.first?["policyCommit"] as? String == commit && placements.first?["host"] as? String == "local", "\(placements)")
+        #expect((placements.first?["explanation"] as? String ?? "").contains("local"))
+
+        let metrics = try APITests.request(port, "/metrics", token: reader).body
+        for line in [#"cvmctl_elastic_actions_total{outcome="done"} 1"#, #"cvmctl_deploy_duration_seconds_count{host="local"} 1"#,
+                     #"cvmctl_host_allocated_vcpus{host="local"} 1"#] {
+            #expect(metrics.contains(line), "\(line) in \(metrics.split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n").prefix(3000))")
+        }
+        #expect(metrics.contains("cvmctl_elastic_decisions_total{kind=\"decision\"}"))
+        let (promtool, verdict) = try APITests.promtool(metrics)
+        #expect(promtool == 0 && verdict.isEmpty, "promtool check metrics: \(verdict)")
+
+        // Falling usage: the daemon retires it.
+        try usage.write(cpuPercent: 5)
+        #expect(eventually(timeout: 60) {
+            ((try? APITests.request(port, "/v1/cvms", token: reader))?.json?["cvms"] as? [[String: Any]])?.isEmpty == true
+        }, "the CVM was not retired: \(log())")
+        daemon.stopAndWait()
+        #expect(daemon.terminationStatus == 0, "\(log())")
+        #expect(try cli.events().contains { $0.kind == "elastic.stopped" })
+    }
+}

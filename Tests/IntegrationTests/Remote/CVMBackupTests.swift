@@ -32,6 +32,15 @@ import Testing
 
         deinit { close(fd) }
 
+        /// The client's end as the server sees it (`127.0.0.1:40312`). Loopback reuses a port
+        /// still in TIME_WAIT (`tcp_tw_reuse` = 2), so two connections may share one.
+        var localAddress: String {
+            var addr = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+            return "127.0.0.1:\(in_port_t(bigEndian: addr.sin_port))"
+        }
+
         /// Ends the connection now (the descriptor is closed with the client).
         func closeNow() throws { shutdown(fd, Int32(SHUT_RDWR)) }
 

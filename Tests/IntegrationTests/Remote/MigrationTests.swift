@@ -22,7 +22,11 @@ import Testing
             return c.host == host && c.state == "running" && c.domainState == "running" && (c.lastHeartbeatAgeSeconds ?? 99) < 2.5
         }
         let seen = (try? cli.status().cvms.map { "\($0.name)@\($0.host) \($0.state)/\($0.domainState) hb \($0.lastHeartbeatAgeSeconds ?? -1)" }) ?? []
-        #expect(fresh, "\(name) not running and heartbeating on \(host): \(seen)", sourceLocation: sourceLocation)
+        // When it is not: what the journal and the CVM's console say about it.
+        let journal = fresh ? "" : ((try? cli.run("logs", "--cvm", name, "--last", "15").stdout) ?? "")
+        let console = fresh ? "" : ((try? cli.run("console", name, "--bytes", "1500").stdout) ?? "")
+        #expect(fresh, "\(name) not running and heartbeating on \(host): \(seen)\njournal:\n\(journal)\nconsole:\n\(console)",
+                sourceLocation: sourceLocation)
     }
 
     @Test func deployOnCloudThenMigrateEveryWay() throws {
@@ -35,12 +39,17 @@ import Testing
         try monitor.run()
         defer { monitor.terminate(); monitor.waitUntilExit() }
         try expectHealthy(cli, "mover", on: "c2")
+        // Its console, read on the cloud host over SSH.
+        let console = try cli.run("console", "mover")
+        #expect(console.status == 0 && console.stdout.contains("cvm-agent: mover: task"), "\(console.stdout) \(console.stderr)")
 
         for (to, from) in [("c3", "c2"), ("local", "c3"), ("c2", "local")] {
             let out = try cli.json(Migrated.self, "migrate", "mover", "--to", to)
             #expect(out.from == from && out.to == to)
             #expect(out.pauseMs != nil)
             try expectHealthy(cli, "mover", on: to)
+            // The console log goes on where the CVM runs now.
+            #expect(try cli.run("console", "mover", "--bytes", "100").status == 0)
             let c = try #require(try cli.status().cvms.first)
             #expect(c.id == id) // same identity
             #expect(c.lastMigrationPauseMs != nil && c.lastMigrationTotalMs != nil)

@@ -215,6 +215,7 @@ extension ProxyTests {
                 await manager.sampleUsage()
                 #expect(manager.metricsText.contains("tms_access_log_records_total"))
                 #expect(manager.metricsText.contains("tms_access_log_collector_records{"), "\(manager.metricsText.split(separator: "\n").filter { $0.contains("access_log") })")
+                try ProxyTests.Lifecycle.checkConventions(manager.metricsText)
             }
             await collectorManager.shutdown()
             await backend.kill()

@@ -72,6 +72,50 @@ extension ProxyTests {
             #expect(throws: TokenFile.Failure.self) { try TokenFile.read(path: tokenFile) }
         }
 
+        @Test("scoped tokens: read may GET, not reload; admin may reload; a revoked or made-up one is refused at once; the file keeps hashes only")
+        func scopedTokens() async throws {
+            let tokenFile = freshTokenFile()
+            let tokensFile = (tokenFile as NSString).deletingLastPathComponent + "/admin.tokens"
+            let reader = try AdminTokens.create(path: tokensFile, name: "grafana", scope: .read)
+            let operator_ = try AdminTokens.create(path: tokensFile, name: "ops", scope: .admin)
+            let stored = try String(contentsOfFile: tokensFile, encoding: .utf8)
+            #expect(!stored.contains(reader.token) && !stored.contains(operator_.token) && stored.contains(reader.entry.sha256))
+            #expect((try FileManager.default.attributesOfItem(atPath: tokensFile)[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+            let yaml = Self.yaml(tokenFile: tokenFile).replacingOccurrences(of: "tokenFile: \"\(tokenFile)\" }",
+                                                                           with: "tokenFile: \"\(tokenFile)\", tokensFile: \"\(tokensFile)\" }")
+            try await withTrafficManager(yaml) { manager in
+                await manager.sampleUsage()
+                let admin = try #require(manager.adminAddress)
+                for path in ["/usage", "/metrics", "/status"] {
+                    #expect(try await AdminClient.request(.GET, path, to: admin, token: reader.token).status == 200, "\(path)")
+                }
+                let denied = try await AdminClient.request(.POST, "/reload", to: admin, token: reader.token)
+                #expect(denied.status == 403 && denied.text.contains("scope read"), "\(denied.text)")
+                #expect(try await AdminClient.request(.POST, "/reload", to: admin, token: operator_.token).status == 400, "past the check: no file to reload")
+                let madeUp = "tms_\(reader.entry.id)_" + String(repeating: "0", count: 64)
+                #expect(try await AdminClient.request(.GET, "/usage", to: admin, token: madeUp).status == 401)
+
+                #expect(try AdminTokens.revoke(path: tokensFile, id: reader.entry.id))
+                #expect(try await AdminClient.request(.GET, "/usage", to: admin, token: reader.token).status == 401, "revoked: refused at once")
+                #expect(try await AdminClient.request(.GET, "/usage", to: admin, token: operator_.token).status == 200)
+
+                // A tokens file others may read grants nothing (the admin token file still works).
+                #expect(chmod(tokensFile, 0o644) == 0)
+                #expect(try await AdminClient.request(.GET, "/usage", to: admin, token: operator_.token).status == 401)
+                #expect(try await AdminClient.request(.GET, "/usage", to: admin, token: try adminToken(tokenFile)).status == 200)
+            }
+            // ... and the traffic manager does not start with it.
+            let manager = TrafficManager(config: try TMSConfig.parse(yaml, file: "t"), cores: 1)
+            do {
+                try await manager.start()
+                await manager.shutdown()
+                Issue.record("started with a tokens file others may read")
+            } catch {
+                #expect("\(error)".contains("chmod 600 \(tokensFile)"), "\(error)")
+            }
+            #expect(throws: AdminTokens.Failure.self) { try AdminTokens.create(path: tokensFile, name: "x", scope: .read) }
+        }
+
         @Test("TokenFile: missing, malformed and open files are one-line errors; comparison is exact")
         func tokenFileErrors() throws {
             let missing = freshTokenFile()

@@ -13,6 +13,6 @@ import Testing
     }
 
     @Test func jsonStrings() {
-        #expect(AdminResponse.jsonString("a\"b\\c\nd\u{1}") == "\"a\\\"b\\\\c\\nd\\u0001\"")
+        #expect(JSONText.quoted("a\"b\\c\nd\u{1}\u{7F}") == "\"a\\\"b\\\\c\\nd\\u0001\\u007f\"")
     }
 }
