@@ -9,8 +9,9 @@
 # the ratios (median of RUNS runs, runs of the two proxies interleaved), each proxy's CPU time
 # per request, the CPU of wrk and nginx and how busy their CPUs were (a row whose load CPUs
 # were saturated is flagged: there the load side may be the limit), then system calls per
-# request with a new connection each (strace; SYSCALLS=0 skips it). The http rows are flagged
-# as not like for like while the traffic manager's http mode relays per connection.
+# request with a new connection each (strace; SYSCALLS=0 skips it). In the http rows both
+# proxies parse every request, add X-Forwarded-For and reuse server connections the same way
+# (the traffic manager's routing: request, HAProxy's mode http with http-reuse safe).
 #
 # Environment: CORES (proxy cores, default 1), DURATION (seconds per run, default 5),
 # RUNS (default 3), CONNECTIONS (wrk -c, default 50), THREADS (wrk -t, default 1),
@@ -168,9 +169,6 @@ for scenario in ${SCENARIOS:-tcp:keep-alive tcp:close http:keep-alive http:close
             "$(awk -v a="$t_p99" -v b="$h_p99" 'BEGIN { printf "%.2f", a / b }')" "$wrk_cpu" "$nginx_cpu" "$load"
         if [ "${load:-0}" -ge 95 ]; then
             notes+=("$mode $connection: the load CPUs ($LOAD_CPUS) were ${load} % busy (wrk ${wrk_cpu} %, nginx ${nginx_cpu} %): the load side, not the proxy, may be what limits this row")
-        fi
-        if [ "$mode" = http ]; then
-            notes+=("$mode $connection: NOT like for like: the traffic manager's http mode relays bytes per connection (no per-request parsing yet) while HAProxy runs mode http and parses every request")
         fi
 done
 echo "req = tms / haproxy requests per second (>= 1: at least HAProxy's throughput); p99 = tms / haproxy 99th-percentile latency"

@@ -37,6 +37,9 @@ extension TMSConfig {
             "    idleTimeout: \(ms(vServer.idleTimeout))",
             "    connectTimeout: \(ms(vServer.connectTimeout))",
         ]
+        if vServer.routing == .request {
+            lines += ["    routing: request", "    quotaCounts: \(vServer.quotaCounts.rawValue)"]
+        }
         let tlsValue = tls?.yaml
         if let tlsValue { lines.append("    tls: \(tlsValue)") }
         lines.append("    services:")

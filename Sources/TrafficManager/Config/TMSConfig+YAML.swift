@@ -71,6 +71,9 @@ extension TMSConfig {
             if target.mode != vServer.mode {
                 throw spill.error("backup", "backup \(backup) is a \(target.mode) vServer; \(vServer.name) is \(vServer.mode)")
             }
+            if target.routing != vServer.routing {
+                throw spill.error("backup", "backup \(backup) routes per \(target.routing); \(vServer.name) per \(vServer.routing): a chain routes one way")
+            }
         }
         do {
             _ = try backupChain()
@@ -195,7 +198,7 @@ extension MonitorConfig {
 extension VServerConfig {
     init(_ reader: YAMLReader) throws(ConfigError) {
         try reader.expectOnly(["name", "bind", "mode", "method", "services", "monitor", "spillover",
-                               "idleTimeout", "connectTimeout", "task", "cvm", "tls", "stickiness"])
+                               "idleTimeout", "connectTimeout", "task", "cvm", "tls", "stickiness", "routing", "quotaCounts"])
         let name = try reader.string("name")
         guard !name.contains(where: { $0 == "/" || $0.isWhitespace || $0 == "\"" }) else {
             throw reader.error("name", "a vServer name may not contain '/', quotes or spaces")
@@ -220,6 +223,18 @@ extension VServerConfig {
         self.init(name: name, bind: bind, services: services)
         if reader.has("mode") { mode = try reader.choice("mode", Mode.self) }
         if reader.has("method") { method = try reader.choice("method", Method.self) }
+        if reader.has("routing") {
+            routing = try reader.choice("routing", Routing.self)
+            guard mode == .http || routing == .connection else {
+                throw reader.error("routing", "routing: request needs mode: http (a TCP vServer routes connections)")
+            }
+        }
+        if reader.has("quotaCounts") {
+            quotaCounts = try reader.choice("quotaCounts", QuotaCounts.self)
+            guard routing == .request || quotaCounts == .connections else {
+                throw reader.error("quotaCounts", "quotaCounts: requests needs routing: request")
+            }
+        }
         monitor = try reader.optionalString("monitor")
         idleTimeout = try reader.optionalDuration("idleTimeout", in: .milliseconds(10) ... .seconds(86_400)) ?? idleTimeout
         connectTimeout = try reader.optionalDuration("connectTimeout", in: .milliseconds(1) ... .seconds(600)) ?? connectTimeout
@@ -227,6 +242,9 @@ extension VServerConfig {
         stickiness = try reader.optionalDuration("stickiness", in: .seconds(1) ... .seconds(86_400))
         if reader.has("spillover") {
             spillover = try SpilloverConfig(reader.submapping("spillover"), mode: mode)
+            if routing == .request, spillover.queue != nil {
+                throw reader.error("spillover", "a queue is not supported with routing: request yet; remove spillover.queue or use routing: connection")
+            }
         }
         if services.count > 64 {
             throw reader.error("services", "at most 64 services per vServer")

@@ -9,6 +9,25 @@ public struct VServerConfig: Sendable, Hashable {
         case http
     }
 
+    /// What an HTTP vServer routes and balances (mode `http` only).
+    public enum Routing: String, Sendable, Hashable, CaseIterable {
+        /// The whole client connection goes to one service; bytes are relayed as they are.
+        case connection
+        /// Each request is parsed, routed and balanced on its own: client connections stay
+        /// open across requests, service connections are pooled per core and reused (never
+        /// for a client connection's first request: HAProxy's `http-reuse safe`), requests get
+        /// `X-Forwarded-For`, and the end of the chain answers per request.
+        case request
+    }
+
+    /// What one use of the quota is, with `routing: request`.
+    public enum QuotaCounts: String, Sendable, Hashable, CaseIterable {
+        /// A client connection holds one use from its first request to its close.
+        case connections
+        /// A request holds one use from its head to its response's end.
+        case requests
+    }
+
     public enum Method: String, Sendable, Hashable, CaseIterable {
         /// Smooth weighted round robin.
         case roundrobin
@@ -20,6 +39,8 @@ public struct VServerConfig: Sendable, Hashable {
     /// `nil`: the vServer listens nowhere and is only reached as a backup.
     public var bind: HostPort?
     public var mode: Mode
+    public var routing: Routing = .connection
+    public var quotaCounts: QuotaCounts = .connections
     public var method: Method
     public var services: [ServiceConfig]
     /// The monitor (by name) that checks every service; `nil`: services are always up.

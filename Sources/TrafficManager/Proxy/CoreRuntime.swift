@@ -14,6 +14,8 @@ final class CoreRuntime {
     var waiting: [UInt64: ProxyConnection] = [:]
     /// When set (monotonic ns), every connection still open then is closed (shutdown).
     var closeAllDeadline: UInt64?
+    /// Idle service connections of HTTP sessions (`routing: request`), for reuse.
+    var backendPool = BackendPool()
     /// Where each ended connection's record goes (nil: no access log).
     var accessLog: AccessLog?
     private var sweep: RepeatedTask?
@@ -44,6 +46,7 @@ final class CoreRuntime {
         for connection in connections.all {
             if connection.shouldClose(now: now, closeAllDeadline: closeAllDeadline) { connection.close() }
         }
+        for backend in backendPool.sweep(now: now, all: closeAllDeadline != nil) { backend.close() }
         if index == 0, let table {
             let duration = Duration.nanoseconds(Int64(now))
             for vServer in table.vServers.values {

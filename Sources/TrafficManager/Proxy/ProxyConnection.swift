@@ -11,7 +11,7 @@ import TMSCore
 /// Loop-bound: lives on the event loop of the core that accepted it. `finish()` is the single
 /// end of every path (called by the client handler's `channelInactive` and `handlerRemoved`,
 /// whichever comes first; idempotent).
-final class ProxyConnection {
+final class ProxyConnection: LiveConnection {
     enum Phase: Equatable {
         case accepted
         case waiting(ticket: UInt64)
@@ -76,17 +76,9 @@ final class ProxyConnection {
         guard phase == .accepted else { return }
         let began = MonotonicTime.nanos()
         register()
-        walkStart = pinnedStart()
+        walkStart = chain.pinnedStart(client: clientKey)
         route(from: 0)
         counters?.busyNanos.add(Int(truncatingIfNeeded: MonotonicTime.nanos() &- began))
-    }
-
-    /// The backup a persistent client is pinned to (its index in the chain), else 0.
-    private func pinnedStart() -> Int {
-        guard let persistence = chain.primary.persistence, let client = clientKey else { return 0 }
-        let now = MonotonicTime.now()
-        guard let pinned = persistence.withLock({ $0.target(for: client, now: now) }) else { return 0 }
-        return chain.members.firstIndex { $0.id == pinned } ?? 0
     }
 
     private var clientKey: String? { frontend.remoteAddress?.ipAddress }
@@ -95,27 +87,7 @@ final class ProxyConnection {
     private func route(from first: Int) {
         let coreIndex = core.index
         let members = chain.members
-        let now = MonotonicTime.now()
-        // The walk's last vServer cannot spill; its refusal is the end of the chain.
-        let last = (walkStart + members.count - 1) % members.count
-        let plan = RoutePlanner.plan(
-            count: members.count, start: walkStart, from: first,
-            spills: { index in
-                let member = members[index]
-                let spills = member.quota.spilloverDecision(core: coreIndex) == .backup || !member.anyServiceUp
-                    || (member.bandwidth != nil && member.coreState(coreIndex).bandwidthExhausted(now: now))
-                if spills { member.usage.cells[coreIndex].spills.add(1) }
-                return spills
-            },
-            admit: { index in
-                switch members[index].quota.admit(core: coreIndex) {
-                case .admitted: return .admitted
-                case .wouldQueue: return .wouldQueue
-                case .refused:
-                    if index != last { members[index].usage.cells[coreIndex].spills.add(1) }
-                    return .refused
-                }
-            })
+        let plan = chain.plan(core: coreIndex, start: walkStart, from: first)
         switch plan {
         case .admitted(let index, let position):
             self.position = position
@@ -173,15 +145,7 @@ final class ProxyConnection {
         memberState = member.coreState(core.index)
         counters = member.usage.cells[core.index]
         counters?.opened.add(1)
-        if index > 0, let persistence = chain.primary.persistence, let client = clientKey {
-            let now = MonotonicTime.now()
-            let changed = persistence.withLock { persistence -> Bool in
-                guard persistence.target(for: client, now: now) != member.id else { return false }
-                persistence.record(client: client, target: member.id, now: now)
-                return true
-            }
-            if changed { persistence.recorded(client: client, target: member.id, now: now) }
-        }
+        chain.pin(client: clientKey, to: index)
         phase = .connecting
         connectNext()
     }
@@ -203,7 +167,7 @@ final class ProxyConnection {
     private func connectNext() {
         guard let member, let memberState, phase == .connecting else { return }
         let services = member.services
-        guard let index = stickyService(of: member)
+        guard let index = member.stickyService(client: clientKey, excluding: tried)
                 ?? memberState.balancer.pick(isUp: { services[$0].isUp }, excluding: tried,
                                              openConnections: { services[$0].openConnections }) else {
             // Every service that is up refused (or none is up): nothing left to try.
@@ -234,39 +198,12 @@ final class ProxyConnection {
         }
     }
 
-    /// With stickiness: the service this client's last connection went to, while it is up and
-    /// not yet tried by this connection (a failed connect falls back to the balancer).
-    private func stickyService(of member: VServerRuntime) -> Int? {
-        guard let stickiness = member.stickiness, let client = clientKey else { return nil }
-        let now = MonotonicTime.now()
-        guard let name = stickiness.withLock({ $0.target(for: client, now: now) })?.name,
-              let index = member.services.firstIndex(where: { $0.config.name == name }),
-              !tried.contains(index), member.services[index].isUp else { return nil }
-        return index
-    }
-
-    /// With stickiness: this client now sticks to the service it connected to, for the
-    /// timeout from now. A change goes to the session store, and so does a renewal once half
-    /// the timeout has passed since the store last had it (the store's copy stays alive while
-    /// the client keeps coming, without a write per connection).
-    private func stick(to index: Int, of member: VServerRuntime) {
-        guard let stickiness = member.stickiness, let client = clientKey, member.services.indices.contains(index) else { return }
-        let now = MonotonicTime.now()
-        let target = VServerID(member.services[index].config.name)
-        let changed = stickiness.withLock { table -> Bool in
-            let changed = table.target(for: client, now: now) != target
-            table.record(client: client, target: target, now: now)
-            return changed
-        }
-        stickiness.recorded(client: client, target: target, now: now, changed: changed)
-    }
-
     private func connected(_ channel: any Channel) {
         guard phase == .connecting else {
             channel.close(promise: nil)
             return
         }
-        if let member { stick(to: serviceIndex, of: member) }
+        member?.stick(client: clientKey, to: serviceIndex)
         if let serviceCounters {
             let now = MonotonicTime.nanos()
             serviceCounters.connections.add(1)

@@ -56,6 +56,13 @@ final class VServerListener: Sendable {
                     guard let runtime = core.value, let chain = runtime.table?.chains[name] else {
                         throw ListenerError.vServerRemoved(name)
                     }
+                    if chain.mode == .http && chain.primary.config.routing == .request {
+                        if let tls = chain.primary.tls {
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                        }
+                        try HTTPSession(core: runtime, chain: chain).configure(channel)
+                        return
+                    }
                     let connection = ProxyConnection(core: runtime, frontend: channel, chain: chain)
                     if let tls = chain.primary.tls {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
