@@ -43,8 +43,12 @@ final class HTTPBackend: ChannelInboundHandler, RemovableChannelHandler {
     /// Pauses or resumes reading the service's response (the client reads slower than the
     /// service sends).
     func setReading(_ on: Bool) {
+        guard on != reading else { return }
+        reading = on
         try? context?.channel.syncOptions?.setOption(.autoRead, value: on)
     }
+
+    private var reading = true
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context

@@ -184,7 +184,12 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         }
     }
 
+    /// Whether the client's requests are read (paused while its service is not writable).
+    private var reading = true
+
     private func setReading(_ on: Bool) {
+        guard on != reading else { return }
+        reading = on
         try? context?.channel.syncOptions?.setOption(.autoRead, value: on)
     }
 
@@ -403,6 +408,8 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         if let backend {
             backend.session = nil
             self.backend = nil
+            // Pooled, it reads again: a service closing it is seen at once.
+            backend.setReading(true)
             if !(reuse && backend.isActive && core.backendPool.put(backend, now: MonotonicTime.nanos())) { backend.close() }
         }
         serviceDone()
