@@ -464,12 +464,7 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
     // MARK: ending
 
     func shouldClose(now: UInt64, closeAllDeadline: UInt64?) -> Bool {
-        if let closeAllDeadline, now >= closeAllDeadline { return true }
-        let vServer = member ?? chain.primary
-        let drain = vServer.drainDeadline.load(ordering: .relaxed)
-        if drain != 0 && now >= drain { return true }
-        let idle = UInt64(vServer.config.idleTimeout.totalNanoseconds)
-        return now &- lastActivity >= idle && now > lastActivity
+        (member ?? chain.primary).closeReason(now: now, lastActivity: lastActivity, closeAllDeadline: closeAllDeadline) != nil
     }
 
     func close() {

@@ -6,6 +6,28 @@ protocol LiveConnection: AnyObject {
     func close()
 }
 
+/// Why a core's sweep closes a connection.
+enum CloseReason {
+    /// The traffic manager shuts down and its drain time is over.
+    case shutdown
+    /// A reload removed the connection's vServer and its drain time is over.
+    case drained
+    /// No byte either way for the vServer's idle timeout.
+    case idle
+}
+
+extension VServerRuntime {
+    /// Why the core's sweep closes a connection of this vServer, last active at
+    /// `lastActivity` (monotonic ns); nil: it stays open.
+    func closeReason(now: UInt64, lastActivity: UInt64, closeAllDeadline: UInt64?) -> CloseReason? {
+        if let closeAllDeadline, now >= closeAllDeadline { return .shutdown }
+        let drain = drainDeadline.load(ordering: .relaxed)
+        if drain != 0 && now >= drain { return .drained }
+        let idle = UInt64(config.idleTimeout.totalNanoseconds)
+        return now &- lastActivity >= idle && now > lastActivity ? .idle : nil
+    }
+}
+
 /// The live connections of one core, in slots: O(1) insert and remove without hashing, and a
 /// sweep over all of them for idle timeouts and draining. Loop-bound (one per core).
 struct ConnectionRegistry {

@@ -305,13 +305,9 @@ final class ProxyConnection: LiveConnection {
 
     /// Whether the core's sweep should close this connection now.
     func shouldClose(now: UInt64, closeAllDeadline: UInt64?) -> Bool {
-        if let closeAllDeadline, now >= closeAllDeadline { return true }
-        let vServer = member ?? chain.primary
-        let drain = vServer.drainDeadline.load(ordering: .relaxed)
-        if drain != 0 && now >= drain { return true }
-        let idle = UInt64(vServer.config.idleTimeout.totalNanoseconds)
-        guard now &- lastActivity >= idle && now > lastActivity else { return false }
-        timedOut = true
+        guard let reason = (member ?? chain.primary).closeReason(now: now, lastActivity: lastActivity,
+                                                                 closeAllDeadline: closeAllDeadline) else { return false }
+        if reason == .idle { timedOut = true }
         return true
     }
 

@@ -4,6 +4,7 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 import Testing
+import TMSCore
 @testable import TrafficManager
 
 /// `routing: request` with real sockets: each request parsed, routed and balanced on its own,
@@ -122,7 +123,7 @@ extension ProxyTests {
                 "GET /nul HTTP/1.1\r\nHost: w\u{0}x\r\n\r\n",
             ].map { Array($0.utf8) }
             let alphabet = Array("\r\n :\t0123456789abcdefxGETPOST/-;".utf8)
-            var random = SplitMix64(seed: 0x5EED_F022)
+            var random = SplitMix(seed: 0x5EED_F022)
             try await withTrafficManager(Self.yaml([a, b], quotaCounts: "requests")) { manager in
                 let address = try #require(manager.listeningAddress(of: "web"))
                 var answered = 0
@@ -492,18 +493,5 @@ final class RecordingHTTPService: Sendable {
             }
             context.close(promise: nil)
         }
-    }
-}
-
-/// A small seeded generator (SplitMix64): the fuzz cases repeat from their seed.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
