@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 @testable import Orchestrator
 import Testing
 
@@ -51,6 +52,35 @@ import Testing
         let other = MigrationTLS(stateDirectory: state + "/other")
         let foreign = try other.credentials(host: "c2", addresses: ["10.200.0.2"])
         #expect(Self.openssl(["verify", "-CAfile", credentials.caCert, foreign.cert]).status != 0)
+    }
+
+    /// Elastic mode deploys several tasks at once, and two commands may start together: on a
+    /// new state directory they all make the CA at the same moment. One CA must come out of it,
+    /// whose key matches its certificate, and every CVM certificate issued must verify. (Before
+    /// the lock, a key from one and a certificate from another could be left: every later
+    /// deployment then failed in `openssl x509`.)
+    @Test func deploymentsStartedTogetherOnANewStateDirectoryShareOneWorkingCA() throws {
+        let state = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let issued = Mutex<[Result<String, any Error>]>([])
+        DispatchQueue.concurrentPerform(iterations: 6) { index in
+            let tls = DataPlaneTLS(stateDirectory: state)
+            let result = Result {
+                let files = try tls.credentials(cvm: "cvm-\(index)", address: "10.250.0.\(index + 2)")
+                return files.first { $0.name == DataPlaneTLS.certificateFile }?.text ?? ""
+            }
+            issued.withLock { $0.append(result) }
+        }
+        let tls = MigrationTLS(stateDirectory: state)
+        for (index, result) in issued.withLock({ $0 }).enumerated() {
+            let certificate = try result.get()
+            let path = state + "/issued-\(index).pem"
+            try certificate.write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(Self.openssl(["verify", "-CAfile", tls.caCert, path]).status == 0)
+        }
+        // And the CA still signs: a host certificate issued after the race verifies.
+        let host = try tls.credentials(host: "later", addresses: ["10.250.1.1"])
+        #expect(Self.openssl(["verify", "-CAfile", host.caCert, host.cert]).status == 0)
     }
 
     @Test func theLocalInstallIsIdempotentAndLeavesForeignCertificatesAlone() throws {

@@ -36,11 +36,34 @@ package struct MigrationTLS: Sendable {
 
     // MARK: The orchestrator's CA and the hosts' certificates
 
-    /// Makes the CA once (EC P-256, 10 years), key 0600 in a 0700 folder.
+    /// Makes the CA once (EC P-256, 10 years), key 0600 in a 0700 folder. Two deployments
+    /// started together (elastic mode deploys tasks in parallel; two commands may too) make it
+    /// under one lock: otherwise each writes its own key and certificate, and the CA left is one
+    /// process's key with the other's certificate, which signs nothing ever again.
     func ensureCA() throws {
         try FileManager.default.createDirectory(atPath: pkiDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         guard !FileManager.default.fileExists(atPath: caCert) else { return }
+        try locked {
+            guard !FileManager.default.fileExists(atPath: caCert) else { return }
+            try makeCA()
+        }
+    }
+
+    /// Runs `body` holding `<pki>/.lock` (flock: other processes and other threads of this one
+    /// wait; released if the process dies). Never nested.
+    private func locked<T>(_ body: () throws -> T) throws -> T {
+        let lock = open(pkiDirectory + "/.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard lock >= 0 else {
+            throw OrchestratorError.invalidArgument("cannot create \(pkiDirectory)/.lock: \(String(cString: strerror(errno)))")
+        }
+        defer { close(lock) }
+        while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
+        defer { flock(lock, LOCK_UN) }
+        return try body()
+    }
+
+    private func makeCA() throws {
         try Self.openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                           "-keyout", caKey + ".new", "-out", caCert + ".new", "-days", "3650",
                           "-subj", "/CN=cvmctl migration CA",
@@ -60,9 +83,12 @@ package struct MigrationTLS: Sendable {
                                                 attributes: [.posixPermissions: 0o700])
         let key = directory + "/key.pem", cert = directory + "/cert.pem", sanFile = directory + "/san"
         let san = addresses.map { "IP:\($0)" }.joined(separator: ",")
-        let issued = (try? String(contentsOfFile: sanFile, encoding: .utf8)) == san
-            && FileManager.default.fileExists(atPath: cert) && FileManager.default.fileExists(atPath: key)
-        if !issued {
+        func issued() -> Bool {
+            (try? String(contentsOfFile: sanFile, encoding: .utf8)) == san
+                && FileManager.default.fileExists(atPath: cert) && FileManager.default.fileExists(atPath: key)
+        }
+        if !issued() { try locked {
+            guard !issued() else { return }
             let extensions = directory + "/ext.cnf"
             try """
             subjectAltName=\(san)
@@ -80,7 +106,7 @@ package struct MigrationTLS: Sendable {
             try Self.rename(key + ".new", key)
             try Self.rename(cert + ".new", cert)
             try san.write(toFile: sanFile, atomically: true, encoding: .utf8)
-        }
+        } }
         return Credentials(caCert: caCert, cert: cert, key: key)
     }
 
@@ -184,7 +210,11 @@ package struct MigrationTLS: Sendable {
         let text = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            let reason = String(decoding: text, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "exit \(process.terminationStatus)"
+            // OpenSSL 3 reports progress on stderr too ("Certificate request self-signature ok"):
+            // the reason is what is left.
+            let lines = String(decoding: text, as: UTF8.self).split(separator: "\n")
+                .filter { !$0.hasSuffix(" ok") && !$0.hasPrefix("subject=") && !$0.allSatisfy { $0 == "-" } }
+            let reason = lines.isEmpty ? "exit \(process.terminationStatus)" : lines.prefix(3).joined(separator: "; ")
             throw OrchestratorError.invalidArgument("openssl \(arguments.first ?? "") failed: \(reason)")
         }
     }
