@@ -80,8 +80,10 @@ let package = Package(
 
         // The traffic manager core: quota pools, spillover. No libvirt.
         .target(name: "TMSCore", dependencies: [
-            .product(name: "Atomics", package: "swift-atomics"),
+            "CTMSFence", .product(name: "Atomics", package: "swift-atomics"),
         ], swiftSettings: strict),
+        // membarrier(2) and a compiler barrier: the quota's core-local fast path.
+        .systemLibrary(name: "CTMSFence"),
 
         // The traffic manager's data plane: SwiftNIO proxy, health monitors, usage monitors,
         // admin endpoint. Builds on TMSCore's pools; no libvirt.

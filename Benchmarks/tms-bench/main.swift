@@ -188,6 +188,7 @@ func cell(_ sample: Sample) -> String { "\(format(sample.best)) [\(format(sample
 
 print("tms-bench: ns per operation pair per thread, best of \(runs) runs [median] of \(pairs) pairs, "
       + "CLOCK_MONOTONIC, \(cpus) CPUs")
+print("quota fast path ordered by \(VServerQuota.fastPathOrdering)")
 print("")
 print(pad("", 62) + pad("1 thread", 16, right: true) + pad("2 threads", 16, right: true)
       + pad("2T/1T throughput", 18, right: true))

@@ -49,6 +49,64 @@ import Testing
         #expect(admissions.load(ordering: .relaxed) == quota.totalCounters.admitted)
     }
 
+    /// The owners' fast path is a plain store to a counter of their own; a publish freezes the
+    /// words and reads those counters (membarrier). Here the limit stays 64 while a control
+    /// thread re-publishes it with other exclusive shares (every publish re-classifies every
+    /// core), thousands of times under the owners' feet: the uses admitted and not released,
+    /// counted outside the quota, never exceed 64 at any instant, and at the end the pools
+    /// are whole.
+    @Test func reclassifyingUnderTheFastPathNeverExceedsTheLimit() throws {
+        let cores = 4
+        let limit = 64
+        let quota = try VServerQuota(PoolConfig(limit: limit, cores: cores))
+        let live = ManagedAtomic<Int>(0)
+        let excess = ManagedAtomic<Int>(0)
+        let done = ManagedAtomic<Int>(0)
+        let publishes = ManagedAtomic<Int>(0)
+        let operations = 300_000 / Self.scale
+        let shares = [0, 50, 80, 100, 30].map { Percentage($0)! }
+
+        runThreads(cores + 1) { thread in
+            if thread == cores {
+                var index = 0
+                while done.load(ordering: .relaxed) < cores {
+                    index += 1
+                    _ = try? quota.reconfigure(PoolConfig(limit: limit, cores: cores,
+                                                          exclusivePercent: shares[index % shares.count]))
+                    publishes.wrappingIncrement(ordering: .relaxed)
+                }
+                return
+            }
+            let core = thread
+            var random = SplitMix(seed: UInt64(core) &+ 99)
+            var open = 0
+            for _ in 0..<operations {
+                if open > 0 && (open >= 24 || random.next() % 2 == 0) {
+                    live.wrappingDecrement(ordering: .sequentiallyConsistent)
+                    quota.release(core: core)
+                    open -= 1
+                } else if quota.admit(core: core).isAdmitted {
+                    open += 1
+                    if live.wrappingIncrementThenLoad(ordering: .sequentiallyConsistent) > limit {
+                        excess.wrappingIncrement(ordering: .relaxed)
+                    }
+                }
+            }
+            for _ in 0..<open {
+                live.wrappingDecrement(ordering: .sequentiallyConsistent)
+                quota.release(core: core)
+            }
+            done.wrappingIncrement(ordering: .relaxed)
+        }
+
+        #expect(excess.load(ordering: .relaxed) == 0, "more than \(limit) uses at once")
+        #expect(publishes.load(ordering: .relaxed) > 100 / Self.scale, "the control thread hardly published")
+        let state = quota.inspect()
+        #expect(state.totalInUse == 0 && state.totalHeld == 0, "\(state)")
+        #expect(state.sharedAvailable == state.sizing.sharedPool)
+        #expect(state.coresConsistent)
+    }
+
     /// Core threads admit (some waiting in the queue) and release while a control thread
     /// flips services up and down, publishing new limits under their feet. At every quiescent
     /// point (all threads joined) and at the end: the ledger balances, every core's in-use is

@@ -7,8 +7,9 @@ import Atomics
 /// `@unchecked Sendable`: the memory is allocated once in `init`, never reallocated and
 /// freed in `deinit`; every read and write of it goes through `UnsafeAtomic`, so concurrent
 /// use from any number of threads is free of data races.
+@usableFromInline
 final class AtomicSlab: @unchecked Sendable {
-    static let slotsPerRow = 64
+    @inlinable static var slotsPerRow: Int { 64 }
 
     let rows: Int
     private let base: UnsafeMutablePointer<Int.AtomicRepresentation>
@@ -43,10 +44,13 @@ final class AtomicSlab: @unchecked Sendable {
 ///
 /// `@unchecked Sendable`: it is only an address; every access to the memory behind it goes
 /// through `UnsafeAtomic`, and its holders keep the slab alive for as long as they hold it.
+@usableFromInline
 struct AtomicCells: @unchecked Sendable {
-    let base: UnsafeMutablePointer<Int.AtomicRepresentation>
+    @usableFromInline let base: UnsafeMutablePointer<Int.AtomicRepresentation>
 
-    @inline(__always)
+    init(base: UnsafeMutablePointer<Int.AtomicRepresentation>) { self.base = base }
+
+    @inlinable @inline(__always)
     func atomic(row: Int, slot: Int) -> UnsafeAtomic<Int> {
         UnsafeAtomic(at: base + (row &* AtomicSlab.slotsPerRow &+ slot))
     }

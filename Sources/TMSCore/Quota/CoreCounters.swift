@@ -68,8 +68,24 @@ public struct CoreCounters: Sendable, Hashable, Codable {
 
 /// The counters as slots of a core's row in the atomic slab: `rawValue` for the count the
 /// core's own thread keeps, `remoteSlot` for the count other threads keep for it.
+@usableFromInline
 enum CoreCounter: Int, CaseIterable {
     case admitted = 24, borrowedBatches, returnedBatches, released, spilled, queued, served, refused, expired
 
     var remoteSlot: Int { rawValue + 16 }
+
+    /// `rawValue`, spelled out for inlined callers.
+    @inlinable var slot: Int {
+        switch self {
+        case .admitted: 24
+        case .borrowedBatches: 25
+        case .returnedBatches: 26
+        case .released: 27
+        case .spilled: 28
+        case .queued: 29
+        case .served: 30
+        case .refused: 31
+        case .expired: 32
+        }
+    }
 }

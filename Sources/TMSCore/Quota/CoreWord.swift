@@ -1,38 +1,40 @@
-/// Everything admission needs about one core, packed in one 64-bit word so that an
-/// admission or a release is a single compare-exchange on a cache line that only that core
-/// (and, rarely, the publisher of a new limit) writes.
+/// Everything admission needs about one core, packed in one 64-bit word, on a cache line that
+/// only that core (and, rarely, a publisher or a thread serving a waiter) writes.
 ///
 /// Layout, from the low bits: capacity (27 bits) = exclusive number + held quota;
-/// in-use (27 bits); generation (8 low bits of the configuration generation the numbers
-/// are expressed in); bit 63: the debt flag — set while the vServer may be over its limit
+/// in-use (27 bits: the uses admitted by compare-exchange — the owner's fast path counts its
+/// own in a separate plain counter, see `VServerQuota.attemptAdmit`); generation (8 low bits of
+/// the configuration generation the numbers are expressed in); bit 62: frozen — set while a
+/// publisher or a thread serving a waiter reads the owner's counter, when the owner takes the
+/// compare-exchange path; bit 63: the debt flag — set while the vServer may be over its limit
 /// after a decrease, when the core must not admit.
 ///
 /// Because the generation is part of the word, a compare-exchange prepared against one
 /// configuration fails if the publisher re-classified the core in between.
 ///
-/// The fast paths add or subtract `inUseUnit` with one atomic fetch-add: an admission adds
-/// first and checks the old word (undoing the add when the core had no room), so in-use may
-/// briefly exceed capacity by the number of admissions in flight on that core. `headroom`
-/// keeps that from ever carrying into the generation bits.
+/// `headroom` keeps limits clear of the field's top, so that the counts of a core (word and
+/// counter together) never reach what 27 bits can hold.
+@usableFromInline
 struct CoreWord: Equatable, CustomStringConvertible {
-    static let fieldBits: UInt64 = 27
-    static let fieldMask: UInt64 = (1 << fieldBits) - 1
+    @inlinable static var fieldBits: UInt64 { 27 }
+    @inlinable static var fieldMask: UInt64 { (1 << fieldBits) - 1 }
     /// The largest in-use count or capacity a core can represent (134 217 727).
-    static let maxField = Int(fieldMask)
-    static let inUseShift: UInt64 = 27
-    static let generationShift: UInt64 = 54
-    static let generationMask: UInt64 = 0xFF
-    static let debtBit: UInt64 = 1 << 63
+    @inlinable static var maxField: Int { Int(fieldMask) }
+    @inlinable static var inUseShift: UInt64 { 27 }
+    @inlinable static var generationShift: UInt64 { 54 }
+    @inlinable static var generationMask: UInt64 { 0xFF }
+    @inlinable static var debtBit: UInt64 { 1 << 63 }
+    @inlinable static var frozenBit: UInt64 { 1 << 62 }
     /// One use, as added to the raw word.
-    static let inUseUnit = 1 << 27
+    @inlinable static var inUseUnit: Int { 1 << 27 }
     /// Room above any capacity for optimistic increments in flight.
-    static let headroom = 1 << 16
+    @inlinable static var headroom: Int { 1 << 16 }
 
-    var bits: UInt64
+    @usableFromInline var bits: UInt64
 
-    init(bits: UInt64) { self.bits = bits }
+    @inlinable init(bits: UInt64) { self.bits = bits }
 
-    init(raw: Int) { self.bits = UInt64(bitPattern: Int64(raw)) }
+    @inlinable init(raw: Int) { self.bits = UInt64(bitPattern: Int64(raw)) }
 
     init(debt: Bool, generation: Int, inUse: Int, capacity: Int) {
         precondition(inUse >= 0 && inUse <= Self.maxField, "in-use \(inUse) out of range")
@@ -43,23 +45,31 @@ struct CoreWord: Equatable, CustomStringConvertible {
             | UInt64(capacity)
     }
 
-    var raw: Int { Int(Int64(bitPattern: bits)) }
+    @inlinable var raw: Int { Int(Int64(bitPattern: bits)) }
 
-    var capacity: Int { Int(bits & Self.fieldMask) }
-    var inUse: Int { Int((bits >> Self.inUseShift) & Self.fieldMask) }
+    @inlinable var capacity: Int { Int(bits & Self.fieldMask) }
+    @inlinable var inUse: Int { Int((bits >> Self.inUseShift) & Self.fieldMask) }
     /// The low 8 bits of the configuration generation.
-    var generation: Int { Int((bits >> Self.generationShift) & Self.generationMask) }
-    var debt: Bool { bits & Self.debtBit != 0 }
+    @inlinable var generation: Int { Int((bits >> Self.generationShift) & Self.generationMask) }
+    @inlinable var debt: Bool { bits & Self.debtBit != 0 }
+    @inlinable var frozen: Bool { bits & Self.frozenBit != 0 }
 
+    /// The same word with other counts (flags and generation kept).
     func with(inUse: Int, capacity: Int) -> CoreWord {
-        CoreWord(debt: debt, generation: generation, inUse: inUse, capacity: capacity)
+        var word = CoreWord(debt: debt, generation: generation, inUse: inUse, capacity: capacity)
+        word.bits |= bits & Self.frozenBit
+        return word
+    }
+
+    func with(frozen: Bool) -> CoreWord {
+        CoreWord(bits: frozen ? bits | Self.frozenBit : bits & ~Self.frozenBit)
     }
 
     func with(debt: Bool) -> CoreWord {
         CoreWord(bits: debt ? bits | Self.debtBit : bits & ~Self.debtBit)
     }
 
-    var description: String {
-        "CoreWord(gen: \(generation), inUse: \(inUse), capacity: \(capacity)\(debt ? ", debt" : ""))"
+    @usableFromInline var description: String {
+        "CoreWord(gen: \(generation), inUse: \(inUse), capacity: \(capacity)\(debt ? ", debt" : "")\(frozen ? ", frozen" : ""))"
     }
 }

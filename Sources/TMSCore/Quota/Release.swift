@@ -5,6 +5,7 @@ public struct Release: Sendable, Hashable {
     /// Waiting requests served or expired as a consequence.
     public var waiters: WaiterUpdate
 
+    @inlinable
     public init(returnedToShared: Int, waiters: WaiterUpdate = WaiterUpdate()) {
         self.returnedToShared = returnedToShared
         self.waiters = waiters

@@ -6,12 +6,25 @@ extension VServerQuota {
     /// pool and admit; if the pool cannot lend a batch, or requests are already waiting for
     /// one, answer `.wouldQueue` (queue policy `.wait`) or `.refused`.
     ///
-    /// Lock-free. Within the core's quota this is one atomic fetch-add on the core's own
-    /// word; a borrow adds one compare-exchange loop on the shared pool.
-    /// - Precondition: `0 <= core < cores` (traps otherwise).
+    /// Lock-free. Within the core's quota this is a plain load and store of the owner's
+    /// counter and a load of the core's word (no atomic read-modify-write); a borrow adds one
+    /// compare-exchange loop on the shared pool.
+    /// - Precondition: `0 <= core < cores` (traps otherwise); called by the core's owner
+    ///   (one thread at a time per core).
+    @inlinable @inline(__always)
     public func admit(core: Int) -> Admission {
         checkCore(core)
-        switch attemptAdmit(core: core, yieldToWaiters: true, remote: false) {
+        if let source = admitOnOwnCounter(core: core) {
+            bump(.admitted, core: core)
+            return .admitted(source)
+        }
+        return admitByExchange(core: core)
+    }
+
+    /// `admit` when the fast path could not admit.
+    @usableFromInline
+    func admitByExchange(core: Int) -> Admission {
+        switch attemptAdmitSlowly(core: core, yieldToWaiters: true, remote: false) {
         case .admitted(let source):
             bump(.admitted, core: core)
             return .admitted(source)
@@ -27,38 +40,63 @@ extension VServerQuota {
         case noQuota(RefusalReason)
     }
 
-    /// The admission algorithm (counting only borrowed batches). `yieldToWaiters`: do not
-    /// borrow while requests wait in the queue (they are served first, in order). `remote`:
-    /// called for a core by another thread (serving a waiter), for the counters.
-    @inline(__always)
-    func attemptAdmit(core: Int, yieldToWaiters: Bool, remote: Bool) -> Attempt {
-        let word = self.word(core)
-        // The fast path: count the use first (one fetch-add), keep it if the core had room.
-        // A compare-exchange would need a load before it, which costs more than the add.
-        let before = CoreWord(raw: word.loadThenWrappingIncrement(by: CoreWord.inUseUnit,
-                                                                  ordering: .sequentiallyConsistent))
-        if !before.debt && before.inUse < before.capacity {
-            let exclusive = mailbox(core: core, generation: before.generation, .exclusive)
-            return .admitted(before.inUse < exclusive ? .exclusive : .heldBatch)
+    /// The fast path of the core's owner: count the use first (a plain store to its own
+    /// counter), then read the word, and keep the use if the core has room. A thread that
+    /// freezes the word and then reads the counter (after `fence.heavy()`) either sees this
+    /// use or is seen here; then the use is taken back (nil) and the caller admits by
+    /// compare-exchange instead.
+    @inlinable @inline(__always)
+    func admitOnOwnCounter(core: Int) -> AdmissionSource? {
+        let counter = self.counter(core)
+        let mine = counter.load(ordering: .relaxed)
+        counter.store(mine &+ 1, ordering: .relaxed)
+        fence.light()
+        let state = CoreWord(raw: word(core).load(ordering: .acquiring))
+        let inUse = state.inUse &+ mine
+        if state.bits & (CoreWord.debtBit | CoreWord.frozenBit) == 0 && inUse < state.capacity {
+            let exclusive = mailbox(core: core, generation: state.generation, .exclusive)
+            return inUse < exclusive ? .exclusive : .heldBatch
         }
-        let current = word.wrappingDecrementThenLoad(by: CoreWord.inUseUnit, ordering: .sequentiallyConsistent)
-        return attemptAdmitSlowly(core: core, current: current, yieldToWaiters: yieldToWaiters, remote: remote)
+        counter.store(mine, ordering: .relaxed)
+        return nil
     }
 
-    /// The rest of the admission algorithm, one compare-exchange at a time.
-    private func attemptAdmitSlowly(core: Int, current: Int, yieldToWaiters: Bool, remote: Bool) -> Attempt {
+    /// The admission algorithm (counting only borrowed batches). `yieldToWaiters`: do not
+    /// borrow while requests wait in the queue (they are served first, in order). `remote`:
+    /// called for a core by another thread (serving a waiter), which freezes the core's word
+    /// while it reads the owner's counter.
+    func attemptAdmit(core: Int, yieldToWaiters: Bool, remote: Bool) -> Attempt {
+        if !remote {
+            if let source = admitOnOwnCounter(core: core) { return .admitted(source) }
+            return attemptAdmitSlowly(core: core, yieldToWaiters: yieldToWaiters, remote: false)
+        }
+        freeze(core)
+        fence.heavy()
+        defer { unfreeze(core) }
+        return attemptAdmitSlowly(core: core, yieldToWaiters: yieldToWaiters, remote: true)
+    }
+
+    /// The rest of the admission algorithm, one compare-exchange at a time, counting the use
+    /// in the word. The owner waits while another thread has the word frozen; a remote caller
+    /// holds it frozen itself, so the owner's counter holds still (or only falls) meanwhile.
+    func attemptAdmitSlowly(core: Int, yieldToWaiters: Bool, remote: Bool) -> Attempt {
         let word = self.word(core)
-        var current = current
+        var current = remote ? word.load(ordering: .sequentiallyConsistent) : waitUnfrozen(core)
         while true {
             let state = CoreWord(raw: current)
-            if !state.debt && state.inUse < state.capacity {
+            if !remote && state.frozen {
+                current = waitUnfrozen(core)
+                continue
+            }
+            let inUse = self.inUse(state, core: core)
+            if !state.debt && inUse < state.capacity {
                 // Room appeared meanwhile (a release, a publish).
                 let next = state.with(inUse: state.inUse &+ 1, capacity: state.capacity).raw
                 let (exchanged, original) = word.compareExchange(
                     expected: current, desired: next, ordering: .sequentiallyConsistent)
                 if exchanged {
                     let exclusive = mailbox(core: core, generation: state.generation, .exclusive)
-                    return .admitted(state.inUse < exclusive ? .exclusive : .heldBatch)
+                    return .admitted(inUse < exclusive ? .exclusive : .heldBatch)
                 }
                 current = original
                 continue
@@ -94,8 +132,10 @@ extension VServerQuota {
             // exchange when the core may admit.
             current = word.load(ordering: .sequentiallyConsistent)
             while true {
+                // The credit goes in even while another thread has the word frozen: it only
+                // adds capacity, and the freezer's own compare-exchange then fails and re-reads.
                 let now = CoreWord(raw: current)
-                let admitNow = !now.debt && now.inUse < now.capacity &+ batch
+                let admitNow = !now.debt && !(now.frozen && !remote) && self.inUse(now, core: core) < now.capacity &+ batch
                 let next = now.with(inUse: now.inUse &+ (admitNow ? 1 : 0), capacity: now.capacity &+ batch).raw
                 let (exchanged, original) = word.compareExchange(
                     expected: current, desired: next, ordering: .sequentiallyConsistent)

@@ -53,7 +53,7 @@ extension VServerQuota {
         control.withLock { state in
             let cores = (0..<self.cores).map { core in
                 let word = CoreWord(raw: self.word(core).load(ordering: .sequentiallyConsistent))
-                return CoreState(inUse: word.inUse, capacity: word.capacity,
+                return CoreState(inUse: inUse(word, core: core), capacity: word.capacity,
                                  exclusive: mailbox(core: core, generation: word.generation, .exclusive),
                                  paused: word.debt)
             }
@@ -66,7 +66,7 @@ extension VServerQuota {
     /// The in-use count of `core` (for monitoring; lock-free).
     public func inUse(core: Int) -> Int {
         checkCore(core)
-        return CoreWord(raw: word(core).load(ordering: .relaxed)).inUse
+        return inUse(CoreWord(raw: word(core).load(ordering: .relaxed)), core: core)
     }
 
     /// The sum of in-use over all cores (lock-free; exact when nothing is in flight).

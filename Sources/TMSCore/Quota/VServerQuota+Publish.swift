@@ -41,8 +41,9 @@ extension VServerQuota {
     /// (SPEC.md §1.1, dynamic limit).
     ///
     /// Publishing is serialized by the control lock; cores keep admitting and releasing
-    /// meanwhile. Each core's word is re-classified by one compare-exchange, so a core
-    /// idle for hours is as exact as a busy one:
+    /// meanwhile (by compare-exchange while their words are frozen, a few microseconds).
+    /// Each core's word is re-classified by one compare-exchange, so a core idle for hours is
+    /// as exact as a busy one:
     /// 1. the new numbers go into each core's spare mailbox;
     /// 2. a smaller shared pool is re-based first, so that the pool never looks larger
     ///    mid-publish than it will be (a larger one is re-based last);
@@ -84,13 +85,19 @@ extension VServerQuota {
         let sharedDelta = new.sharedPool - old.sharedPool
         if sharedDelta < 0 { SharedPool.adjust(sharedCounter, by: sharedDelta) } else { deferredCredit += sharedDelta }
 
+        // Every core's owner counts uses in a counter of its own with plain stores: freeze the
+        // words (owners then take the compare-exchange path) and make every thread's stores
+        // visible, so the counters hold still (or only fall) while the cores are re-classified.
+        for core in 0..<cores { freeze(core) }
+        fence.heavy()
         for core in 0..<cores {
             let word = self.word(core)
             var current = word.load(ordering: .sequentiallyConsistent)
             while true {
                 let state = CoreWord(raw: current)
                 let heldBefore = state.capacity - old.perCoreExclusive
-                let change = Reclassification(inUse: state.inUse, held: heldBefore,
+                // The new word is not frozen: the owner's fast path resumes with it.
+                let change = Reclassification(inUse: inUse(state, core: core), held: heldBefore,
                                               newExclusive: new.perCoreExclusive)
                 let next = CoreWord(debt: state.debt || mayOwe, generation: generation,
                                     inUse: state.inUse, capacity: new.perCoreExclusive + change.held).raw

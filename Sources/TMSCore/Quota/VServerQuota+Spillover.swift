@@ -26,8 +26,9 @@ extension VServerQuota {
             // being published (see `attemptAdmit`): then what it holds cannot be used.
             let mayAdmit = !state.debt
                 || (available >= 0 && flag(FlagSlot.publishing).load(ordering: .sequentiallyConsistent) == 0)
-            let unusedHeld = mayAdmit ? Self.unusedHeld(inUse: state.inUse, capacity: state.capacity, exclusive: exclusive) : 0
-            if SpilloverRule.shouldSpill(inUse: state.inUse, unusedHeld: unusedHeld, sharedAvailable: available, t1: t1, t2: t2) {
+            let inUse = self.inUse(state, core: core)
+            let unusedHeld = mayAdmit ? Self.unusedHeld(inUse: inUse, capacity: state.capacity, exclusive: exclusive) : 0
+            if SpilloverRule.shouldSpill(inUse: inUse, unusedHeld: unusedHeld, sharedAvailable: available, t1: t1, t2: t2) {
                 bump(.spilled, core: core)
                 return .backup
             }

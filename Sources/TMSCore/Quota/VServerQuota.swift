@@ -1,14 +1,26 @@
 import Atomics
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// The connection quota of one vServer running on N cores: exclusive numbers per core, the
 /// shared pool, batches, the wait queue and the published configuration (SPEC.md §1.1).
 ///
-/// Thread-safety: every method may be called from any thread. The data plane calls
-/// `admit`/`release` for core `c` from the event loop that owns core `c`; then an admission
-/// or release within the core's quota is one atomic fetch-add on a cache line only that core
-/// writes, and borrowing or returning a batch adds one atomic operation on the shared pool.
-/// No lock is taken on those paths. Locks are taken only by the control plane
-/// (`reconfigure`, `updateLimit`) and by the wait queue (only while requests wait).
+/// Thread-safety: the per-core calls (`admit`, `admitOrWait`, `release`,
+/// `spilloverDecision` for core `c`) are made by one thread at a time per core — the core's
+/// owner: the data plane calls them from the event loop that owns core `c` (`QuotaLease` is
+/// bound to it). Every other method may be called from any thread. An admission or release
+/// within the core's quota is then a plain load and store of the owner's own counter and a
+/// load of the core's word, on a cache line only that core writes: no atomic
+/// read-modify-write, no shared line. Borrowing or returning a batch adds one atomic
+/// operation on the shared pool. No lock is taken on those paths. Locks are taken only by the
+/// control plane (`reconfigure`, `updateLimit`) and by the wait queue (only while requests
+/// wait). The few threads that must read an owner's counter exactly (a publish, a waiter
+/// served on the core by another thread) freeze the core's word, which sends the owner to
+/// compare-exchanges meanwhile, and pay for the memory ordering with membarrier(2)
+/// (`AsymmetricFence`).
 ///
 /// Invariants, after every operation has completed:
 /// - per core: in-use <= capacity = exclusive number + held quota, held >= 0;
@@ -27,7 +39,9 @@ public final class VServerQuota: Sendable {
     /// and return). Row 1: flags shared by all cores (read-mostly). Rows 2...N+1: one per core.
     let slab: AtomicSlab
     /// `slab`'s memory, stored inline so that a core reaches its word with one load less.
-    let cells: AtomicCells
+    @usableFromInline let cells: AtomicCells
+    /// How the owner's plain counter is ordered against the word (see `AsymmetricFence`).
+    @usableFromInline let fence: AsymmetricFence
     let control: Locked<ControlState>
     let queue: Locked<WaitQueue<Waiter>>
 
@@ -51,6 +65,7 @@ public final class VServerQuota: Sendable {
         self.queuePolicy = queuePolicy
         slab = AtomicSlab(rows: 2 + config.cores)
         cells = slab.cells
+        fence = AsymmetricFence.shared
         control = Locked(ControlState(config: config, sizing: sizing, generation: 0))
         let (capacity, timeout): (Int, Duration) = switch queuePolicy {
         case .refuse: (0, .zero)
@@ -84,47 +99,127 @@ public final class VServerQuota: Sendable {
     public var sharedAvailable: Int { sharedCounter.load(ordering: .sequentiallyConsistent) }
     /// Whether the vServer holds more than its limit after a decrease (admits nothing).
     public var isOverLimit: Bool { sharedAvailable < 0 }
+
+    /// How the owners' fast path is ordered against the threads that read their counters
+    /// (for benchmarks and diagnostics).
+    public static var fastPathOrdering: String {
+        AsymmetricFence.shared.expedited
+            ? "membarrier(2): a compiler barrier on the owner's path, a process-wide barrier on a publish"
+            : "a full fence on the owner's path (membarrier(2) is not available)"
+    }
 }
 
 // MARK: - Slab layout
 
 /// Slots of row 1.
+@usableFromInline
 enum FlagSlot {
     /// 1 while a decrease is being published.
-    static let publishing = 0
+    @inlinable static var publishing: Int { 0 }
     /// Requests waiting (or about to wait) in the queue.
-    static let waiting = 8
+    @inlinable static var waiting: Int { 8 }
 }
 
 /// Fields of a core's configuration mailbox. A core's row has two mailboxes, used by
 /// alternate generations, so the publisher can write generation g+1's numbers while the
 /// core still works with generation g's.
+@usableFromInline
 enum MailboxField: Int {
     case generation = 0, exclusive, batch, t1, t2, sharedPool, limit
 
-    static let firstSlot = 2
-    static let stride = 8
+    @inlinable static var firstSlot: Int { 2 }
+    @inlinable static var stride: Int { 8 }
+
+    /// The field's slot in a mailbox (its raw value, spelled out for inlined callers).
+    @inlinable var offset: Int {
+        switch self {
+        case .generation: 0
+        case .exclusive: 1
+        case .batch: 2
+        case .t1: 3
+        case .t2: 4
+        case .sharedPool: 5
+        case .limit: 6
+        }
+    }
 }
 
 extension VServerQuota {
-    static let firstCoreRow = 2
+    @inlinable static var firstCoreRow: Int { 2 }
 
     @inline(__always)
     var sharedCounter: UnsafeAtomic<Int> { cells.atomic(row: 0, slot: 0) }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     func word(_ core: Int) -> UnsafeAtomic<Int> {
         cells.atomic(row: Self.firstCoreRow &+ core, slot: 0)
     }
 
-    @inline(__always)
+    /// The uses the owner of `core` admitted on its fast path and has not released (or, as
+    /// releases take from it first, a share of its uses): written by the owner only, with
+    /// plain stores. The core's in-use is this plus the word's.
+    @inlinable @inline(__always)
+    func counter(_ core: Int) -> UnsafeAtomic<Int> {
+        cells.atomic(row: Self.firstCoreRow &+ core, slot: 1)
+    }
+
+    /// The core's in-use as the word `state` and the owner's counter say.
+    @inlinable @inline(__always)
+    func inUse(_ state: CoreWord, core: Int) -> Int {
+        state.inUse &+ counter(core).load(ordering: .relaxed)
+    }
+
+    /// Freezes `core`'s word so that its owner's counter holds still (the owner takes the
+    /// compare-exchange path meanwhile): waits while someone else has it frozen (a publish or
+    /// a waiter being served: microseconds). The caller then runs `fence.heavy()` before it
+    /// reads the counter, and `unfreeze` when done.
+    func freeze(_ core: Int) {
+        let word = self.word(core)
+        var current = word.load(ordering: .sequentiallyConsistent)
+        while true {
+            let state = CoreWord(raw: current)
+            if state.frozen {
+                sched_yield()
+                current = word.load(ordering: .sequentiallyConsistent)
+                continue
+            }
+            let (exchanged, original) = word.compareExchange(
+                expected: current, desired: state.with(frozen: true).raw, ordering: .sequentiallyConsistent)
+            if exchanged { return }
+            current = original
+        }
+    }
+
+    func unfreeze(_ core: Int) {
+        let word = self.word(core)
+        var current = word.load(ordering: .sequentiallyConsistent)
+        while CoreWord(raw: current).frozen {
+            let (exchanged, original) = word.compareExchange(
+                expected: current, desired: CoreWord(raw: current).with(frozen: false).raw,
+                ordering: .sequentiallyConsistent)
+            current = exchanged ? CoreWord(raw: current).with(frozen: false).raw : original
+        }
+    }
+
+    /// The owner's wait while another thread has its core frozen; returns the word after.
+    func waitUnfrozen(_ core: Int) -> Int {
+        let word = self.word(core)
+        var current = word.load(ordering: .sequentiallyConsistent)
+        while CoreWord(raw: current).frozen {
+            sched_yield()
+            current = word.load(ordering: .sequentiallyConsistent)
+        }
+        return current
+    }
+
+    @inlinable @inline(__always)
     func flag(_ slot: Int) -> UnsafeAtomic<Int> {
         cells.atomic(row: 1, slot: slot)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     func mailbox(core: Int, generation: Int, _ field: MailboxField) -> Int {
-        let slot = MailboxField.firstSlot &+ (generation & 1) &* MailboxField.stride &+ field.rawValue
+        let slot = MailboxField.firstSlot &+ (generation & 1) &* MailboxField.stride &+ field.offset
         return cells.atomic(row: Self.firstCoreRow &+ core, slot: slot).load(ordering: .relaxed)
     }
 
@@ -149,17 +244,17 @@ extension VServerQuota {
 
     /// Counts on `core`. The core's own calls (`remote == false`) store without a
     /// read-modify-write (single writer, see `CoreCounters`); other threads increment.
-    @inline(__always)
+    @inlinable @inline(__always)
     func bump(_ counter: CoreCounter, core: Int, remote: Bool = false) {
         if remote {
-            cells.atomic(row: Self.firstCoreRow &+ core, slot: counter.remoteSlot).wrappingIncrement(ordering: .relaxed)
+            cells.atomic(row: Self.firstCoreRow &+ core, slot: counter.slot &+ 16).wrappingIncrement(ordering: .relaxed)
         } else {
-            let slot = cells.atomic(row: Self.firstCoreRow &+ core, slot: counter.rawValue)
+            let slot = cells.atomic(row: Self.firstCoreRow &+ core, slot: counter.slot)
             slot.store(slot.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
         }
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     func checkCore(_ core: Int) {
         precondition(core >= 0 && core < cores, "core \(core) out of range 0..<\(cores)")
     }

@@ -30,8 +30,9 @@ public struct ServedWaiter: Sendable, Hashable {
 public struct WaiterUpdate: Sendable, Hashable {
     /// Empty in the common case: then no storage is allocated and passing the value around
     /// involves no reference counting (this is on every release's path).
-    private let storage: Storage?
+    @usableFromInline let storage: Storage?
 
+    @usableFromInline
     final class Storage: Sendable {
         let served: [ServedWaiter]
         let expired: [Waiter]
@@ -42,7 +43,10 @@ public struct WaiterUpdate: Sendable, Hashable {
         }
     }
 
-    public init(served: [ServedWaiter] = [], expired: [Waiter] = []) {
+    /// None: what almost every release answers (inlined there, it costs nothing).
+    @inlinable public init() { storage = nil }
+
+    public init(served: [ServedWaiter], expired: [Waiter] = []) {
         storage = served.isEmpty && expired.isEmpty ? nil : Storage(served: served, expired: expired)
     }
 
