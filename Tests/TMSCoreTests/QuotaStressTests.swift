@@ -8,6 +8,34 @@ import Testing
 @Suite(.serialized) struct QuotaStressTests {
     static let scale = runningUnderThreadSanitizer ? 4 : 1
 
+    /// One core's thread in the limit tests: admits and releases at random (at most 24 uses
+    /// open), counts the uses it holds in `live` (shared by all the threads) and every time
+    /// `live` went past `limit` in `excess`, and releases what it holds at the end. Returns the
+    /// uses it was admitted.
+    static func churn(_ quota: VServerQuota, core: Int, seed: UInt64, operations: Int, limit: Int,
+                      live: ManagedAtomic<Int>, excess: ManagedAtomic<Int>) -> Int {
+        var random = SplitMix(seed: seed)
+        var open = 0, admitted = 0
+        for _ in 0..<operations {
+            if open > 0 && (open >= 24 || random.next() % 2 == 0) {
+                live.wrappingDecrement(ordering: .sequentiallyConsistent)
+                quota.release(core: core)
+                open -= 1
+            } else if quota.admit(core: core).isAdmitted {
+                open += 1
+                admitted += 1
+                if live.wrappingIncrementThenLoad(ordering: .sequentiallyConsistent) > limit {
+                    excess.wrappingIncrement(ordering: .relaxed)
+                }
+            }
+        }
+        for _ in 0..<open {
+            live.wrappingDecrement(ordering: .sequentiallyConsistent)
+            quota.release(core: core)
+        }
+        return admitted
+    }
+
     /// With a constant limit, the number of uses admitted and not yet released — counted
     /// outside the quota, by the threads themselves — never exceeds the limit, at any instant.
     @Test func concurrentAdmissionsNeverExceedTheLimit() throws {
@@ -20,25 +48,9 @@ import Testing
         let operations = 400_000 / Self.scale
 
         runThreads(cores) { core in
-            var random = SplitMix(seed: UInt64(core) &+ 17)
-            var open = 0
-            for _ in 0..<operations {
-                if open > 0 && (open >= 24 || random.next() % 2 == 0) {
-                    live.wrappingDecrement(ordering: .sequentiallyConsistent)
-                    quota.release(core: core)
-                    open -= 1
-                } else if quota.admit(core: core).isAdmitted {
-                    open += 1
-                    admissions.wrappingIncrement(ordering: .relaxed)
-                    if live.wrappingIncrementThenLoad(ordering: .sequentiallyConsistent) > limit {
-                        excess.wrappingIncrement(ordering: .relaxed)
-                    }
-                }
-            }
-            for _ in 0..<open {
-                live.wrappingDecrement(ordering: .sequentiallyConsistent)
-                quota.release(core: core)
-            }
+            let admitted = Self.churn(quota, core: core, seed: UInt64(core) &+ 17, operations: operations,
+                                      limit: limit, live: live, excess: excess)
+            admissions.wrappingIncrement(by: admitted, ordering: .relaxed)
         }
 
         #expect(excess.load(ordering: .relaxed) == 0)
@@ -77,25 +89,8 @@ import Testing
                 }
                 return
             }
-            let core = thread
-            var random = SplitMix(seed: UInt64(core) &+ 99)
-            var open = 0
-            for _ in 0..<operations {
-                if open > 0 && (open >= 24 || random.next() % 2 == 0) {
-                    live.wrappingDecrement(ordering: .sequentiallyConsistent)
-                    quota.release(core: core)
-                    open -= 1
-                } else if quota.admit(core: core).isAdmitted {
-                    open += 1
-                    if live.wrappingIncrementThenLoad(ordering: .sequentiallyConsistent) > limit {
-                        excess.wrappingIncrement(ordering: .relaxed)
-                    }
-                }
-            }
-            for _ in 0..<open {
-                live.wrappingDecrement(ordering: .sequentiallyConsistent)
-                quota.release(core: core)
-            }
+            _ = Self.churn(quota, core: thread, seed: UInt64(thread) &+ 99, operations: operations,
+                           limit: limit, live: live, excess: excess)
             done.wrappingIncrement(ordering: .relaxed)
         }
 

@@ -14,7 +14,9 @@ import TMSCore
 /// services on its own. Service connections come from the core's `BackendPool`, except for a
 /// connection's first request, which gets a new one (HAProxy's `http-reuse safe`: a request a
 /// client would not retry never meets a connection the service may be closing). Requests carry
-/// `X-Forwarded-For`; the end of the chain answers `302`/`503` per request.
+/// `X-Forwarded-For`; the end of the chain answers `302`/`503` per request. A request without a
+/// body and of an idempotent method whose pooled connection the service closed before answering
+/// goes out once more on a new connection.
 ///
 /// Loop-bound: lives on the event loop of the core that accepted it.
 final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveConnection {
@@ -55,6 +57,10 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
     private var tried = ServiceSet()
     private var serviceIndex = -1
     private var backend: HTTPBackend?
+    /// Whether `backend` came from the pool (and the request was already sent again once on a
+    /// new connection after a pooled one closed under it).
+    private var backendReused = false
+    private var resent = false
     private var responseStarted = false
     private var serviceKeepsAlive = false
     private var redirect: String?
@@ -176,6 +182,14 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         }
     }
 
+    /// Whether a client may send `method` again without changing the outcome (RFC 9110 §9.2.2).
+    private static func idempotent(_ method: HTTPMethod) -> Bool {
+        switch method {
+        case .GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE: true
+        default: false
+        }
+    }
+
     private static func toService(_ part: HTTPServerRequestPart) -> HTTPClientRequestPart {
         switch part {
         case .head(let head): return .head(head)
@@ -206,6 +220,7 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         requestEnded = false
         keepAlive = head.isKeepAlive
         tried = ServiceSet()
+        resent = false
         responseStarted = false
         redirect = nil
         servedBy = nil
@@ -264,11 +279,21 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         state.balancer.opened(index)
         services[index].connectionOpened()
         serviceIndex = index
-        let service = services[index]
-        if requests > 1, let pooled = core.backendPool.take(service) {
-            attach(pooled)
+        openConnection(pooled: requests > 1)
+    }
+
+    /// Gets the request a connection to its service (`serviceIndex`): from the pool when
+    /// `pooled` and one is idle there, else a new one.
+    private func openConnection(pooled: Bool) {
+        guard let member else { return }
+        let state = member.coreState(core.index)
+        let service = member.services[serviceIndex]
+        if pooled, let idle = core.backendPool.take(service) {
+            backendReused = true
+            attach(idle)
             return
         }
+        backendReused = false
         let request = requests
         let clock = MonotonicTime.nanos()
         state.bootstrap.connect(to: service.address).assumeIsolated().whenComplete { [self] result in
@@ -393,6 +418,16 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         if responseStarted {
             // The response is cut: the client cannot tell, except by the connection's end.
             close()
+        } else if backendReused && !resent && !closed.refusedRequest && bytesIn == 0
+                    && Self.idempotent(head?.method ?? .POST) {
+            // A pooled connection the service closed as the request went out (its keep-alive
+            // ran out): the request did not reach it. Sent again once, on a new connection to
+            // the same service, as HAProxy and browsers do with idempotent requests.
+            resent = true
+            phase = .routing
+            pending.removeAll(keepingCapacity: true)
+            if requestEnded { pending.append(.end(nil)) }
+            openConnection(pooled: false)
         } else {
             serviceDone()
             releaseRequestUse()

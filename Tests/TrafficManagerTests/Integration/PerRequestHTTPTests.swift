@@ -63,6 +63,31 @@ extension ProxyTests {
             }
         }
 
+        @Test("a pooled service connection closed as a request goes out: an idempotent request is sent again on a new one, a POST with a body gets 502")
+        func resendsAnIdempotentRequestOnceWhenAPooledConnectionCloses() async throws {
+            let a = try await RecordingHTTPService.start("a", closeOnSecondRequest: true)
+            try await withTrafficManager(Self.yaml([a])) { manager in
+                let address = try #require(manager.listeningAddress(of: "web"))
+                let client = try await HTTPClient(address)
+                let first = try await Self.exchange(client, "GET /one HTTP/1.1\r\nHost: web\r\n\r\n")
+                #expect(first.status == 200 && first.body.hasPrefix("a path=/one "), "\(first.body)")
+                #expect(a.accepted == 1)
+                // Pooled after /one; the service closes it on /two's head: /two goes out again on a new one.
+                let second = try await Self.exchange(client, "GET /two HTTP/1.1\r\nHost: web\r\n\r\n")
+                #expect(second.status == 200 && second.body.hasPrefix("a path=/two "), "\(second.status) \(second.body)")
+                #expect(a.accepted == 2 && a.requests == 2)
+                // A request with a body is not sent twice: the client gets 502, and the connection goes on.
+                let post = try await Self.exchange(client, "POST /three HTTP/1.1\r\nHost: web\r\nContent-Length: 1\r\n\r\nx")
+                #expect(post.status == 502, "\(post.status) \(post.body)")
+                #expect(a.accepted == 2 && a.requests == 2)
+                let fourth = try await Self.exchange(client, "GET /four HTTP/1.1\r\nHost: web\r\n\r\n")
+                #expect(fourth.status == 200 && fourth.body.hasPrefix("a path=/four "), "\(fourth.status) \(fourth.body)")
+                #expect(a.unproxied == 0)
+                await client.connection.close()
+                #expect(await eventually { manager.vServer("web")?.quota.totalInUse == 0 })
+            }
+        }
+
         @Test("pipelined requests are answered in order; Connection: close ends the connection after its response")
         func pipeliningAndClose() async throws {
             let a = try await RecordingHTTPService.start("a", delayFirstMilliseconds: 100)
@@ -353,7 +378,9 @@ struct HTTPAnswer {
 /// An HTTP/1.1 service on 127.0.0.1 built on NIOHTTP1: answers each request with
 /// `NAME path=PATH xff=X-FORWARDED-FOR received=BODY-BYTES ` and counts its connections and
 /// requests. `closeDelimited`: answers without a length and closes. `delayFirstMilliseconds`:
-/// holds its first response that long.
+/// holds its first response that long. `closeOnSecondRequest`: a connection answers its first
+/// request and closes, unanswered, when the head of the next one arrives (a keep-alive that
+/// ran out as the request went out).
 final class RecordingHTTPService: Sendable {
     /// What the connections' handlers count (shared with them from before the listener opens).
     final class Counters: Sendable {
@@ -386,7 +413,7 @@ final class RecordingHTTPService: Sendable {
     }
 
     static func start(_ name: String, closeDelimited: Bool = false, delayFirstMilliseconds: Int = 0,
-                      bigResponseBytes: Int = 0) async throws -> RecordingHTTPService {
+                      bigResponseBytes: Int = 0, closeOnSecondRequest: Bool = false) async throws -> RecordingHTTPService {
         let counters = Counters()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -400,7 +427,8 @@ final class RecordingHTTPService: Sendable {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     }
                     try channel.pipeline.syncOperations.addHandler(
-                        Responder(name: name, closeDelimited: closeDelimited, delayFirst: delayFirstMilliseconds, big: bigResponseBytes, counters: counters))
+                        Responder(name: name, closeDelimited: closeDelimited, delayFirst: delayFirstMilliseconds, big: bigResponseBytes,
+                                  closeOnSecond: closeOnSecondRequest, counters: counters))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -415,11 +443,15 @@ final class RecordingHTTPService: Sendable {
         let delayFirst: Int
         let counters: Counters
         let big: Int
+        let closeOnSecond: Bool
         private var head: HTTPRequestHead?
         private var received = 0
+        private var answered = 0
+        private var closing = false
 
-        init(name: String, closeDelimited: Bool, delayFirst: Int, big: Int, counters: Counters) {
+        init(name: String, closeDelimited: Bool, delayFirst: Int, big: Int, closeOnSecond: Bool, counters: Counters) {
             self.big = big
+            self.closeOnSecond = closeOnSecond
             self.name = name
             self.closeDelimited = closeDelimited
             self.delayFirst = delayFirst
@@ -427,14 +459,21 @@ final class RecordingHTTPService: Sendable {
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard !closing else { return }
             switch unwrapInboundIn(data) {
             case .head(let head):
+                if closeOnSecond && answered > 0 {
+                    closing = true
+                    context.close(promise: nil)
+                    return
+                }
                 self.head = head
                 received = 0
             case .body(let buffer):
                 received += buffer.readableBytes
             case .end:
                 counters.requests.wrappingAdd(1, ordering: .relaxed)
+                answered += 1
                 let head = self.head!
                 if head.uri == "/big" && big > 0 {
                     streamBig(context.channel)
