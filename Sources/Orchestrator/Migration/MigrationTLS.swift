@@ -50,17 +50,13 @@ package struct MigrationTLS: Sendable {
         }
     }
 
-    /// Runs `body` holding `<pki>/.lock` (flock: other processes and other threads of this one
-    /// wait; released if the process dies). Never nested.
+    /// Runs `body` holding `<pki>/.lock` (see `FileLock`). Never nested.
     private func locked<T>(_ body: () throws -> T) throws -> T {
-        let lock = open(pkiDirectory + "/.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard lock >= 0 else {
-            throw OrchestratorError.invalidArgument("cannot create \(pkiDirectory)/.lock: \(String(cString: strerror(errno)))")
+        do {
+            return try FileLock.withExclusive(pkiDirectory + "/.lock", body)
+        } catch let failure as FileLock.Failure {
+            throw OrchestratorError.invalidArgument(failure.description)
         }
-        defer { close(lock) }
-        while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
-        defer { flock(lock, LOCK_UN) }
-        return try body()
     }
 
     private func makeCA() throws {

@@ -35,19 +35,20 @@ public final class Store: Sendable {
         // a time: two commands started together on a new or older store otherwise both create
         // the same tables, and one fails ("table … already exists", "database is locked",
         // even "malformed"). The lock is held for milliseconds, released when the process dies.
-        let lock = open(path + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard lock >= 0 else {
-            throw StoreError.cannotOpen(path: path, reason: "cannot create \(path).lock: \(String(cString: strerror(errno)))")
-        }
-        defer { close(lock) }
-        while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
-        defer { flock(lock, LOCK_UN) }
         do {
-            db = try DatabasePool(path: path, configuration: config)
-        } catch {
-            throw StoreError.cannotOpen(path: path, reason: "\(error)")
+            db = try FileLock.withExclusive(path + ".lock") {
+                let pool: DatabasePool
+                do {
+                    pool = try DatabasePool(path: path, configuration: config)
+                } catch {
+                    throw StoreError.cannotOpen(path: path, reason: "\(error)")
+                }
+                try Self.migrator.migrate(pool)
+                return pool
+            }
+        } catch let failure as FileLock.Failure {
+            throw StoreError.cannotOpen(path: path, reason: failure.description)
         }
-        try Self.migrator.migrate(db)
         storeID = try db.read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'storeID'") } ?? "unknown"
     }
 
