@@ -43,7 +43,12 @@ struct TmsRunTests {
         func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
         #expect(await waitUntil { canConnect(portA) }, "vServer a never listened: \(logText())")
-        #expect(try roundTrip(port: portA, payload: "hello") == "hello")
+        do {
+            #expect(try roundTrip(port: portA, payload: "hello") == "hello")
+        } catch {
+            Issue.record("first relay through vServer a failed: \(error); tms log: \(logText())")
+            throw error
+        }
 
         // A connection that stays open across the reload that removes its vServer.
         let held = try TCPClient(port: portA)

@@ -9,6 +9,10 @@ import NIOSSL
 /// bound to the same address with SO_REUSEPORT so the kernel spreads new connections over the
 /// cores and each core accepts its own. A connection accepted on core `c` is routed with the
 /// table core `c` holds for the vServer's name at that moment.
+///
+/// The sockets listen from `bind` on but accept nothing until `startAccepting`: a client that
+/// connects before the routing table naming the vServer is published waits in the kernel's
+/// backlog instead of being accepted and refused.
 final class VServerListener: Sendable {
     let name: String
     let configured: HostPort
@@ -46,6 +50,7 @@ final class VServerListener: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(ChannelOptions.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
             .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.autoRead, value: false)
             .serverChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelOption(.autoRead, value: false)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -71,6 +76,11 @@ final class VServerListener: Sendable {
                     try channel.pipeline.syncOperations.addHandler(connection.clientHandler)
                 }
             }
+    }
+
+    /// Starts accepting on every core (once the table that routes the vServer is published).
+    func startAccepting() async throws {
+        for channel in channels { try await channel.setOption(.autoRead, value: true) }
     }
 
     /// Stops accepting (connections already accepted go on).

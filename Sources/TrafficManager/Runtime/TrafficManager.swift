@@ -477,7 +477,7 @@ public final class TrafficManager: Sendable {
         let generation = (old?.generation ?? 0) + 1
         let summary = ReloadSummary.diff(from: old?.config, to: config, generation: generation)
 
-        // 1. Listen where needed (nothing is routed there until the table is published).
+        // 1. Listen where needed (nothing is accepted there until the table is published).
         var listeners: [String: VServerListener] = [:]
         var opened: [VServerListener] = []
         do {
@@ -538,6 +538,7 @@ public final class TrafficManager: Sendable {
 
         // 3. Every core routes new connections with the new table; monitors follow it.
         try await dataPlane.publish(table)
+        for listener in opened { try await listener.startAccepting() }
         for vServer in table.vServers.values { vServer.deliverServedWaiters() }
         try await monitors.apply(table)
         try await applyMonitoring(config.monitoring)

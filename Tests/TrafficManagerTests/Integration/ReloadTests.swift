@@ -101,6 +101,29 @@ extension ProxyTests {
             }
         }
 
+        @Test("a client that connects while a reload adds its vServer is served, never accepted and refused")
+        func clientConnectingDuringReloadIsServed() async throws {
+            let echo = try await TestBackend.start(.echo)
+            try await withTrafficManager(Self.yaml(Self.vServer("a", echo))) { manager in
+                let port = try freeLoopbackPort()
+                // Five rounds: a client connects in a tight loop while b is added (its first
+                // connect that succeeds lands in the window between listen and publish, if there
+                // is one), then b is removed again.
+                for round in 0..<5 {
+                    let outcome = Locked<String?>(nil)
+                    let client = Thread {
+                        outcome.withLock { $0 = echoOnFirstConnect(port: port, payload: "round \(round)") }
+                    }
+                    client.start()
+                    try await Task.sleep(for: .milliseconds(5))
+                    try await manager.reload(TMSConfig.parse(Self.yaml(Self.vServer("a", echo) + Self.vServer("b", echo, port: port)), file: "x"))
+                    #expect(await eventually { outcome.withLock { $0 } != nil })
+                    #expect(outcome.withLock { $0 } == "round \(round)", "round \(round)")
+                    try await manager.reload(TMSConfig.parse(Self.yaml(Self.vServer("a", echo)), file: "x"))
+                }
+            }
+        }
+
         @Test("a file nested 5,000 levels deep is refused on reload and the configuration in force stays")
         func deepFileRefused() async throws {
             let echo = try await TestBackend.start(.echo)
@@ -127,5 +150,58 @@ extension ProxyTests {
             await expectQuotaReturnsToZero(manager)
             await manager.shutdown()
         }
+    }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+private func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in(host: "127.0.0.1", port: 0)
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard ok else { throw POSIXError(.EADDRINUSE) }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Connects to 127.0.0.1:`port` from 127.0.0.2 (so never to itself) until a connect succeeds
+/// (at most 10 s), sends `payload` on that connection and returns what comes back before the
+/// echo is complete or the connection ends ("refused" if nothing ever accepted).
+private func echoOnFirstConnect(port: Int, payload: String) -> String {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while ContinuousClock.now < deadline {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var source = sockaddr_in(host: "127.0.0.2", port: 0)
+        var target = sockaddr_in(host: "127.0.0.1", port: port)
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &source) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 } }
+        guard bound else { return "cannot bind 127.0.0.2: errno \(errno)" }
+        let connected = withUnsafePointer(to: &target) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) == 0 } }
+        guard connected else { continue }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let bytes = Array(payload.utf8)
+        guard send(fd, bytes, bytes.count, 0) == bytes.count else { return "send failed: errno \(errno)" }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while received.count < bytes.count {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { return "ended after \(received.count) bytes" }
+            received += buffer[0..<n]
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+    return "refused"
+}
+
+private extension sockaddr_in {
+    init(host: String, port: Int) {
+        self.init()
+        sin_family = sa_family_t(AF_INET)
+        sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, host, &sin_addr)
     }
 }
