@@ -1,12 +1,13 @@
 import NIOCore
-import NIOHTTP1
 
 /// One connection to a service, speaking HTTP/1.1 for the requests of HTTP sessions
 /// (`routing: request`). While a request uses it, it belongs to that session (`session`);
-/// between requests it waits in its core's `BackendPool`. Loop-bound: one core's loop.
+/// between requests it waits in its core's `BackendPool`. It reads the service's responses
+/// with `HTTP1Head` and `HTTP1BodyFramer` and hands the session the head and the body's bytes
+/// as they arrive. Loop-bound: one core's loop.
 final class HTTPBackend: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     let service: ServiceRuntime
     private weak var core: CoreRuntime?
@@ -17,6 +18,17 @@ final class HTTPBackend: ChannelInboundHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     private var isGone = false
 
+    // The response being read.
+    private var inbound: ByteBuffer?
+    private var toHEAD = false
+    /// How far the incomplete head in `inbound` has been searched for its end.
+    private var headScanned = 0
+    /// nil while the head is read.
+    private var framer: HTTP1BodyFramer?
+    private var passing = HTTP1Head.BodyPassing.asIs
+    /// Whether the connection may carry another request once this response has ended.
+    private var reusable = false
+
     init(service: ServiceRuntime, core: CoreRuntime) {
         self.service = service
         self.core = core
@@ -25,16 +37,20 @@ final class HTTPBackend: ChannelInboundHandler, RemovableChannelHandler {
     var isActive: Bool { context?.channel.isActive ?? false }
     var isWritable: Bool { context?.channel.isWritable ?? false }
 
-    func write(_ part: HTTPClientRequestPart) {
-        writing = true
-        context?.write(wrapOutboundOut(part), promise: nil)
-        writing = false
+    /// Sends a request's head (as written on by `HTTP1Head.writeRequest`) and expects its
+    /// response.
+    func send(head: ByteBuffer, toHEAD: Bool) {
+        self.toHEAD = toHEAD
+        framer = nil
+        inbound = nil
+        headScanned = 0
+        context?.write(wrapOutboundOut(head), promise: nil)
     }
 
-    /// Set when the request validator refused what was written (an error raised within the
-    /// write): the request itself is at fault, not the service.
-    private(set) var refusedRequest = false
-    private var writing = false
+    /// Sends request body bytes (framed as the client framed them).
+    func write(_ bytes: ByteBuffer) {
+        context?.write(wrapOutboundOut(bytes), promise: nil)
+    }
 
     func flush() { context?.flush() }
 
@@ -55,19 +71,77 @@ final class HTTPBackend: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        // A channel closed from within a write (the request validator refusing a head) may
-        // remove its handlers without a `channelInactive` reaching this one.
         gone()
         self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let session else {
+        guard session != nil else {
             // A pooled connection has nothing to say: one that speaks is not safe to reuse.
             context.close(promise: nil)
             return
         }
-        session.backendRead(unwrapInboundIn(data))
+        var buffer = unwrapInboundIn(data)
+        if var input = inbound, input.readableBytes > 0 {
+            inbound = nil
+            input.writeBuffer(&buffer)
+            inbound = input
+        } else {
+            inbound = buffer
+        }
+        do {
+            try readResponse()
+        } catch {
+            // A response that does not parse: the connection cannot be trusted with anything.
+            context.close(promise: nil)
+        }
+    }
+
+    /// Reads what `inbound` holds of the response: its head (and any 1xx before it), then its
+    /// body, handed to the session as it comes.
+    private func readResponse() throws(HTTP1Head.Failure) {
+        while let session, var input = inbound, input.readableBytes > 0 {
+            inbound = nil
+            guard var framer else {
+                guard let head = try HTTP1Head.parseResponse(&input, toHEAD: toHEAD, scanned: &headScanned) else {
+                    inbound = input
+                    return
+                }
+                inbound = input
+                if head.status == 101 { throw .malformed("a protocol switch that was not asked for") }
+                passing = session.backendHead(head)
+                if head.status >= 200 {
+                    reusable = head.keepAlive && head.framing != .untilClose
+                    self.framer = HTTP1BodyFramer(head.framing)
+                    if self.framer?.isDone == true { responseEnded() }
+                }
+                continue
+            }
+            let passing = passing
+            var ranges: [Range<Int>] = []
+            let (count, ended) = try input.withReadableBytes { (raw) throws(HTTP1Head.Failure) in
+                try framer.consume(raw) { range in if passing == .unchunk { ranges.append(range) } }
+            }
+            self.framer = framer
+            let consumed = input.readSlice(length: count)!
+            inbound = input
+            if passing == .unchunk {
+                for range in ranges where !range.isEmpty {
+                    session.backendBody(consumed.getSlice(at: consumed.readerIndex + range.lowerBound, length: range.count)!)
+                }
+            } else if count > 0 {
+                session.backendBody(consumed)
+            }
+            if ended { responseEnded() }
+        }
+    }
+
+    /// The response has ended: bytes after it make the connection unfit for another request.
+    private func responseEnded() {
+        framer = nil
+        let leftover = inbound?.readableBytes ?? 0
+        inbound = nil
+        session?.backendEnded(reusable: reusable && leftover == 0)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -80,8 +154,9 @@ final class HTTPBackend: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // The decoder in front has ended a response delimited by the close; nothing more comes.
         if case .inputClosed = event as? ChannelEvent {
+            // The service's end ends a response delimited by it; nothing more comes either way.
+            endResponseByClose()
             context.close(promise: nil)
             return
         }
@@ -89,8 +164,15 @@ final class HTTPBackend: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        endResponseByClose()
         gone()
         context.fireChannelInactive()
+    }
+
+    private func endResponseByClose() {
+        guard framer?.isUntilClose == true else { return }
+        reusable = false
+        responseEnded()
     }
 
     /// The connection ended: its session hears of it, or the pool forgets it. Idempotent.
@@ -106,7 +188,6 @@ final class HTTPBackend: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if writing { refusedRequest = true }
         context.close(promise: nil)
     }
 }

@@ -1,14 +1,14 @@
 import Glibc
 import NIOCore
-import NIOHTTP1
 import NIOSSL
 import TMSCore
 
 /// One client connection of an HTTP vServer routed per request (`routing: request`).
 ///
-/// NIOHTTP1 parses the client's requests (malformed ones get `400` from its error handler and
-/// reach no service; pipelined ones wait in its pipeline handler until the response before
-/// them has ended). Each request walks the backup chain — with `quotaCounts: requests` it holds
+/// `HTTP1Head` parses the client's requests straight from the bytes read (a malformed one gets
+/// `400`, reaches no service and ends the connection; a pipelined one waits, unread, until the
+/// response before it has ended) and `HTTP1BodyFramer` finds where each body ends. Each
+/// request walks the backup chain — with `quotaCounts: requests` it holds
 /// one use of the admitting vServer's quota until its response ends; with `connections` the
 /// connection holds one use from its first request on — and is balanced over that vServer's
 /// services on its own. Service connections come from the core's `BackendPool`, except for a
@@ -20,8 +20,23 @@ import TMSCore
 ///
 /// Loop-bound: lives on the event loop of the core that accepted it.
 final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveConnection {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// What the traffic manager answers itself.
+    enum Answer {
+        case found, badRequest, notImplemented, badGateway, unavailable
+
+        var statusLine: StaticString {
+            switch self {
+            case .found: "302 Found\r\n"
+            case .badRequest: "400 Bad Request\r\n"
+            case .notImplemented: "501 Not Implemented\r\n"
+            case .badGateway: "502 Bad Gateway\r\n"
+            case .unavailable: "503 Service Unavailable\r\n"
+            }
+        }
+    }
 
     private enum Phase {
         /// Between requests.
@@ -31,7 +46,7 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         /// The request goes to (and its response comes from) `backend`.
         case forwarding
         /// The traffic manager answers the request itself once it has been read.
-        case answering(HTTPResponseStatus)
+        case answering(Answer)
         case finished
     }
 
@@ -47,10 +62,21 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
     /// With `quotaCounts: connections`: the chain member that admitted the connection, and its use.
     private var connectionUse: (index: Int, lease: QuotaLease)?
 
+    // The client's bytes not yet taken (an incomplete head, a pipelined request).
+    private var inbound: ByteBuffer?
+    /// The body reader of the request in progress (nil: a head is read next).
+    private var requestFramer: HTTP1BodyFramer?
+
     // The request in progress.
-    private var head: HTTPRequestHead?
-    private var pending: [HTTPServerRequestPart] = []
+    private var head: HTTP1Head?
+    /// The client's HTTP minor version (of its latest request).
+    private var clientMinor = 1
+    /// Body bytes read before the request's service connection was open.
+    private var pending: [ByteBuffer] = []
+    private var pendingBytes = 0
     private var requestEnded = false
+    /// How the response's body goes to the client.
+    private var passing = HTTP1Head.BodyPassing.asIs
     private var keepAlive = true
     private var memberIndex = -1
     private var requestLease: QuotaLease?
@@ -62,7 +88,6 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
     private var backendReused = false
     private var resent = false
     private var responseStarted = false
-    private var serviceKeepsAlive = false
     private var redirect: String?
     /// The service that took the request, as the access log names it.
     private var servedBy: String?
@@ -80,7 +105,6 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
 
     /// The handlers of a client connection, in pipeline order after any TLS handler.
     func configure(_ channel: any Channel) throws {
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
         try channel.pipeline.syncOperations.addHandler(self)
         try channel.syncOptions?.setOption(.autoRead, value: true)
     }
@@ -110,22 +134,23 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         context.fireChannelInactive()
     }
 
-    /// The client closed its side: the connection ends now between requests, else after the
-    /// response to the request whose end was read (one cut short gets no answer).
+    /// The client closed its side: the connection ends now between requests, else once the
+    /// requests read to their end before it are answered (one cut short gets no answer).
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .inputClosed = event as? ChannelEvent {
-            keepAlive = false
+            inputClosed = true
             switch phase {
-            case .idle, .finished: context.close(promise: nil)
+            case .idle, .finished: closeAfterWrites()
             case .routing, .forwarding, .answering: if !requestEnded { context.close(promise: nil) }
             }
         }
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// The client has sent its FIN.
+    private var inputClosed = false
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A request that does not parse has been answered 400 by the error handler in front
-        // (its write already flushed); the connection ends either way.
         context.close(promise: nil)
     }
 
@@ -133,18 +158,110 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         let now = MonotonicTime.nanos()
         lastActivity = now
         if cycleStart == 0 { cycleStart = now }
-        let part = unwrapInboundIn(data)
-        switch part {
-        case .head(let head):
-            start(head, now: now)
-        case .body(let buffer):
-            bytesIn &+= buffer.readableBytes
-            counters?.bytesIn.add(buffer.readableBytes)
-            forward(part)
-        case .end:
-            requestEnded = true
-            forward(part)
+        var buffer = unwrapInboundIn(data)
+        if var input = inbound, input.readableBytes > 0 {
+            inbound = nil
+            input.writeBuffer(&buffer)
+            inbound = input
+        } else {
+            inbound = buffer
         }
+        readRequests()
+    }
+
+    /// Takes what `inbound` holds: a request's head (when no request is in progress), then
+    /// its body, forwarded as it comes. A pipelined request stays in `inbound` until the
+    /// response before it has ended.
+    private func readRequests() {
+        // Answering a request may start reading the next: one loop does it all (a client's
+        // pipelined requests never nest calls).
+        guard !readingRequests else { return }
+        readingRequests = true
+        defer { readingRequests = false }
+        while context != nil, var input = inbound, input.readableBytes > 0 {
+            inbound = nil
+            guard var framer = requestFramer else {
+                guard case .idle = phase else {
+                    inbound = input
+                    break
+                }
+                let head: HTTP1Head?
+                do throws(HTTP1Head.Failure) {
+                    head = try HTTP1Head.parseRequest(&input, scanned: &headScanned)
+                } catch {
+                    refuseMalformed(error == .unknownMethod ? .notImplemented : .badRequest)
+                    return
+                }
+                inbound = input
+                guard let head else { break }
+                requestFramer = HTTP1BodyFramer(head.framing)
+                start(head, now: MonotonicTime.nanos())
+                if requestFramer?.isDone == true { bodyEnded() }
+                continue
+            }
+            let consumed: (count: Int, ended: Bool)
+            do {
+                consumed = try input.withReadableBytes { (raw) throws(HTTP1Head.Failure) in try framer.consume(raw) { _ in } }
+            } catch {
+                refuseMalformed(.badRequest)
+                return
+            }
+            requestFramer = framer
+            let body = input.readSlice(length: consumed.count)!
+            inbound = input
+            if consumed.count > 0 {
+                bytesIn &+= consumed.count
+                counters?.bytesIn.add(consumed.count)
+                forward(body)
+            }
+            if consumed.ended { bodyEnded() }
+        }
+        // Between requests with the client's side closed: nothing more can come.
+        if inputClosed, case .idle = phase, requestFramer == nil {
+            closeAfterWrites()
+            return
+        }
+        updateReading()
+    }
+
+    /// Closes the client's connection once what was written to it has gone out.
+    private func closeAfterWrites() {
+        guard let context else { return }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    private var readingRequests = false
+    /// How far the incomplete head in `inbound` has been searched for its end.
+    private var headScanned = 0
+
+    /// The request's body has been read to its end (or it had none).
+    private func bodyEnded() {
+        requestFramer = nil
+        requestEnded = true
+        switch phase {
+        case .answering(let answer): sendAnswer(answer)
+        case .forwarding: backend?.flush()
+        case .idle, .routing, .finished: break
+        }
+    }
+
+    /// A request that does not parse: `answer` (400, or 501 for an unknown method) unless part
+    /// of it went to a service, and the connection ends.
+    private func refuseMalformed(_ answer: Answer) {
+        inbound = nil
+        requestFramer = nil
+        keepAlive = false
+        guard let context else { return }
+        if case .forwarding = phase {
+            // Part of the request went to a service: neither connection can be used again.
+            context.close(promise: nil)
+            return
+        }
+        if case .answering = phase {} else { releaseRequestUse(); serviceDone() }
+        phase = .answering(answer)
+        requestEnded = true
+        sendAnswer(answer)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -165,60 +282,53 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         cycleStart = 0
     }
 
-    /// A request part after its head: to the service, kept until its connection is open, or
-    /// (while the traffic manager answers) read and dropped.
-    private func forward(_ part: HTTPServerRequestPart) {
+    /// Request body bytes: to the service, kept until its connection is open, or (while the
+    /// traffic manager answers) dropped.
+    private func forward(_ body: ByteBuffer) {
         switch phase {
         case .forwarding:
-            guard let backend else { return }
-            backend.write(Self.toService(part))
-            if !backend.isWritable { setReading(false) }
+            backend?.write(body)
         case .routing:
-            pending.append(part)
-        case .answering(let status):
-            if requestEnded { sendAnswer(status) }
-        case .idle, .finished:
+            pending.append(body)
+            pendingBytes += body.readableBytes
+        case .answering, .idle, .finished:
             break
         }
     }
 
-    /// Whether a client may send `method` again without changing the outcome (RFC 9110 §9.2.2).
-    private static func idempotent(_ method: HTTPMethod) -> Bool {
-        switch method {
-        case .GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE: true
-        default: false
-        }
-    }
-
-    private static func toService(_ part: HTTPServerRequestPart) -> HTTPClientRequestPart {
-        switch part {
-        case .head(let head): return .head(head)
-        case .body(let buffer): return .body(.byteBuffer(buffer))
-        case .end(let trailers): return .end(trailers)
-        }
-    }
-
-    /// Whether the client's requests are read (paused while its service is not writable).
+    /// Whether the client's bytes are read: between requests, and while a request's body goes
+    /// on to a service that keeps up (or is held, up to 1 MiB, until its connection opens). A
+    /// request read to its end pauses reading until its response has ended (pipelining).
     private var reading = true
 
-    private func setReading(_ on: Bool) {
-        guard on != reading else { return }
-        reading = on
-        try? context?.channel.syncOptions?.setOption(.autoRead, value: on)
+    private func updateReading() {
+        let wanted: Bool
+        switch phase {
+        case .idle: wanted = !inputClosed
+        case .routing: wanted = requestFramer != nil && pendingBytes < 1 << 20
+        case .forwarding: wanted = requestFramer != nil && (backend?.isWritable ?? false)
+        case .answering: wanted = requestFramer != nil
+        case .finished: wanted = false
+        }
+        guard wanted != reading else { return }
+        reading = wanted
+        try? context?.channel.syncOptions?.setOption(.autoRead, value: wanted)
     }
 
     func backendBecameWritable() {
-        if case .forwarding = phase { setReading(true) }
+        if case .forwarding = phase { updateReading() }
     }
 
     // MARK: routing a request
 
-    private func start(_ head: HTTPRequestHead, now: UInt64) {
+    private func start(_ head: HTTP1Head, now: UInt64) {
         requests += 1
         self.head = head
+        clientMinor = head.minorVersion
         pending.removeAll(keepingCapacity: true)
+        pendingBytes = 0
         requestEnded = false
-        keepAlive = head.isKeepAlive
+        keepAlive = head.keepAlive
         tried = ServiceSet()
         resent = false
         responseStarted = false
@@ -233,7 +343,7 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
                 redirect = url
                 answer(.found)
             } else {
-                answer(.serviceUnavailable)
+                answer(.unavailable)
             }
             return
         }
@@ -272,7 +382,7 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
                 ?? state.balancer.pick(isUp: { services[$0].isUp }, excluding: tried,
                                        openConnections: { services[$0].openConnections }) else {
             releaseRequestUse()
-            answer(.serviceUnavailable)
+            answer(.unavailable)
             return
         }
         tried.insert(index)
@@ -309,7 +419,6 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
                     if let tls = service.tls {
                         try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil))
                     }
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
                     try channel.pipeline.syncOperations.addHandler(backend)
                     try channel.syncOptions?.setOption(.autoRead, value: true)
                 } catch {
@@ -337,7 +446,7 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
 
     /// The request's service connection is open: send what was read of the request.
     private func attach(_ backend: HTTPBackend) {
-        guard var head, let member else { return }
+        guard let head, let member else { return }
         backend.session = self
         self.backend = backend
         phase = .forwarding
@@ -347,61 +456,74 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
             servedBy = member === chain.primary ? name : member.config.name + "/" + name
         }
         // Hop by hop: the connection to the service stays open whatever the client's does.
-        for name in ["connection", "keep-alive", "proxy-connection"] { head.headers.remove(name: name) }
-        if let clientIP {
-            let previous = head.headers["x-forwarded-for"]
-            head.headers.remove(name: "x-forwarded-for")
-            head.headers.add(name: "X-Forwarded-For", value: (previous + [clientIP]).joined(separator: ", "))
-        }
-        head.version = .http1_1
-        // NIOHTTP1's request validator refuses to send a request-target or header that RFC 9112
-        // does not allow (the parser in front is more lenient): the connection closes, and the
-        // client gets 400 (see `backendClosed`).
-        backend.write(.head(head))
-        for part in pending { backend.write(Self.toService(part)) }
+        var out = context?.channel.allocator.buffer(capacity: head.bytes.readableBytes + 64) ?? ByteBuffer()
+        head.writeRequest(to: &out, clientIP: clientIP)
+        backend.send(head: out, toHEAD: head.isHEAD)
+        for part in pending { backend.write(part) }
         pending.removeAll(keepingCapacity: true)
+        pendingBytes = 0
         backend.flush()
         sentAt = MonotonicTime.nanos()
-        if !backend.isWritable { setReading(false) }
+        updateReading()
     }
 
     // MARK: the service's response
 
-    func backendRead(_ part: HTTPClientResponsePart) {
-        guard case .forwarding = phase, let context else { return }
+    /// The response's head (or an interim 1xx one) has arrived: written on to the client.
+    /// Returns how the body goes to the client.
+    func backendHead(_ response: HTTP1Head) -> HTTP1Head.BodyPassing {
+        guard case .forwarding = phase, let context else { return .asIs }
         let now = MonotonicTime.nanos()
         lastActivity = now
         if cycleStart == 0 { cycleStart = now }
-        let serviceCounters = member?.services[serviceIndex].counters[core.index]
-        switch part {
-        case .head(var response):
-            responseStarted = true
-            serviceKeepsAlive = response.isKeepAlive
-            serviceCounters?.firstByteTime.record(nanos: now &- sentAt)
-            for name in ["connection", "keep-alive"] { response.headers.remove(name: name) }
-            let clientVersion = head?.version ?? .http1_1
-            if clientVersion.minor == 0 {
-                // An HTTP/1.0 client reads a body without a length to the close.
-                if !response.headers.contains(name: "content-length") { keepAlive = false }
-                if keepAlive { response.headers.add(name: "Connection", value: "keep-alive") }
-            }
-            if !keepAlive { response.headers.add(name: "Connection", value: "close") }
-            response.version = clientVersion
-            context.write(wrapOutboundOut(.head(response)), promise: nil)
-        case .body(let buffer):
-            bytesOut &+= buffer.readableBytes
-            counters?.bytesOut.add(buffer.readableBytes)
-            serviceCounters?.bytesReceived.add(buffer.readableBytes)
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        case .end(let trailers):
-            // Done before the end is written: writing it may hand the next pipelined request in.
-            let close = !keepAlive
-            requestDone(reuse: serviceKeepsAlive && requestEnded)
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
-                if close { channel.close(promise: nil) }
-            }
+        if !responseStarted, serviceIndex >= 0, let member {
+            member.services[serviceIndex].counters[core.index].firstByteTime.record(nanos: now &- sentAt)
         }
+        responseStarted = true
+        var passing = HTTP1Head.BodyPassing.asIs
+        var keepAlive = self.keepAlive
+        if response.status >= 200 {
+            (passing, keepAlive) = response.passing(clientMinor: clientMinor, clientKeepAlive: keepAlive)
+            self.passing = passing
+            self.keepAlive = keepAlive
+        }
+        var out = context.channel.allocator.buffer(capacity: response.bytes.readableBytes + 48)
+        response.writeResponse(to: &out, clientMinor: clientMinor, passing: passing, keepAlive: keepAlive)
+        context.write(wrapOutboundOut(out), promise: nil)
+        return passing
+    }
+
+    /// Response body bytes (as `backendHead` said they would come): written on to the client.
+    func backendBody(_ bytes: ByteBuffer) {
+        guard case .forwarding = phase, let context else { return }
+        let count = bytes.readableBytes
+        bytesOut &+= count
+        counters?.bytesOut.add(count)
+        if serviceIndex >= 0, let member { member.services[serviceIndex].counters[core.index].bytesReceived.add(count) }
+        if passing == .chunk {
+            var size = context.channel.allocator.buffer(capacity: 18)
+            size.writeString(String(count, radix: 16))
+            size.writeStaticString("\r\n")
+            context.write(wrapOutboundOut(size), promise: nil)
+            context.write(wrapOutboundOut(bytes), promise: nil)
+            context.write(wrapOutboundOut(ByteBuffer(staticString: "\r\n")), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(bytes), promise: nil)
+        }
+    }
+
+    /// The response has ended.
+    func backendEnded(reusable: Bool) {
+        guard case .forwarding = phase, let context else { return }
+        if passing == .chunk { context.write(wrapOutboundOut(ByteBuffer(staticString: "0\r\n\r\n")), promise: nil) }
+        let close = !keepAlive
+        requestDone(reuse: reusable && requestEnded)
+        if close {
+            closeAfterWrites()
+            return
+        }
+        context.flush()
+        readRequests()
     }
 
     func backendReadComplete() {
@@ -418,22 +540,19 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         if responseStarted {
             // The response is cut: the client cannot tell, except by the connection's end.
             close()
-        } else if backendReused && !resent && !closed.refusedRequest && bytesIn == 0
-                    && Self.idempotent(head?.method ?? .POST) {
+        } else if backendReused && !resent && bytesIn == 0 && head?.isIdempotent == true {
             // A pooled connection the service closed as the request went out (its keep-alive
             // ran out): the request did not reach it. Sent again once, on a new connection to
             // the same service, as HAProxy and browsers do with idempotent requests.
             resent = true
             phase = .routing
             pending.removeAll(keepingCapacity: true)
-            if requestEnded { pending.append(.end(nil)) }
+            pendingBytes = 0
             openConnection(pooled: false)
         } else {
             serviceDone()
             releaseRequestUse()
-            // A request that cannot be sent on ends its connection, as one that does not parse.
-            if closed.refusedRequest { keepAlive = false }
-            answer(closed.refusedRequest ? .badRequest : .badGateway)
+            answer(.badGateway)
         }
     }
 
@@ -451,7 +570,7 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         releaseRequestUse()
         log(outcome: memberIndex > 0 ? .spilled : .served)
         phase = .idle
-        setReading(true)
+        updateReading()
     }
 
     /// The request no longer uses its service (counted by the balancer from the pick on).
@@ -471,28 +590,36 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
 
     // MARK: answering itself
 
-    /// Answers the request with `status` (and no body) once it has been read.
-    private func answer(_ status: HTTPResponseStatus) {
-        phase = .answering(status)
+    /// Answers the request with `answer` (and no body) once it has been read.
+    private func answer(_ answer: Answer) {
+        phase = .answering(answer)
         // A connection that holds no use of the quota is not kept once the chain is full.
         if connectionUse == nil && chain.primary.config.quotaCounts == .connections { keepAlive = false }
-        if requestEnded { sendAnswer(status) }
+        if requestEnded { sendAnswer(answer) }
+        updateReading()
     }
 
-    private func sendAnswer(_ status: HTTPResponseStatus) {
+    private func sendAnswer(_ answer: Answer) {
         guard let context else { return }
-        var headers = HTTPHeaders()
-        if let redirect, status == .found { headers.add(name: "Location", value: redirect) }
-        if status == .serviceUnavailable { headers.add(name: "Retry-After", value: "1") }
-        headers.add(name: "Content-Length", value: "0")
-        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
-        let close = !keepAlive
-        let channel = context.channel
-        log(outcome: status == .found ? .redirected : .refused)
+        var out = context.channel.allocator.buffer(capacity: 160)
+        out.writeStaticString(clientMinor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        out.writeStaticString(answer.statusLine)
+        if let redirect, answer == .found {
+            out.writeStaticString("Location: ")
+            out.writeString(redirect)
+            out.writeStaticString("\r\n")
+        }
+        if answer == .unavailable { out.writeStaticString("Retry-After: 1\r\n") }
+        out.writeStaticString(keepAlive ? "Content-Length: 0\r\nConnection: keep-alive\r\n\r\n" : "Content-Length: 0\r\nConnection: close\r\n\r\n")
+        // A request that did not parse is not one to log.
+        if answer != .badRequest && answer != .notImplemented { log(outcome: answer == .found ? .redirected : .refused) }
         phase = .idle
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head?.version ?? .http1_1, status: status, headers: headers))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-            if close { channel.close(promise: nil) }
+        context.write(wrapOutboundOut(out), promise: nil)
+        if keepAlive {
+            context.flush()
+            readRequests()
+        } else {
+            closeAfterWrites()
         }
     }
 
