@@ -158,7 +158,10 @@ import Testing
            let monitor = tasks.first(where: { $0["name"] as? String == "monitor/check" }),
            let current = monitor["current"] as? [String: Double] {
             print("ElasticTaskOffload: offloaded monitor task at \(current["connectionsPerSecond"] ?? -1) probes/s")
-            #expect((current["connectionsPerSecond"] ?? 0) > 20, "\(current)")
+            // Nominally 40 probes/s (39 here on a quiet host); the line that matters is the one
+            // below which the task would come back: the threshold less the hysteresis band,
+            // 20 × 0.8. A busy host slows the guest's probes (18/s seen once in a CI run).
+            #expect((current["connectionsPerSecond"] ?? 0) > 16, "\(current)")
         } else {
             Issue.record("no monitor task in the usage report: \(usage.stdout.prefix(1500))")
         }
