@@ -296,18 +296,21 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         }
     }
 
-    /// Whether the client's bytes are read: between requests, and while a request's body goes
-    /// on to a service that keeps up (or is held, up to 1 MiB, until its connection opens). A
-    /// request read to its end pauses reading until its response has ended (pipelining).
+    /// Whether the client's bytes are read: between requests, while a request's body goes on to
+    /// a service that keeps up (or is held, up to 1 MiB, until its connection opens), and while
+    /// a response is awaited as long as less than 64 KiB of what follows (pipelined requests)
+    /// waits unread. Interest in reading is left on across a client's requests, not turned off
+    /// and on for each (each change is an epoll_ctl).
     private var reading = true
 
     private func updateReading() {
         let wanted: Bool
+        let waitingLittle = !inputClosed && (inbound?.readableBytes ?? 0) < 64 << 10
         switch phase {
         case .idle: wanted = !inputClosed
-        case .routing: wanted = requestFramer != nil && pendingBytes < 1 << 20
-        case .forwarding: wanted = requestFramer != nil && (backend?.isWritable ?? false)
-        case .answering: wanted = requestFramer != nil
+        case .routing: wanted = requestFramer != nil ? pendingBytes < 1 << 20 : waitingLittle
+        case .forwarding: wanted = requestFramer != nil ? (backend?.isWritable ?? false) : waitingLittle
+        case .answering: wanted = requestFramer != nil || waitingLittle
         case .finished: wanted = false
         }
         guard wanted != reading else { return }
