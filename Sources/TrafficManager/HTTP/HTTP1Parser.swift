@@ -614,3 +614,17 @@ extension ByteBuffer {
         return try result.get()
     }
 }
+
+extension Optional where Wrapped == ByteBuffer {
+    /// Appends `bytes` to the bytes held (taking `bytes` itself when none are): what a
+    /// connection has read and not yet taken.
+    mutating func append(_ bytes: inout ByteBuffer) {
+        if var held = self, held.readableBytes > 0 {
+            self = nil
+            held.writeBuffer(&bytes)
+            self = held
+        } else {
+            self = bytes
+        }
+    }
+}

@@ -82,13 +82,7 @@ final class HTTPBackend: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         var buffer = unwrapInboundIn(data)
-        if var input = inbound, input.readableBytes > 0 {
-            inbound = nil
-            input.writeBuffer(&buffer)
-            inbound = input
-        } else {
-            inbound = buffer
-        }
+        inbound.append(&buffer)
         do {
             try readResponse()
         } catch {

@@ -159,13 +159,7 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         lastActivity = now
         if cycleStart == 0 { cycleStart = now }
         var buffer = unwrapInboundIn(data)
-        if var input = inbound, input.readableBytes > 0 {
-            inbound = nil
-            input.writeBuffer(&buffer)
-            inbound = input
-        } else {
-            inbound = buffer
-        }
+        inbound.append(&buffer)
         readRequests()
     }
 

@@ -10,18 +10,6 @@ import Testing
 /// pipelined requests sent with the client's FIN.
 extension ProxyTests {
     @Suite struct HTTPFraming {
-        static func yaml(port: Int) -> String {
-            """
-            admin: { enabled: false }
-            vServers:
-              - name: web
-                bind: 127.0.0.1:0
-                mode: http
-                routing: request
-                services: [{ name: raw, address: 127.0.0.1, port: \(port), capacity: 100 }]
-            """
-        }
-
         /// Sends `request` on a new connection with a FIN after it; everything that came back.
         static func exchange(_ address: HostPort, _ request: String) async throws -> String {
             let client = try await TestConnection.connect(to: address)
@@ -41,7 +29,7 @@ extension ProxyTests {
                 "/switch": "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n",
                 "/twice": "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
             ])
-            try await withTrafficManager(Self.yaml(port: service.port)) { manager in
+            try await withTrafficManager(PerRequest.yaml(services: [("raw", service.port)])) { manager in
                 let address = try #require(manager.listeningAddress(of: "web"))
                 // Chunked to an HTTP/1.1 client: as it came.
                 let chunked11 = try await Self.exchange(address, "GET /chunked HTTP/1.1\r\nHost: w\r\n\r\n")

@@ -14,6 +14,11 @@ import TMSCore
 extension ProxyTests {
     @Suite struct PerRequest {
         static func yaml(_ services: [RecordingHTTPService], extra: String = "", quotaCounts: String = "connections") -> String {
+            yaml(services: services.map { ($0.name, $0.port) }, extra: extra, quotaCounts: quotaCounts)
+        }
+
+        /// One `routing: request` vServer `web` over the services (name, port) on 127.0.0.1.
+        static func yaml(services: [(name: String, port: Int)], extra: String = "", quotaCounts: String = "connections") -> String {
             """
             admin: { enabled: false }
             vServers:
@@ -155,13 +160,7 @@ extension ProxyTests {
                 for round in 0..<300 {
                     var bytes = seeds[Int(random.next() % UInt64(seeds.count))]
                     for _ in 0..<(round < seeds.count ? 0 : Int(random.next() % 4)) {
-                        let at = Int(random.next() % UInt64(bytes.count))
-                        switch random.next() % 4 {
-                        case 0: bytes[at] = alphabet[Int(random.next() % UInt64(alphabet.count))]
-                        case 1: bytes.insert(alphabet[Int(random.next() % UInt64(alphabet.count))], at: at)
-                        case 2: if bytes.count > 1 { bytes.remove(at: at) }
-                        default: bytes[at] = UInt8(truncatingIfNeeded: random.next())
-                        }
+                        mutate(&bytes, alphabet: alphabet, random: &random)
                     }
                     let client = try await TestConnection.connect(to: address)
                     try await client.send(bytes)

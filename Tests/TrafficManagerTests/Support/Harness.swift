@@ -80,3 +80,15 @@ func freshTokenFile() -> String {
 func adminToken(_ file: String) throws -> String {
     try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
 }
+
+/// One seeded mutation of `bytes` (a fuzz step): a byte replaced from `alphabet`, one inserted,
+/// one removed, or a byte replaced by any value.
+func mutate(_ bytes: inout [UInt8], alphabet: [UInt8], random: inout SplitMix) {
+    let at = Int(random.next() % UInt64(bytes.count))
+    switch random.next() % 4 {
+    case 0: bytes[at] = alphabet[Int(random.next() % UInt64(alphabet.count))]
+    case 1: bytes.insert(alphabet[Int(random.next() % UInt64(alphabet.count))], at: at)
+    case 2: if bytes.count > 1 { bytes.remove(at: at) }
+    default: bytes[at] = UInt8(truncatingIfNeeded: random.next())
+    }
+}

@@ -216,13 +216,7 @@ import Testing
         for round in 0..<5_000 {
             var bytes = seeds[round % seeds.count]
             for _ in 0..<Int(1 + random.next() % 4) {
-                let at = Int(random.next() % UInt64(bytes.count))
-                switch random.next() % 4 {
-                case 0: bytes[at] = alphabet[Int(random.next() % UInt64(alphabet.count))]
-                case 1: bytes.insert(alphabet[Int(random.next() % UInt64(alphabet.count))], at: at)
-                case 2: if bytes.count > 1 { bytes.remove(at: at) }
-                default: bytes[at] = UInt8(truncatingIfNeeded: random.next())
-                }
+                mutate(&bytes, alphabet: alphabet, random: &random)
             }
             let whole = Self.read(bytes, split: bytes.count)
             let split = Self.read(bytes, split: 1)
