@@ -43,8 +43,9 @@ struct HTTP1Head {
 
     /// The head's bytes, from the start line to the empty line that ends it (included).
     let bytes: ByteBuffer
-    /// The header lines (offsets into `bytes`, without their CRLF) and what each is.
-    private(set) var lines: [(range: Range<Int>, kind: Kind)] = []
+    /// The header lines (offsets into `bytes`, without their CRLF), their values (white space
+    /// around them left out) and what each is.
+    private(set) var lines: [(range: Range<Int>, value: Range<Int>, kind: Kind)] = []
     /// The start line's end (offset into `bytes`, before its CRLF).
     private(set) var startLineEnd = 0
     /// 0 or 1 (HTTP/1.0 or HTTP/1.1).
@@ -168,7 +169,7 @@ struct HTTP1Head {
                 case .other, .hopByHop:
                     break
                 }
-                lines.append((lineStart..<lineEnd, kind))
+                lines.append((lineStart..<lineEnd, value, kind))
             }
             lineStart = lineEnd + 2
             lineNumber += 1
@@ -273,12 +274,9 @@ struct HTTP1Head {
             throw .malformed(raw[start] == UInt8(ascii: " ") || raw[start] == UInt8(ascii: "\t") ? "a folded header line" : "a bad header name")
         }
         let kind = self.kind(UnsafeRawBufferPointer(rebasing: raw[start..<index]))
-        index += 1
-        while index < end && (raw[index] == UInt8(ascii: " ") || raw[index] == UInt8(ascii: "\t")) { index += 1 }
-        var valueEnd = end
-        while valueEnd > index && (raw[valueEnd - 1] == UInt8(ascii: " ") || raw[valueEnd - 1] == UInt8(ascii: "\t")) { valueEnd -= 1 }
-        for position in index..<valueEnd where !isValueByte(raw[position]) { throw .malformed("a bad header value") }
-        return (kind, index..<valueEnd)
+        let value = trimmed(raw, index + 1..<end)
+        for position in value where !isValueByte(raw[position]) { throw .malformed("a bad header value") }
+        return (kind, value)
     }
 
     private static func kind(_ name: UnsafeRawBufferPointer) -> Kind {
@@ -321,10 +319,8 @@ struct HTTP1Head {
 
     /// Whether the last coding of a Transfer-Encoding list is exactly `chunked`.
     private static func lastCodingIsChunked(_ raw: UnsafeRawBufferPointer, _ value: Range<Int>) -> Bool {
-        var start = value.lowerBound
-        if let comma = value.last(where: { raw[$0] == UInt8(ascii: ",") }) { start = comma + 1 }
-        while start < value.upperBound && (raw[start] == UInt8(ascii: " ") || raw[start] == UInt8(ascii: "\t")) { start += 1 }
-        return equalsLowercased(UnsafeRawBufferPointer(rebasing: raw[start..<value.upperBound]), "chunked")
+        let last = value.last(where: { raw[$0] == UInt8(ascii: ",") }).map { $0 + 1 } ?? value.lowerBound
+        return equalsLowercased(UnsafeRawBufferPointer(rebasing: raw[trimmed(raw, last..<value.upperBound)]), "chunked")
     }
 
     private enum ConnectionToken { case close, keepAlive, other }
@@ -334,10 +330,7 @@ struct HTTP1Head {
         while start < value.upperBound {
             var end = start
             while end < value.upperBound && raw[end] != UInt8(ascii: ",") { end += 1 }
-            var (from, to) = (start, end)
-            while from < to && (raw[from] == UInt8(ascii: " ") || raw[from] == UInt8(ascii: "\t")) { from += 1 }
-            while to > from && (raw[to - 1] == UInt8(ascii: " ") || raw[to - 1] == UInt8(ascii: "\t")) { to -= 1 }
-            let token = UnsafeRawBufferPointer(rebasing: raw[from..<to])
+            let token = UnsafeRawBufferPointer(rebasing: raw[trimmed(raw, start..<end)])
             body(equalsLowercased(token, "close") ? .close : equalsLowercased(token, "keep-alive") ? .keepAlive : .other)
             start = end + 1
         }
@@ -385,10 +378,8 @@ struct HTTP1Head {
             }
             if let clientIP {
                 out.writeStaticString("X-Forwarded-For: ")
-                for line in lines where line.kind == .forwardedFor {
-                    let value = Self.value(raw, line.range)
-                    guard !value.isEmpty else { continue }
-                    out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[value]))
+                for line in lines where line.kind == .forwardedFor && !line.value.isEmpty {
+                    out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[line.value]))
                     out.writeStaticString(", ")
                 }
                 out.writeString(clientIP)
@@ -448,15 +439,12 @@ struct HTTP1Head {
         out.writeStaticString("\r\n")
     }
 
-    /// The value's range within a header line (white space around it left out).
-    private static func value(_ raw: UnsafeRawBufferPointer, _ line: Range<Int>) -> Range<Int> {
-        var index = line.lowerBound
-        while raw[index] != UInt8(ascii: ":") { index += 1 }
-        index += 1
-        while index < line.upperBound && (raw[index] == UInt8(ascii: " ") || raw[index] == UInt8(ascii: "\t")) { index += 1 }
-        var end = line.upperBound
-        while end > index && (raw[end - 1] == UInt8(ascii: " ") || raw[end - 1] == UInt8(ascii: "\t")) { end -= 1 }
-        return index..<end
+    /// `range` without the spaces and tabs at its ends (RFC 9110's OWS).
+    private static func trimmed(_ raw: UnsafeRawBufferPointer, _ range: Range<Int>) -> Range<Int> {
+        var (start, end) = (range.lowerBound, range.upperBound)
+        while start < end && (raw[start] == UInt8(ascii: " ") || raw[start] == UInt8(ascii: "\t")) { start += 1 }
+        while end > start && (raw[end - 1] == UInt8(ascii: " ") || raw[end - 1] == UInt8(ascii: "\t")) { end -= 1 }
+        return start..<end
     }
 }
 

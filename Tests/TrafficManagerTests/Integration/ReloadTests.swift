@@ -105,7 +105,7 @@ extension ProxyTests {
         func clientConnectingDuringReloadIsServed() async throws {
             let echo = try await TestBackend.start(.echo)
             try await withTrafficManager(Self.yaml(Self.vServer("a", echo))) { manager in
-                let port = try freeLoopbackPort()
+                let port = freeLoopbackPort()
                 // Five rounds: a client connects in a tight loop while b is added (its first
                 // connect that succeeds lands in the window between listen and publish, if there
                 // is one), then b is removed again.
@@ -151,19 +151,6 @@ extension ProxyTests {
             await manager.shutdown()
         }
     }
-}
-
-/// A port on 127.0.0.1 that was free a moment ago.
-private func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in(host: "127.0.0.1", port: 0)
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard ok else { throw POSIXError(.EADDRINUSE) }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// Connects to 127.0.0.1:`port` from 127.0.0.2 (so never to itself) until a connect succeeds

@@ -11,18 +11,6 @@ extension ProxyTests {
     /// which relays to an echo backend. Only a client with a certificate of the CA gets through,
     /// and only to a service whose certificate names the address connected to.
     @Suite struct TLS {
-        static func freePort() -> Int {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-            return Int(UInt16(bigEndian: addr.sin_port))
-        }
-
         @Test("relay through a TLS hop; a foreign client certificate, a misnamed service and a plaintext client get nothing")
         func relayAndRefusals() async throws {
             let pki = try TestPKI()
@@ -32,7 +20,7 @@ extension ProxyTests {
             try pki.issue("tm", ips: [])
             try pki.issue("intruder", ips: [], by: "rogue-ca")
             let echo = try await TestBackend.start(.echo)
-            let (secure, secure2) = (Self.freePort(), Self.freePort())
+            let (secure, secure2) = (freeLoopbackPort(), freeLoopbackPort())
             let yaml = """
                 admin: { enabled: false }
                 vServers:
@@ -180,7 +168,7 @@ extension ProxyTests.TLS {
         try pki.issue("tm", ips: [])
         try pki.issue("misnamed", ips: ["127.0.0.9"])
         let web = try await TestBackend.start(.http(status: 200, delay: .zero))
-        let (secure, secure2) = (Self.freePort(), Self.freePort())
+        let (secure, secure2) = (freeLoopbackPort(), freeLoopbackPort())
         let yaml = """
             admin: { enabled: false }
             monitors:
@@ -234,7 +222,7 @@ extension ProxyTests.TLS {
         defer { pki.remove() }
         try pki.issue("server", ips: ["127.0.0.1"])
         try pki.issue("tm", ips: [])
-        let (secure, dead) = (Self.freePort(), Self.freePort())
+        let (secure, dead) = (freeLoopbackPort(), freeLoopbackPort())
         let yaml = """
             admin: { enabled: false }
             monitors:
@@ -266,7 +254,7 @@ extension ProxyTests.TLS {
         defer { pki.remove() }
         try pki.issue("server", ips: ["127.0.0.1"])
         try pki.issue("tm", ips: [])
-        let (secure, dead) = (Self.freePort(), Self.freePort())
+        let (secure, dead) = (freeLoopbackPort(), freeLoopbackPort())
         let yaml = """
             admin: { enabled: false }
             vServers:
