@@ -81,6 +81,17 @@ import Testing
         }
     }
 
+    /// The CVM's serial console (its last 20 kB) and the first line of it that says the guest's
+    /// kernel crashed, if one does. See `trafficFollowsTheBackupCVMWhenItMigrates` for why a
+    /// guest may crash after a TCG live migration here.
+    static func guestCrash(_ cli: CLIHarness, cvm: String) -> (console: String, crash: Substring?) {
+        let console = (try? cli.run("console", cvm, "--bytes", "20000").stdout) ?? ""
+        let crash = console.split(separator: "\n").first {
+            ["Kernel panic", "BUG:", "Oops:", "general protection fault", "kernel BUG"].contains(where: $0.contains)
+        }
+        return (console, crash)
+    }
+
     static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
@@ -425,10 +436,7 @@ import Testing
         // change, which the guest runs too). Not the orchestrator's doing, and not
         // something it can repair: then the checks below are a known, intermittent issue,
         // reported with the guest's own words; any other failure fails the test.
-        let console = (try? cli.run("console", "mover", "--bytes", "20000").stdout) ?? ""
-        let guestCrash = console.split(separator: "\n").first {
-            ["Kernel panic", "BUG:", "Oops:", "general protection fault", "kernel BUG"].contains(where: $0.contains)
-        }
+        let (console, guestCrash) = Self.guestCrash(cli, cvm: "mover")
         if let guestCrash {
             print("CVMBackupTests: the guest's kernel crashed after a move (TCG live migration): \(guestCrash.suffix(160))")
         }
