@@ -84,11 +84,13 @@ let package = Package(
         ], swiftSettings: strict),
         // membarrier(2) and a compiler barrier: the quota's core-local fast path.
         .systemLibrary(name: "CTMSFence"),
+        // epoll and eventfd: the data plane's raw sockets below NIO.
+        .systemLibrary(name: "CTMSPoll"),
 
         // The traffic manager's data plane: SwiftNIO proxy, health monitors, usage monitors,
         // admin endpoint. Builds on TMSCore's pools; no libvirt.
         .target(name: "TrafficManager", dependencies: [
-            "TMSCore", "UsageModel", "ConfigFile", "CZlib", "CVMProtocol",
+            "TMSCore", "UsageModel", "ConfigFile", "CZlib", "CVMProtocol", "CTMSPoll",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

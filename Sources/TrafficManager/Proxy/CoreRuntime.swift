@@ -8,6 +8,8 @@ final class CoreRuntime {
     let index: Int
     let loop: any EventLoop
     unowned let dataPlane: DataPlane
+    /// The core's raw sockets (plain TCP vServers), handled on this loop.
+    let poller: CorePoller
     var table: RoutingTable?
     var connections = ConnectionRegistry()
     /// Connections waiting in a vServer's queue, by ticket.
@@ -22,10 +24,11 @@ final class CoreRuntime {
 
     static let sweepInterval = TimeAmount.milliseconds(100)
 
-    init(index: Int, loop: any EventLoop, dataPlane: DataPlane) {
+    init(index: Int, loop: any EventLoop, dataPlane: DataPlane, poller: CorePoller) {
         self.index = index
         self.loop = loop
         self.dataPlane = dataPlane
+        self.poller = poller
     }
 
     func startSweeping() {

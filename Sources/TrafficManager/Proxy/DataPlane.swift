@@ -26,7 +26,9 @@ final class DataPlane: Sendable {
         for (index, loop) in loops.enumerated() {
             let box = cores[index]
             try await loop.submit { [self] in
-                let core = CoreRuntime(index: index, loop: loop, dataPlane: self)
+                let poller = try CorePoller(loop: loop)
+                poller.start()
+                let core = CoreRuntime(index: index, loop: loop, dataPlane: self, poller: poller)
                 core.accessLog = accessLog
                 box.value = core
                 core.startSweeping()
@@ -83,6 +85,9 @@ final class DataPlane: Sendable {
             // vServers that reference this data plane.
             try? await loop.submit {
                 box.value?.stopSweeping()
+                // Whatever is still open closes now (its raw sockets are the core's to close).
+                for connection in box.value?.connections.all ?? [] { connection.close() }
+                box.value?.poller.stop()
                 box.value = nil
             }.get()
         }

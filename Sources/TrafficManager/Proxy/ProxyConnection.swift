@@ -8,10 +8,14 @@ import TMSCore
 /// quota of its core, connects it to a service (trying the next one when one refuses), relays
 /// it, and on its end releases its quota — exactly once, through its `QuotaLease`.
 ///
+/// The routing and accounting are here; how bytes move is a subclass's: `ChannelConnection`
+/// (NIO channels: TLS, HTTP answers) or `PolledConnection` (plain TCP on the core's poll set).
+/// A subclass overrides the transport hooks below and reports back with `serviceConnected`,
+/// `serviceFailed`, `relayed`, `busy` and `finish`.
+///
 /// Loop-bound: lives on the event loop of the core that accepted it. `finish()` is the single
-/// end of every path (called by the client handler's `channelInactive` and `handlerRemoved`,
-/// whichever comes first; idempotent).
-final class ProxyConnection: LiveConnection {
+/// end of every path (idempotent).
+class ProxyConnection: LiveConnection {
     enum Phase: Equatable {
         case accepted
         case waiting(ticket: UInt64)
@@ -23,12 +27,8 @@ final class ProxyConnection: LiveConnection {
     }
 
     let core: CoreRuntime
-    let frontend: any Channel
     let chain: RouteChain
     private(set) var phase: Phase = .accepted
-    private(set) var clientHandler: RelayHandler!
-    private var serviceHandler: RelayHandler?
-    private var backend: (any Channel)?
     /// The vServer of the chain that admitted the connection, and the use it holds.
     private var member: VServerRuntime?
     private var memberState: CoreVServerState?
@@ -38,7 +38,7 @@ final class ProxyConnection: LiveConnection {
     private var position = 0
     private var walkStart = 0
     private var tried = ServiceSet()
-    private var serviceIndex = -1
+    private(set) var serviceIndex = -1
     private var slot = -1
     private(set) var lastActivity: UInt64
     // For the access log: what happened to the connection.
@@ -54,14 +54,30 @@ final class ProxyConnection: LiveConnection {
     private var serviceCounters: CoreServiceCounters?
     private var serviceClock: UInt64 = 0
 
-    init(core: CoreRuntime, frontend: any Channel, chain: RouteChain) {
+    init(core: CoreRuntime, chain: RouteChain) {
         self.core = core
-        self.frontend = frontend
         self.chain = chain
         lastActivity = MonotonicTime.nanos()
         acceptedAt = lastActivity
-        clientHandler = RelayHandler(side: .client, connection: self)
     }
+
+    // MARK: transport (overridden by the subclass)
+
+    /// The client's address.
+    var clientAddress: SocketAddress? { nil }
+
+    /// Opens a connection to `address` (a service of `member`) and reports back with
+    /// `serviceConnected()` or `serviceFailed()`.
+    func openService(_ address: SocketAddress, of member: VServerRuntime, index: Int) {}
+
+    /// Closes the client's side (and with it the service's, once relayed).
+    func closeClient() {}
+
+    /// Answers an HTTP client from the traffic manager; the quota is already given back.
+    func answer(_ response: EndOfChainResponse) { closeClient() }
+
+    /// The connection ended: close a service connection that was opened but not relayed.
+    func dropService() {}
 
     // MARK: routing
 
@@ -81,7 +97,7 @@ final class ProxyConnection: LiveConnection {
         counters?.busyNanos.add(Int(truncatingIfNeeded: MonotonicTime.nanos() &- began))
     }
 
-    private var clientKey: String? { frontend.remoteAddress?.ipAddress }
+    private lazy var clientKey: String? = clientAddress?.ipAddress
 
     /// Walks the chain from walk position `first` (see `RoutePlanner`).
     private func route(from first: Int) {
@@ -184,25 +200,23 @@ final class ProxyConnection: LiveConnection {
         serviceIndex = index
         serviceCounters = services[index].counters[core.index]
         serviceClock = MonotonicTime.nanos()
-        memberState.bootstrap.connect(to: services[index].address).assumeIsolated().whenComplete { [self] result in
-            switch result {
-            case .success(let channel):
-                connected(channel)
-            case .failure:
-                guard phase == .connecting else { return }
-                counters?.connectFailures.add(1)
-                serviceCounters?.connectFailures.add(1)
-                serviceClosed()
-                connectNext()
-            }
-        }
+        openService(services[index].address, of: member, index: index)
     }
 
-    private func connected(_ channel: any Channel) {
-        guard phase == .connecting else {
-            channel.close(promise: nil)
-            return
-        }
+    /// The connect to the current service failed (refused, timed out, its TLS handshake could
+    /// not start): on to the next one.
+    func serviceFailed() {
+        guard phase == .connecting else { return }
+        counters?.connectFailures.add(1)
+        serviceCounters?.connectFailures.add(1)
+        serviceClosed()
+        connectNext()
+    }
+
+    /// The current service is connected: the relay starts. Returns false when the connection
+    /// ended meanwhile (the caller closes what it opened).
+    func serviceConnected() -> Bool {
+        guard phase == .connecting else { return false }
         member?.stick(client: clientKey, to: serviceIndex)
         if let serviceCounters {
             let now = MonotonicTime.nanos()
@@ -210,36 +224,13 @@ final class ProxyConnection: LiveConnection {
             serviceCounters.connectTime.record(nanos: now &- serviceClock)
             serviceClock = now
         }
-        let handler = RelayHandler(side: .service, connection: self)
-        do {
-            if serviceIndex >= 0, let member, let tls = member.services[serviceIndex].tls {
-                // The handshake runs as the relay starts; the service's certificate must name
-                // the address connected to (checked against the channel's remote address).
-                try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil))
-                handler.awaitingHandshake = true
-                let timeout = TimeAmount.nanoseconds(member.config.connectTimeout.totalNanoseconds)
-                channel.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
-                    if handler.awaitingHandshake { channel.close(promise: nil) }
-                }
-            }
-            try channel.pipeline.syncOperations.addHandler(handler)
-        } catch {
-            channel.close(promise: nil)
-            counters?.connectFailures.add(1)
-            serviceCounters?.connectFailures.add(1)
-            serviceClosed()
-            connectNext()
-            return
-        }
-        backend = channel
-        serviceHandler = handler
         phase = .relaying
         if core.accessLog != nil, serviceIndex >= 0, let member {
             let name = member.services[serviceIndex].config.name
             servedBy = member === chain.primary ? name : member.config.name + "/" + name
             timedOut = false
         }
-        RelayHandler.link(clientHandler, handler)
+        return true
     }
 
     /// The connection to the current service ended (or never opened): uncount it.
@@ -253,22 +244,13 @@ final class ProxyConnection: LiveConnection {
 
     // MARK: answering HTTP clients
 
-    /// Answers an HTTP client from the traffic manager (302 or 503) once its request is read.
-    /// No service will be used: a quota admitted is given back now. What the client sent
-    /// before is replayed into the responder from just in front of it (behind a TLS handler,
-    /// which must not see plaintext again).
+    /// Answers an HTTP client from the traffic manager (302 or 503). No service will be used:
+    /// a quota admitted is given back now.
     private func respond(_ response: EndOfChainResponse) {
         phase = .responding
         self.response = response
         if let lease, let member { core.release(lease, of: member) }
-        do {
-            let point = ReplayPoint()
-            try frontend.pipeline.syncOperations.addHandlers(
-                [point] + EndOfChainResponder.handlers(response), position: .before(clientHandler))
-            clientHandler.replayEarlyInput(from: try frontend.pipeline.syncOperations.context(handler: point))
-        } catch {
-            close()
-        }
+        answer(response)
     }
 
     // MARK: accounting
@@ -315,7 +297,7 @@ final class ProxyConnection: LiveConnection {
     /// a TLS client's close may wait for its close_notify (NIOSSL's shutdown timeout).
     func close() {
         if let lease, let member { core.release(lease, of: member) }
-        frontend.close(promise: nil)
+        closeClient()
     }
 
     /// The end of the connection, whatever ended it. Idempotent.
@@ -331,11 +313,9 @@ final class ProxyConnection: LiveConnection {
         }
         if let lease, let member { core.release(lease, of: member) }
         serviceClosed()
-        if serviceHandler == nil { backend?.close(promise: nil) }
+        dropService()
         if lease != nil { counters?.closed.add(1) }
         if slot >= 0 { core.connections.remove(slot: slot) }
-        serviceHandler = nil
-        backend = nil
         waitingFor = nil
         if let accessLog = core.accessLog { accessLog.record(record(endedIn: previous), core: core.index) }
     }
@@ -353,7 +333,7 @@ final class ProxyConnection: LiveConnection {
         }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        let client = frontend.remoteAddress.map { address in
+        let client = clientAddress.map { address in
             let ip = address.ipAddress ?? "?"
             return (ip.contains(":") ? "[\(ip)]" : ip) + ":\(address.port ?? 0)"
         } ?? "-"

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CTMSPoll
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -10,27 +11,54 @@ import NIOSSL
 /// cores and each core accepts its own. A connection accepted on core `c` is routed with the
 /// table core `c` holds for the vServer's name at that moment.
 ///
-/// The sockets listen from `bind` on but accept nothing until `startAccepting`: a client that
-/// connects before the routing table naming the vServer is published waits in the kernel's
-/// backlog instead of being accepted and refused.
+/// A plain TCP vServer (no TLS on its listener) listens on raw sockets in each core's poll set
+/// (`PolledAcceptor`), and its connections are relayed below NIO (`PolledConnection`); any
+/// other listens through NIO channels. The sockets listen from `bind` on but accept nothing
+/// until `startAccepting`: a client that connects before the routing table naming the vServer
+/// is published waits in the kernel's backlog instead of being accepted and refused.
 final class VServerListener: Sendable {
     let name: String
     let configured: HostPort
     /// The address actually bound (the port chosen by the kernel when 0 was configured).
     let bound: HostPort
-    private let channels: [any Channel]
+    /// Whether the sockets are raw ones in the cores' poll sets.
+    var isPolled: Bool { if case .polled = sockets { true } else { false } }
+    private let sockets: Sockets
+    private let dataPlane: DataPlane
 
-    private init(name: String, configured: HostPort, bound: HostPort, channels: [any Channel]) {
+    private enum Sockets {
+        case channels([any Channel])
+        /// A descriptor per core.
+        case polled([Int32])
+    }
+
+    private init(name: String, configured: HostPort, bound: HostPort, sockets: Sockets, dataPlane: DataPlane) {
         self.name = name
         self.configured = configured
         self.bound = bound
-        self.channels = channels
+        self.sockets = sockets
+        self.dataPlane = dataPlane
     }
 
     /// Binds `address` on every core. With port 0, core 0 picks a port and the others join it.
-    static func bind(name: String, address: HostPort, dataPlane: DataPlane) async throws -> VServerListener {
-        var channels: [any Channel] = []
+    static func bind(name: String, address: HostPort, polled: Bool, dataPlane: DataPlane) async throws -> VServerListener {
         var port = address.port
+        if polled {
+            var fds: [Int32] = []
+            do {
+                for _ in dataPlane.loops {
+                    let fd = try listen(on: SocketAddress(ipAddress: address.host, port: port))
+                    fds.append(fd)
+                    if port == 0 { port = try boundPort(of: fd) }
+                }
+            } catch {
+                for fd in fds { Glibc.close(fd) }
+                throw error
+            }
+            return VServerListener(name: name, configured: address, bound: HostPort(host: address.host, port: port),
+                                   sockets: .polled(fds), dataPlane: dataPlane)
+        }
+        var channels: [any Channel] = []
         do {
             for (index, loop) in dataPlane.loops.enumerated() {
                 let target = try SocketAddress(ipAddress: address.host, port: port)
@@ -42,7 +70,8 @@ final class VServerListener: Sendable {
             for channel in channels { try? await channel.close() }
             throw error
         }
-        return VServerListener(name: name, configured: address, bound: HostPort(host: address.host, port: port), channels: channels)
+        return VServerListener(name: name, configured: address, bound: HostPort(host: address.host, port: port),
+                               sockets: .channels(channels), dataPlane: dataPlane)
     }
 
     private static func bootstrap(name: String, loop: any EventLoop, core: NIOLoopBoundBox<CoreRuntime?>) -> ServerBootstrap {
@@ -55,37 +84,94 @@ final class VServerListener: Sendable {
             .childChannelOption(.autoRead, value: false)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // A vServer removed by a reload may still accept a connection or two
-                    // before its sockets close: those are refused.
-                    guard let runtime = core.value, let chain = runtime.table?.chains[name] else {
-                        throw ListenerError.vServerRemoved(name)
-                    }
-                    if chain.mode == .http && chain.primary.config.routing == .request {
-                        if let tls = chain.primary.tls {
-                            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
-                        }
-                        try HTTPSession(core: runtime, chain: chain).configure(channel)
-                        return
-                    }
-                    let connection = ProxyConnection(core: runtime, frontend: channel, chain: chain)
-                    if let tls = chain.primary.tls {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
-                        connection.clientHandler.routeAfterHandshake = true
-                    }
-                    try channel.pipeline.syncOperations.addHandler(connection.clientHandler)
-                }
+                channel.eventLoop.makeCompletedFuture { try initialize(channel, name: name, core: core.value) }
             }
+    }
+
+    /// Sets up an accepted client's channel: an HTTP session (per-request routing) or a relayed
+    /// connection, behind the listener's TLS if any.
+    static func initialize(_ channel: any Channel, name: String, core runtime: CoreRuntime?) throws {
+        // A vServer removed by a reload may still accept a connection or two before its
+        // sockets close: those are refused.
+        guard let runtime, let chain = runtime.table?.chains[name] else {
+            throw ListenerError.vServerRemoved(name)
+        }
+        if chain.mode == .http && chain.primary.config.routing == .request {
+            if let tls = chain.primary.tls {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+            }
+            try HTTPSession(core: runtime, chain: chain).configure(channel)
+            return
+        }
+        let connection = ChannelConnection(core: runtime, frontend: channel, chain: chain)
+        if let tls = chain.primary.tls {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+            connection.clientHandler.routeAfterHandshake = true
+        }
+        try channel.pipeline.syncOperations.addHandler(connection.clientHandler)
+    }
+
+    /// A listening raw socket (non-blocking, SO_REUSEPORT, TCP_NODELAY inherited by accepted ones).
+    private static func listen(on address: SocketAddress) throws -> Int32 {
+        let fd = socket(Int32(address.protocol.rawValue), Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw PollError(call: "socket", errno: errno) }
+        var one: Int32 = 1
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        guard setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, size) == 0,
+              setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, size) == 0,
+              setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, size) == 0,
+              address.withSockAddr({ Glibc.bind(fd, $0, socklen_t($1)) }) == 0,
+              Glibc.listen(fd, 4096) == 0 else {
+            let error = PollError(call: "bind \(address)", errno: errno)
+            Glibc.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    private static func boundPort(of fd: Int32) throws -> Int {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard result == 0, let port = storage.socketAddress?.port else { throw PollError(call: "getsockname", errno: errno) }
+        return port
     }
 
     /// Starts accepting on every core (once the table that routes the vServer is published).
     func startAccepting() async throws {
-        for channel in channels { try await channel.setOption(.autoRead, value: true) }
+        switch sockets {
+        case .channels(let channels):
+            for channel in channels { try await channel.setOption(.autoRead, value: true) }
+        case .polled(let fds):
+            for (index, fd) in fds.enumerated() {
+                let box = dataPlane.cores[index]
+                let name = name
+                try await dataPlane.loops[index].submit {
+                    guard let core = box.value else { return }
+                    try PolledAcceptor(name: name, fd: fd, core: core).start()
+                }.get()
+            }
+        }
     }
 
     /// Stops accepting (connections already accepted go on).
     func close() async {
-        for channel in channels { try? await channel.close() }
+        switch sockets {
+        case .channels(let channels):
+            for channel in channels { try? await channel.close() }
+        case .polled(let fds):
+            for (index, fd) in fds.enumerated() {
+                let box = dataPlane.cores[index]
+                let closed = try? await dataPlane.loops[index].submit {
+                    box.value?.poller.unregister(fd)
+                    Glibc.close(fd)
+                }.get()
+                // The data plane stopped already: nothing watches the socket any more.
+                if closed == nil { Glibc.close(fd) }
+            }
+        }
     }
 }
 

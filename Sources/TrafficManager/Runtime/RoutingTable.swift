@@ -7,6 +7,16 @@ public struct RouteChain: Sendable {
     public let endAction: EndOfChainAction
     /// The primary's mode (the protocol the client speaks).
     public let mode: VServerConfig.Mode
+    /// Whether the chain's connections need NIO channels: HTTP, or TLS on the primary's
+    /// listener or toward any service of the chain. Plain TCP chains are relayed on raw sockets.
+    let needsChannels: Bool
+
+    init(members: [VServerRuntime], endAction: EndOfChainAction, mode: VServerConfig.Mode) {
+        self.members = members
+        self.endAction = endAction
+        self.mode = mode
+        needsChannels = mode != .tcp || members[0].tls != nil || members.contains { $0.services.contains { $0.tls != nil } }
+    }
 
     public var primary: VServerRuntime { members[0] }
 }

@@ -483,12 +483,15 @@ public final class TrafficManager: Sendable {
         do {
             for vServer in config.vServers {
                 guard let bind = vServer.bind else { continue }
-                if let existing = oldListeners[vServer.name], existing.configured == bind {
+                // Plain TCP listens on raw sockets (see `VServerListener`).
+                let polled = vServer.mode == .tcp && vServer.tls == nil
+                if let existing = oldListeners[vServer.name], existing.configured == bind, existing.isPolled == polled {
                     listeners[vServer.name] = existing
                     continue
                 }
                 do {
-                    let listener = try await VServerListener.bind(name: vServer.name, address: bind, dataPlane: dataPlane)
+                    let listener = try await VServerListener.bind(name: vServer.name, address: bind, polled: polled,
+                                                                        dataPlane: dataPlane)
                     opened.append(listener)
                     listeners[vServer.name] = listener
                 } catch {
