@@ -4,18 +4,16 @@ import NIOCore
 /// (`routing: request`). While a request uses it, it belongs to that session (`session`);
 /// between requests it waits in its core's `BackendPool`. It reads the service's responses
 /// with `HTTP1Head` and `HTTP1BodyFramer` and hands the session the head and the body's bytes
-/// as they arrive. Loop-bound: one core's loop.
-final class HTTPBackend: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
+/// as they arrive. Its socket is a `ByteStream` (raw, or a channel for a service with TLS).
+/// Loop-bound: one core's loop.
+final class HTTPBackend: ByteStreamDelegate {
     let service: ServiceRuntime
     private weak var core: CoreRuntime?
     /// The session whose request uses this connection (nil while pooled).
     var session: HTTPSession?
     /// When it went back to the pool (monotonic ns).
     var idleSince: UInt64 = 0
-    private var context: ChannelHandlerContext?
+    private var stream: (any ByteStream)?
     private var isGone = false
 
     // The response being read.
@@ -34,8 +32,12 @@ final class HTTPBackend: ChannelInboundHandler, RemovableChannelHandler {
         self.core = core
     }
 
-    var isActive: Bool { context?.channel.isActive ?? false }
-    var isWritable: Bool { context?.channel.isWritable ?? false }
+    var isActive: Bool { stream?.isActive ?? false }
+    var isWritable: Bool { stream?.isWritable ?? false }
+
+    func attach(_ stream: any ByteStream) {
+        self.stream = stream
+    }
 
     /// Sends a request's head (as written on by `HTTP1Head.writeRequest`) and expects its
     /// response.
@@ -44,50 +46,37 @@ final class HTTPBackend: ChannelInboundHandler, RemovableChannelHandler {
         framer = nil
         inbound = nil
         headScanned = 0
-        context?.write(wrapOutboundOut(head), promise: nil)
+        stream?.write(head)
     }
 
     /// Sends request body bytes (framed as the client framed them).
     func write(_ bytes: ByteBuffer) {
-        context?.write(wrapOutboundOut(bytes), promise: nil)
+        stream?.write(bytes)
     }
 
-    func flush() { context?.flush() }
+    func flush() { stream?.flush() }
 
-    func close() { context?.close(promise: nil) }
+    func close() { stream?.close() }
 
     /// Pauses or resumes reading the service's response (the client reads slower than the
     /// service sends).
     func setReading(_ on: Bool) {
-        guard on != reading else { return }
-        reading = on
-        try? context?.channel.syncOptions?.setOption(.autoRead, value: on)
+        stream?.setReading(on)
     }
 
-    private var reading = true
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        gone()
-        self.context = nil
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    func streamRead(_ bytes: ByteBuffer) {
         guard session != nil else {
             // A pooled connection has nothing to say: one that speaks is not safe to reuse.
-            context.close(promise: nil)
+            stream?.close()
             return
         }
-        var buffer = unwrapInboundIn(data)
+        var buffer = bytes
         inbound.append(&buffer)
         do {
             try readResponse()
         } catch {
             // A response that does not parse: the connection cannot be trusted with anything.
-            context.close(promise: nil)
+            stream?.close()
         }
     }
 
@@ -138,29 +127,24 @@ final class HTTPBackend: ChannelInboundHandler, RemovableChannelHandler {
         session?.backendEnded(reusable: reusable && leftover == 0)
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
+    func streamReadComplete() {
         session?.backendReadComplete()
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { session?.backendBecameWritable() }
-        context.fireChannelWritabilityChanged()
+    func streamWritable() {
+        session?.backendBecameWritable()
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .inputClosed = event as? ChannelEvent {
-            // The service's end ends a response delimited by it; nothing more comes either way.
-            endResponseByClose()
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
+    /// The service's end ends a response delimited by it; nothing more comes either way.
+    func streamInputClosed() {
+        endResponseByClose()
+        stream?.close()
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    func streamClosed() {
         endResponseByClose()
         gone()
-        context.fireChannelInactive()
+        stream = nil
     }
 
     private func endResponseByClose() {
@@ -179,10 +163,6 @@ final class HTTPBackend: ChannelInboundHandler, RemovableChannelHandler {
         } else {
             core?.backendPool.remove(self)
         }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
     }
 }
 

@@ -18,11 +18,12 @@ import TMSCore
 /// body and of an idempotent method whose pooled connection the service closed before answering
 /// goes out once more on a new connection.
 ///
+/// The client's socket is a `ByteStream`: a raw one on the core's poll set, or a NIO channel
+/// behind the listener's TLS. So is each service connection (`HTTPBackend`): raw, or a channel
+/// for a service with TLS.
+///
 /// Loop-bound: lives on the event loop of the core that accepted it.
-final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveConnection {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
+final class HTTPSession: ByteStreamDelegate, LiveConnection {
     /// What the traffic manager answers itself.
     enum Answer {
         case found, badRequest, notImplemented, badGateway, unavailable
@@ -52,7 +53,7 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
 
     let core: CoreRuntime
     let chain: RouteChain
-    private var context: ChannelHandlerContext?
+    private var stream: (any ByteStream)?
     private var slot = -1
     private var phase = Phase.idle
     private var lastActivity: UInt64
@@ -83,6 +84,10 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
     private var tried = ServiceSet()
     private var serviceIndex = -1
     private var backend: HTTPBackend?
+    /// A raw service connection being opened, since when (monotonic ns) and for how long.
+    private var connecting: PolledStream?
+    private var connectStarted: UInt64 = 0
+    private var connectTimeout: UInt64 = 0
     /// Whether `backend` came from the pool (and the request was already sent again once on a
     /// new connection after a pooled one closed under it).
     private var backendReused = false
@@ -103,20 +108,25 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         lastActivity = MonotonicTime.nanos()
     }
 
-    /// The handlers of a client connection, in pipeline order after any TLS handler.
+    /// The handlers of a client's channel, in pipeline order after any TLS handler.
     func configure(_ channel: any Channel) throws {
-        try channel.pipeline.syncOperations.addHandler(self)
+        let stream = ChannelStream(delegate: self)
+        try channel.pipeline.syncOperations.addHandler(stream)
         try channel.syncOptions?.setOption(.autoRead, value: true)
+        attach(stream)
     }
+
+    static let allocator = ByteBufferAllocator()
 
     private var member: VServerRuntime? { memberIndex >= 0 ? chain.members[memberIndex] : nil }
     private var counters: CoreTaskCounters? { member?.usage.cells[core.index] }
 
     // MARK: the client's side
 
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-        if let remote = context.channel.remoteAddress {
+    /// Starts the session on the client's stream.
+    func attach(_ stream: any ByteStream) {
+        self.stream = stream
+        if let remote = stream.remoteAddress {
             clientIP = remote.ipAddress
             let ip = clientIP ?? "?"
             clientText = (ip.contains(":") ? "[\(ip)]" : ip) + ":\(remote.port ?? 0)"
@@ -124,41 +134,29 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         slot = core.connections.insert(self)
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    func streamClosed() {
         finish()
-        self.context = nil
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        finish()
-        context.fireChannelInactive()
+        stream = nil
     }
 
     /// The client closed its side: the connection ends now between requests, else once the
     /// requests read to their end before it are answered (one cut short gets no answer).
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .inputClosed = event as? ChannelEvent {
-            inputClosed = true
-            switch phase {
-            case .idle, .finished: closeAfterWrites()
-            case .routing, .forwarding, .answering: if !requestEnded { context.close(promise: nil) }
-            }
+    func streamInputClosed() {
+        inputClosed = true
+        switch phase {
+        case .idle, .finished: closeAfterWrites()
+        case .routing, .forwarding, .answering: if !requestEnded { stream?.close() }
         }
-        context.fireUserInboundEventTriggered(event)
     }
 
     /// The client has sent its FIN.
     private var inputClosed = false
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    func streamRead(_ bytes: ByteBuffer) {
         let now = MonotonicTime.nanos()
         lastActivity = now
         if cycleStart == 0 { cycleStart = now }
-        var buffer = unwrapInboundIn(data)
+        var buffer = bytes
         inbound.append(&buffer)
         readRequests()
     }
@@ -172,7 +170,7 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         guard !readingRequests else { return }
         readingRequests = true
         defer { readingRequests = false }
-        while context != nil, var input = inbound, input.readableBytes > 0 {
+        while stream != nil, var input = inbound, input.readableBytes > 0 {
             inbound = nil
             guard var framer = requestFramer else {
                 guard case .idle = phase else {
@@ -220,9 +218,7 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
 
     /// Closes the client's connection once what was written to it has gone out.
     private func closeAfterWrites() {
-        guard let context else { return }
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in channel.close(promise: nil) }
+        stream?.closeAfterWrites()
     }
 
     private var readingRequests = false
@@ -246,10 +242,10 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         inbound = nil
         requestFramer = nil
         keepAlive = false
-        guard let context else { return }
+        guard let stream else { return }
         if case .forwarding = phase {
             // Part of the request went to a service: neither connection can be used again.
-            context.close(promise: nil)
+            stream.close()
             return
         }
         if case .answering = phase {} else { releaseRequestUse(); serviceDone() }
@@ -258,14 +254,13 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         sendAnswer(answer)
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
+    func streamReadComplete() {
         backend?.flush()
         endCycle()
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { backend?.setReading(true) }
-        context.fireChannelWritabilityChanged()
+    func streamWritable() {
+        backend?.setReading(true)
     }
 
     private func endCycle() {
@@ -309,7 +304,7 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         }
         guard wanted != reading else { return }
         reading = wanted
-        try? context?.channel.syncOptions?.setOption(.autoRead, value: wanted)
+        stream?.setReading(wanted)
     }
 
     func backendBecameWritable() {
@@ -403,6 +398,26 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         backendReused = false
         let request = requests
         let clock = MonotonicTime.nanos()
+        let counters = service.counters[core.index]
+        guard let tls = service.tls else {
+            // A service without TLS: a raw socket on the core's poll set.
+            connecting = PolledStream.connect(to: service.address, poller: core.poller) { [self] connected in
+                guard let stream = connecting else { return }
+                connecting = nil
+                guard case .routing = phase, requests == request else { return stream.close() }
+                guard connected else { return connectFailed(counters) }
+                let backend = HTTPBackend(service: service, core: core)
+                stream.attach(backend)
+                backend.attach(stream)
+                counters.connections.add(1)
+                counters.connectTime.record(nanos: MonotonicTime.nanos() &- clock)
+                attach(backend)
+            }
+            guard connecting != nil else { return connectFailed(counters) }
+            connectStarted = clock
+            connectTimeout = UInt64(member.config.connectTimeout.totalNanoseconds)
+            return
+        }
         state.bootstrap.connect(to: service.address).assumeIsolated().whenComplete { [self] result in
             switch result {
             case .success(let channel):
@@ -410,14 +425,13 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
                     channel.close(promise: nil)
                     return
                 }
-                let counters = service.counters[core.index]
                 let backend = HTTPBackend(service: service, core: core)
                 do {
-                    if let tls = service.tls {
-                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil))
-                    }
-                    try channel.pipeline.syncOperations.addHandler(backend)
+                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil))
+                    let stream = ChannelStream(delegate: backend)
+                    try channel.pipeline.syncOperations.addHandler(stream)
                     try channel.syncOptions?.setOption(.autoRead, value: true)
+                    backend.attach(stream)
                 } catch {
                     channel.close(promise: nil)
                     connectFailed(counters)
@@ -429,7 +443,7 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
                 attach(backend)
             case .failure:
                 guard case .routing = phase, requests == request else { return }
-                connectFailed(service.counters[core.index])
+                connectFailed(counters)
             }
         }
     }
@@ -453,7 +467,7 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
             servedBy = member === chain.primary ? name : member.config.name + "/" + name
         }
         // Hop by hop: the connection to the service stays open whatever the client's does.
-        var out = context?.channel.allocator.buffer(capacity: head.bytes.readableBytes + 64) ?? ByteBuffer()
+        var out = Self.allocator.buffer(capacity: head.bytes.readableBytes + 64)
         head.writeRequest(to: &out, clientIP: clientIP)
         backend.send(head: out, toHEAD: head.isHEAD)
         for part in pending { backend.write(part) }
@@ -469,7 +483,7 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
     /// The response's head (or an interim 1xx one) has arrived: written on to the client.
     /// Returns how the body goes to the client.
     func backendHead(_ response: HTTP1Head) -> HTTP1Head.BodyPassing {
-        guard case .forwarding = phase, let context else { return .asIs }
+        guard case .forwarding = phase, let stream else { return .asIs }
         let now = MonotonicTime.nanos()
         lastActivity = now
         if cycleStart == 0 { cycleStart = now }
@@ -484,49 +498,49 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
             self.passing = passing
             self.keepAlive = keepAlive
         }
-        var out = context.channel.allocator.buffer(capacity: response.bytes.readableBytes + 48)
+        var out = Self.allocator.buffer(capacity: response.bytes.readableBytes + 48)
         response.writeResponse(to: &out, clientMinor: clientMinor, passing: passing, keepAlive: keepAlive)
-        context.write(wrapOutboundOut(out), promise: nil)
+        stream.write(out)
         return passing
     }
 
     /// Response body bytes (as `backendHead` said they would come): written on to the client.
     func backendBody(_ bytes: ByteBuffer) {
-        guard case .forwarding = phase, let context else { return }
+        guard case .forwarding = phase, let stream else { return }
         let count = bytes.readableBytes
         bytesOut &+= count
         counters?.bytesOut.add(count)
         if serviceIndex >= 0, let member { member.services[serviceIndex].counters[core.index].bytesReceived.add(count) }
         if passing == .chunk {
-            var size = context.channel.allocator.buffer(capacity: 18)
+            var size = Self.allocator.buffer(capacity: 18)
             size.writeString(String(count, radix: 16))
             size.writeStaticString("\r\n")
-            context.write(wrapOutboundOut(size), promise: nil)
-            context.write(wrapOutboundOut(bytes), promise: nil)
-            context.write(wrapOutboundOut(ByteBuffer(staticString: "\r\n")), promise: nil)
+            stream.write(size)
+            stream.write(bytes)
+            stream.write(ByteBuffer(staticString: "\r\n"))
         } else {
-            context.write(wrapOutboundOut(bytes), promise: nil)
+            stream.write(bytes)
         }
     }
 
     /// The response has ended.
     func backendEnded(reusable: Bool) {
-        guard case .forwarding = phase, let context else { return }
-        if passing == .chunk { context.write(wrapOutboundOut(ByteBuffer(staticString: "0\r\n\r\n")), promise: nil) }
+        guard case .forwarding = phase, let stream else { return }
+        if passing == .chunk { stream.write(ByteBuffer(staticString: "0\r\n\r\n")) }
         let close = !keepAlive
         requestDone(reuse: reusable && requestEnded)
         if close {
             closeAfterWrites()
             return
         }
-        context.flush()
+        stream.flush()
         readRequests()
     }
 
     func backendReadComplete() {
-        guard let context else { return }
-        context.flush()
-        if !context.channel.isWritable { backend?.setReading(false) }
+        guard let stream else { return }
+        stream.flush()
+        if !stream.isWritable { backend?.setReading(false) }
         endCycle()
     }
 
@@ -597,8 +611,8 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
     }
 
     private func sendAnswer(_ answer: Answer) {
-        guard let context else { return }
-        var out = context.channel.allocator.buffer(capacity: 160)
+        guard let stream else { return }
+        var out = Self.allocator.buffer(capacity: 160)
         out.writeStaticString(clientMinor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
         out.writeStaticString(answer.statusLine)
         if let redirect, answer == .found {
@@ -611,9 +625,9 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
         // A request that did not parse is not one to log.
         if answer != .badRequest && answer != .notImplemented { log(outcome: answer == .found ? .redirected : .refused) }
         phase = .idle
-        context.write(wrapOutboundOut(out), promise: nil)
+        stream.write(out)
         if keepAlive {
-            context.flush()
+            stream.flush()
             readRequests()
         } else {
             closeAfterWrites()
@@ -622,12 +636,19 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
 
     // MARK: ending
 
+    /// Whether the sweep closes the session; a raw service connection that is not open after
+    /// the vServer's connect timeout fails here first (the next service is tried).
     func shouldClose(now: UInt64, closeAllDeadline: UInt64?) -> Bool {
-        (member ?? chain.primary).closeReason(now: now, lastActivity: lastActivity, closeAllDeadline: closeAllDeadline) != nil
+        if let connecting, now &- connectStarted >= connectTimeout, serviceIndex >= 0, let member {
+            self.connecting = nil
+            connecting.abandon()
+            connectFailed(member.services[serviceIndex].counters[core.index])
+        }
+        return (member ?? chain.primary).closeReason(now: now, lastActivity: lastActivity, closeAllDeadline: closeAllDeadline) != nil
     }
 
     func close() {
-        context?.close(promise: nil)
+        stream?.close()
     }
 
     /// The end of the client connection, whatever ended it. Idempotent.
@@ -640,6 +661,8 @@ final class HTTPSession: ChannelInboundHandler, RemovableChannelHandler, LiveCon
             backend.close()
             self.backend = nil
         }
+        connecting?.abandon()
+        connecting = nil
         serviceDone()
         releaseRequestUse()
         if let connectionUse {

@@ -6,9 +6,11 @@ import NIOCore
 import NIOPosix
 
 /// Accepts a vServer's connections from one core's listening raw socket (see
-/// `VServerListener`): a plain TCP chain's connection is relayed on the core's poll set
-/// (`PolledConnection`); one whose chain needs a channel (a service with TLS, or the vServer
-/// became another kind since the socket was bound) is handed to NIO on the same loop.
+/// `VServerListener`): an HTTP client routed per request gets an `HTTPSession` on a raw
+/// `PolledStream`; a plain TCP chain's connection is relayed on the core's poll set
+/// (`PolledConnection`); one whose chain needs a channel (a service with TLS behind a TCP
+/// vServer, or a vServer that became another kind since the socket was bound) is handed to NIO
+/// on the same loop.
 ///
 /// Loop-bound. Edge-triggered: it accepts until the backlog is empty, at most `batch` at a time
 /// before letting the loop do other work; out of descriptors, it tries again 100 ms later.
@@ -68,6 +70,12 @@ final class PolledAcceptor: PollHandler {
         // sockets close: those are refused.
         guard let chain = core.table?.chains[name] else {
             Glibc.close(client)
+            return
+        }
+        if chain.mode == .http && chain.primary.config.routing == .request && chain.primary.tls == nil {
+            let session = HTTPSession(core: core, chain: chain)
+            guard let stream = PolledStream(accepted: client, peer: peer.socketAddress, poller: core.poller, delegate: session) else { return }
+            session.attach(stream)
             return
         }
         guard chain.needsChannels else {

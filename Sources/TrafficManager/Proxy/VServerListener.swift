@@ -11,9 +11,10 @@ import NIOSSL
 /// cores and each core accepts its own. A connection accepted on core `c` is routed with the
 /// table core `c` holds for the vServer's name at that moment.
 ///
-/// A plain TCP vServer (no TLS on its listener) listens on raw sockets in each core's poll set
-/// (`PolledAcceptor`), and its connections are relayed below NIO (`PolledConnection`); any
-/// other listens through NIO channels. The sockets listen from `bind` on but accept nothing
+/// A vServer without TLS on its listener, TCP or HTTP routed per request, listens on raw
+/// sockets in each core's poll set (`PolledAcceptor`), and its connections are served below NIO
+/// (`PolledConnection`, or an `HTTPSession` on a `PolledStream`); any other listens through NIO
+/// channels. The sockets listen from `bind` on but accept nothing
 /// until `startAccepting`: a client that connects before the routing table naming the vServer
 /// is published waits in the kernel's backlog instead of being accepted and refused.
 final class VServerListener: Sendable {

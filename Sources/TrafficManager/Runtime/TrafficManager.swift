@@ -483,8 +483,8 @@ public final class TrafficManager: Sendable {
         do {
             for vServer in config.vServers {
                 guard let bind = vServer.bind else { continue }
-                // Plain TCP listens on raw sockets (see `VServerListener`).
-                let polled = vServer.mode == .tcp && vServer.tls == nil
+                // Without TLS, TCP and per-request HTTP listen on raw sockets (see `VServerListener`).
+                let polled = vServer.tls == nil && (vServer.mode == .tcp || vServer.routing == .request)
                 if let existing = oldListeners[vServer.name], existing.configured == bind, existing.isPolled == polled {
                     listeners[vServer.name] = existing
                     continue
