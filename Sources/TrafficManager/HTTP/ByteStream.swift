@@ -16,6 +16,8 @@ protocol ByteStream: AnyObject {
     /// Flushes, and closes once everything queued has been written.
     func closeAfterWrites()
     func close()
+    /// Closes with a reset (SO_LINGER 0): for a connection with nothing in flight.
+    func abort()
     /// Reads, or stops reading, the socket (back-pressure).
     func setReading(_ on: Bool)
 }
@@ -54,6 +56,10 @@ final class ChannelStream: ChannelDuplexHandler, RemovableChannelHandler, ByteSt
     func write(_ bytes: ByteBuffer) { context?.write(wrapOutboundOut(bytes), promise: nil) }
     func flush() { context?.flush() }
     func close() { context?.close(promise: nil) }
+
+    /// A plain close: NIO's socket options take integers only (no SO_LINGER value), and TLS
+    /// ends with its close_notify anyway.
+    func abort() { close() }
 
     func closeAfterWrites() {
         guard let context else { return }

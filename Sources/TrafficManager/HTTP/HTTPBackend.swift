@@ -58,6 +58,9 @@ final class HTTPBackend: ByteStreamDelegate {
 
     func close() { stream?.close() }
 
+    /// Closes with a reset (a clean connection between requests that is not kept).
+    func abort() { stream?.abort() }
+
     /// Pauses or resumes reading the service's response (the client reads slower than the
     /// service sends).
     func setReading(_ on: Bool) {

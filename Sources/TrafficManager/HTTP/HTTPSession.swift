@@ -575,7 +575,13 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
             self.backend = nil
             // Pooled, it reads again: a service closing it is seen at once.
             backend.setReading(true)
-            if !(reuse && backend.isActive && core.backendPool.put(backend, now: MonotonicTime.nanos())) { backend.close() }
+            if reuse && backend.isActive {
+                // A clean connection the pool has no room for is reset, as HAProxy does: nothing
+                // is in flight, and neither side keeps a closing socket (FIN_WAIT, TIME_WAIT).
+                if !core.backendPool.put(backend, now: MonotonicTime.nanos()) { backend.abort() }
+            } else {
+                backend.close()
+            }
         }
         serviceDone()
         releaseRequestUse()

@@ -265,6 +265,13 @@ final class PolledStream: PollHandler, ByteStream {
 
     // MARK: closing
 
+    func abort() {
+        guard fd >= 0 else { return }
+        var reset = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, socklen_t(MemoryLayout<linger>.size))
+        close()
+    }
+
     func close() {
         guard fd >= 0 else { return }
         poller.unregister(fd)
