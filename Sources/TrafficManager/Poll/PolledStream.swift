@@ -37,6 +37,8 @@ final class PolledStream: PollHandler, ByteStream {
     static let highWater = 64 * 1024
     static let lowWater = 32 * 1024
     private static let writevLimit = 64
+    /// As NIO's default `maxMessagesPerRead`.
+    private static let readsPerRound = 4
 
     /// A connected socket (accepted), watched from now on. Nil: it could not be watched (closed).
     init?(accepted fd: Int32, peer: SocketAddress?, poller: CorePoller, delegate: any ByteStreamDelegate) {
@@ -125,11 +127,21 @@ final class PolledStream: PollHandler, ByteStream {
         }
     }
 
-    /// Reads while reading is wanted and the socket has bytes; tells the delegate.
+    /// Reads while reading is wanted and the socket has bytes, at most `readsPerRound` times
+    /// (then the delegate's `streamReadComplete` may stop reading, as its peer's back-pressure
+    /// asks; else the round goes on at the loop's next turn); tells the delegate.
     private func readRound() {
         var read = false
+        var reads = 0
         let scratch = poller.scratch
         while reading && readable && !inputEnded && fd >= 0 {
+            if reads == Self.readsPerRound {
+                delegate?.streamReadComplete()
+                read = false
+                scheduleRead()
+                return
+            }
+            reads += 1
             let count = recv(fd, scratch.baseAddress, scratch.count, 0)
             if count > 0 {
                 if count < scratch.count && !peerShut { readable = false }
@@ -157,7 +169,12 @@ final class PolledStream: PollHandler, ByteStream {
         reading = on
         // An edge already taken: nothing new may come to say so. Read on the loop's next turn,
         // not inside the caller.
-        guard on, readable, !resumeScheduled, fd >= 0 else { return }
+        guard on else { return }
+        scheduleRead()
+    }
+
+    private func scheduleRead() {
+        guard reading, readable, !resumeScheduled, fd >= 0 else { return }
         resumeScheduled = true
         let bound = NIOLoopBound(self, eventLoop: poller.loop)
         poller.loop.execute {
