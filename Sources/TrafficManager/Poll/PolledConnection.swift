@@ -47,6 +47,8 @@ final class PolledConnection: ProxyConnection, PollHandler {
         var pendingStart = 0
 
         var hasPending: Bool { pendingStart < pending.count }
+        /// The input ended and everything read was written on.
+        var isOver: Bool { ended && !hasPending }
     }
 
     init(core: CoreRuntime, chain: RouteChain, fd: Int32, peer: sockaddr_storage) {
@@ -72,15 +74,7 @@ final class PolledConnection: ProxyConnection, PollHandler {
     // MARK: connecting
 
     override func openService(_ address: SocketAddress, of member: VServerRuntime, index: Int) {
-        let fd = socket(Int32(address.protocol.rawValue), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return serviceFailed() }
-        var one: Int32 = 1
-        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        let result = address.withSockAddr { connect(fd, $0, socklen_t($1)) }
-        guard result == 0 || errno == EINPROGRESS else {
-            Glibc.close(fd)
-            return serviceFailed()
-        }
+        guard let fd = PolledStream.connectingSocket(to: address) else { return serviceFailed() }
         do {
             try poller.register(fd, self)
         } catch {
@@ -136,19 +130,28 @@ final class PolledConnection: ProxyConnection, PollHandler {
         busy(from: began, to: MonotonicTime.nanos())
     }
 
-    /// Moves what can be moved both ways; ends the connection when both directions have ended
-    /// or either failed.
+    /// Moves what can be moved both ways; passes a FIN on once its direction has nothing
+    /// pending; ends the connection when both directions have ended (closing both sockets: no
+    /// separate shutdown when both FINs came in the same turn) or either failed.
     private func pump() {
         guard transfer(&up, from: client, to: service, writable: &serviceWritable, side: .client),
               transfer(&down, from: service, to: client, writable: &clientWritable, side: .service) else {
             return end()
         }
-        if up.shut && down.shut { end() }
+        if up.isOver && down.isOver { return end() }
+        guard passFIN(&up, to: service), passFIN(&down, to: client) else { return end() }
+    }
+
+    /// Shuts `destination`'s output once `flow` is over (half-close); false when that failed.
+    private func passFIN(_ flow: inout Flow, to destination: Int32) -> Bool {
+        guard flow.isOver, !flow.shut else { return true }
+        flow.shut = true
+        return shutdown(destination, Int32(SHUT_WR)) == 0 || errno == ENOTCONN
     }
 
     /// One direction: writes what is pending, then reads and writes on until the source has
-    /// nothing more or the destination takes nothing more; passes the FIN on. False: a socket
-    /// failed (reset, or an error other than would-block).
+    /// nothing more or the destination takes nothing more. False: a socket failed (reset, or
+    /// an error other than would-block).
     private func transfer(_ flow: inout Flow, from source: Int32, to destination: Int32, writable: inout Bool,
                           side: RelayHandler.Side) -> Bool {
         if flow.hasPending {
@@ -187,10 +190,6 @@ final class PolledConnection: ProxyConnection, PollHandler {
                 default: return false
                 }
             }
-        }
-        if flow.ended && !flow.hasPending && !flow.shut {
-            flow.shut = true
-            if shutdown(destination, Int32(SHUT_WR)) != 0 && errno != ENOTCONN { return false }
         }
         return true
     }

@@ -64,15 +64,7 @@ final class PolledStream: PollHandler, ByteStream {
     /// Connects to `address`; `done(true)` once connected, `done(false)` when refused (or
     /// `abandon`ed: then `done` is not called). Nil: no socket (`done` is not called).
     static func connect(to address: SocketAddress, poller: CorePoller, done: @escaping (Bool) -> Void) -> PolledStream? {
-        let fd = socket(Int32(address.protocol.rawValue), Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        var one: Int32 = 1
-        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        let result = address.withSockAddr { Glibc.connect(fd, $0, socklen_t($1)) }
-        guard result == 0 || errno == EINPROGRESS else {
-            Glibc.close(fd)
-            return nil
-        }
+        guard let fd = connectingSocket(to: address) else { return nil }
         let stream = PolledStream(fd: fd, address: address, poller: poller)
         do {
             try poller.register(fd, stream)
@@ -82,6 +74,21 @@ final class PolledStream: PollHandler, ByteStream {
         }
         stream.connected = done
         return stream
+    }
+
+    /// A non-blocking TCP socket (TCP_NODELAY) whose connect to `address` has started (or, on
+    /// loopback, may have completed); nil when it failed at once (refused, no socket).
+    static func connectingSocket(to address: SocketAddress) -> Int32? {
+        let fd = socket(Int32(address.protocol.rawValue), Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var one: Int32 = 1
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        let result = address.withSockAddr { Glibc.connect(fd, $0, socklen_t($1)) }
+        guard result == 0 || errno == EINPROGRESS else {
+            Glibc.close(fd)
+            return nil
+        }
+        return fd
     }
 
     /// The delegate that hears of the stream from now on (once connected).
