@@ -279,3 +279,59 @@ extension ProxyTests.TLS {
         }
     }
 }
+
+extension ProxyTests.TLS {
+    /// HTTP routed per request over TLS on both sides: the session's client stream and its
+    /// service connection are NIO channels (TLS), and the plain front vServer with a TLS service
+    /// is handed from the raw listener to NIO.
+    @Test("routing: request behind a TLS listener, to a TLS service: parsed, X-Forwarded-For added, the service connection reused")
+    func perRequestOverTLSBothWays() async throws {
+        let pki = try TestPKI()
+        defer { pki.remove() }
+        try pki.issue("server", ips: ["127.0.0.1"])
+        try pki.issue("tm", ips: [])
+        let service = try await RecordingHTTPService.start("a")
+        let (web, terminator) = (freeLoopbackPort(), freeLoopbackPort())
+        let yaml = """
+            admin: { enabled: false }
+            drainTimeout: 1s
+            vServers:
+              - name: front
+                bind: 127.0.0.1:0
+                services: [{ name: web, address: 127.0.0.1, port: \(web), capacity: 100, tls: \(pki.yaml("tm")) }]
+              - name: web
+                bind: 127.0.0.1:\(web)
+                mode: http
+                routing: request
+                tls: \(pki.yaml("server"))
+                services: [{ name: a, address: 127.0.0.1, port: \(terminator), capacity: 100, tls: \(pki.yaml("tm")) }]
+              - name: terminator
+                bind: 127.0.0.1:\(terminator)
+                tls: \(pki.yaml("server"))
+                services: [{ name: a, address: 127.0.0.1, port: \(service.port), capacity: 100 }]
+            """
+        // Not `withTrafficManager`: web's pooled connection to the terminator rightly holds one
+        // use of the terminator's quota until the pool lets it go (10 s idle).
+        let manager = TrafficManager(config: try TMSConfig.parse(yaml, file: "test.yaml"), cores: 2)
+        try await manager.start()
+        do {
+            let client = try await HTTPClient(#require(manager.listeningAddress(of: "front")))
+            for i in 0..<5 {
+                let answer = try await ProxyTests.PerRequest.exchange(client, "GET /t\(i) HTTP/1.1\r\nHost: web\r\n\r\n")
+                #expect(answer.status == 200)
+                #expect(answer.body.contains("path=/t\(i) "), "\(answer.body)")
+                #expect(answer.body.contains("xff=127.0.0.1 "), "\(answer.body)")
+            }
+            #expect(service.accepted == 1, "one TLS service connection, reused for every request")
+            #expect(manager.vServer("web")?.usage.snapshot.opened == 1)
+            await client.connection.close()
+            #expect(await eventually { manager.vServer("front")?.quota.totalInUse == 0 && manager.vServer("web")?.quota.totalInUse == 0 },
+                    "the client's connection and its session ended")
+            #expect(manager.vServer("terminator")?.quota.totalInUse == 1, "the pooled service connection stays")
+        } catch {
+            await manager.shutdown()
+            throw error
+        }
+        await manager.shutdown()
+    }
+}
