@@ -1,4 +1,5 @@
 import NIOCore
+import NIOTLS
 
 /// One socket of the per-request HTTP path as `HTTPSession` (the client's) and `HTTPBackend`
 /// (a service's) use it: a raw socket on the core's poll set (`PolledStream`), or a NIO channel
@@ -44,6 +45,9 @@ final class ChannelStream: ChannelDuplexHandler, RemovableChannelHandler, ByteSt
     private var context: ChannelHandlerContext?
     private var delegate: (any ByteStreamDelegate)?
     private var reading = true
+    /// For a TLS service's connection: told once, true when the handshake completed, false
+    /// when the channel ended first.
+    var handshakeDone: ((Bool) -> Void)?
 
     init(delegate: any ByteStreamDelegate) {
         self.delegate = delegate
@@ -86,6 +90,10 @@ final class ChannelStream: ChannelDuplexHandler, RemovableChannelHandler, ByteSt
     }
 
     private func ended() {
+        if let handshakeDone {
+            self.handshakeDone = nil
+            handshakeDone(false)
+        }
         guard let delegate else { return }
         self.delegate = nil
         delegate.streamClosed()
@@ -105,6 +113,10 @@ final class ChannelStream: ChannelDuplexHandler, RemovableChannelHandler, ByteSt
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event, let handshakeDone {
+            self.handshakeDone = nil
+            handshakeDone(true)
+        }
         if case .inputClosed = event as? ChannelEvent { delegate?.streamInputClosed() }
         context.fireUserInboundEventTriggered(event)
     }

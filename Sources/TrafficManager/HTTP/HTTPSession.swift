@@ -84,8 +84,10 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
     private var tried = ServiceSet()
     private var serviceIndex = -1
     private var backend: HTTPBackend?
-    /// A raw service connection being opened, since when (monotonic ns) and for how long.
+    /// A raw service connection being opened, or a TLS one in its handshake, since when
+    /// (monotonic ns) and for how long (the vServer's connect timeout covers both).
     private var connecting: PolledStream?
+    private var handshaking: ChannelStream?
     private var connectStarted: UInt64 = 0
     private var connectTimeout: UInt64 = 0
     /// Whether `backend` came from the pool (and the request was already sent again once on a
@@ -426,9 +428,9 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
                     return
                 }
                 let backend = HTTPBackend(service: service, core: core)
+                let stream = ChannelStream(delegate: backend)
                 do {
                     try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil))
-                    let stream = ChannelStream(delegate: backend)
                     try channel.pipeline.syncOperations.addHandler(stream)
                     try channel.syncOptions?.setOption(.autoRead, value: true)
                     backend.attach(stream)
@@ -437,10 +439,20 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
                     connectFailed(counters)
                     return
                 }
-                let now = MonotonicTime.nanos()
-                counters.connections.add(1)
-                counters.connectTime.record(nanos: now &- clock)
-                attach(backend)
+                // The request goes once the handshake completed; one that fails, or does not
+                // complete within the connect timeout (the sweep), sends it to the next service.
+                handshaking = stream
+                connectStarted = clock
+                connectTimeout = UInt64(member.config.connectTimeout.totalNanoseconds)
+                stream.handshakeDone = { [self] completed in
+                    guard handshaking === stream else { return }
+                    handshaking = nil
+                    guard case .routing = phase, requests == request else { return stream.close() }
+                    guard completed else { return connectFailed(counters) }
+                    counters.connections.add(1)
+                    counters.connectTime.record(nanos: MonotonicTime.nanos() &- clock)
+                    attach(backend)
+                }
             case .failure:
                 guard case .routing = phase, requests == request else { return }
                 connectFailed(counters)
@@ -650,6 +662,12 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
             connecting.abandon()
             connectFailed(member.services[serviceIndex].counters[core.index])
         }
+        if let handshaking, now &- connectStarted >= connectTimeout, serviceIndex >= 0, let member {
+            self.handshaking = nil
+            handshaking.handshakeDone = nil
+            handshaking.close()
+            connectFailed(member.services[serviceIndex].counters[core.index])
+        }
         return (member ?? chain.primary).closeReason(now: now, lastActivity: lastActivity, closeAllDeadline: closeAllDeadline) != nil
     }
 
@@ -669,6 +687,11 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
         }
         connecting?.abandon()
         connecting = nil
+        if let handshaking {
+            self.handshaking = nil
+            handshaking.handshakeDone = nil
+            handshaking.close()
+        }
         serviceDone()
         releaseRequestUse()
         if let connectionUse {

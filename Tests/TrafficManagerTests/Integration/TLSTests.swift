@@ -335,3 +335,65 @@ extension ProxyTests.TLS {
         await manager.shutdown()
     }
 }
+
+extension ProxyTests.TLS {
+    @Test("routing: request: a TLS service that never completes a handshake is passed over after the connect timeout; with no other, 503")
+    func perRequestSilentTLSService() async throws {
+        let pki = try TestPKI()
+        defer { pki.remove() }
+        try pki.issue("server", ips: ["127.0.0.1"])
+        try pki.issue("tm", ips: [])
+        let sink = try await TestBackend.start(.sink)
+        let service = try await RecordingHTTPService.start("a")
+        let terminator = freeLoopbackPort()
+        func yaml(_ services: String) -> String {
+            """
+            admin: { enabled: false }
+            drainTimeout: 1s
+            vServers:
+              - name: web
+                bind: 127.0.0.1:0
+                mode: http
+                routing: request
+                connectTimeout: 300ms
+                services: [\(services)]
+              - name: terminator
+                bind: 127.0.0.1:\(terminator)
+                tls: \(pki.yaml("server"))
+                services: [{ name: a, address: 127.0.0.1, port: \(service.port), capacity: 100 }]
+            """
+        }
+        let silent = "{ name: silent, address: 127.0.0.1, port: \(sink.port), capacity: 100, tls: \(pki.yaml("tm")) }"
+        let good = "{ name: a, address: 127.0.0.1, port: \(terminator), capacity: 100, tls: \(pki.yaml("tm")) }"
+        let manager = TrafficManager(config: try TMSConfig.parse(yaml(silent + ", " + good), file: "test.yaml"), cores: 1)
+        try await manager.start()
+        do {
+            let address = try #require(manager.listeningAddress(of: "web"))
+            var slowest = Duration.zero
+            for i in 0..<3 {
+                let began = ContinuousClock.now
+                let client = try await HTTPClient(address)
+                let answer = try await ProxyTests.PerRequest.exchange(client, "GET /s\(i) HTTP/1.1\r\nHost: web\r\n\r\n")
+                #expect(answer.status == 200)
+                #expect(answer.body.hasPrefix("a"), "\(answer.body)")
+                slowest = max(slowest, ContinuousClock.now - began)
+                await client.connection.close()
+            }
+            #expect((manager.vServer("web")?.usage.snapshot.connectFailures ?? 0) >= 1, "the silent service was tried")
+            #expect(slowest >= .milliseconds(300) && slowest < .seconds(3), "given up after the connect timeout: \(slowest)")
+
+            _ = try await manager.reload(try TMSConfig.parse(yaml(silent), file: "test.yaml"))
+            let began = ContinuousClock.now
+            let client = try await HTTPClient(address)
+            let answer = try await ProxyTests.PerRequest.exchange(client, "GET /alone HTTP/1.1\r\nHost: web\r\n\r\n")
+            #expect(answer.status == 503)
+            #expect(ContinuousClock.now - began < .seconds(3))
+            await client.connection.close()
+            #expect(await eventually { manager.vServer("web")?.quota.totalInUse == 0 })
+        } catch {
+            await manager.shutdown()
+            throw error
+        }
+        await manager.shutdown()
+    }
+}
