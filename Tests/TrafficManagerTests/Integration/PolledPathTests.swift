@@ -105,40 +105,33 @@ extension ProxyTests {
             try pki.issue("tm", ips: [])
             let echo = try await TestBackend.start(.echo)
             let port = freeLoopbackPort()
-            func config(tls: Bool) throws -> TMSConfig {
-                try TMSConfig.parse("""
-                    admin: { enabled: false }
-                    vServers:
-                      - name: v
-                        bind: 127.0.0.1:\(port)
-                        \(tls ? "tls: \(pki.yaml("server"))" : "")
-                        services: [{ name: echo, address: 127.0.0.1, port: \(echo.port), capacity: 100 }]
-                      - name: front
-                        bind: 127.0.0.1:0
-                        services: [{ name: v, address: 127.0.0.1, port: \(port), capacity: 100, tls: \(pki.yaml("tm")) }]
-                    """, file: "test.yaml")
+            func yaml(tls: Bool) -> String {
+                """
+                admin: { enabled: false }
+                vServers:
+                  - name: v
+                    bind: 127.0.0.1:\(port)
+                    \(tls ? "tls: \(pki.yaml("server"))" : "")
+                    services: [{ name: echo, address: 127.0.0.1, port: \(echo.port), capacity: 100 }]
+                  - name: front
+                    bind: 127.0.0.1:0
+                    services: [{ name: v, address: 127.0.0.1, port: \(port), capacity: 100, tls: \(pki.yaml("tm")) }]
+                """
             }
-            let manager = TrafficManager(config: try config(tls: false), cores: 2)
-            try await manager.start()
-            do {
+            try await withTrafficManager(yaml(tls: false)) { manager in
                 let direct = HostPort(host: "127.0.0.1", port: port)
                 let data = payload(seed: 5, count: 100_000)
                 #expect(try await TestConnection.echo(data, via: direct) == data, "plain, on raw sockets")
 
-                _ = try await manager.reload(try config(tls: true))
+                _ = try await manager.reload(try TMSConfig.parse(yaml(tls: true), file: "test.yaml"))
                 let front = try #require(manager.listeningAddress(of: "front"))
                 #expect(try await TestConnection.echo(data, via: front) == data, "TLS, through the TLS hop")
                 let plain = (try? await TestConnection.echo(Array("hello".utf8), via: direct)) ?? []
                 #expect(plain != Array("hello".utf8), "a plaintext client of the TLS listener gets no echo (a TLS alert at most)")
 
-                _ = try await manager.reload(try config(tls: false))
+                _ = try await manager.reload(try TMSConfig.parse(yaml(tls: false), file: "test.yaml"))
                 #expect(try await TestConnection.echo(data, via: direct) == data, "plain again, on raw sockets")
-                await expectQuotaReturnsToZero(manager)
-            } catch {
-                await manager.shutdown()
-                throw error
             }
-            await manager.shutdown()
         }
     }
 }

@@ -310,11 +310,9 @@ extension ProxyTests.TLS {
                 tls: \(pki.yaml("server"))
                 services: [{ name: a, address: 127.0.0.1, port: \(service.port), capacity: 100 }]
             """
-        // Not `withTrafficManager`: web's pooled connection to the terminator rightly holds one
-        // use of the terminator's quota until the pool lets it go (10 s idle).
-        let manager = TrafficManager(config: try TMSConfig.parse(yaml, file: "test.yaml"), cores: 2)
-        try await manager.start()
-        do {
+        // Web's pooled connection to the terminator rightly holds one use of the terminator's
+        // quota until the pool lets it go (10 s idle): the test checks the others itself.
+        try await withTrafficManager(yaml, quotaReturnsToZero: false) { manager in
             let client = try await HTTPClient(#require(manager.listeningAddress(of: "front")))
             for i in 0..<5 {
                 let answer = try await ProxyTests.PerRequest.exchange(client, "GET /t\(i) HTTP/1.1\r\nHost: web\r\n\r\n")
@@ -328,11 +326,7 @@ extension ProxyTests.TLS {
             #expect(await eventually { manager.vServer("front")?.quota.totalInUse == 0 && manager.vServer("web")?.quota.totalInUse == 0 },
                     "the client's connection and its session ended")
             #expect(manager.vServer("terminator")?.quota.totalInUse == 1, "the pooled service connection stays")
-        } catch {
-            await manager.shutdown()
-            throw error
         }
-        await manager.shutdown()
     }
 }
 
@@ -365,9 +359,7 @@ extension ProxyTests.TLS {
         }
         let silent = "{ name: silent, address: 127.0.0.1, port: \(sink.port), capacity: 100, tls: \(pki.yaml("tm")) }"
         let good = "{ name: a, address: 127.0.0.1, port: \(terminator), capacity: 100, tls: \(pki.yaml("tm")) }"
-        let manager = TrafficManager(config: try TMSConfig.parse(yaml(silent + ", " + good), file: "test.yaml"), cores: 1)
-        try await manager.start()
-        do {
+        try await withTrafficManager(yaml(silent + ", " + good), cores: 1, quotaReturnsToZero: false) { manager in
             let address = try #require(manager.listeningAddress(of: "web"))
             var slowest = Duration.zero
             for i in 0..<3 {
@@ -390,10 +382,6 @@ extension ProxyTests.TLS {
             #expect(ContinuousClock.now - began < .seconds(3))
             await client.connection.close()
             #expect(await eventually { manager.vServer("web")?.quota.totalInUse == 0 })
-        } catch {
-            await manager.shutdown()
-            throw error
         }
-        await manager.shutdown()
     }
 }
