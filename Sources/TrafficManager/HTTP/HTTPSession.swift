@@ -657,15 +657,8 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
     /// Whether the sweep closes the session; a raw service connection that is not open after
     /// the vServer's connect timeout fails here first (the next service is tried).
     func shouldClose(now: UInt64, closeAllDeadline: UInt64?) -> Bool {
-        if let connecting, now &- connectStarted >= connectTimeout, serviceIndex >= 0, let member {
-            self.connecting = nil
-            connecting.abandon()
-            connectFailed(member.services[serviceIndex].counters[core.index])
-        }
-        if let handshaking, now &- connectStarted >= connectTimeout, serviceIndex >= 0, let member {
-            self.handshaking = nil
-            handshaking.handshakeDone = nil
-            handshaking.close()
+        if connecting != nil || handshaking != nil, now &- connectStarted >= connectTimeout, serviceIndex >= 0, let member {
+            abandonServiceConnect()
             connectFailed(member.services[serviceIndex].counters[core.index])
         }
         return (member ?? chain.primary).closeReason(now: now, lastActivity: lastActivity, closeAllDeadline: closeAllDeadline) != nil
@@ -673,6 +666,20 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
 
     func close() {
         stream?.close()
+    }
+
+    /// Closes a service connection still being opened (raw connect or TLS handshake), without
+    /// its callback.
+    private func abandonServiceConnect() {
+        if let connecting {
+            self.connecting = nil
+            connecting.abandon()
+        }
+        if let handshaking {
+            self.handshaking = nil
+            handshaking.handshakeDone = nil
+            handshaking.close()
+        }
     }
 
     /// The end of the client connection, whatever ended it. Idempotent.
@@ -685,13 +692,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
             backend.close()
             self.backend = nil
         }
-        connecting?.abandon()
-        connecting = nil
-        if let handshaking {
-            self.handshaking = nil
-            handshaking.handshakeDone = nil
-            handshaking.close()
-        }
+        abandonServiceConnect()
         serviceDone()
         releaseRequestUse()
         if let connectionUse {

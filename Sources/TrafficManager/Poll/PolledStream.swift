@@ -240,22 +240,18 @@ final class PolledStream: PollHandler, ByteStream {
             return completed(written)
         }
         return withUnsafeTemporaryAllocation(of: iovec.self, capacity: count) { vectors in
-            var buffers: [ByteBuffer] = []
-            buffers.reserveCapacity(count)
-            for index in 0..<count { buffers.append(queue[queueStart + index]) }
-            return Self.withPointers(buffers, 0, vectors) { _ in
-                completed(writev(fd, vectors.baseAddress, Int32(count)))
-            }
+            withPointers(from: 0, count: count, into: vectors) { completed(writev(fd, vectors.baseAddress, Int32(count))) }
         }
     }
 
-    /// Fills `vectors` with each buffer's readable bytes (kept valid for `body`).
-    private static func withPointers(_ buffers: [ByteBuffer], _ index: Int, _ vectors: UnsafeMutableBufferPointer<iovec>,
-                                     _ body: (UnsafeMutableBufferPointer<iovec>) -> Int) -> Int {
-        guard index < buffers.count else { return body(vectors) }
-        return buffers[index].withUnsafeReadableBytes { bytes in
+    /// Fills `vectors` with the readable bytes of the queue's first `count` buffers from `index`
+    /// on, each kept valid until `body` returns (no copy of the queue).
+    private func withPointers(from index: Int, count: Int, into vectors: UnsafeMutableBufferPointer<iovec>,
+                              _ body: () -> Int) -> Int {
+        guard index < count else { return body() }
+        return queue[queueStart + index].withUnsafeReadableBytes { bytes in
             vectors[index] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
-            return withPointers(buffers, index + 1, vectors, body)
+            return withPointers(from: index + 1, count: count, into: vectors, body)
         }
     }
 
