@@ -5,19 +5,29 @@
 #
 # One nginx backend (one worker), then `cvmctl tms run` and HAProxy in front of it with the
 # same core count, each driven by the same wrk load: tcp and http modes, keep-alive and a new
-# connection per request (Connection: close). Prints requests/s and p99 latency of both and
-# the ratios (median of RUNS runs, runs of the two proxies interleaved), each proxy's CPU time
-# per request, the CPU of wrk and nginx and how busy their CPUs were (a row whose load CPUs
-# were saturated is flagged: there the load side may be the limit), then system calls per
-# request with a new connection each (strace; SYSCALLS=0 skips it). In the http rows both
-# proxies parse every request, add X-Forwarded-For and reuse server connections the same way
-# (the traffic manager's routing: request, HAProxy's mode http with http-reuse safe).
+# connection per request (Connection: close). Two measurements per scenario, runs of the two
+# proxies interleaved, medians of RUNS runs:
+# - capacity: requests/s with wrk sending as fast as it can. The load side (wrk and nginx)
+#   costs about what a proxy does per request, so where it has no more CPUs than a proxy it
+#   would be the limit; then each proxy is capped to a share of its core (PROXY_CPU_LIMIT) so
+#   that the proxy is what limits the rate, and req/s compares the two at equal CPU;
+# - latency at a fixed rate both sustain (each connection waits between requests), uncapped:
+#   p99 and CPU time per request at equal load.
+# Each row also gives the CPU of wrk and nginx and how busy their CPUs were (a row whose load
+# CPUs were saturated is flagged), then system calls per request with a new connection each
+# (strace; SYSCALLS=0 skips it). In the http rows both proxies parse every request, add
+# X-Forwarded-For and reuse server connections the same way (the traffic manager's routing:
+# request, HAProxy's mode http with http-reuse safe).
 #
 # Environment: CORES (proxy cores, default 1), DURATION (seconds per run, default 5),
+# RATE_DELAY_KA / RATE_DELAY_CLOSE (the fixed rate's wait per connection, ms: 2 and 10),
 # RUNS (default 3), CONNECTIONS (wrk -c, default 50), THREADS (wrk -t, default 1),
 # SCENARIOS (default "tcp:keep-alive tcp:close http:keep-alive http:close"),
 # PROXY_CPUS / LOAD_CPUS (taskset lists: the proxies get PROXY_CPUS, nginx and wrk
-# LOAD_CPUS; default on a 2-core machine: 1 and 0, so proxy and load never compete).
+# LOAD_CPUS; default on a 2-core machine: 1 and 0, so proxy and load never compete),
+# PROXY_CPU_LIMIT (a share of each proxy core a proxy may use, by a CPU cgroup of its own:
+# "0.5" = half; default: 0.5 when the load has no more CPUs than a proxy, so that the proxy,
+# not wrk and nginx, is what limits the rate; "none" turns it off).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cvmctl="${1:?usage: bench.sh PATH/TO/cvmctl}"
@@ -32,6 +42,10 @@ if [ -z "${PROXY_CPUS:-}" ]; then
     else PROXY_CPUS="0-$((ncpu - 1))"; LOAD_CPUS="0-$((ncpu - 1))"; fi
 fi
 LOAD_CPUS="${LOAD_CPUS:-0-$((ncpu - 1))}"
+count_cpus() { echo "$1" | awk -F, '{ n = 0; for (i = 1; i <= NF; i++) { k = split($i, r, "-"); n += (k == 2) ? r[2] - r[1] + 1 : 1 } print n }'; }
+if [ -z "${PROXY_CPU_LIMIT:-}" ]; then
+    if [ "$(count_cpus "$LOAD_CPUS")" -le "$cores" ]; then PROXY_CPU_LIMIT=0.5; else PROXY_CPU_LIMIT=none; fi
+fi
 
 for tool in nginx haproxy wrk; do
     command -v "$tool" >/dev/null || PATH="$PATH:/usr/sbin:/sbin"
@@ -57,6 +71,38 @@ cleanup() {
     sleep 0.3
     for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
     rm -rf "$dir"
+    for group in "${cgroups[@]}"; do rmdir "$group" 2>/dev/null || true; done
+}
+cgroups=()
+# Each proxy in a CPU cgroup of its own (with PROXY_CPU_LIMIT), capped by `cap on` to that
+# share of each of its cores over short periods (10 ms: a proxy waiting for its next share
+# stalls briefly), uncapped by `cap off`.
+cap_period=10000
+group_of() {
+    local name="$1"
+    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo "/sys/fs/cgroup/tms-proxy-bench-$name-$$"
+    else echo "/sys/fs/cgroup/cpu/tms-proxy-bench-$name-$$"; fi
+}
+cap_group() {
+    local pid="$1" group
+    [ "$PROXY_CPU_LIMIT" = none ] && return 0
+    group="$(group_of "$pid")"
+    mkdir "$group" 2>/dev/null || { echo "cannot make a CPU cgroup for PROXY_CPU_LIMIT ($group): run as root, or PROXY_CPU_LIMIT=none" >&2; exit 1; }
+    cgroups+=("$group")
+    echo "$pid" > "$group/cgroup.procs"
+}
+cap() {
+    local quota group
+    [ "$PROXY_CPU_LIMIT" = none ] && return 0
+    quota="$(awk -v l="$PROXY_CPU_LIMIT" -v c="$cores" -v p="$cap_period" 'BEGIN { printf "%d", l * c * p }')"
+    for group in "${cgroups[@]}"; do
+        if [ -f "$group/cpu.max" ]; then
+            if [ "$1" = on ]; then echo "$quota $cap_period" > "$group/cpu.max"; else echo "max $cap_period" > "$group/cpu.max"; fi
+        else
+            echo "$cap_period" > "$group/cpu.cfs_period_us"
+            if [ "$1" = on ]; then echo "$quota" > "$group/cpu.cfs_quota_us"; else echo -1 > "$group/cpu.cfs_quota_us"; fi
+        fi
+    done
 }
 trap cleanup EXIT
 
@@ -80,6 +126,7 @@ taskset -c "$PROXY_CPUS" haproxy -f "$dir/haproxy.cfg" > "$dir/haproxy.log" 2>&1
 for port in $BACKEND_PORT $TMS_TCP_PORT $TMS_HTTP_PORT $HAPROXY_TCP_PORT $HAPROXY_HTTP_PORT; do
     wait_port "$port" || { cat "$dir/tms.log" "$dir/haproxy.log" >&2; exit 1; }
 done
+cap_group "$tms_pid"; cap_group "$haproxy_pid"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # The CPU time of a process and all its threads and children that are still alive (nginx:
@@ -101,10 +148,12 @@ hz="$(getconf CLK_TCK)"
 
 # One wrk run: prints "requests/s p99_ms proxy_cpu% proxy_us_per_request wrk_cpu% nginx_cpu% load_cpus_busy%".
 measure() {
-    local port="$1" pid="$2" header="$3" seconds="${4:-$duration}" out before after nginx_before nginx_after load_before load_after wrk_times
+    local port="$1" pid="$2" header="$3" seconds="${4:-$duration}" delay="${5:-}" out before after nginx_before nginx_after load_before load_after wrk_times
     before="$(cpu_ticks "$pid")"; nginx_before="$(tree_ticks "$nginx_pid")"; load_before="$(cpu_busy "$LOAD_CPUS")"
     local args=(-t"$threads" -c"$connections" -d"${seconds}s" --latency)
     [ -n "$header" ] && args+=(-H "$header")
+    # A fixed rate: each connection waits `delay` ms between its requests.
+    if [ -n "$delay" ]; then echo "function delay() return $delay end" > "$dir/delay.lua"; args+=(-s "$dir/delay.lua"); fi
     out="$( { TIMEFORMAT='WRKTIME %U %S'; time taskset -c "$LOAD_CPUS" wrk "${args[@]}" "http://127.0.0.1:$port/"; } 2>&1 )"
     after="$(cpu_ticks "$pid")"; nginx_after="$(tree_ticks "$nginx_pid")"; load_after="$(cpu_busy "$LOAD_CPUS")"
     if echo "$out" | grep -qE "Non-2xx|Socket errors: connect [1-9]|read [1-9][0-9]{2,}"; then
@@ -142,38 +191,63 @@ syscalls_per_request() {
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 col() { cut -d' ' -f"$1" "$2" | median; }
 
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+# Runs both proxies RUNS times, interleaved, after a short warm-up each; leaves the runs in
+# $dir/tms.runs and $dir/hap.runs.
+runs_of() {
+    local tms_port="$1" hap_port="$2" header="$3" delay="$4"
+    : > "$dir/tms.runs"; : > "$dir/hap.runs"
+    measure "$tms_port" "$tms_pid" "$header" 1 "$delay" >/dev/null
+    measure "$hap_port" "$haproxy_pid" "$header" 1 "$delay" >/dev/null
+    for _ in $(seq "$runs"); do
+        measure "$tms_port" "$tms_pid" "$header" "$duration" "$delay" >> "$dir/tms.runs"
+        measure "$hap_port" "$haproxy_pid" "$header" "$duration" "$delay" >> "$dir/hap.runs"
+    done
+}
+highest() { cat "$dir/tms.runs" "$dir/hap.runs" | cut -d' ' -f"$1" | sort -n | tail -1; }
+
+limit_text="uncapped"; [ "$PROXY_CPU_LIMIT" != none ] && limit_text="each proxy capped at $PROXY_CPU_LIMIT of each core by a CPU cgroup"
+delay_ka="${RATE_DELAY_KA:-2}" delay_close="${RATE_DELAY_CLOSE:-10}"
 echo "tms-proxy: $cores core(s) per proxy (taskset $PROXY_CPUS), nginx + wrk on $LOAD_CPUS; wrk -t$threads -c$connections, ${duration}s x $runs runs"
-printf "%-16s %10s %8s %5s %7s   %10s %8s %5s %7s   %6s %6s   %4s %6s %5s\n" "scenario" "tms req/s" "p99 ms" "cpu%" "us/req" \
-    "hap req/s" "p99 ms" "cpu%" "us/req" "req" "p99" "wrk%" "nginx%" "load%"
+echo
+echo "Capacity: as many requests as the proxy serves ($limit_text)"
+printf "%-16s %10s %5s %7s   %10s %5s %7s   %6s %6s   %4s %6s %5s\n" "scenario" "tms req/s" "cpu%" "us/req" \
+    "hap req/s" "cpu%" "us/req" "req" "cpu" "wrk%" "nginx%" "load%"
+capacity_rows="" latency_rows=""
 notes=()
 for scenario in ${SCENARIOS:-tcp:keep-alive tcp:close http:keep-alive http:close}; do
-        mode="${scenario%%:*}" connection="${scenario##*:}"
-        header=""; [ "$connection" = close ] && header="Connection: close"
-        if [ "$mode" = tcp ]; then tms_port=$TMS_TCP_PORT; hap_port=$HAPROXY_TCP_PORT; else tms_port=$TMS_HTTP_PORT; hap_port=$HAPROXY_HTTP_PORT; fi
-        : > "$dir/tms.runs"; : > "$dir/hap.runs"
-        # A short warm-up each, then the runs, interleaved.
-        measure "$tms_port" "$tms_pid" "$header" 1 >/dev/null
-        measure "$hap_port" "$haproxy_pid" "$header" 1 >/dev/null
-        for _ in $(seq "$runs"); do
-            measure "$tms_port" "$tms_pid" "$header" >> "$dir/tms.runs"
-            measure "$hap_port" "$haproxy_pid" "$header" >> "$dir/hap.runs"
-        done
-        t_rps=$(col 1 "$dir/tms.runs"); t_p99=$(col 2 "$dir/tms.runs"); t_cpu=$(col 3 "$dir/tms.runs"); t_us=$(col 4 "$dir/tms.runs")
-        h_rps=$(col 1 "$dir/hap.runs"); h_p99=$(col 2 "$dir/hap.runs"); h_cpu=$(col 3 "$dir/hap.runs"); h_us=$(col 4 "$dir/hap.runs")
-        wrk_cpu=$(cat "$dir/tms.runs" "$dir/hap.runs" | cut -d' ' -f5 | sort -n | tail -1)
-        nginx_cpu=$(cat "$dir/tms.runs" "$dir/hap.runs" | cut -d' ' -f6 | sort -n | tail -1)
-        load=$(cat "$dir/tms.runs" "$dir/hap.runs" | cut -d' ' -f7 | sort -n | tail -1)
-        printf "%-16s %10s %8s %5s %7s   %10s %8s %5s %7s   %6s %6s   %4s %6s %5s\n" "$mode $connection" "$t_rps" "$t_p99" "$t_cpu" "$t_us" \
-            "$h_rps" "$h_p99" "$h_cpu" "$h_us" \
-            "$(awk -v a="$t_rps" -v b="$h_rps" 'BEGIN { printf "%.2f", a / b }')" \
-            "$(awk -v a="$t_p99" -v b="$h_p99" 'BEGIN { printf "%.2f", a / b }')" "$wrk_cpu" "$nginx_cpu" "$load"
-        if [ "${load:-0}" -ge 95 ]; then
-            notes+=("$mode $connection: the load CPUs ($LOAD_CPUS) were ${load} % busy (wrk ${wrk_cpu} %, nginx ${nginx_cpu} %): the load side, not the proxy, may be what limits this row")
-        fi
+    mode="${scenario%%:*}" connection="${scenario##*:}"
+    header=""; delay="$delay_ka"
+    [ "$connection" = close ] && { header="Connection: close"; delay="$delay_close"; }
+    if [ "$mode" = tcp ]; then tms_port=$TMS_TCP_PORT; hap_port=$HAPROXY_TCP_PORT; else tms_port=$TMS_HTTP_PORT; hap_port=$HAPROXY_HTTP_PORT; fi
+    cap on
+    runs_of "$tms_port" "$hap_port" "$header" ""
+    t_rps=$(col 1 "$dir/tms.runs"); t_cpu=$(col 3 "$dir/tms.runs"); t_us=$(col 4 "$dir/tms.runs")
+    h_rps=$(col 1 "$dir/hap.runs"); h_cpu=$(col 3 "$dir/hap.runs"); h_us=$(col 4 "$dir/hap.runs")
+    wrk_cpu=$(highest 5); nginx_cpu=$(highest 6); load=$(highest 7)
+    printf "%-16s %10s %5s %7s   %10s %5s %7s   %6s %6s   %4s %6s %5s\n" "$mode $connection" "$t_rps" "$t_cpu" "$t_us" \
+        "$h_rps" "$h_cpu" "$h_us" "$(ratio "$t_rps" "$h_rps")" "$(ratio "$t_us" "$h_us")" "$wrk_cpu" "$nginx_cpu" "$load"
+    if [ "${load:-0}" -ge 95 ]; then
+        notes+=("capacity, $mode $connection: the load CPUs ($LOAD_CPUS) were ${load} % busy (wrk ${wrk_cpu} %, nginx ${nginx_cpu} %): the load side, not the proxy, may be what limits this row")
+    fi
+    # The same scenario at a fixed rate both proxies sustain, uncapped: latency and CPU at
+    # equal load.
+    cap off
+    runs_of "$tms_port" "$hap_port" "$header" "$delay"
+    t_rps=$(col 1 "$dir/tms.runs"); t_p99=$(col 2 "$dir/tms.runs"); t_us=$(col 4 "$dir/tms.runs")
+    h_rps=$(col 1 "$dir/hap.runs"); h_p99=$(col 2 "$dir/hap.runs"); h_us=$(col 4 "$dir/hap.runs")
+    latency_rows+="$(printf "%-16s %10s %8s %7s   %10s %8s %7s   %6s %6s   %5s" "$mode $connection" "$t_rps" "$t_p99" "$t_us" \
+        "$h_rps" "$h_p99" "$h_us" "$(ratio "$t_p99" "$h_p99")" "$(ratio "$t_us" "$h_us")" "$(highest 7)")"$'\n'
 done
-echo "req = tms / haproxy requests per second (>= 1: at least HAProxy's throughput); p99 = tms / haproxy 99th-percentile latency"
-echo "(<= 1: no worse); cpu% = the proxy process over the run; us/req = its CPU time per request; wrk%, nginx% = their"
-echo "CPU over the run (highest of the runs); load% = how busy the load CPUs were (highest)."
+echo
+echo "Latency at a fixed rate: each connection waits ${delay_ka} ms (keep-alive) or ${delay_close} ms (close) between requests; uncapped"
+printf "%-16s %10s %8s %7s   %10s %8s %7s   %6s %6s   %5s\n" "scenario" "tms req/s" "p99 ms" "us/req" "hap req/s" "p99 ms" "us/req" "p99" "cpu" "load%"
+printf "%s" "$latency_rows"
+echo
+echo "req = tms / haproxy requests per second (>= 1: at least HAProxy's throughput); p99 = tms / haproxy 99th-percentile"
+echo "latency (<= 1: no worse); cpu = tms / haproxy CPU time per request (<= 1: no more); cpu% = the proxy process over"
+echo "the run; us/req = its CPU time per request; wrk%, nginx% = their CPU over the run (highest of the runs); load% = how"
+echo "busy the load CPUs were (highest)."
 for note in "${notes[@]}"; do echo "note: $note"; done
 
 if command -v strace >/dev/null && [ "${SYSCALLS:-1}" = 1 ]; then

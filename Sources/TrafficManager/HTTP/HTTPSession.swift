@@ -58,7 +58,8 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
     private var phase = Phase.idle
     private var lastActivity: UInt64
     private var clientIP: String?
-    private var clientText = "-"
+    /// The client's address (its text is made only for the access log).
+    private var clientAddress: SocketAddress?
     private var requests = 0
     /// With `quotaCounts: connections`: the chain member that admitted the connection, and its use.
     private var connectionUse: (index: Int, lease: QuotaLease)?
@@ -128,11 +129,8 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
     /// Starts the session on the client's stream.
     func attach(_ stream: any ByteStream) {
         self.stream = stream
-        if let remote = stream.remoteAddress {
-            clientIP = remote.ipAddress
-            let ip = clientIP ?? "?"
-            clientText = (ip.contains(":") ? "[\(ip)]" : ip) + ":\(remote.port ?? 0)"
-        }
+        clientAddress = stream.remoteAddress
+        clientIP = clientAddress?.ipText
         slot = core.connections.insert(self)
     }
 
@@ -717,7 +715,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         accessLog.record(AccessLogRecord(timeMs: UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000,
-                                         vServer: chain.primary.config.name, core: core.index, client: clientText,
+                                         vServer: chain.primary.config.name, core: core.index, client: clientAddress?.accessLogText ?? "-",
                                          target: servedBy ?? "-", bytesIn: bytesIn, bytesOut: bytesOut,
                                          durationUs: Int((MonotonicTime.nanos() &- startedAt) / 1000), outcome: outcome),
                          core: core.index)

@@ -97,7 +97,7 @@ class ProxyConnection: LiveConnection {
         counters?.busyNanos.add(Int(truncatingIfNeeded: MonotonicTime.nanos() &- began))
     }
 
-    private lazy var clientKey: String? = clientAddress?.ipAddress
+    private lazy var clientKey: String? = clientAddress?.ipText
 
     /// Walks the chain from walk position `first` (see `RoutePlanner`).
     private func route(from first: Int) {
@@ -333,10 +333,7 @@ class ProxyConnection: LiveConnection {
         }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        let client = clientAddress.map { address in
-            let ip = address.ipAddress ?? "?"
-            return (ip.contains(":") ? "[\(ip)]" : ip) + ":\(address.port ?? 0)"
-        } ?? "-"
+        let client = clientAddress?.accessLogText ?? "-"
         return AccessLogRecord(timeMs: UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000,
                                vServer: chain.primary.config.name, core: core.index, client: client,
                                target: servedBy ?? "-", bytesIn: bytesIn, bytesOut: bytesOut,
