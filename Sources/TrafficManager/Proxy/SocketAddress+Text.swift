@@ -2,8 +2,8 @@ import NIOCore
 
 extension SocketAddress {
     /// The address as text (`192.0.2.1`, `2001:db8::1`). An IPv4 address is written here
-    /// digit by digit: NIO's `ipAddress` goes through `inet_ntop`, whose `sprintf` cost more
-    /// than the rest of a connection's set-up in user space on the per-request path.
+    /// digit by digit: NIO's `ipAddress` goes through `inet_ntop` and its `sprintf`, once per
+    /// connection (about 0.4 % of the proxy's CPU with a new connection per request).
     var ipText: String? {
         guard case .v4(let address) = self else { return ipAddress }
         let bytes = UInt32(bigEndian: address.address.sin_addr.s_addr)
@@ -22,6 +22,7 @@ extension SocketAddress {
     /// The client's address as the access log writes it: `192.0.2.1:40000`, `[2001:db8::1]:40000`.
     var accessLogText: String {
         let ip = ipText ?? "?"
-        return (ip.utf8.contains(UInt8(ascii: ":")) ? "[\(ip)]" : ip) + ":\(port ?? 0)"
+        if case .v6 = self { return "[\(ip)]:\(port ?? 0)" }
+        return "\(ip):\(port ?? 0)"
     }
 }
