@@ -111,7 +111,8 @@ import Testing
         let began = ContinuousClock.now
         build.cancel()
         await #expect(throws: CancellationError.self) { try await build.value }
-        #expect(ContinuousClock.now - began < .seconds(5))
+        // Not the recipe's 60 s (loose: a busy two-core suite delays any task by seconds).
+        #expect(ContinuousClock.now - began < .seconds(30))
         try await Task.sleep(for: .milliseconds(300))
         let left = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { pid in
             guard Int(pid) != nil, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }

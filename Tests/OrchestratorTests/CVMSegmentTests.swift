@@ -253,7 +253,7 @@ import Testing
         _ = try await site.deploy("backup")
         let began = ContinuousClock.now
         do {
-            _ = try await site.orchestrator.serve(cvm: "backup", config: "refused: yes\n", timeout: .seconds(10))
+            _ = try await site.orchestrator.serve(cvm: "backup", config: "refused: yes\n", timeout: .seconds(90))
             Issue.record("a refused configuration was taken for served")
         } catch {
             let line = "\(error)"
@@ -261,7 +261,8 @@ import Testing
             #expect(!line.contains("\u{1B}") && !line.contains("\n"), "\(line)")
             #expect(line.utf8.count < 300, "\(line.utf8.count) bytes")
         }
-        #expect(ContinuousClock.now - began < .seconds(5), "serve waited for its timeout")
+        // Loose (a busy two-core suite delays any task by seconds), far from the 90 s timeout.
+        #expect(ContinuousClock.now - began < .seconds(30), "serve waited for its timeout")
     }
 
     @Test func aConfigurationTooLargeForTheChannelIsRefusedBeforeSending() async throws {

@@ -163,7 +163,8 @@ public final class HeartbeatMonitor: Service, Sendable {
                 } catch {
                     logger.warning("monitor sweep failed", metadata: ["cvm.error": "\(error)"])
                 }
-                try? await Task.sleep(for: tick)
+                // A graceful shutdown ends the wait: stopping never waits out a tick.
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.tick) }
             }
             let watches = state.withLock { s in
                 defer { s.watches.removeAll(); s.links.removeAll() }

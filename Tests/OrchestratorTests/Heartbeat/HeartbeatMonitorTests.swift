@@ -7,7 +7,7 @@ import Testing
 
 /// How the monitor starts and stops, in-process. With no CVM in the store it opens no libvirt
 /// connection (its local host is libvirt's test driver anyway), so no daemon is needed.
-@Suite("HeartbeatMonitor lifecycle", .timeLimit(.minutes(1)))
+@Suite("HeartbeatMonitor lifecycle", .timeLimit(.minutes(2)))
 struct HeartbeatMonitorTests {
     struct Site {
         let state: String
@@ -23,8 +23,8 @@ struct HeartbeatMonitorTests {
             try? FileManager.default.removeItem(atPath: state)
         }
 
-        func monitor() -> HeartbeatMonitor {
-            HeartbeatMonitor(orchestrator: orchestrator, tick: .milliseconds(20), logger: Logger(label: "test"))
+        func monitor(tick: Duration = .milliseconds(20)) -> HeartbeatMonitor {
+            HeartbeatMonitor(orchestrator: orchestrator, tick: tick, logger: Logger(label: "test"))
         }
 
         /// The monitor row says this process is watching.
@@ -33,11 +33,14 @@ struct HeartbeatMonitorTests {
         }
     }
 
-    @Test("graceful shutdown: run() returns promptly and the monitor row is gone")
+    @Test("graceful shutdown: run() returns without waiting out its tick and the monitor row is gone")
     func gracefulShutdown() async throws {
         let site = try Site()
         defer { site.remove() }
-        let monitor = site.monitor()
+        // A tick far longer than the bound below: returning in time means the shutdown ended
+        // the wait. (The bound is loose on purpose: with the whole suite running in parallel on
+        // two cores, a prompt shutdown has been measured at 8.5 s.)
+        let monitor = site.monitor(tick: .seconds(120))
         try await testGracefulShutdown { trigger in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await monitor.run() }
@@ -45,7 +48,7 @@ struct HeartbeatMonitorTests {
                 let asked = ContinuousClock.now
                 trigger.triggerGracefulShutdown()
                 try await group.next()
-                #expect(ContinuousClock.now - asked < .seconds(5))
+                #expect(ContinuousClock.now - asked < .seconds(40))
             }
         }
         #expect(try await site.orchestrator.store.monitor() == nil)

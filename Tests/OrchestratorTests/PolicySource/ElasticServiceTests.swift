@@ -68,8 +68,8 @@ struct ElasticServiceTests {
                 let asked = ContinuousClock.now
                 trigger.triggerGracefulShutdown()
                 try await group.next()
-                // Not the 60 s interval.
-                #expect(ContinuousClock.now - asked < .seconds(5))
+                // Not the 60 s interval (loose: a busy two-core suite delays any task by seconds).
+                #expect(ContinuousClock.now - asked < .seconds(30))
             }
         }
         let after = try await site.orchestrator.store.events(after: seen)
@@ -147,7 +147,7 @@ struct ElasticServiceTests {
             await group.triggerGracefulShutdown()
             try await tasks.next()
             #expect(ContinuousClock.now - asked >= .milliseconds(300))
-            #expect(ContinuousClock.now - asked < .seconds(5))
+            #expect(ContinuousClock.now - asked < .seconds(30))
         }
         let cvm = try #require(runner.started.first)
         #expect(runner.log == [.started(cvm), .cancelled(cvm)])
