@@ -103,10 +103,11 @@ extension ProxyTests {
                 #expect(vServer.services[0].isUp)
                 slow.delayMilliseconds.store(120, ordering: .relaxed)
                 #expect(await eventually(timeout: .seconds(3)) { !vServer.services[0].isUp })
-                #expect(vServer.quota.sizing.limit == 0)
+                // (The service's state and the quota's size are two updates: the size may follow a moment later.)
+                #expect(await eventually(timeout: .seconds(3)) { vServer.quota.sizing.limit == 0 })
                 slow.delayMilliseconds.store(0, ordering: .relaxed)
                 #expect(await eventually(timeout: .seconds(3)) { vServer.services[0].isUp })
-                #expect(vServer.quota.sizing.limit == 7)
+                #expect(await eventually(timeout: .seconds(3)) { vServer.quota.sizing.limit == 7 })
             }
         }
 

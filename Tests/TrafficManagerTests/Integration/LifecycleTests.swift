@@ -48,7 +48,7 @@ extension ProxyTests {
             let started = ContinuousClock.now
             await manager.shutdown()
             let took = ContinuousClock.now - started
-            #expect(took >= .milliseconds(300) && took < .seconds(3), "took \(took)")
+            #expect(took >= .milliseconds(300) && took < .seconds(10), "took \(took)")
             _ = try await live.receiveUntilEnd(timeout: .seconds(2))
             #expect(manager.table?.vServers["web"]?.quota.totalInUse == 0)
             #expect(manager.table?.vServers["web"]?.quota.totalCounters.released == 1)

@@ -195,9 +195,10 @@ extension ProxyTests {
                 #expect(try await Self.exchange(client, "GET /once HTTP/1.1\r\nHost: w\r\n\r\n").status == 200)
                 #expect(manager.vServer("web")?.quota.totalInUse == 1)
                 let started = ContinuousClock.now
-                _ = try await client.connection.receiveUntilEnd(timeout: .seconds(5))
+                _ = try await client.connection.receiveUntilEnd(timeout: .seconds(30))
                 let waited = ContinuousClock.now - started
-                #expect(waited >= .milliseconds(200) && waited < .seconds(2), "closed after \(waited)")
+                // Closed, not timed out (loose: the parallel suite on two cores delays tasks by seconds).
+                #expect(waited >= .milliseconds(200) && waited < .seconds(10), "closed after \(waited)")
                 #expect(await eventually { manager.vServer("web")?.quota.totalInUse == 0 })
             }
         }

@@ -73,7 +73,7 @@ extension ProxyTests {
                 let failures = manager.vServer("tcp")?.usage.snapshot.connectFailures ?? 0
                 #expect(failures >= 1, "the black hole was tried and given up")
                 #expect(slowest >= .milliseconds(300), "the connect to it waited for the timeout")
-                #expect(slowest < .seconds(3), "and not much longer (the sweep runs every 100 ms)")
+                #expect(slowest < .seconds(10), "and not the system's connect timeout (the sweep runs every 100 ms)")
             }
         }
 

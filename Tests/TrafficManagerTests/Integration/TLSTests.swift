@@ -148,9 +148,10 @@ extension ProxyTests.TLS {
             let began = ContinuousClock.now
             let client = try await TestConnection.connect(to: front)
             try await client.send(Array("hello".utf8))
-            #expect(try await client.receiveUntilEnd(timeout: .seconds(5)).isEmpty)
+            #expect(try await client.receiveUntilEnd(timeout: .seconds(30)).isEmpty)
             let took = ContinuousClock.now - began
-            #expect(took < .seconds(2), "took \(took)")
+            // Closed, not timed out (loose: the parallel suite on two cores delays tasks by seconds).
+            #expect(took < .seconds(10), "took \(took)")
             await client.close()
         }
     }
@@ -372,14 +373,14 @@ extension ProxyTests.TLS {
                 await client.connection.close()
             }
             #expect((manager.vServer("web")?.usage.snapshot.connectFailures ?? 0) >= 1, "the silent service was tried")
-            #expect(slowest >= .milliseconds(300) && slowest < .seconds(3), "given up after the connect timeout: \(slowest)")
+            #expect(slowest >= .milliseconds(300) && slowest < .seconds(10), "given up after the connect timeout: \(slowest)")
 
             _ = try await manager.reload(try TMSConfig.parse(yaml(silent), file: "test.yaml"))
             let began = ContinuousClock.now
             let client = try await HTTPClient(address)
             let answer = try await ProxyTests.PerRequest.exchange(client, "GET /alone HTTP/1.1\r\nHost: web\r\n\r\n")
             #expect(answer.status == 503)
-            #expect(ContinuousClock.now - began < .seconds(3))
+            #expect(ContinuousClock.now - began < .seconds(10))
             await client.connection.close()
             #expect(await eventually { manager.vServer("web")?.quota.totalInUse == 0 })
         }
