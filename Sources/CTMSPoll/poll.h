@@ -14,4 +14,11 @@ static inline int ctms_accept4(int fd, struct sockaddr *address, socklen_t *leng
     return accept4(fd, address, length, flags);
 }
 
+// pipe2(2), likewise (LoopSelector's marker pipe).
+extern int pipe2(int fds[2], int flags);
+
+static inline int ctms_pipe2(int fds[2], int flags) {
+    return pipe2(fds, flags);
+}
+
 #endif

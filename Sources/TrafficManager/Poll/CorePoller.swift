@@ -15,11 +15,13 @@ protocol PollHandler: AnyObject {
 /// core's own event loop, so a polled connection is owned by the core exactly as a channel is
 /// (its quota calls, counters and sweep stay single-threaded).
 ///
-/// NIO offers no way to add a descriptor to its loop's selector, so a small notifier thread
-/// waits for the set to have events and then asks the loop to drain it (`drain`, on the loop).
-/// The notifier waits on a second epoll set holding the first with `EPOLLONESHOT`: it wakes
-/// once per batch, not once per event, and the loop re-arms it after draining (events that
-/// arrive meanwhile wake it again at once). Descriptors are added once, with `EPOLLIN`,
+/// The loop learns of the set's events one of two ways. Normally the set sits in the epoll set
+/// NIO's loop waits on (see `LoopSelector`): the loop wakes for it as for its own channels and
+/// drains it after every turn (`PollerTicks`). Where that set cannot be found, a small notifier
+/// thread waits for the set to have events and then asks the loop to drain it (`drain`, on the
+/// loop). The notifier waits on a second epoll set holding the first with `EPOLLONESHOT`: it
+/// wakes once per batch, not once per event, and the loop re-arms it after draining (events
+/// that arrive meanwhile wake it again at once). Descriptors are added once, with `EPOLLIN`,
 /// `EPOLLOUT` and `EPOLLRDHUP`, edge-triggered: no interest changes while relaying, and a
 /// closed descriptor leaves the set by itself.
 ///
@@ -28,7 +30,8 @@ final class CorePoller {
     let loop: any EventLoop
     /// The set of sockets.
     private let epoll: Int32
-    private let notifier: Notifier
+    /// Nil when the set sits in the loop's own epoll set.
+    private let notifier: Notifier?
     /// Handlers by descriptor, with the generation registered (a stale event for a descriptor
     /// closed and reused in the same batch is dropped).
     private var handlers: [Registration?] = []
@@ -46,15 +49,41 @@ final class CorePoller {
         let handler: any PollHandler
     }
 
-    init(loop: any EventLoop) throws(PollError) {
+    /// How the loop learns of events: `nil` when the set sits in the loop's epoll set, else why
+    /// not (the notifier thread is used).
+    let notifierReason: String?
+
+    /// `selector`: the epoll descriptor the loop waits on (`LoopSelector.descriptor(of:)`), or
+    /// why it is not known.
+    init(loop: any EventLoop, selector: Result<Int32, PollError>) throws(PollError) {
         self.loop = loop
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epoll >= 0 else { throw PollError(call: "epoll_create1", errno: errno) }
-        do {
-            notifier = try Notifier(watching: epoll)
-        } catch {
-            Glibc.close(epoll)
-            throw error
+        var reason: String?
+        switch selector {
+        case .success(let selector):
+            // Level-triggered: the loop is woken again for as long as the set has events. Both
+            // halves of the data hold the set's own descriptor, which NIO has not registered
+            // (whichever half it reads as a descriptor, it passes over the event).
+            var event = epoll_event()
+            event.events = EPOLLIN.rawValue
+            event.data.u64 = UInt64(UInt32(bitPattern: epoll)) << 32 | UInt64(UInt32(bitPattern: epoll))
+            if epoll_ctl(selector, EPOLL_CTL_ADD, epoll, &event) != 0 {
+                reason = "\(PollError(call: "epoll_ctl on the loop's epoll set", errno: errno))"
+            }
+        case .failure(let error):
+            reason = "\(error)"
+        }
+        notifierReason = reason
+        if reason == nil {
+            notifier = nil
+        } else {
+            do {
+                notifier = try Notifier(watching: epoll)
+            } catch {
+                Glibc.close(epoll)
+                throw error
+            }
         }
         events = .allocate(capacity: Int(Self.batch))
         scratch = .allocate(byteCount: 64 * 1024, alignment: 16)
@@ -65,8 +94,12 @@ final class CorePoller {
         scratch.deallocate()
     }
 
-    /// Starts the notifier (call on the loop: it captures the poller bound to it).
+    /// Starts the draining: after every turn of the loop, or by the notifier (call on the loop).
     func start() {
+        guard let notifier else {
+            PollerTicks.attach(self)
+            return
+        }
         let bound = NIOLoopBound(self, eventLoop: loop)
         notifier.start(loop: loop) { bound.value.drain() }
     }
@@ -76,7 +109,7 @@ final class CorePoller {
     func stop() {
         guard !stopped else { return }
         stopped = true
-        notifier.stop()
+        if let notifier { notifier.stop() } else { PollerTicks.detach() }
         handlers.removeAll()
         Glibc.close(epoll)
     }
@@ -126,7 +159,7 @@ final class CorePoller {
                 registration.handler.ready(fd: fd, events: event.events)
             }
         }
-        notifier.rearm()
+        notifier?.rearm()
     }
 }
 

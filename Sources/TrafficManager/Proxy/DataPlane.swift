@@ -14,26 +14,33 @@ final class DataPlane: Sendable {
     private let tickets = Atomic<UInt64>(1)
 
     init(cores count: Int) {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: count)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: count, metricsDelegate: PollerTicks())
         loops = Array(group.makeIterator())
         cores = loops.map { NIOLoopBoundBox.makeEmptyBox(valueType: CoreRuntime.self, eventLoop: $0) }
     }
 
     var coreCount: Int { loops.count }
 
-    /// Creates every core's runtime on its loop and starts its sweep.
-    func start(accessLog: AccessLog? = nil) async throws {
+    /// Creates every core's runtime on its loop and starts its sweep. Returns, per core, why its
+    /// poll set needs a notifier thread (nil: it sits in the loop's own epoll set).
+    @discardableResult
+    func start(accessLog: AccessLog? = nil) async throws -> [String?] {
+        var notifierReasons: [String?] = []
         for (index, loop) in loops.enumerated() {
             let box = cores[index]
-            try await loop.submit { [self] in
-                let poller = try CorePoller(loop: loop)
+            let selector = await LoopSelector.descriptor(of: loop)
+            let reason = try await loop.submit { [self] in
+                let poller = try CorePoller(loop: loop, selector: selector)
                 poller.start()
                 let core = CoreRuntime(index: index, loop: loop, dataPlane: self, poller: poller)
                 core.accessLog = accessLog
                 box.value = core
                 core.startSweeping()
+                return poller.notifierReason
             }.get()
+            notifierReasons.append(reason)
         }
+        return notifierReasons
     }
 
     /// Makes `table` the one every core routes new connections with. Returns once every core

@@ -101,7 +101,10 @@ public final class TrafficManager: Sendable {
             state.withLock { $0.accessLog = accessLog }
             eventTap.log.withLock { $0 = accessLog }
         }
-        try await dataPlane.start(accessLog: accessLog)
+        let notifierReasons = try await dataPlane.start(accessLog: accessLog)
+        if let reason = notifierReasons.lazy.compactMap({ $0 }).first {
+            logger.warning("raw sockets wake the data plane through a notifier thread (slower): \(reason)")
+        }
         do {
             _ = try await gate.run { try await apply(initial) }
             if let address = initial.admin.address {
