@@ -248,8 +248,10 @@ extension sockaddr_storage {
         var copy = self
         return withUnsafePointer(to: &copy) { pointer -> SocketAddress? in
             switch Int32(pointer.pointee.ss_family) {
-            case AF_INET: return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { SocketAddress($0.pointee) }
-            case AF_INET6: return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { SocketAddress($0.pointee) }
+            // No host name: NIO would otherwise write the address's text (`inet_ntop`, `sprintf`)
+            // for every connection; `ipText` writes it when it is needed.
+            case AF_INET: return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { SocketAddress($0.pointee, host: "") }
+            case AF_INET6: return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { SocketAddress($0.pointee, host: "") }
             default: return nil
             }
         }

@@ -97,6 +97,7 @@ class ProxyConnection: LiveConnection {
         counters?.busyNanos.add(Int(truncatingIfNeeded: MonotonicTime.nanos() &- began))
     }
 
+    /// The client's address as persistence and stickiness key them (made only when a table asks).
     private lazy var clientKey: String? = clientAddress?.ipText
 
     /// Walks the chain from walk position `first` (see `RoutePlanner`).

@@ -4,8 +4,8 @@ import TMSCore
 /// (`ProxyConnection`) and a request of an HTTP session (`HTTPSession`). Call on `core`'s loop.
 extension RouteChain {
     /// Where the walk starts: the backup `client` is pinned to (its index in the chain), else 0.
-    func pinnedStart(client: String?) -> Int {
-        guard let persistence = primary.persistence, let client else { return 0 }
+    func pinnedStart(client: @autoclosure () -> String?) -> Int {
+        guard let persistence = primary.persistence, let client = client() else { return 0 }
         let now = MonotonicTime.now()
         guard let pinned = persistence.withLock({ $0.target(for: client, now: now) }) else { return 0 }
         return members.firstIndex { $0.id == pinned } ?? 0
@@ -39,8 +39,8 @@ extension RouteChain {
     }
 
     /// A client admitted by the backup at `index` (> 0) stays with it while persistence lasts.
-    func pin(client: String?, to index: Int) {
-        guard index > 0, let persistence = primary.persistence, let client else { return }
+    func pin(client: @autoclosure () -> String?, to index: Int) {
+        guard index > 0, let persistence = primary.persistence, let client = client() else { return }
         let member = members[index]
         let now = MonotonicTime.now()
         let changed = persistence.withLock { persistence -> Bool in
@@ -56,8 +56,8 @@ extension RouteChain {
 extension VServerRuntime {
     /// With stickiness: the service this client's last connection went to, while it is up and
     /// not yet tried by this connection (a failed connect falls back to the balancer).
-    func stickyService(client: String?, excluding tried: ServiceSet) -> Int? {
-        guard let stickiness, let client else { return nil }
+    func stickyService(client: @autoclosure () -> String?, excluding tried: ServiceSet) -> Int? {
+        guard let stickiness, let client = client() else { return nil }
         let now = MonotonicTime.now()
         guard let name = stickiness.withLock({ $0.target(for: client, now: now) })?.name,
               let index = services.firstIndex(where: { $0.config.name == name }),
@@ -69,8 +69,8 @@ extension VServerRuntime {
     /// timeout from now. A change goes to the session store, and so does a renewal once half
     /// the timeout has passed since the store last had it (the store's copy stays alive while
     /// the client keeps coming, without a write per connection).
-    func stick(client: String?, to index: Int) {
-        guard let stickiness, let client, services.indices.contains(index) else { return }
+    func stick(client: @autoclosure () -> String?, to index: Int) {
+        guard let stickiness, services.indices.contains(index), let client = client() else { return }
         let now = MonotonicTime.now()
         let target = VServerID(services[index].config.name)
         let changed = stickiness.withLock { table -> Bool in
