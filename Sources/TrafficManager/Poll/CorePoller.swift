@@ -168,7 +168,7 @@ struct PollError: Error, CustomStringConvertible {
     let call: String
     let errno: Int32
 
-    var description: String { "\(call): \(String(cString: strerror(errno)))" }
+    var description: String { errno == 0 ? call : "\(call): \(String(cString: strerror(errno)))" }
 }
 
 /// The thread that wakes a core's loop when its poll set has events (see `CorePoller`).

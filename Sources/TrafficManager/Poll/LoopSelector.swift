@@ -21,7 +21,7 @@ import NIOPosix
 /// loop's. When anything here fails, the core keeps its notifier thread and says so in its
 /// start-up log line.
 enum LoopSelector {
-    /// The epoll descriptor `loop` waits on, or nil (with why) when it cannot be found.
+    /// The epoll descriptor `loop` waits on, or why it cannot be found.
     static func descriptor(of loop: any EventLoop) async -> Result<Int32, PollError> {
         var ends: [Int32] = [-1, -1]
         guard ctms_pipe2(&ends, Int32(O_CLOEXEC | O_NONBLOCK)) == 0 else { return .failure(PollError(call: "pipe2", errno: errno)) }
@@ -31,12 +31,12 @@ enum LoopSelector {
             channel = try await NIOPipeBootstrap(group: loop).takingOwnershipOfDescriptor(input: ends[0]).get()
         } catch {
             close(ends[0])  // Refused: still ours.
-            return .failure(PollError(call: "registering a pipe on the loop (\(error))", errno: 0))
+            return .failure(PollError(call: "registering a pipe on the loop: \(error)", errno: 0))
         }
         defer { channel.close(promise: nil) }
         // While the channel is open its descriptor's number is unique to it.
         guard let found = epollSet(watching: ends[0]) else {
-            return .failure(PollError(call: "finding the loop's epoll set in /proc/self/fdinfo", errno: ENOENT))
+            return .failure(PollError(call: "no single epoll set in /proc/self/fdinfo holds a descriptor registered on the loop", errno: 0))
         }
         return .success(found)
     }
