@@ -60,8 +60,11 @@ import Testing
         try #require(eventually(timeout: 10) { FileManager.default.fileExists(atPath: cli.state + "/tms-admin.token") })
 
         // Load: the checked requests of `Load`, and new connections back to back, whose access
-        // log records (file and spool, some 100 KB/s) are far above what the switches
-        // themselves log (their events, about 1.5 KB/s).
+        // log records are far above what the switches themselves log (their events, about
+        // 1.5 KB/s). With two TCG guests on a two-core host the connections come at 40-370 a
+        // second (the spool's writes 5-45 KB/s, 20 KB/s on average, in a CI run): the
+        // collector's threshold below (6 KB/s; it returns below 4.8 KB/s) sits under that
+        // range and above the events alone.
         let load = CVMBackupTests.Load()
         load.run(port: port, expectPeer: "10.77.0.1")
         let burst = Burst()
@@ -89,7 +92,7 @@ import Testing
               log-collector:
                 image: cvm-tms
                 tier: near
-                thresholds: {cpuPercent: 400, diskBytesPerSecond: 20000}
+                thresholds: {cpuPercent: 400, diskBytesPerSecond: 6000}
                 offloadWhen: [cpuPercent, diskBytesPerSecond]
                 maxCVMs: 1
               backup-vserver:
