@@ -26,12 +26,19 @@ func withTrafficManager<T>(
     }
 }
 
-/// Waits (up to 5 s) until no vServer holds quota, then expects: in-use 0 everywhere, the
-/// shared pools' ledgers balance, and each quota released exactly what it admitted.
+/// Waits (up to 5 s) until no vServer holds quota and each released what it admitted, then
+/// expects: in-use 0 everywhere, the shared pools' ledgers balance, and each quota released
+/// exactly what it admitted. (Both are waited for: a connection still arriving, such as a
+/// monitor's probe sent before a reload stopped the monitor, is admitted between the two
+/// reads and released a moment later.)
 func expectQuotaReturnsToZero(_ manager: TrafficManager, sourceLocation: SourceLocation = #_sourceLocation) async {
     let vServers = Array(manager.table?.vServers.values ?? [:].values)
     let deadline = ContinuousClock.now + .seconds(5)
-    while ContinuousClock.now < deadline, vServers.contains(where: { $0.quota.totalInUse != 0 }) {
+    func settled(_ vServer: VServerRuntime) -> Bool {
+        let counters = vServer.quota.totalCounters
+        return vServer.quota.totalInUse == 0 && counters.admitted == counters.released
+    }
+    while ContinuousClock.now < deadline, !vServers.allSatisfy(settled) {
         try? await Task.sleep(for: .milliseconds(10))
     }
     for vServer in vServers {
