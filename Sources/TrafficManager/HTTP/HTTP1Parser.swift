@@ -20,9 +20,11 @@ struct HTTP1Head {
         case transferEncoding
         /// `Connection`.
         case connection
-        /// `Keep-Alive`, `Proxy-Connection`, `Upgrade`: hop by hop, never forwarded.
+        /// `Keep-Alive`, `Proxy-Connection`: hop by hop, never forwarded.
         case hopByHop
         case forwardedFor
+        /// `Upgrade`: hop by hop, forwarded only with a protocol switch (`isUpgrade`).
+        case upgrade
     }
 
     /// How the body that follows the head is delimited.
@@ -55,6 +57,10 @@ struct HTTP1Head {
     private(set) var asksClose = false
     private(set) var asksKeepAlive = false
     private(set) var hasTransferEncoding = false
+    /// `Connection: upgrade` was sent.
+    private(set) var asksUpgrade = false
+    /// `Upgrade` lines with a value.
+    private(set) var upgradeLines = 0
     // Requests.
     /// Where the method ends (the request line starts with it).
     private(set) var methodEnd = 0
@@ -63,6 +69,12 @@ struct HTTP1Head {
     private(set) var isIdempotent = false
     // Responses.
     private(set) var status = 0
+
+    /// A request that asks to switch protocols (a WebSocket handshake, RFC 9110 §7.8): HTTP/1.1,
+    /// `Upgrade` named in `Connection`, one `Upgrade` line, no body. Its `Upgrade` goes on to the
+    /// service; a `101` answer turns the connection into a tunnel. Otherwise `Upgrade` is dropped
+    /// like any hop-by-hop header, and the request is an ordinary one.
+    var isUpgrade: Bool { minorVersion == 1 && asksUpgrade && upgradeLines == 1 && framing == .none }
 
     /// Whether the connection stays open after this message, as its sender asked.
     var keepAlive: Bool { minorVersion == 1 ? !asksClose : (asksKeepAlive && !asksClose) }
@@ -162,10 +174,17 @@ struct HTTP1Head {
                     transferChunked = Self.lastCodingIsChunked(raw, value)
                 case .connection:
                     Self.connectionTokens(raw, value) { token in
-                        if token == .close { asksClose = true } else if token == .keepAlive { asksKeepAlive = true }
+                        switch token {
+                        case .close: asksClose = true
+                        case .keepAlive: asksKeepAlive = true
+                        case .upgrade: asksUpgrade = true
+                        case .other: break
+                        }
                     }
                 case .forwardedFor:
                     forwardedLines += 1
+                case .upgrade:
+                    if !value.isEmpty { upgradeLines += 1 }
                 case .other, .hopByHop:
                     break
                 }
@@ -287,7 +306,7 @@ struct HTTP1Head {
         case 17: return equalsLowercased(name, "transfer-encoding") ? .transferEncoding : .other
         case 15: return equalsLowercased(name, "x-forwarded-for") ? .forwardedFor : .other
         case 16: return equalsLowercased(name, "proxy-connection") ? .hopByHop : .other
-        case 7: return equalsLowercased(name, "upgrade") ? .hopByHop : .other
+        case 7: return equalsLowercased(name, "upgrade") ? .upgrade : .other
         default: return .other
         }
     }
@@ -323,7 +342,7 @@ struct HTTP1Head {
         return equalsLowercased(UnsafeRawBufferPointer(rebasing: raw[trimmed(raw, last..<value.upperBound)]), "chunked")
     }
 
-    private enum ConnectionToken { case close, keepAlive, other }
+    private enum ConnectionToken { case close, keepAlive, upgrade, other }
 
     private static func connectionTokens(_ raw: UnsafeRawBufferPointer, _ value: Range<Int>, _ body: (ConnectionToken) -> Void) {
         var start = value.lowerBound
@@ -331,7 +350,8 @@ struct HTTP1Head {
             var end = start
             while end < value.upperBound && raw[end] != UInt8(ascii: ",") { end += 1 }
             let token = UnsafeRawBufferPointer(rebasing: raw[trimmed(raw, start..<end)])
-            body(equalsLowercased(token, "close") ? .close : equalsLowercased(token, "keep-alive") ? .keepAlive : .other)
+            body(equalsLowercased(token, "close") ? .close : equalsLowercased(token, "keep-alive") ? .keepAlive
+                 : equalsLowercased(token, "upgrade") ? .upgrade : .other)
             start = end + 1
         }
     }
@@ -361,15 +381,19 @@ struct HTTP1Head {
 
     /// The request as it goes to a service: HTTP/1.1, without hop-by-hop headers, with the
     /// client's address appended to `X-Forwarded-For` (one line, last, holding the values of
-    /// the lines the client sent).
+    /// the lines the client sent). A protocol switch keeps its `Upgrade` and says
+    /// `Connection: upgrade`.
     func writeRequest(to out: inout ByteBuffer, clientIP: String?) {
         out.reserveCapacity(minimumWritableBytes: bytes.readableBytes + 64)
+        let upgrade = isUpgrade
         bytes.withUnsafeReadableBytes { raw in
             out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[0..<(startLineEnd - 8)]))
             out.writeStaticString("HTTP/1.1\r\n")
+            if upgrade { out.writeStaticString("Connection: upgrade\r\n") }
             for line in lines {
                 switch line.kind {
                 case .connection, .hopByHop: continue
+                case .upgrade where !upgrade: continue
                 case .forwardedFor where clientIP != nil: continue
                 default: break
                 }
@@ -420,7 +444,7 @@ struct HTTP1Head {
             out.writeStaticString("\r\n")
             for line in lines {
                 switch line.kind {
-                case .connection, .hopByHop: continue
+                case .connection, .hopByHop, .upgrade: continue
                 case .transferEncoding where passing == .unchunk: continue
                 // A length beside a Transfer-Encoding is not the body's (RFC 9112 §6.3).
                 case .contentLength where hasTransferEncoding: continue
@@ -435,6 +459,25 @@ struct HTTP1Head {
             out.writeStaticString("Connection: close\r\n")
         } else if clientMinor == 0 {
             out.writeStaticString("Connection: keep-alive\r\n")
+        }
+        out.writeStaticString("\r\n")
+    }
+
+    /// A `101 Switching Protocols` as it goes to the client that asked for the switch: its
+    /// headers as the service sent them, `Upgrade` included, and `Connection: upgrade`.
+    func writeSwitch(to out: inout ByteBuffer) {
+        out.reserveCapacity(minimumWritableBytes: bytes.readableBytes + 32)
+        bytes.withUnsafeReadableBytes { raw in
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[0..<startLineEnd]))
+            out.writeStaticString("\r\nConnection: upgrade\r\n")
+            for line in lines {
+                switch line.kind {
+                case .connection, .hopByHop: continue
+                default: break
+                }
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[line.range]))
+                out.writeStaticString("\r\n")
+            }
         }
         out.writeStaticString("\r\n")
     }

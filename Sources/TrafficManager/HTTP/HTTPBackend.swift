@@ -26,6 +26,10 @@ final class HTTPBackend: ByteStreamDelegate {
     private var passing = HTTP1Head.BodyPassing.asIs
     /// Whether the connection may carry another request once this response has ended.
     private var reusable = false
+    /// The request asked to switch protocols: a `101` answer is expected (any other is refused).
+    private var upgrading = false
+    /// The service switched protocols: bytes go both ways unparsed until either side closes.
+    private(set) var isTunnel = false
 
     init(service: ServiceRuntime, core: CoreRuntime) {
         self.service = service
@@ -40,9 +44,10 @@ final class HTTPBackend: ByteStreamDelegate {
     }
 
     /// Sends a request's head (as written on by `HTTP1Head.writeRequest`) and expects its
-    /// response.
-    func send(head: ByteBuffer, toHEAD: Bool) {
+    /// response (a `101` only when the request asked to switch protocols: `upgrade`).
+    func send(head: ByteBuffer, toHEAD: Bool, upgrade: Bool = false) {
         self.toHEAD = toHEAD
+        upgrading = upgrade
         framer = nil
         inbound = nil
         headScanned = 0
@@ -58,6 +63,8 @@ final class HTTPBackend: ByteStreamDelegate {
 
     func close() { stream?.close() }
 
+    func closeAfterWrites() { stream?.closeAfterWrites() }
+
     /// Closes with a reset (a clean connection between requests that is not kept).
     func abort() { stream?.abort() }
 
@@ -71,6 +78,10 @@ final class HTTPBackend: ByteStreamDelegate {
         guard session != nil else {
             // A pooled connection has nothing to say: one that speaks is not safe to reuse.
             stream?.close()
+            return
+        }
+        if isTunnel {
+            session?.backendTunnel(bytes)
             return
         }
         var buffer = bytes
@@ -94,7 +105,15 @@ final class HTTPBackend: ByteStreamDelegate {
                     return
                 }
                 inbound = input
-                if head.status == 101 { throw .malformed("a protocol switch that was not asked for") }
+                if head.status == 101 {
+                    guard upgrading, head.minorVersion == 1 else { throw .malformed("a protocol switch that was not asked for") }
+                    // A tunnel from here on: what came after the head is the new protocol's.
+                    isTunnel = true
+                    inbound = nil
+                    session.backendSwitched(head)
+                    if input.readableBytes > 0 { session.backendTunnel(input) }
+                    return
+                }
                 passing = session.backendHead(head)
                 if head.status >= 200 {
                     reusable = head.keepAlive && head.framing != .untilClose
@@ -138,9 +157,11 @@ final class HTTPBackend: ByteStreamDelegate {
         session?.backendBecameWritable()
     }
 
-    /// The service's end ends a response delimited by it; nothing more comes either way.
+    /// The service's end ends a response delimited by it; nothing more comes either way. A
+    /// tunnel's ends once what the service sent has reached the client.
     func streamInputClosed() {
         endResponseByClose()
+        if isTunnel { session?.backendTunnelEnded() }
         stream?.close()
     }
 

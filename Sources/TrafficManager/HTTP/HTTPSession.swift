@@ -48,6 +48,8 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
         case forwarding
         /// The traffic manager answers the request itself once it has been read.
         case answering(Answer)
+        /// The service switched protocols (`101`): bytes go both ways unparsed, to the end.
+        case tunneling
         case finished
     }
 
@@ -146,6 +148,9 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
         switch phase {
         case .idle, .finished: closeAfterWrites()
         case .routing, .forwarding, .answering: if !requestEnded { stream?.close() }
+        // The client is done: the service's side closes once what the client sent went out,
+        // and its close ends the client's (no half-open tunnel).
+        case .tunneling: backend?.closeAfterWrites()
         }
     }
 
@@ -156,9 +161,23 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
         let now = MonotonicTime.nanos()
         lastActivity = now
         if cycleStart == 0 { cycleStart = now }
+        if case .tunneling = phase {
+            tunnel(bytes)
+            return
+        }
         var buffer = bytes
         inbound.append(&buffer)
         readRequests()
+    }
+
+    /// The client's bytes in a tunnel: to the service as they are (flushed when the round of
+    /// reads ends); reading pauses while the service's side is full.
+    private func tunnel(_ bytes: ByteBuffer) {
+        guard let backend else { return }
+        bytesIn &+= bytes.readableBytes
+        counters?.bytesIn.add(bytes.readableBytes)
+        backend.write(bytes)
+        updateReading()
     }
 
     /// Takes what `inbound` holds: a request's head (when no request is in progress), then
@@ -232,7 +251,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
         switch phase {
         case .answering(let answer): sendAnswer(answer)
         case .forwarding: backend?.flush()
-        case .idle, .routing, .finished: break
+        case .idle, .routing, .tunneling, .finished: break
         }
     }
 
@@ -280,7 +299,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
         case .routing:
             pending.append(body)
             pendingBytes += body.readableBytes
-        case .answering, .idle, .finished:
+        case .answering, .idle, .tunneling, .finished:
             break
         }
     }
@@ -300,6 +319,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
         case .routing: wanted = requestFramer != nil ? pendingBytes < 1 << 20 : waitingLittle
         case .forwarding: wanted = requestFramer != nil ? (backend?.isWritable ?? false) : waitingLittle
         case .answering: wanted = requestFramer != nil || waitingLittle
+        case .tunneling: wanted = !inputClosed && (backend?.isWritable ?? false)
         case .finished: wanted = false
         }
         guard wanted != reading else { return }
@@ -308,7 +328,10 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
     }
 
     func backendBecameWritable() {
-        if case .forwarding = phase { updateReading() }
+        switch phase {
+        case .forwarding, .tunneling: updateReading()
+        case .idle, .routing, .answering, .finished: break
+        }
     }
 
     // MARK: routing a request
@@ -479,7 +502,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
         // Hop by hop: the connection to the service stays open whatever the client's does.
         var out = Self.allocator.buffer(capacity: head.bytes.readableBytes + 64)
         head.writeRequest(to: &out, clientIP: clientIP)
-        backend.send(head: out, toHEAD: head.isHEAD)
+        backend.send(head: out, toHEAD: head.isHEAD, upgrade: head.isUpgrade)
         for part in pending { backend.write(part) }
         pending.removeAll(keepingCapacity: true)
         pendingBytes = 0
@@ -512,6 +535,52 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
         response.writeResponse(to: &out, clientMinor: clientMinor, passing: passing, keepAlive: keepAlive)
         stream.write(out)
         return passing
+    }
+
+    /// The service answered a protocol switch with `101`: the answer goes to the client and the
+    /// connection becomes a tunnel (what the client sent after its request goes on first). The
+    /// request keeps its use of the quota, and its service, until the tunnel ends.
+    func backendSwitched(_ response: HTTP1Head) {
+        guard case .forwarding = phase, let stream, let backend else { return }
+        let now = MonotonicTime.nanos()
+        lastActivity = now
+        if cycleStart == 0 { cycleStart = now }
+        if serviceIndex >= 0, let member {
+            member.services[serviceIndex].counters[core.index].firstByteTime.record(nanos: now &- sentAt)
+        }
+        responseStarted = true
+        keepAlive = false
+        phase = .tunneling
+        var out = Self.allocator.buffer(capacity: response.bytes.readableBytes + 32)
+        response.writeSwitch(to: &out)
+        stream.write(out)
+        if let early = inbound, early.readableBytes > 0 {
+            inbound = nil
+            tunnel(early)
+            backend.flush()
+        }
+        updateReading()
+    }
+
+    /// The service's bytes in a tunnel: to the client as they are (flushed when the round of
+    /// reads ends; the service's reading pauses while the client's side is full).
+    func backendTunnel(_ bytes: ByteBuffer) {
+        guard case .tunneling = phase, let stream else { return }
+        let now = MonotonicTime.nanos()
+        lastActivity = now
+        if cycleStart == 0 { cycleStart = now }
+        let count = bytes.readableBytes
+        bytesOut &+= count
+        counters?.bytesOut.add(count)
+        if serviceIndex >= 0, let member { member.services[serviceIndex].counters[core.index].bytesReceived.add(count) }
+        stream.write(bytes)
+    }
+
+    /// The service ended its side of a tunnel: the client's closes once what the service sent
+    /// has gone out.
+    func backendTunnelEnded() {
+        guard case .tunneling = phase else { return }
+        closeAfterWrites()
     }
 
     /// Response body bytes (as `backendHead` said they would come): written on to the client.
@@ -556,6 +625,11 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
 
     /// The service closed the connection while the request used it.
     func backendClosed(_ closed: HTTPBackend) {
+        if case .tunneling = phase, closed === backend {
+            backend = nil
+            closeAfterWrites()
+            return
+        }
         guard case .forwarding = phase, closed === backend else { return }
         backend = nil
         if responseStarted {
@@ -701,6 +775,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
         }
         switch previous {
         case .routing, .forwarding, .answering: log(outcome: .timedOut)
+        case .tunneling: log(outcome: memberIndex > 0 ? .spilled : .served)
         case .idle, .finished: break
         }
         if slot >= 0 {

@@ -31,6 +31,42 @@ import Testing
         #expect(String(buffer: out) == "GET /a?b=c HTTP/1.1\r\nHost: w\r\nAccept: */*\r\nX-Forwarded-For: 192.0.2.1, 192.0.2.2, 127.0.0.1\r\n\r\n")
     }
 
+    @Test func aProtocolSwitchKeepsItsUpgradeOnlyWhenItIsOne() throws {
+        // HTTP/1.1, Upgrade named in Connection, one Upgrade line, no body: forwarded as a switch.
+        let text = "GET /chat HTTP/1.1\r\nHost: w\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n\r\n"
+        let head = try #require(try Self.request(text))
+        #expect(head.isUpgrade)
+        var out = ByteBuffer()
+        head.writeRequest(to: &out, clientIP: "127.0.0.1")
+        #expect(String(buffer: out) == "GET /chat HTTP/1.1\r\nConnection: upgrade\r\nHost: w\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\nX-Forwarded-For: 127.0.0.1\r\n\r\n")
+        // Not a switch: Upgrade without the Connection token, two Upgrade lines, a body,
+        // HTTP/1.0. Upgrade is dropped like any hop-by-hop header.
+        for other in [
+            "GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
+            "GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\nUpgrade: h2c\r\n\r\n",
+            "POST / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: h2c\r\nContent-Length: 2\r\n\r\n",
+            "GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+            "GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade:\r\n\r\n",
+        ] {
+            let head = try #require(try Self.request(other))
+            #expect(!head.isUpgrade, "\(other.debugDescription)")
+            var out = ByteBuffer()
+            head.writeRequest(to: &out, clientIP: nil)
+            #expect(!String(buffer: out).lowercased().contains("upgrade"), "\(String(buffer: out).debugDescription)")
+        }
+        // The service's 101 goes to the client with its Upgrade and Connection: upgrade.
+        let switched = try #require(try Self.response("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nKeep-Alive: 1\r\nSec-WebSocket-Accept: a\r\n\r\n"))
+        #expect(switched.status == 101 && switched.framing == .none)
+        var answer = ByteBuffer()
+        switched.writeSwitch(to: &answer)
+        #expect(String(buffer: answer) == "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: a\r\n\r\n")
+        // Any other response drops it.
+        var ordinary = ByteBuffer()
+        try #require(try Self.response("HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nContent-Length: 0\r\n\r\n"))
+            .writeResponse(to: &ordinary, clientMinor: 1, passing: .asIs, keepAlive: true)
+        #expect(String(buffer: ordinary) == "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n")
+    }
+
     @Test func framingAndKeepAlive() throws {
         #expect(try Self.request("POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\n")?.framing == .length(12))
         #expect(try Self.request("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n")?.framing == HTTP1Head.Framing.none)
