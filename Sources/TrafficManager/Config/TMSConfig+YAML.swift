@@ -242,9 +242,6 @@ extension VServerConfig {
         stickiness = try reader.optionalDuration("stickiness", in: .seconds(1) ... .seconds(86_400))
         if reader.has("spillover") {
             spillover = try SpilloverConfig(reader.submapping("spillover"), mode: mode)
-            if routing == .request, spillover.queue != nil {
-                throw reader.error("spillover", "a queue is not supported with routing: request yet; remove spillover.queue or use routing: connection")
-            }
         }
         if services.count > 64 {
             throw reader.error("services", "at most 64 services per vServer")

@@ -23,7 +23,7 @@ import TMSCore
 /// for a service with TLS.
 ///
 /// Loop-bound: lives on the event loop of the core that accepted it.
-final class HTTPSession: ByteStreamDelegate, LiveConnection {
+final class HTTPSession: ByteStreamDelegate, LiveConnection, QueueWaiter {
     /// What the traffic manager answers itself.
     enum Answer {
         case found, badRequest, notImplemented, badGateway, unavailable
@@ -42,6 +42,8 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
     private enum Phase {
         /// Between requests.
         case idle
+        /// The request waits in a chain member's queue for a use of its quota.
+        case queued(ticket: UInt64)
         /// A request is being routed and its service connection opened.
         case routing
         /// The request goes to (and its response comes from) `backend`.
@@ -65,6 +67,12 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
     private var requests = 0
     /// With `quotaCounts: connections`: the chain member that admitted the connection, and its use.
     private var connectionUse: (index: Int, lease: QuotaLease)?
+    /// Where the request's chain walk started and stands (to go on after a queue's timeout).
+    private var walkStart = 0
+    private var walkPosition = 0
+    /// The member whose queue the request waits in (while `.queued`), and whether it waited.
+    private var waitingFor: VServerRuntime?
+    private var waited = false
 
     // The client's bytes not yet taken (an incomplete head, a pipelined request).
     private var inbound: ByteBuffer?
@@ -147,7 +155,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
         inputClosed = true
         switch phase {
         case .idle, .finished: closeAfterWrites()
-        case .routing, .forwarding, .answering: if !requestEnded { stream?.close() }
+        case .queued, .routing, .forwarding, .answering: if !requestEnded { stream?.close() }
         // The client is done: the service's side closes once what the client sent went out,
         // and its close ends the client's (no half-open tunnel).
         case .tunneling: backend?.closeAfterWrites()
@@ -251,7 +259,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
         switch phase {
         case .answering(let answer): sendAnswer(answer)
         case .forwarding: backend?.flush()
-        case .idle, .routing, .tunneling, .finished: break
+        case .idle, .queued, .routing, .tunneling, .finished: break
         }
     }
 
@@ -267,6 +275,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
             stream.close()
             return
         }
+        leaveQueue()
         if case .answering = phase {} else { releaseRequestUse(); serviceDone() }
         phase = .answering(answer)
         requestEnded = true
@@ -296,7 +305,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
         switch phase {
         case .forwarding:
             backend?.write(body)
-        case .routing:
+        case .queued, .routing:
             pending.append(body)
             pendingBytes += body.readableBytes
         case .answering, .idle, .tunneling, .finished:
@@ -316,7 +325,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
         let waitingLittle = !inputClosed && (inbound?.readableBytes ?? 0) < 64 << 10
         switch phase {
         case .idle: wanted = !inputClosed
-        case .routing: wanted = requestFramer != nil ? pendingBytes < 1 << 20 : waitingLittle
+        case .queued, .routing: wanted = requestFramer != nil ? pendingBytes < 1 << 20 : waitingLittle
         case .forwarding: wanted = requestFramer != nil ? (backend?.isWritable ?? false) : waitingLittle
         case .answering: wanted = requestFramer != nil || waitingLittle
         case .tunneling: wanted = !inputClosed && (backend?.isWritable ?? false)
@@ -330,7 +339,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
     func backendBecameWritable() {
         switch phase {
         case .forwarding, .tunneling: updateReading()
-        case .idle, .routing, .answering, .finished: break
+        case .idle, .queued, .routing, .answering, .finished: break
         }
     }
 
@@ -352,7 +361,31 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
         startedAt = now
         bytesIn = 0
         bytesOut = 0
-        guard admit() else {
+        waited = false
+        // Counting connections, a connection's later requests go where its first was admitted.
+        if chain.primary.config.quotaCounts == .connections, let connectionUse {
+            memberIndex = connectionUse.index
+            phase = .routing
+            pickService()
+            return
+        }
+        walkStart = chain.pinnedStart(client: clientIP)
+        route(from: 0)
+    }
+
+    /// Walks the chain from walk position `first` (see `RoutePlanner`) for the member that
+    /// admits one more use: the request goes there, waits in that member's queue, or (past the
+    /// chain's end) gets the chain's answer.
+    private func route(from first: Int) {
+        memberIndex = -1
+        switch chain.plan(core: core.index, start: walkStart, from: first) {
+        case .admitted(let index, let position):
+            walkPosition = position
+            admitted(QuotaLease(admittedBy: chain.members[index].quota, core: core.index), index: index)
+        case .queue(let index, let position):
+            walkPosition = position
+            wait(for: index)
+        case .endOfChain:
             chain.primary.usage.cells[core.index].refusals.add(1)
             if case .redirect(let url) = chain.endAction {
                 redirect = url
@@ -360,31 +393,64 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
             } else {
                 answer(.unavailable)
             }
-            return
         }
+    }
+
+    /// Joins the queue of the member at `index` (or is admitted at once, or, the queue full,
+    /// goes on down the chain).
+    private func wait(for index: Int) {
+        let member = chain.members[index]
+        let ticket = core.dataPlane.nextTicket()
+        switch member.quota.admitOrWait(core: core.index, ticket: ticket, now: MonotonicTime.now()) {
+        case .admitted:
+            admitted(QuotaLease(admittedBy: member.quota, core: core.index), index: index)
+        case .queued:
+            member.usage.cells[core.index].queued.add(1)
+            phase = .queued(ticket: ticket)
+            waited = true
+            waitingFor = member
+            core.waiting[ticket] = self
+            updateReading()
+        case .refused:
+            route(from: walkPosition + 1)
+        }
+    }
+
+    /// The member at `index` admitted one more use (`lease`): the request's (counting
+    /// requests) or the connection's, from its first request on. The request is routed.
+    private func admitted(_ lease: QuotaLease, index: Int) {
+        memberIndex = index
+        if chain.primary.config.quotaCounts == .requests { requestLease = lease } else { connectionUse = (index, lease) }
+        counters?.opened.add(1)
+        chain.pin(client: clientIP, to: index)
         phase = .routing
         pickService()
     }
 
-    /// Finds the chain member that serves this request: the connection's, or (counting
-    /// requests, or on a connection's first request) the first along the chain that admits one
-    /// more use. False: the end of the chain.
-    private func admit() -> Bool {
-        let countsRequests = chain.primary.config.quotaCounts == .requests
-        if !countsRequests, let connectionUse {
-            memberIndex = connectionUse.index
-            return true
+    func queueServed(_ lease: QuotaLease, vServer: VServerRuntime) {
+        guard case .queued = phase, vServer === waitingFor, let index = chain.members.firstIndex(where: { $0 === vServer }) else {
+            core.release(lease, of: vServer)
+            return
         }
-        memberIndex = -1
-        let plan = chain.plan(core: core.index, start: chain.pinnedStart(client: clientIP), from: 0)
-        // A queue is refused by the configuration with routing: request (`.queue` cannot occur).
-        guard case .admitted(let index, _) = plan else { return false }
-        let lease = QuotaLease(admittedBy: chain.members[index].quota, core: core.index)
-        memberIndex = index
-        if countsRequests { requestLease = lease } else { connectionUse = (index, lease) }
-        counters?.opened.add(1)
-        chain.pin(client: clientIP, to: index)
-        return true
+        waitingFor = nil
+        admitted(lease, index: index)
+    }
+
+    /// The wait timed out: on down the chain (or its end's answer).
+    func queueExpired() {
+        guard case .queued = phase else { return }
+        waitingFor = nil
+        route(from: walkPosition + 1)
+    }
+
+    /// Leaves the queue the request waits in, if it does (the client went, or sent garbage). A
+    /// use the quota served meanwhile reaches the core, finds no waiter and is given back.
+    private func leaveQueue() {
+        guard case .queued(let ticket) = phase else { return }
+        core.waiting[ticket] = nil
+        if let waitingFor { _ = waitingFor.quota.cancelWaiter(Waiter(core: core.index, ticket: ticket)) }
+        waitingFor = nil
+        phase = .routing
     }
 
     /// Picks a service for the request (stickiness, else the balancer, never one tried) and
@@ -669,7 +735,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
         }
         serviceDone()
         releaseRequestUse()
-        log(outcome: memberIndex > 0 ? .spilled : .served)
+        log(outcome: memberIndex > 0 ? .spilled : waited ? .queued : .served)
         phase = .idle
         updateReading()
     }
@@ -757,6 +823,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
     /// The end of the client connection, whatever ended it. Idempotent.
     private func finish() {
         if case .finished = phase { return }
+        leaveQueue()
         let previous = phase
         phase = .finished
         if let backend {
@@ -774,8 +841,8 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection {
             member.usage.cells[core.index].closed.add(1)
         }
         switch previous {
-        case .routing, .forwarding, .answering: log(outcome: .timedOut)
-        case .tunneling: log(outcome: memberIndex > 0 ? .spilled : .served)
+        case .queued, .routing, .forwarding, .answering: log(outcome: .timedOut)
+        case .tunneling: log(outcome: memberIndex > 0 ? .spilled : waited ? .queued : .served)
         case .idle, .finished: break
         }
         if slot >= 0 {

@@ -12,8 +12,8 @@ final class CoreRuntime {
     let poller: CorePoller
     var table: RoutingTable?
     var connections = ConnectionRegistry()
-    /// Connections waiting in a vServer's queue, by ticket.
-    var waiting: [UInt64: ProxyConnection] = [:]
+    /// Connections (and HTTP requests) waiting in a vServer's queue, by ticket.
+    var waiting: [UInt64: any QueueWaiter] = [:]
     /// When set (monotonic ns), every connection still open then is closed (shutdown).
     var closeAllDeadline: UInt64?
     /// Idle service connections of HTTP sessions (`routing: request`), for reuse.
@@ -83,4 +83,13 @@ final class CoreRuntime {
     func expired(ticket: UInt64) {
         waiting.removeValue(forKey: ticket)?.queueExpired()
     }
+}
+
+/// What waits in a vServer's queue for a use of its quota: a TCP connection, or an HTTP
+/// session's request (`routing: request`). Loop-bound, like its core.
+protocol QueueWaiter: AnyObject {
+    /// `vServer`'s quota served the wait: `lease` is the admitted use.
+    func queueServed(_ lease: QuotaLease, vServer: VServerRuntime)
+    /// The wait timed out.
+    func queueExpired()
 }

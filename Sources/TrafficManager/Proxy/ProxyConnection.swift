@@ -15,7 +15,7 @@ import TMSCore
 ///
 /// Loop-bound: lives on the event loop of the core that accepted it. `finish()` is the single
 /// end of every path (idempotent).
-class ProxyConnection: LiveConnection {
+class ProxyConnection: LiveConnection, QueueWaiter {
     enum Phase: Equatable {
         case accepted
         case waiting(ticket: UInt64)

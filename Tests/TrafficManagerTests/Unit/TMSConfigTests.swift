@@ -133,9 +133,6 @@ import TMSCore
              line: 4, key: "vServers[0].routing", problem: "expected one of: connection, request"),
         Case(yaml: "vServers:\n  - name: a\n    mode: http\n    quotaCounts: requests\n    services: [{ address: 127.0.0.1, port: 1, capacity: 1 }]\n",
              line: 4, key: "vServers[0].quotaCounts", problem: "needs routing: request"),
-        Case(yaml: "vServers:\n  - name: a\n    mode: http\n    routing: request\n    services: [{ address: 127.0.0.1, port: 1, capacity: 1 }]\n"
-                 + "    spillover: { kind: connection, limit: 5, queue: { size: 10, timeout: 1s } }\n",
-             line: 6, key: "vServers[0].spillover", problem: "a queue is not supported with routing: request"),
         Case(yaml: "vServers:\n  - name: a\n    mode: http\n    routing: request\n    services: [{ address: 127.0.0.1, port: 1, capacity: 1 }]\n    spillover: { backup: b }\n"
                  + "  - name: b\n    mode: http\n    services: [{ address: 127.0.0.1, port: 1, capacity: 1 }]\n",
              line: 6, key: "vServers[0].spillover.backup", problem: "a chain routes one way"),
