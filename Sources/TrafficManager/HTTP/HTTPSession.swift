@@ -400,16 +400,13 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection, QueueWaiter {
     /// goes on down the chain).
     private func wait(for index: Int) {
         let member = chain.members[index]
-        let ticket = core.dataPlane.nextTicket()
-        switch member.quota.admitOrWait(core: core.index, ticket: ticket, now: MonotonicTime.now()) {
-        case .admitted:
-            admitted(QuotaLease(admittedBy: member.quota, core: core.index), index: index)
-        case .queued:
-            member.usage.cells[core.index].queued.add(1)
+        switch core.admitOrQueue(self, at: member) {
+        case .admitted(let lease):
+            admitted(lease, index: index)
+        case .queued(let ticket):
             phase = .queued(ticket: ticket)
             waited = true
             waitingFor = member
-            core.waiting[ticket] = self
             updateReading()
         case .refused:
             route(from: walkPosition + 1)
@@ -443,12 +440,10 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection, QueueWaiter {
         route(from: walkPosition + 1)
     }
 
-    /// Leaves the queue the request waits in, if it does (the client went, or sent garbage). A
-    /// use the quota served meanwhile reaches the core, finds no waiter and is given back.
+    /// Leaves the queue the request waits in, if it does (the client went, or sent garbage).
     private func leaveQueue() {
         guard case .queued(let ticket) = phase else { return }
-        core.waiting[ticket] = nil
-        if let waitingFor { _ = waitingFor.quota.cancelWaiter(Waiter(core: core.index, ticket: ticket)) }
+        if let waitingFor { core.leaveQueue(ticket: ticket, of: waitingFor) }
         waitingFor = nil
         phase = .routing
     }

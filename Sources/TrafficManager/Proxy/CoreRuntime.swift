@@ -83,6 +83,38 @@ final class CoreRuntime {
     func expired(ticket: UInt64) {
         waiting.removeValue(forKey: ticket)?.queueExpired()
     }
+
+    /// How `admitOrQueue` went.
+    enum QueueEntry {
+        case admitted(QuotaLease)
+        /// Waiting under this ticket (`queueServed` or `queueExpired` follows).
+        case queued(ticket: UInt64)
+        /// The queue is full (or there is none): on down the chain.
+        case refused
+    }
+
+    /// Asks `member`'s quota for one use for `waiter`, which joins the member's queue (counted
+    /// in its usage) when no use is free.
+    func admitOrQueue(_ waiter: any QueueWaiter, at member: VServerRuntime) -> QueueEntry {
+        let ticket = dataPlane.nextTicket()
+        switch member.quota.admitOrWait(core: index, ticket: ticket, now: MonotonicTime.now()) {
+        case .admitted:
+            return .admitted(QuotaLease(admittedBy: member.quota, core: index))
+        case .queued:
+            member.usage.cells[index].queued.add(1)
+            waiting[ticket] = waiter
+            return .queued(ticket: ticket)
+        case .refused:
+            return .refused
+        }
+    }
+
+    /// Takes the waiter of `ticket` out of `member`'s queue. A use the quota served meanwhile
+    /// reaches `served(ticket:vServer:)`, finds no waiter and is given back there.
+    func leaveQueue(ticket: UInt64, of member: VServerRuntime) {
+        waiting[ticket] = nil
+        _ = member.quota.cancelWaiter(Waiter(core: index, ticket: ticket))
+    }
 }
 
 /// What waits in a vServer's queue for a use of its quota: a TCP connection, or an HTTP

@@ -118,16 +118,13 @@ class ProxyConnection: LiveConnection, QueueWaiter {
     }
 
     private func wait(for member: VServerRuntime, index: Int) {
-        let ticket = core.dataPlane.nextTicket()
-        switch member.quota.admitOrWait(core: core.index, ticket: ticket, now: MonotonicTime.now()) {
-        case .admitted:
-            admitted(member, lease: QuotaLease(admittedBy: member.quota, core: core.index), index: index)
-        case .queued:
-            member.usage.cells[core.index].queued.add(1)
+        switch core.admitOrQueue(self, at: member) {
+        case .admitted(let lease):
+            admitted(member, lease: lease, index: index)
+        case .queued(let ticket):
             phase = .waiting(ticket: ticket)
             waited = true
             waitingFor = member
-            core.waiting[ticket] = self
         case .refused:
             // The queue is full: on down the chain (or its end).
             route(from: position + 1)
@@ -307,10 +304,7 @@ class ProxyConnection: LiveConnection, QueueWaiter {
         let previous = phase
         phase = .finished
         if case .waiting(let ticket) = previous, let member = waitingFor {
-            core.waiting[ticket] = nil
-            // If the quota served the ticket meanwhile, that use reaches the core as
-            // `served(ticket:)`, finds no connection and is released there.
-            _ = member.quota.cancelWaiter(Waiter(core: core.index, ticket: ticket))
+            core.leaveQueue(ticket: ticket, of: member)
         }
         if let lease, let member { core.release(lease, of: member) }
         serviceClosed()
