@@ -5,6 +5,7 @@ import CTMSPoll
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// The listening sockets of one vServer: one per core, each on its core's event loop, all
 /// bound to the same address with SO_REUSEPORT so the kernel spreads new connections over the
@@ -26,6 +27,7 @@ final class VServerListener: Sendable {
     var isPolled: Bool { if case .polled = sockets { true } else { false } }
     private let sockets: Sockets
     private let dataPlane: DataPlane
+    private let closed = Atomic<Bool>(false)
 
     private enum Sockets {
         case channels([any Channel])
@@ -157,22 +159,28 @@ final class VServerListener: Sendable {
         }
     }
 
-    /// Stops accepting (connections already accepted go on).
-    func close() async {
+    /// Stops accepting (connections already accepted go on). Once: a raw descriptor closed twice
+    /// could close another socket that took its number meanwhile (a shutdown closed every
+    /// listener, then closed them again; NIO crashed on a channel whose socket went under it).
+    /// Returns whether this call closed the sockets.
+    @discardableResult
+    func close() async -> Bool {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return false }
         switch sockets {
         case .channels(let channels):
             for channel in channels { try? await channel.close() }
         case .polled(let fds):
             for (index, fd) in fds.enumerated() {
                 let box = dataPlane.cores[index]
-                let closed = try? await dataPlane.loops[index].submit {
+                let done = try? await dataPlane.loops[index].submit {
                     box.value?.poller.unregister(fd)
                     Glibc.close(fd)
                 }.get()
                 // The data plane stopped already: nothing watches the socket any more.
-                if closed == nil { Glibc.close(fd) }
+                if done == nil { Glibc.close(fd) }
             }
         }
+        return true
     }
 }
 
