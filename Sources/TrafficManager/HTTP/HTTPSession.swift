@@ -578,13 +578,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection, QueueWaiter {
     /// Returns how the body goes to the client.
     func backendHead(_ response: HTTP1Head) -> HTTP1Head.BodyPassing {
         guard case .forwarding = phase, let stream else { return .asIs }
-        let now = MonotonicTime.nanos()
-        lastActivity = now
-        if cycleStart == 0 { cycleStart = now }
-        if !responseStarted, serviceIndex >= 0, let member {
-            member.services[serviceIndex].counters[core.index].firstByteTime.record(nanos: now &- sentAt)
-        }
-        responseStarted = true
+        headArrived()
         var passing = HTTP1Head.BodyPassing.asIs
         var keepAlive = self.keepAlive
         if response.status >= 200 {
@@ -603,13 +597,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection, QueueWaiter {
     /// request keeps its use of the quota, and its service, until the tunnel ends.
     func backendSwitched(_ response: HTTP1Head) {
         guard case .forwarding = phase, let stream, let backend else { return }
-        let now = MonotonicTime.nanos()
-        lastActivity = now
-        if cycleStart == 0 { cycleStart = now }
-        if serviceIndex >= 0, let member {
-            member.services[serviceIndex].counters[core.index].firstByteTime.record(nanos: now &- sentAt)
-        }
-        responseStarted = true
+        headArrived()
         keepAlive = false
         phase = .tunneling
         var out = Self.allocator.buffer(capacity: response.bytes.readableBytes + 32)
@@ -630,11 +618,27 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection, QueueWaiter {
         let now = MonotonicTime.nanos()
         lastActivity = now
         if cycleStart == 0 { cycleStart = now }
-        let count = bytes.readableBytes
+        countServiceBytes(bytes.readableBytes)
+        stream.write(bytes)
+    }
+
+    /// A response head (or a 1xx before it) arrived: the session is active, and the service's
+    /// time to its first byte is recorded once per request.
+    private func headArrived() {
+        let now = MonotonicTime.nanos()
+        lastActivity = now
+        if cycleStart == 0 { cycleStart = now }
+        if !responseStarted, serviceIndex >= 0, let member {
+            member.services[serviceIndex].counters[core.index].firstByteTime.record(nanos: now &- sentAt)
+        }
+        responseStarted = true
+    }
+
+    /// Bytes from the service on their way to the client, in the request's and the service's counters.
+    private func countServiceBytes(_ count: Int) {
         bytesOut &+= count
         counters?.bytesOut.add(count)
         if serviceIndex >= 0, let member { member.services[serviceIndex].counters[core.index].bytesReceived.add(count) }
-        stream.write(bytes)
     }
 
     /// The service ended its side of a tunnel: the client's closes once what the service sent
@@ -648,9 +652,7 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection, QueueWaiter {
     func backendBody(_ bytes: ByteBuffer) {
         guard case .forwarding = phase, let stream else { return }
         let count = bytes.readableBytes
-        bytesOut &+= count
-        counters?.bytesOut.add(count)
-        if serviceIndex >= 0, let member { member.services[serviceIndex].counters[core.index].bytesReceived.add(count) }
+        countServiceBytes(count)
         if passing == .chunk {
             var size = Self.allocator.buffer(capacity: 18)
             size.writeString(String(count, radix: 16))
