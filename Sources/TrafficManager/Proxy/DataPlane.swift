@@ -94,6 +94,8 @@ final class DataPlane: Sendable {
                 box.value?.stopSweeping()
                 // Whatever is still open closes now (its raw sockets are the core's to close).
                 for connection in box.value?.connections.all ?? [] { connection.close() }
+                // So do the pooled service connections of `routing: request`.
+                for backend in box.value?.backendPool.sweep(now: 0, all: true) ?? [] { backend.close() }
                 box.value?.poller.stop()
                 box.value = nil
             }.get()

@@ -68,6 +68,21 @@ extension ProxyTests {
             }
         }
 
+        @Test("a shutdown closes the pooled service connections (their descriptors do not outlive the data plane)")
+        func shutdownClosesPooledConnections() async throws {
+            let a = try await RecordingHTTPService.start("a")
+            try await withTrafficManager(Self.yaml([a]), cores: 1) { manager in
+                let client = try await HTTPClient(#require(manager.listeningAddress(of: "web")))
+                let answer = try await Self.exchange(client, "GET /one HTTP/1.1\r\nHost: web\r\n\r\n")
+                #expect(answer.status == 200)
+                await client.connection.close()
+                // The client gone, its service connection stays open in the pool.
+                try await Task.sleep(for: .milliseconds(200))
+                #expect(a.accepted == 1 && a.closed == 0)
+            }
+            #expect(await eventually { a.closed == 1 }, "the pooled connection is still open after the shutdown")
+        }
+
         @Test("a pooled service connection closed as a request goes out: an idempotent request is sent again on a new one, a POST with a body gets 502")
         func resendsAnIdempotentRequestOnceWhenAPooledConnectionCloses() async throws {
             let a = try await RecordingHTTPService.start("a", closeOnSecondRequest: true)
@@ -393,6 +408,8 @@ final class RecordingHTTPService: Sendable {
         let malformed = Atomic<Int>(0)
         /// Bytes of `/big` responses written to the socket so far.
         let bigWritten = Atomic<Int>(0)
+        /// Connections that have closed.
+        let closed = Atomic<Int>(0)
     }
 
     let name: String
@@ -403,6 +420,7 @@ final class RecordingHTTPService: Sendable {
     var unproxied: Int { counters.unproxied.load(ordering: .relaxed) }
     var malformed: Int { counters.malformed.load(ordering: .relaxed) }
     var bigWritten: Int { counters.bigWritten.load(ordering: .relaxed) }
+    var closed: Int { counters.closed.load(ordering: .relaxed) }
     private let channel: any Channel
 
     private init(name: String, port: Int, counters: Counters, channel: any Channel) {
@@ -523,6 +541,11 @@ final class RecordingHTTPService: Sendable {
                 }
             }
             next(0)
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            counters.closed.wrappingAdd(1, ordering: .relaxed)
+            context.fireChannelInactive()
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
