@@ -100,7 +100,7 @@ private final class AdminHandler: ChannelInboundHandler {
             guard let report = manager.latestUsage else { return .error(503, "no usage sample yet") }
             return .json(200, encode(report))
         case .metrics:
-            return AdminResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: manager.metricsText)
+            return AdminResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: await manager.metricsText())
         case .status:
             return .json(200, encode(await manager.status()))
         case .reload:

@@ -1,17 +1,12 @@
-import Synchronization
-
 /// What `/metrics` of the traffic manager serves (Prometheus text, base units, HELP on every
 /// metric; `docs/metrics.md` lists them): the tasks' counters, usage patterns and forecasts,
 /// the process, each vServer's quota, and each service's connections, bytes, health and
 /// connect and first-byte time histograms.
 ///
-/// Rendered at each usage sample (so a scrape costs a string copy) from the sample, the status
-/// and the services' per-core counters.
-final class MetricsExporter: Sendable {
-    private let latest = Mutex("")
-
-    /// The Prometheus text exposition of the last sample.
-    var text: String { latest.withLock { $0 } }
+/// Rendered when scraped, from the last usage sample, the status and the services' per-core
+/// counters as they are then (rendering at every sample cost the process a few milliseconds of
+/// CPU per second whether anyone scraped or not, on the data plane's cores).
+struct MetricsExporter: Sendable {
 
     /// One service of a vServer in force (or draining).
     struct Service {
@@ -19,13 +14,13 @@ final class MetricsExporter: Sendable {
         var runtime: ServiceRuntime
     }
 
-    func update(report: UsageReport?, status: StatusReport, services: [Service]) {
+    /// The Prometheus text exposition.
+    func render(report: UsageReport?, status: StatusReport, services: [Service]) -> String {
         var out = PrometheusText()
         if let report { tasks(report, into: &out) }
         vServers(status, services: services, into: &out)
         if let log = status.accessLog { accessLog(log, into: &out) }
-        let text = out.text
-        latest.withLock { $0 = text }
+        return out.text
     }
 
     private func tasks(_ report: UsageReport, into out: inout PrometheusText) {

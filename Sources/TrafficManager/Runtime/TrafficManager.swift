@@ -19,7 +19,6 @@ public final class TrafficManager: Sendable {
     private let controlGroup: MultiThreadedEventLoopGroup
     let controlLoop: any EventLoop
     let monitors: MonitorSet
-    let metrics = MetricsExporter()
     let sampler: UsageSampler
     let logger: Logger
     /// The file reloads read (SIGHUP, `POST /reload`), if any.
@@ -441,12 +440,7 @@ public final class TrafficManager: Sendable {
         let tables = ((table.map { Array($0.vServers.values) } ?? []) + draining).flatMap(\.sharedTables).map(\.1)
             .filter { seen.insert(ObjectIdentifier($0)).inserted }
         if sessionUsage.update(tables: tables) { tasks[sessionUsage.usage.name] = sessionUsage.usage }
-        let report = await sampler.sample(tasks: Array(tasks.values), generation: table?.generation ?? 0)
-        let services = ((table.map { Array($0.vServers.values) } ?? []) + draining).flatMap { vServer in
-            vServer.services.map { MetricsExporter.Service(vServer: vServer.config.name, runtime: $0) }
-        }
-        metrics.update(report: report, status: await status(), services: services)
-        return report
+        return await sampler.sample(tasks: Array(tasks.values), generation: table?.generation ?? 0)
     }
 
     /// The latest usage sample.
@@ -465,8 +459,15 @@ public final class TrafficManager: Sendable {
         return report
     }
 
-    /// Prometheus text for `/metrics`.
-    public var metricsText: String { metrics.text }
+    /// Prometheus text for `/metrics`: the last usage sample, and the quota, services and
+    /// counters as they are now.
+    public func metricsText() async -> String {
+        let (table, draining) = state.withLock { ($0.table, $0.draining) }
+        let services = ((table.map { Array($0.vServers.values) } ?? []) + draining).flatMap { vServer in
+            vServer.services.map { MetricsExporter.Service(vServer: vServer.config.name, runtime: $0) }
+        }
+        return MetricsExporter().render(report: sampler.latest, status: await status(), services: services)
+    }
 
     // MARK: applying a configuration
 

@@ -213,9 +213,10 @@ extension ProxyTests {
                 #expect(status.spool?.unacknowledged == 0 && status.spool?.highWaterBytes ?? 0 > 0)
                 #expect(status.collector?.connected == true && status.collector?.topClients.first?.client == "127.0.0.1")
                 await manager.sampleUsage()
-                #expect(manager.metricsText.contains("tms_access_log_records_total"))
-                #expect(manager.metricsText.contains("tms_access_log_collector_records{"), "\(manager.metricsText.split(separator: "\n").filter { $0.contains("access_log") })")
-                try ProxyTests.Lifecycle.checkConventions(manager.metricsText)
+                let metrics = await manager.metricsText()
+                #expect(metrics.contains("tms_access_log_records_total"))
+                #expect(metrics.contains("tms_access_log_collector_records{"), "\(metrics.split(separator: "\n").filter { $0.contains("access_log") })")
+                try ProxyTests.Lifecycle.checkConventions(metrics)
             }
             await collectorManager.shutdown()
             await backend.kill()
