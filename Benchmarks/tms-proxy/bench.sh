@@ -6,7 +6,8 @@
 # One nginx backend (one worker), then `cvmctl tms run` and HAProxy in front of it with the
 # same core count, each driven by the same wrk load: tcp and http modes, keep-alive and a new
 # connection per request (Connection: close). Two measurements per scenario, runs of the two
-# proxies interleaved, medians of RUNS runs:
+# proxies interleaved (each first in turn), medians of RUNS runs (the ratios: medians of each
+# tms run against the HAProxy run next to it):
 # - capacity: requests/s with wrk sending as fast as it can. The load side (wrk and nginx)
 #   costs about what a proxy does per request, so where it has no more CPUs than a proxy it
 #   would be the limit; then each proxy is capped to a share of its core (PROXY_CPU_LIMIT) so
@@ -188,20 +189,38 @@ syscalls_per_request() {
     sort -k4 -n -r "$trace" | awk 'NF >= 5 && $NF != "total" && $NF != "syscall" && $1 ~ /^[0-9.]+$/ { printf "%s:%s ", $NF, $4 }' | cut -d' ' -f1-6
 }
 
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# The middle value (the mean of the two middle ones of an even count).
+median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 col() { cut -d' ' -f"$1" "$2" | median; }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+# tms / haproxy in column $1 for each run, each tms run paired with the HAProxy run next to
+# it (a pair shares the machine's state of the moment: drift or a busy neighbour touches
+# both sides of a pair, not one proxy's median).
+pair_ratios() {
+    paste -d' ' "$dir/tms.runs" "$dir/hap.runs" | awk -v c="$1" -v half="$(head -1 "$dir/tms.runs" | wc -w)" \
+        '{ b = $(c + half); if (b > 0) print $c / b }'
+}
+# Their median, and their lowest and highest.
+ratio() { pair_ratios "$1" | median | awk '{ printf "%.2f", $1 }'; }
+ratio_range() { pair_ratios "$1" | sort -n | awk '{ a[NR] = $1 } END { printf "%.2f-%.2f", a[1], a[NR] }'; }
 # Runs both proxies RUNS times, interleaved, after a short warm-up each; leaves the runs in
 # $dir/tms.runs and $dir/hap.runs.
 runs_of() {
     local tms_port="$1" hap_port="$2" header="$3" delay="$4"
-    : > "$dir/tms.runs"; : > "$dir/hap.runs"
+    : > "$dir/tms.runs"; : > "$dir/hap.runs"; : > "$dir/direct.runs"
     measure "$tms_port" "$tms_pid" "$header" 1 "$delay" >/dev/null
     measure "$hap_port" "$haproxy_pid" "$header" 1 "$delay" >/dev/null
-    for _ in $(seq "$runs"); do
-        measure "$tms_port" "$tms_pid" "$header" "$duration" "$delay" >> "$dir/tms.runs"
-        measure "$hap_port" "$haproxy_pid" "$header" "$duration" "$delay" >> "$dir/hap.runs"
+    # Which goes first alternates: neither proxy always runs right after the other's load.
+    for run in $(seq "$runs"); do
+        if [ $((run % 2)) = 1 ]; then
+            measure "$tms_port" "$tms_pid" "$header" "$duration" "$delay" >> "$dir/tms.runs"
+            measure "$hap_port" "$haproxy_pid" "$header" "$duration" "$delay" >> "$dir/hap.runs"
+        else
+            measure "$hap_port" "$haproxy_pid" "$header" "$duration" "$delay" >> "$dir/hap.runs"
+            measure "$tms_port" "$tms_pid" "$header" "$duration" "$delay" >> "$dir/tms.runs"
+        fi
+        # At a fixed rate, the load side's own latency for reference: wrk to nginx, no proxy.
+        if [ -n "$delay" ]; then measure "$BACKEND_PORT" "$nginx_pid" "$header" "$duration" "$delay" >> "$dir/direct.runs"; fi
     done
 }
 highest() { cat "$dir/tms.runs" "$dir/hap.runs" | cut -d' ' -f"$1" | sort -n | tail -1; }
@@ -226,7 +245,7 @@ for scenario in ${SCENARIOS:-tcp:keep-alive tcp:close http:keep-alive http:close
     h_rps=$(col 1 "$dir/hap.runs"); h_cpu=$(col 3 "$dir/hap.runs"); h_us=$(col 4 "$dir/hap.runs")
     wrk_cpu=$(highest 5); nginx_cpu=$(highest 6); load=$(highest 7)
     printf "%-16s %10s %5s %7s   %10s %5s %7s   %6s %6s   %4s %6s %5s\n" "$mode $connection" "$t_rps" "$t_cpu" "$t_us" \
-        "$h_rps" "$h_cpu" "$h_us" "$(ratio "$t_rps" "$h_rps")" "$(ratio "$t_us" "$h_us")" "$wrk_cpu" "$nginx_cpu" "$load"
+        "$h_rps" "$h_cpu" "$h_us" "$(ratio 1)" "$(ratio 4)" "$wrk_cpu" "$nginx_cpu" "$load"
     if [ "${load:-0}" -ge 95 ]; then
         notes+=("capacity, $mode $connection: the load CPUs ($LOAD_CPUS) were ${load} % busy (wrk ${wrk_cpu} %, nginx ${nginx_cpu} %): the load side, not the proxy, may be what limits this row")
     fi
@@ -236,18 +255,20 @@ for scenario in ${SCENARIOS:-tcp:keep-alive tcp:close http:keep-alive http:close
     runs_of "$tms_port" "$hap_port" "$header" "$delay"
     t_rps=$(col 1 "$dir/tms.runs"); t_p99=$(col 2 "$dir/tms.runs"); t_us=$(col 4 "$dir/tms.runs")
     h_rps=$(col 1 "$dir/hap.runs"); h_p99=$(col 2 "$dir/hap.runs"); h_us=$(col 4 "$dir/hap.runs")
-    latency_rows+="$(printf "%-16s %10s %8s %7s   %10s %8s %7s   %6s %6s   %5s" "$mode $connection" "$t_rps" "$t_p99" "$t_us" \
-        "$h_rps" "$h_p99" "$h_us" "$(ratio "$t_p99" "$h_p99")" "$(ratio "$t_us" "$h_us")" "$(highest 7)")"$'\n'
+    latency_rows+="$(printf "%-16s %10s %8s %7s   %10s %8s %7s   %6s %9s %6s   %5s %7s" "$mode $connection" "$t_rps" "$t_p99" "$t_us" \
+        "$h_rps" "$h_p99" "$h_us" "$(ratio 2)" "$(ratio_range 2)" "$(ratio 4)" "$(highest 7)" "$(col 2 "$dir/direct.runs")")"$'\n'
 done
 echo
 echo "Latency at a fixed rate: each connection waits ${delay_ka} ms (keep-alive) or ${delay_close} ms (close) between requests; uncapped"
-printf "%-16s %10s %8s %7s   %10s %8s %7s   %6s %6s   %5s\n" "scenario" "tms req/s" "p99 ms" "us/req" "hap req/s" "p99 ms" "us/req" "p99" "cpu" "load%"
+printf "%-16s %10s %8s %7s   %10s %8s %7s   %6s %9s %6s   %5s %7s\n" "scenario" "tms req/s" "p99 ms" "us/req" "hap req/s" "p99 ms" "us/req" "p99" "(range)" "cpu" "load%" "direct"
 printf "%s" "$latency_rows"
 echo
 echo "req = tms / haproxy requests per second (>= 1: at least HAProxy's throughput); p99 = tms / haproxy 99th-percentile"
-echo "latency (<= 1: no worse); cpu = tms / haproxy CPU time per request (<= 1: no more); cpu% = the proxy process over"
-echo "the run; us/req = its CPU time per request; wrk%, nginx% = their CPU over the run (highest of the runs); load% = how"
-echo "busy the load CPUs were (highest)."
+echo "latency (<= 1: no worse), (range) its lowest and highest over the runs; cpu = tms / haproxy CPU time per request"
+echo "(<= 1: no more). A ratio is the median over the runs of each tms run against the HAProxy run next to it; the other"
+echo "figures are medians of each proxy's own runs. cpu% = the proxy process over the run; us/req = its CPU time per"
+echo "request; wrk%, nginx% = their CPU over the run (highest of the runs); load% = how busy the load CPUs were (highest);"
+echo "direct = the p99 (ms) of the same load sent to nginx without a proxy: how much of a row's latency is the load side's."
 for note in "${notes[@]}"; do echo "note: $note"; done
 
 if command -v strace >/dev/null && [ "${SYSCALLS:-1}" = 1 ]; then

@@ -277,7 +277,7 @@ struct HTTP1Head {
 
     /// `HTTP/1.0` or `HTTP/1.1` at `at`: the minor version.
     private static func version(_ raw: UnsafeRawBufferPointer, at: Int) throws(Failure) -> Int {
-        guard UnsafeRawBufferPointer(rebasing: raw[at..<at + 7]).elementsEqual("HTTP/1.".utf8) else { throw .malformed("not HTTP/1.x") }
+        guard equals(UnsafeRawBufferPointer(rebasing: raw[at..<at + 7]), "HTTP/1.") else { throw .malformed("not HTTP/1.x") }
         switch raw[at + 7] {
         case UInt8(ascii: "0"): return 0
         case UInt8(ascii: "1"): return 1
@@ -358,20 +358,20 @@ struct HTTP1Head {
 
     // MARK: byte classes (RFC 9110 §5.6.2, RFC 3986)
 
-    private static let tokenBytes: [Bool] = (0..<256).map { byte in
-        let c = UInt8(byte)
-        return (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
-            || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || "!#$%&'*+-.^_`|~".utf8.contains(c)
-    }
+    // Bit b of (low, high) is set for the bytes b < 128 of the class; constants, not tables:
+    // a global table costs a lazy-initialisation check at every byte.
 
-    private static let targetBytes: [Bool] = (0..<256).map { byte in
-        let c = UInt8(byte)
-        return (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
-            || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || "-._~!$&'()*+,;=:@/?%[]".utf8.contains(c)
+    /// tchar: letters, digits and ``!#$%&'*+-.^_`|~``.
+    @inline(__always) static func isTokenByte(_ byte: UInt8) -> Bool {
+        inClass(byte, low: 0x03FF_6CFA_0000_0000, high: 0x57FF_FFFF_C7FF_FFFE)
     }
-
-    @inline(__always) static func isTokenByte(_ byte: UInt8) -> Bool { tokenBytes[Int(byte)] }
-    @inline(__always) private static func isTargetByte(_ byte: UInt8) -> Bool { targetBytes[Int(byte)] }
+    /// The bytes of a request target: unreserved, sub-delims, `:@/?%[]`.
+    @inline(__always) static func isTargetByte(_ byte: UInt8) -> Bool {
+        inClass(byte, low: 0xAFFF_FFF2_0000_0000, high: 0x47FF_FFFE_AFFF_FFFF)
+    }
+    @inline(__always) private static func inClass(_ byte: UInt8, low: UInt64, high: UInt64) -> Bool {
+        byte < 64 ? (low >> UInt64(byte)) & 1 == 1 : byte < 128 ? (high >> UInt64(byte &- 64)) & 1 == 1 : false
+    }
     /// Visible characters, space, tab and obs-text.
     @inline(__always) private static func isValueByte(_ byte: UInt8) -> Bool {
         byte >= 0x20 ? byte != 0x7F : byte == UInt8(ascii: "\t")

@@ -20,6 +20,18 @@ import Testing
         return try HTTP1Head.parseResponse(&buffer, toHEAD: toHEAD, scanned: &scanned)
     }
 
+    @Test("the byte classes' bit masks are RFC 9110's tchar and RFC 3986's target bytes, byte for byte")
+    func byteClasses() {
+        func letterOrDigit(_ c: UInt8) -> Bool {
+            (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+                || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
+        }
+        for byte in UInt8.min...UInt8.max {
+            #expect(HTTP1Head.isTokenByte(byte) == (letterOrDigit(byte) || "!#$%&'*+-.^_`|~".utf8.contains(byte)), "\(byte)")
+            #expect(HTTP1Head.isTargetByte(byte) == (letterOrDigit(byte) || "-._~!$&'()*+,;=:@/?%[]".utf8.contains(byte)), "\(byte)")
+        }
+    }
+
     @Test func aRequestIsWrittenOnWithItsHopByHopHeadersDroppedAndTheClientAppended() throws {
         let text = "GET /a?b=c HTTP/1.0\r\nHost: w\r\nConnection: keep-alive, Upgrade\r\nUpgrade: h2c\r\n"
             + "X-Forwarded-For: 192.0.2.1\r\nAccept: */*\r\nx-forwarded-for:  192.0.2.2 \r\nKeep-Alive: 5\r\n\r\n"
