@@ -39,6 +39,7 @@ extension TMSConfig {
         ]
         if vServer.routing == .request {
             lines += ["    routing: request", "    quotaCounts: \(vServer.quotaCounts.rawValue)"]
+            if let tunnel = vServer.tunnelTimeout { lines.append("    tunnelTimeout: \(ms(tunnel))") }
         }
         let tlsValue = tls?.yaml
         if let tlsValue { lines.append("    tls: \(tlsValue)") }

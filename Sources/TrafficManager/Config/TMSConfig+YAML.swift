@@ -198,7 +198,8 @@ extension MonitorConfig {
 extension VServerConfig {
     init(_ reader: YAMLReader) throws(ConfigError) {
         try reader.expectOnly(["name", "bind", "mode", "method", "services", "monitor", "spillover",
-                               "idleTimeout", "connectTimeout", "task", "cvm", "tls", "stickiness", "routing", "quotaCounts"])
+                               "idleTimeout", "tunnelTimeout", "connectTimeout", "task", "cvm", "tls", "stickiness", "routing",
+                               "quotaCounts"])
         let name = try reader.string("name")
         guard !name.contains(where: { $0 == "/" || $0.isWhitespace || $0 == "\"" }) else {
             throw reader.error("name", "a vServer name may not contain '/', quotes or spaces")
@@ -237,6 +238,10 @@ extension VServerConfig {
         }
         monitor = try reader.optionalString("monitor")
         idleTimeout = try reader.optionalDuration("idleTimeout", in: .milliseconds(10) ... .seconds(86_400)) ?? idleTimeout
+        tunnelTimeout = try reader.optionalDuration("tunnelTimeout", in: .milliseconds(10) ... .seconds(604_800))
+        if tunnelTimeout != nil && routing != .request {
+            throw reader.error("tunnelTimeout", "tunnelTimeout is for the WebSocket tunnels of routing: request")
+        }
         connectTimeout = try reader.optionalDuration("connectTimeout", in: .milliseconds(1) ... .seconds(600)) ?? connectTimeout
         task = try reader.optionalString("task") ?? task
         stickiness = try reader.optionalDuration("stickiness", in: .seconds(1) ... .seconds(86_400))

@@ -48,6 +48,10 @@ public struct VServerConfig: Sendable, Hashable {
     public var spillover: SpilloverConfig
     /// A connection with no bytes either way for this long is closed.
     public var idleTimeout: Duration
+    /// Set (`routing: request` only): the idle timeout of a connection that became a tunnel
+    /// (a WebSocket or other protocol switch), instead of `idleTimeout` (HAProxy's
+    /// `timeout tunnel`): long-lived sockets may sit quiet longer than requests may.
+    public var tunnelTimeout: Duration?
     /// How long connecting to one service may take before the next one is tried.
     public var connectTimeout: Duration
     /// The task name under which the usage monitors report this vServer's balancing

@@ -796,7 +796,9 @@ final class HTTPSession: ByteStreamDelegate, LiveConnection, QueueWaiter {
             abandonServiceConnect()
             connectFailed(member.services[serviceIndex].counters[core.index])
         }
-        return (member ?? chain.primary).closeReason(now: now, lastActivity: lastActivity, closeAllDeadline: closeAllDeadline) != nil
+        let tunnel = if case .tunneling = phase { true } else { false }
+        return (member ?? chain.primary).closeReason(now: now, lastActivity: lastActivity, closeAllDeadline: closeAllDeadline,
+                                                     tunnel: tunnel) != nil
     }
 
     func close() {

@@ -18,12 +18,13 @@ enum CloseReason {
 
 extension VServerRuntime {
     /// Why the core's sweep closes a connection of this vServer, last active at
-    /// `lastActivity` (monotonic ns); nil: it stays open.
-    func closeReason(now: UInt64, lastActivity: UInt64, closeAllDeadline: UInt64?) -> CloseReason? {
+    /// `lastActivity` (monotonic ns), a tunnel when `tunnel` (its idle time is `tunnelTimeout` if
+    /// set); nil: it stays open.
+    func closeReason(now: UInt64, lastActivity: UInt64, closeAllDeadline: UInt64?, tunnel: Bool = false) -> CloseReason? {
         if let closeAllDeadline, now >= closeAllDeadline { return .shutdown }
         let drain = drainDeadline.load(ordering: .relaxed)
         if drain != 0 && now >= drain { return .drained }
-        let idle = UInt64(config.idleTimeout.totalNanoseconds)
+        let idle = UInt64(((tunnel ? config.tunnelTimeout : nil) ?? config.idleTimeout).totalNanoseconds)
         return now &- lastActivity >= idle && now > lastActivity ? .idle : nil
     }
 }

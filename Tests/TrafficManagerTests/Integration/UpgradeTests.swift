@@ -60,6 +60,37 @@ extension ProxyTests {
             }
         }
 
+        @Test("a tunnel's idle time is tunnelTimeout, not idleTimeout: quiet past idleTimeout it still carries bytes, then it is closed")
+        func tunnelTimeoutIsItsOwn() async throws {
+            let service = try await UpgradeService.start()
+            let yaml = PerRequest.yaml(services: [("echo", service.port)], extra: "    idleTimeout: 300ms\n    tunnelTimeout: 2s")
+            try await withTrafficManager(yaml) { manager in
+                let address = try #require(manager.listeningAddress(of: "web"))
+                // A plain keep-alive connection is closed after idleTimeout.
+                let plain = try await TestConnection.connect(to: address)
+                try await plain.send(Array("GET /plain HTTP/1.1\r\nHost: w\r\n\r\n".utf8))
+                let plainText = String(decoding: try await plain.receiveUntilEnd(timeout: .seconds(5)), as: UTF8.self)
+                #expect(plainText.hasPrefix("HTTP/1.1 200 ") && plainText.hasSuffix("plain"), "\(plainText)")
+                // A tunnel quiet for three idleTimeouts still echoes.
+                let client = try await TestConnection.connect(to: address)
+                try await client.send(Array(Self.request.utf8))
+                let switched = "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n"
+                _ = try await client.receive(atLeast: switched.utf8.count)
+                try await Task.sleep(for: .milliseconds(900))
+                try await client.send(Array("ping".utf8))
+                let echoed = try await client.receive(atLeast: switched.utf8.count + 4)
+                #expect(String(decoding: echoed, as: UTF8.self) == switched + "ping")
+                // Then quiet for tunnelTimeout: closed, and its use of the quota given back.
+                let quiet = ContinuousClock.now
+                let rest = try await client.receiveUntilEnd(timeout: .seconds(10))
+                let waited = ContinuousClock.now - quiet
+                #expect(rest.count == switched.utf8.count + 4 && client.inputEnded)
+                #expect(waited >= .milliseconds(1_900) && waited < .seconds(6), "closed after \(waited)")
+                await client.close()
+                await plain.close()
+            }
+        }
+
         @Test("a switch the service declines is an ordinary response; the connection carries the next request")
         func declinedSwitch() async throws {
             let service = try await UpgradeService.start(declines: true)

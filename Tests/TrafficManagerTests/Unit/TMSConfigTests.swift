@@ -133,6 +133,10 @@ import TMSCore
              line: 4, key: "vServers[0].routing", problem: "expected one of: connection, request"),
         Case(yaml: "vServers:\n  - name: a\n    mode: http\n    quotaCounts: requests\n    services: [{ address: 127.0.0.1, port: 1, capacity: 1 }]\n",
              line: 4, key: "vServers[0].quotaCounts", problem: "needs routing: request"),
+        Case(yaml: "vServers:\n  - name: a\n    mode: http\n    tunnelTimeout: 1h\n    services: [{ address: 127.0.0.1, port: 1, capacity: 1 }]\n",
+             line: 4, key: "vServers[0].tunnelTimeout", problem: "for the WebSocket tunnels of routing: request"),
+        Case(yaml: "vServers:\n  - name: a\n    mode: http\n    routing: request\n    tunnelTimeout: 169h\n    services: [{ address: 127.0.0.1, port: 1, capacity: 1 }]\n",
+             line: 5, key: "vServers[0].tunnelTimeout", problem: "out of range"),
         Case(yaml: "vServers:\n  - name: a\n    mode: http\n    routing: request\n    services: [{ address: 127.0.0.1, port: 1, capacity: 1 }]\n    spillover: { backup: b }\n"
                  + "  - name: b\n    mode: http\n    services: [{ address: 127.0.0.1, port: 1, capacity: 1 }]\n",
              line: 6, key: "vServers[0].spillover.backup", problem: "a chain routes one way"),
