@@ -7,7 +7,6 @@
 /// counters as they are then (rendering at every sample cost the process a few milliseconds of
 /// CPU per second whether anyone scraped or not, on the data plane's cores).
 struct MetricsExporter: Sendable {
-
     /// One service of a vServer in force (or draining).
     struct Service {
         var vServer: String
