@@ -433,11 +433,12 @@ public final class TrafficManager: Sendable {
             return (state.table, state.draining)
         }
         var tasks: [String: TaskUsage] = [:]
-        for vServer in (table.map { Array($0.vServers.values) } ?? []) + draining { tasks[vServer.usage.name] = vServer.usage }
+        let vServers = Self.inForceAndDraining(table, draining)
+        for vServer in vServers { tasks[vServer.usage.name] = vServer.usage }
         for task in monitors.tasks.withLock({ Array($0.values) }) { tasks[task.name] = task }
         if let log = accessLog { tasks[log.usage.name] = log.usage }
         var seen: Set<ObjectIdentifier> = []
-        let tables = ((table.map { Array($0.vServers.values) } ?? []) + draining).flatMap(\.sharedTables).map(\.1)
+        let tables = vServers.flatMap(\.sharedTables).map(\.1)
             .filter { seen.insert(ObjectIdentifier($0)).inserted }
         if sessionUsage.update(tables: tables) { tasks[sessionUsage.usage.name] = sessionUsage.usage }
         return await sampler.sample(tasks: Array(tasks.values), generation: table?.generation ?? 0)
@@ -459,11 +460,16 @@ public final class TrafficManager: Sendable {
         return report
     }
 
+    /// The vServers of the generation in force, then those draining.
+    private static func inForceAndDraining(_ table: RoutingTable?, _ draining: [VServerRuntime]) -> [VServerRuntime] {
+        (table.map { Array($0.vServers.values) } ?? []) + draining
+    }
+
     /// Prometheus text for `/metrics`: the last usage sample, and the quota, services and
     /// counters as they are now.
     public func metricsText() async -> String {
         let (table, draining) = state.withLock { ($0.table, $0.draining) }
-        let services = ((table.map { Array($0.vServers.values) } ?? []) + draining).flatMap { vServer in
+        let services = Self.inForceAndDraining(table, draining).flatMap { vServer in
             vServer.services.map { MetricsExporter.Service(vServer: vServer.config.name, runtime: $0) }
         }
         return MetricsExporter().render(report: sampler.latest, status: await status(), services: services)
