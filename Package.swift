@@ -216,3 +216,18 @@ if Context.environment["CVM_TSAN_SUBSET"] != nil {
     package.targets.removeAll { !kept.contains($0.name) }
     package.products.removeAll { product in product.name != "TMSCore" }
 }
+
+// The CVM images' recipes (images/*/recipe.sh) build static release binaries of the guest agent
+// and the guest's data plane only. SwiftPM prepares every target's build plugins whatever the
+// product asked for, so a full package would build the OpenAPI generator (in release, about five
+// minutes) for targets the guest never links. With CVM_GUEST_SUBSET set the package is cut down
+// to the two guest programs and what they are built from.
+if Context.environment["CVM_GUEST_SUBSET"] != nil {
+    let kept: Set<String> = [
+        "cvm-agent", "cvm-tms",
+        "TMSCore", "CTMSFence", "TrafficManager", "CTMSPoll", "UsageModel", "ConfigFile", "CZlib",
+        "CVMProtocol",
+    ]
+    package.targets.removeAll { !kept.contains($0.name) }
+    package.products.removeAll { product in product.name != "cvm-agent" }
+}

@@ -114,6 +114,8 @@ for module in "${MODULES[@]}"; do
 done
 
 log "building cvm-agent (release, static)"
+# Only the guest's programs and what they are built from (see the end of Package.swift).
+export CVM_GUEST_SUBSET=1
 # --wrap: see Sources/CVMProtocol/StaticRuntimeWorkaround.swift (without the first the static
 # Swift runtime aborts before main when there is no /proc, i.e. always as /init; without
 # the second it blocks about a second at start-up waiting for the kernel's CRNG).
