@@ -19,6 +19,9 @@
 # (strace; SYSCALLS=0 skips it). In the http rows both proxies parse every request, add
 # X-Forwarded-For and reuse server connections the same way (the traffic manager's routing:
 # request, HAProxy's mode http with http-reuse safe).
+# The tcp rows at a fixed rate also measure a bare relay (bare-relay.c, built with cc when
+# there is one: one thread, epoll, recv and send, nothing else) on the proxies' CPUs: the floor
+# of any proxy on this host, and how far its own p99 ratio to HAProxy swings run to run.
 #
 # Environment: CORES (proxy cores, default 1), DURATION (seconds per run, default 5),
 # RATE_DELAY_KA / RATE_DELAY_CLOSE (the fixed rate's wait per connection, ms: 2 and 10),
@@ -64,7 +67,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     service haproxy stop >/dev/null 2>&1 || true
 fi
 
-BACKEND_PORT=18480 TMS_TCP_PORT=18481 TMS_HTTP_PORT=18482 HAPROXY_TCP_PORT=18483 HAPROXY_HTTP_PORT=18484 ADMIN_PORT=18490
+BACKEND_PORT=18480 TMS_TCP_PORT=18481 TMS_HTTP_PORT=18482 HAPROXY_TCP_PORT=18483 HAPROXY_HTTP_PORT=18484 ADMIN_PORT=18490 BARE_PORT=18485
 dir="$(mktemp -d /tmp/tms-proxy-bench.XXXXXX)"
 pids=()
 cleanup() {
@@ -124,6 +127,11 @@ ulimit -n 20000 2>/dev/null || true
 taskset -c "$LOAD_CPUS" nginx -c "$dir/nginx.conf" & nginx_pid=$!; pids+=($nginx_pid)
 taskset -c "$PROXY_CPUS" "$cvmctl" tms run --config "$dir/tms.yaml" -q > "$dir/tms.log" 2>&1 & tms_pid=$!; pids+=($tms_pid)
 taskset -c "$PROXY_CPUS" haproxy -f "$dir/haproxy.cfg" > "$dir/haproxy.log" 2>&1 & haproxy_pid=$!; pids+=($haproxy_pid)
+bare_pid=""
+if command -v cc >/dev/null && cc -O2 -o "$dir/bare-relay" "$here/bare-relay.c" 2>"$dir/bare-relay.log"; then
+    taskset -c "$PROXY_CPUS" "$dir/bare-relay" "$BARE_PORT" "$BACKEND_PORT" >> "$dir/bare-relay.log" 2>&1 & bare_pid=$!; pids+=($bare_pid)
+    wait_port "$BARE_PORT" || { cat "$dir/bare-relay.log" >&2; exit 1; }
+fi
 for port in $BACKEND_PORT $TMS_TCP_PORT $TMS_HTTP_PORT $HAPROXY_TCP_PORT $HAPROXY_HTTP_PORT; do
     wait_port "$port" || { cat "$dir/tms.log" "$dir/haproxy.log" >&2; exit 1; }
 done
@@ -195,19 +203,21 @@ col() { cut -d' ' -f"$1" "$2" | median; }
 
 # tms / haproxy in column $1 for each run, each tms run paired with the HAProxy run next to
 # it (a pair shares the machine's state of the moment: drift or a busy neighbour touches
-# both sides of a pair, not one proxy's median).
+# both sides of a pair, not one proxy's median). $2: the runs set against HAProxy's (tms.runs,
+# or bare.runs for the bare relay).
 pair_ratios() {
-    paste -d' ' "$dir/tms.runs" "$dir/hap.runs" | awk -v c="$1" -v half="$(head -1 "$dir/tms.runs" | wc -w)" \
+    local runs="$dir/${2:-tms.runs}"
+    paste -d' ' "$runs" "$dir/hap.runs" | awk -v c="$1" -v half="$(head -1 "$runs" | wc -w)" \
         '{ b = $(c + half); if (b > 0) print $c / b }'
 }
 # Their median, and their lowest and highest.
-ratio() { pair_ratios "$1" | median | awk '{ printf "%.2f", $1 }'; }
-ratio_range() { pair_ratios "$1" | sort -n | awk '{ a[NR] = $1 } END { printf "%.2f-%.2f", a[1], a[NR] }'; }
+ratio() { pair_ratios "$1" "${2:-}" | median | awk '{ printf "%.2f", $1 }'; }
+ratio_range() { pair_ratios "$1" "${2:-}" | sort -n | awk '{ a[NR] = $1 } END { printf "%.2f-%.2f", a[1], a[NR] }'; }
 # Runs both proxies RUNS times, interleaved, after a short warm-up each; leaves the runs in
 # $dir/tms.runs and $dir/hap.runs.
 runs_of() {
-    local tms_port="$1" hap_port="$2" header="$3" delay="$4"
-    : > "$dir/tms.runs"; : > "$dir/hap.runs"; : > "$dir/direct.runs"
+    local tms_port="$1" hap_port="$2" header="$3" delay="$4" bare="${5:-}"
+    : > "$dir/tms.runs"; : > "$dir/hap.runs"; : > "$dir/direct.runs"; : > "$dir/bare.runs"
     measure "$tms_port" "$tms_pid" "$header" 1 "$delay" >/dev/null
     measure "$hap_port" "$haproxy_pid" "$header" 1 "$delay" >/dev/null
     # Which goes first alternates: neither proxy always runs right after the other's load.
@@ -221,6 +231,8 @@ runs_of() {
         fi
         # At a fixed rate, the load side's own latency for reference: wrk to nginx, no proxy.
         if [ -n "$delay" ]; then measure "$BACKEND_PORT" "$nginx_pid" "$header" "$duration" "$delay" >> "$dir/direct.runs"; fi
+        # And the floor: the bare relay at the same rate (tcp rows).
+        if [ -n "$bare" ]; then measure "$BARE_PORT" "$bare_pid" "$header" "$duration" "$delay" >> "$dir/bare.runs"; fi
     done
 }
 highest() { cat "$dir/tms.runs" "$dir/hap.runs" | cut -d' ' -f"$1" | sort -n | tail -1; }
@@ -252,15 +264,19 @@ for scenario in ${SCENARIOS:-tcp:keep-alive tcp:close http:keep-alive http:close
     # The same scenario at a fixed rate both proxies sustain, uncapped: latency and CPU at
     # equal load.
     cap off
-    runs_of "$tms_port" "$hap_port" "$header" "$delay"
+    bare=""; [ "$mode" = tcp ] && [ -n "$bare_pid" ] && bare=1
+    runs_of "$tms_port" "$hap_port" "$header" "$delay" "$bare"
     t_rps=$(col 1 "$dir/tms.runs"); t_p99=$(col 2 "$dir/tms.runs"); t_us=$(col 4 "$dir/tms.runs")
     h_rps=$(col 1 "$dir/hap.runs"); h_p99=$(col 2 "$dir/hap.runs"); h_us=$(col 4 "$dir/hap.runs")
-    latency_rows+="$(printf "%-16s %10s %8s %7s   %10s %8s %7s   %6s %9s %6s   %5s %7s" "$mode $connection" "$t_rps" "$t_p99" "$t_us" \
-        "$h_rps" "$h_p99" "$h_us" "$(ratio 2)" "$(ratio_range 2)" "$(ratio 4)" "$(highest 7)" "$(col 2 "$dir/direct.runs")")"$'\n'
+    b_p99="-" b_ratio="-" b_range="-"
+    if [ -n "$bare" ]; then b_p99=$(col 2 "$dir/bare.runs"); b_ratio=$(ratio 2 bare.runs); b_range=$(ratio_range 2 bare.runs); fi
+    latency_rows+="$(printf "%-16s %10s %8s %7s   %10s %8s %7s   %6s %9s %6s   %5s %7s   %7s %6s %9s" "$mode $connection" "$t_rps" "$t_p99" "$t_us" \
+        "$h_rps" "$h_p99" "$h_us" "$(ratio 2)" "$(ratio_range 2)" "$(ratio 4)" "$(highest 7)" "$(col 2 "$dir/direct.runs")" \
+        "$b_p99" "$b_ratio" "$b_range")"$'\n'
 done
 echo
 echo "Latency at a fixed rate: each connection waits ${delay_ka} ms (keep-alive) or ${delay_close} ms (close) between requests; uncapped"
-printf "%-16s %10s %8s %7s   %10s %8s %7s   %6s %9s %6s   %5s %7s\n" "scenario" "tms req/s" "p99 ms" "us/req" "hap req/s" "p99 ms" "us/req" "p99" "(range)" "cpu" "load%" "direct"
+printf "%-16s %10s %8s %7s   %10s %8s %7s   %6s %9s %6s   %5s %7s   %7s %6s %9s\n" "scenario" "tms req/s" "p99 ms" "us/req" "hap req/s" "p99 ms" "us/req" "p99" "(range)" "cpu" "load%" "direct" "bare" "p99" "(range)"
 printf "%s" "$latency_rows"
 echo
 echo "req = tms / haproxy requests per second (>= 1: at least HAProxy's throughput); p99 = tms / haproxy 99th-percentile"
@@ -269,6 +285,9 @@ echo "(<= 1: no more). A ratio is the median over the runs of each tms run again
 echo "figures are medians of each proxy's own runs. cpu% = the proxy process over the run; us/req = its CPU time per"
 echo "request; wrk%, nginx% = their CPU over the run (highest of the runs); load% = how busy the load CPUs were (highest);"
 echo "direct = the p99 (ms) of the same load sent to nginx without a proxy: how much of a row's latency is the load side's."
+echo "bare = the p99 (ms) of bare-relay.c (one thread: epoll, recv, send, nothing else) on the proxies' CPUs at the same"
+echo "rate, then its p99 / haproxy's and their range: the floor of any proxy here; a tms p99 ratio inside that range is"
+echo "the host's run-to-run spread, not the proxy."
 for note in "${notes[@]}"; do echo "note: $note"; done
 
 if command -v strace >/dev/null && [ "${SYSCALLS:-1}" = 1 ]; then
