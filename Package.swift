@@ -201,20 +201,27 @@ let package = Package(
     ]
 )
 
+// What the data plane is built from: the targets both cut-down packages below keep.
+let dataPlaneTargets: Set<String> = [
+    "TMSCore", "CTMSFence", "TrafficManager", "CTMSPoll", "UsageModel", "ConfigFile", "CZlib", "CVMProtocol",
+]
+
+/// Cuts the package down to `targets` and `product` (a target missing from `targets` that a
+/// kept one needs fails the build by name).
+@MainActor func cutDown(to targets: Set<String>, keepingProduct product: String) {
+    package.targets.removeAll { !targets.contains($0.name) }
+    package.products.removeAll { $0.name != product }
+}
+
 // The ThreadSanitizer step of scripts/test.sh checks the concurrent core only (the quota pools,
 // the data plane, the libvirt binding and its blocking pool). `swift test` builds every target
 // of a package, so with CVM_TSAN_SUBSET set the package is cut down to those three test targets
 // and what they are built from: an instrumented build of the orchestrator, the API and their
 // dependencies (Hummingbird, GRDB, the OpenAPI generator) would double the step's time and
-// check nothing the step runs. A target missing from this list fails the build by name.
+// check nothing the step runs.
 if Context.environment["CVM_TSAN_SUBSET"] != nil {
-    let kept: Set<String> = [
-        "TMSCoreTests", "TrafficManagerTests", "LibvirtTests",
-        "TMSCore", "CTMSFence", "TrafficManager", "CTMSPoll", "UsageModel", "ConfigFile", "CZlib",
-        "CVMProtocol", "Libvirt", "CLibvirt",
-    ]
-    package.targets.removeAll { !kept.contains($0.name) }
-    package.products.removeAll { product in product.name != "TMSCore" }
+    cutDown(to: dataPlaneTargets.union(["TMSCoreTests", "TrafficManagerTests", "LibvirtTests", "Libvirt", "CLibvirt"]),
+            keepingProduct: "TMSCore")
 }
 
 // The CVM images' recipes (images/*/recipe.sh) build static release binaries of the guest agent
@@ -223,11 +230,5 @@ if Context.environment["CVM_TSAN_SUBSET"] != nil {
 // minutes) for targets the guest never links. With CVM_GUEST_SUBSET set the package is cut down
 // to the two guest programs and what they are built from.
 if Context.environment["CVM_GUEST_SUBSET"] != nil {
-    let kept: Set<String> = [
-        "cvm-agent", "cvm-tms",
-        "TMSCore", "CTMSFence", "TrafficManager", "CTMSPoll", "UsageModel", "ConfigFile", "CZlib",
-        "CVMProtocol",
-    ]
-    package.targets.removeAll { !kept.contains($0.name) }
-    package.products.removeAll { product in product.name != "cvm-agent" }
+    cutDown(to: dataPlaneTargets.union(["cvm-agent", "cvm-tms"]), keepingProduct: "cvm-agent")
 }
